@@ -1,0 +1,89 @@
+# slotgate: `make` builds ./slotgate; `make demo` and `make test` install what is missing first.
+# `make SANITIZE=1` builds with AddressSanitizer + UndefinedBehaviorSanitizer into build/asan/.
+
+CC      ?= cc
+VERSION := 0.1.0
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE    := -std=c11 -D_GNU_SOURCE -DSLOTGATE_VERSION='"$(VERSION)"' -g $(WARN) -MMD -MP
+
+ifeq ($(SANITIZE),1)
+BUILD   := build/asan
+OPT     := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDOPT   := -fsanitize=address,undefined
+else
+BUILD   := build/release
+OPT     := -O2
+LDOPT   :=
+endif
+
+CFLAGS  += $(BASE) $(OPT)
+LIBS     = -lev $(shell pkg-config --libs hiredis jansson) -lpthread
+CHECK    = $(shell pkg-config --libs check)
+
+CORE_SRC := $(wildcard router/*.c conf/*.c)
+APP_SRC  := $(wildcard proxy/*.c health/*.c)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+INTG_SRC := $(wildcard tests/integration/*.c)
+SUPP_SRC := $(wildcard tests/support/*.c)
+
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
+SUPP_OBJ := $(SUPP_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+INTG_BIN := $(INTG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
+
+.PHONY: all deps demo test test-build unit integration clean format lint
+all: $(BUILD)/slotgate
+ifneq ($(SANITIZE),1)
+all: slotgate
+slotgate: $(BUILD)/slotgate
+	cp $< $@
+endif
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/slotgate: $(CORE_OBJ) $(APP_OBJ)
+	$(CC) $(LDOPT) $^ -o $@ $(LIBS)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(CORE_OBJ)
+	$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
+
+$(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(SUPP_OBJ) $(CORE_OBJ)
+	$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
+
+deps:
+	@scripts/install-deps
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo
+
+test-build: $(BUILD)/slotgate $(UNIT_BIN) $(INTG_BIN)
+
+# Unit tests run in both builds; integration tests drive the sanitizer build of the real binary, so any
+# ASan/UBSan/LeakSanitizer report from slotgate fails them.
+test: deps
+	@$(MAKE) --no-print-directory all test-build
+	@$(MAKE) --no-print-directory SANITIZE=1 test-build
+	@scripts/run-tests build/release/tests/unit/* build/asan/tests/unit/*
+	@SLOTGATE_BIN=build/asan/slotgate scripts/run-tests build/asan/tests/integration/*
+
+unit: test-build
+	@scripts/run-tests $(UNIT_BIN)
+
+integration: test-build
+	@SLOTGATE_BIN=$(BUILD)/slotgate scripts/run-tests $(INTG_BIN)
+
+format:
+	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 -D_GNU_SOURCE \
+		--suppress=missingIncludeSystem router conf proxy health
+
+clean:
+	rm -rf build slotgate
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,312 @@
+/* Settings table and the three sources that fill it. Nothing else in slotgate reads argv or the
+ * environment. Values from every source go through conf_set(), so the checks are written once. */
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef SLOTGATE_VERSION
+#define SLOTGATE_VERSION "0.1.0"
+#endif
+
+enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS };
+
+struct setting {
+    const char *name;
+    int type;
+    size_t off;
+    long long min, max;
+    int secret;
+    const char *help;
+};
+
+#define O(f) offsetof(struct conf, f)
+static const struct setting settings[] = {
+    {"seeds", T_SEEDS, O(seeds), 0, 0, 0, "cluster nodes to learn the slot map from (host:port, comma separated)"},
+    {"bind", T_STR, O(bind), 0, 0, 0, "address to accept clients on (default 127.0.0.1)"},
+    {"port", T_INT, O(port), 1, 65535, 0, "port to accept clients on (default 7777)"},
+    {"threads", T_INT, O(threads), 1, 256, 0, "worker threads (default: number of cores)"},
+    {"backend-connections", T_INT, O(backend_connections), 1, 64, 0, "connections per node per worker (default 1)"},
+    {"connect-timeout-ms", T_INT, O(connect_timeout_ms), 10, 600000, 0, "backend connect timeout (default 1000)"},
+    {"command-timeout-ms", T_INT, O(command_timeout_ms), 10, 3600000, 0, "deadline of a backend request (default 5000)"},
+    {"refresh-interval-ms", T_INT, O(refresh_interval_ms), 100, 3600000, 0, "periodic slot-map refresh (default 2000)"},
+    {"log-level", T_LEVEL, O(log_level), 0, 0, 0, "debug, verbose, notice or warning (default notice)"},
+    {"backend-user", T_STR, O(backend_user), 0, 0, 0, "ACL user for backend connections"},
+    {"backend-password", T_STR, O(backend_password), 0, 0, 1, "password for backend connections (never logged)"},
+    {"maxclients", T_INT, O(maxclients), 1, 1000000, 0, "most clients connected at once (default 10000)"},
+    {"proto-max-bulk-len", T_BYTES, O(proto_max_bulk_len), 1024 * 1024, 1LL << 32, 0, "largest bulk string (default 512mb)"},
+    {"max-multibulk-len", T_INT, O(max_multibulk_len), 1, 2147483647, 0, "most arguments in one command (default 1048576)"},
+    {"client-query-buffer-limit", T_BYTES, O(client_query_buffer_limit), 1024 * 1024, 1LL << 32, 0, "largest unparsed client input (default 1gb)"},
+    {"client-max-pending-bytes", T_BYTES, O(client_max_pending_bytes), 16 * 1024, 1LL << 32, 0, "replies queued for a client before reading it pauses (default 64mb)"},
+    {"max-redirects", T_INT, O(max_redirects), 1, 100, 0, "MOVED/ASK hops followed for one request (default 5)"},
+};
+#undef O
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static const char *levels[] = {"debug", "verbose", "notice", "warning"};
+
+const char *conf_log_level_name(int level) { return level >= 0 && level <= LOG_WARNING ? levels[level] : "?"; }
+
+void conf_defaults(struct conf *c) {
+    memset(c, 0, sizeof(*c));
+    c->bind = strdup("127.0.0.1");
+    c->port = 7777;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    c->threads = n > 0 ? (int)n : 1;
+    c->backend_connections = 1;
+    c->connect_timeout_ms = 1000;
+    c->command_timeout_ms = 5000;
+    c->refresh_interval_ms = 2000;
+    c->log_level = LOG_NOTICE;
+    c->maxclients = 10000;
+    c->proto_max_bulk_len = 512LL * 1024 * 1024;
+    c->max_multibulk_len = 1024 * 1024;
+    c->client_query_buffer_limit = 1024LL * 1024 * 1024;
+    c->client_max_pending_bytes = 64LL * 1024 * 1024;
+    c->max_redirects = 5;
+}
+
+static const struct setting *find_setting(const char *name) {
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strcmp(settings[i].name, name) == 0) return &settings[i];
+    return NULL;
+}
+
+/* "512mb", "1gb", "64k", plain bytes: Redis's memory units (k/kb/m/mb/g/gb, 1000 vs 1024 as Redis). */
+static int parse_bytes(const char *v, long long *out) {
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || n < 0) return -1;
+    long long mul = 1;
+    if (!strcasecmp(end, "")) mul = 1;
+    else if (!strcasecmp(end, "k")) mul = 1000;
+    else if (!strcasecmp(end, "kb")) mul = 1024;
+    else if (!strcasecmp(end, "m")) mul = 1000 * 1000;
+    else if (!strcasecmp(end, "mb")) mul = 1024 * 1024;
+    else if (!strcasecmp(end, "g")) mul = 1000LL * 1000 * 1000;
+    else if (!strcasecmp(end, "gb")) mul = 1024LL * 1024 * 1024;
+    else return -1;
+    if (n > (1LL << 50) / mul) return -1;
+    *out = n * mul;
+    return 0;
+}
+
+static int valid_seed(const char *s) {
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || colon[1] == '\0') return 0;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    return *end == '\0' && p > 0 && p <= 65535;
+}
+
+static int set_seeds(struct conf *c, const char *value, char *err, size_t errlen) {
+    for (int i = 0; i < c->nseeds; i++) free(c->seeds[i]);
+    c->nseeds = 0;
+    char *copy = strdup(value), *save = NULL;
+    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (!valid_seed(tok) || c->nseeds == CONF_MAX_SEEDS) {
+            snprintf(err, errlen, "seeds: '%s' is not host:port (or more than %d seeds)", tok, CONF_MAX_SEEDS);
+            free(copy);
+            return -1;
+        }
+        c->seeds[c->nseeds++] = strdup(tok);
+    }
+    free(copy);
+    return 0;
+}
+
+int conf_set(struct conf *c, const char *name, const char *value, char *err, size_t errlen) {
+    const struct setting *s = find_setting(name);
+    if (!s) return snprintf(err, errlen, "unknown setting '%s'", name), -1;
+    char *field = (char *)c + s->off;
+    long long n;
+    char *end;
+    switch (s->type) {
+    case T_INT:
+        errno = 0;
+        n = strtoll(value, &end, 10);
+        if (errno || end == value || *end) return snprintf(err, errlen, "%s: '%s' is not an integer", name, value), -1;
+        goto range;
+    case T_BYTES:
+        if (parse_bytes(value, &n) < 0) return snprintf(err, errlen, "%s: '%s' is not a size (e.g. 512mb)", name, value), -1;
+    range:
+        if (n < s->min || n > s->max)
+            return snprintf(err, errlen, "%s: %s is out of range (%lld to %lld)", name, value, s->min, s->max), -1;
+        if (s->type == T_INT) *(int *)field = (int)n;
+        else *(long long *)field = n;
+        return 0;
+    case T_STR:
+        free(*(char **)field);
+        *(char **)field = strdup(value);
+        return 0;
+    case T_LEVEL:
+        for (int i = 0; i <= LOG_WARNING; i++)
+            if (!strcasecmp(value, levels[i])) return c->log_level = i, 0;
+        return snprintf(err, errlen, "%s: '%s' is not one of debug, verbose, notice, warning", name, value), -1;
+    case T_SEEDS:
+        return set_seeds(c, value, err, errlen);
+    }
+    return -1;
+}
+
+/* A JSON value as the string conf_set() takes; seeds may be an array or one string. */
+static int json_to_string(const struct setting *s, json_t *v, char *buf, size_t len, char *err, size_t errlen) {
+    if (s->type == T_SEEDS && json_is_array(v)) {
+        size_t i, n = 0;
+        json_t *e;
+        buf[0] = '\0';
+        json_array_foreach(v, i, e) {
+            if (!json_is_string(e)) return snprintf(err, errlen, "%s: every seed must be a string", s->name), -1;
+            n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", i ? "," : "", json_string_value(e));
+        }
+        if (n >= len) return snprintf(err, errlen, "%s: too long", s->name), -1;
+        return 0;
+    }
+    if (json_is_string(v) && s->type != T_INT) return snprintf(buf, len, "%s", json_string_value(v)), 0;
+    if (json_is_integer(v) && (s->type == T_INT || s->type == T_BYTES))
+        return snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v)), 0;
+    const char *want = s->type == T_INT ? "an integer" : s->type == T_BYTES ? "an integer or a size string" : s->type == T_SEEDS ? "an array of \"host:port\" strings" : "a string";
+    return snprintf(err, errlen, "%s: must be %s", s->name, want), -1;
+}
+
+int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen) {
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) return snprintf(err, errlen, "config file %s: %s (line %d)", path, jerr.text, jerr.line), -1;
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return snprintf(err, errlen, "config file %s: must hold a JSON object", path), -1;
+    }
+    const char *key;
+    json_t *v;
+    char buf[8192], e2[CONF_ERR_LEN];
+    json_object_foreach(root, key, v) {
+        const struct setting *s = find_setting(key);
+        if (!s) {
+            snprintf(err, errlen, "config file %s: unknown setting '%s'", path, key);
+            goto fail;
+        }
+        if (json_to_string(s, v, buf, sizeof(buf), e2, sizeof(e2)) < 0 || conf_set(c, key, buf, e2, sizeof(e2)) < 0) {
+            snprintf(err, errlen, "config file %s: %s", path, e2);
+            goto fail;
+        }
+    }
+    json_decref(root);
+    return 0;
+fail:
+    json_decref(root);
+    return -1;
+}
+
+static int load_env(struct conf *c, char **envp, char *err, size_t errlen) {
+    for (char **e = envp; e && *e; e++) {
+        if (strncmp(*e, "SLOTGATE_", 9) != 0) continue;
+        const char *eq = strchr(*e, '=');
+        if (!eq) continue;
+        char name[128];
+        size_t n = (size_t)(eq - *e) - 9;
+        if (n >= sizeof(name)) n = sizeof(name) - 1;
+        for (size_t i = 0; i < n; i++) name[i] = (*e)[9 + i] == '_' ? '-' : (char)tolower((unsigned char)(*e)[9 + i]);
+        name[n] = '\0';
+        if (strcmp(name, "config") == 0) continue; /* read before the file, see conf_load */
+        char e2[CONF_ERR_LEN];
+        if (conf_set(c, name, eq + 1, e2, sizeof(e2)) < 0) {
+            snprintf(err, errlen, "environment SLOTGATE_%.*s: %s", (int)((eq - *e) - 9), *e + 9, e2);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "Usage: slotgate [--config FILE] [--bind ADDR] [--port N] [--threads N] [--log-level LEVEL] [OPTIONS] SEED [SEED...]\n"
+               "       slotgate --check-config FILE | --help | --version\n\n"
+               "A Redis Cluster proxy: slot-unaware clients connect to one address and use the whole cluster.\n"
+               "SEED is host:port of any cluster node. Every setting can also come from the JSON file (same name)\n"
+               "or an environment variable SLOTGATE_NAME (upper case, '-' as '_'); flags win over the environment,\n"
+               "which wins over the file.\n\nSettings:\n");
+    for (size_t i = 0; i < NSETTINGS; i++) fprintf(f, "  --%-28s %s\n", settings[i].name, settings[i].help);
+}
+
+enum { OPT_HELP = 1000, OPT_VERSION, OPT_CHECK, OPT_CONFIG, OPT_SETTING };
+
+int conf_load(struct conf *c, int argc, char **argv, char **envp, char *err, size_t errlen) {
+    struct option opts[NSETTINGS + 5];
+    size_t n = 0;
+    opts[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+    opts[n++] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+    opts[n++] = (struct option){"check-config", required_argument, NULL, OPT_CHECK};
+    opts[n++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+    for (size_t i = 0; i < NSETTINGS; i++) opts[n++] = (struct option){settings[i].name, required_argument, NULL, OPT_SETTING + (int)i};
+    opts[n] = (struct option){0, 0, 0, 0};
+
+    conf_defaults(c);
+    const char *file = NULL;
+    for (char **e = envp; e && *e; e++)
+        if (strncmp(*e, "SLOTGATE_CONFIG=", 16) == 0) file = *e + 16;
+    int check_only = 0, opt;
+    /* First pass: find --config/--check-config/--help/--version, so the file is loaded before the
+     * environment and the other flags override it. */
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (opt == OPT_HELP || opt == 'h') return usage(stdout), CONF_EXIT_OK;
+        if (opt == OPT_VERSION) return printf("slotgate %s\n", SLOTGATE_VERSION), CONF_EXIT_OK;
+        if (opt == OPT_CONFIG) file = optarg;
+        if (opt == OPT_CHECK) file = optarg, check_only = 1;
+        if (opt == '?' || opt == ':') {
+            snprintf(err, errlen, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+            return CONF_EXIT_ERROR;
+        }
+    }
+    if (file) {
+        c->config_file = strdup(file);
+        if (conf_load_file(c, file, err, errlen) < 0) return CONF_EXIT_ERROR;
+    }
+    if (load_env(c, envp, err, errlen) < 0) return CONF_EXIT_ERROR;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (opt >= OPT_SETTING) {
+            char e2[CONF_ERR_LEN];
+            if (conf_set(c, settings[opt - OPT_SETTING].name, optarg, e2, sizeof(e2)) < 0) {
+                snprintf(err, errlen, "--%s", e2);
+                return CONF_EXIT_ERROR;
+            }
+        }
+    }
+    if (optind < argc) {
+        char e2[CONF_ERR_LEN];
+        for (int i = 0; i < c->nseeds; i++) free(c->seeds[i]);
+        c->nseeds = 0;
+        for (int i = optind; i < argc; i++) {
+            if (!valid_seed(argv[i]) || c->nseeds == CONF_MAX_SEEDS) {
+                snprintf(e2, sizeof(e2), "seeds: '%s' is not host:port", argv[i]);
+                snprintf(err, errlen, "%s", e2);
+                return CONF_EXIT_ERROR;
+            }
+            c->seeds[c->nseeds++] = strdup(argv[i]);
+        }
+    }
+    if (c->nseeds == 0) {
+        snprintf(err, errlen, "seeds: no seed node given (e.g. slotgate 127.0.0.1:7000, or \"seeds\" in the file)");
+        return CONF_EXIT_ERROR;
+    }
+    if (check_only) return printf("configuration %s is valid\n", file), CONF_EXIT_OK;
+    return CONF_RUN;
+}
+
+void conf_free(struct conf *c) {
+    for (int i = 0; i < c->nseeds; i++) free(c->seeds[i]);
+    free(c->bind);
+    free(c->backend_user);
+    free(c->backend_password);
+    free(c->config_file);
+    memset(c, 0, sizeof(*c));
+}

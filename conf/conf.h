@@ -1,0 +1,47 @@
+/* slotgate's configuration: one immutable struct, filled from (in increasing precedence) built-in
+ * defaults, a JSON file, SLOTGATE_* environment variables and command-line flags. One table of
+ * settings (conf.c) drives all three, so a setting has the same name, type and range everywhere. */
+#ifndef SLOTGATE_CONF_H
+#define SLOTGATE_CONF_H
+
+#include <stddef.h>
+
+#define CONF_ERR_LEN 512
+#define CONF_MAX_SEEDS 64
+
+enum { LOG_DEBUG = 0, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING };
+
+struct conf {
+    char *seeds[CONF_MAX_SEEDS]; /* "host:port" */
+    int nseeds;
+    char *bind;
+    int port;
+    int threads;
+    int backend_connections;
+    int connect_timeout_ms;
+    int command_timeout_ms;
+    int refresh_interval_ms;
+    int log_level;
+    char *backend_user;
+    char *backend_password;
+    int maxclients;
+    long long proto_max_bulk_len;
+    int max_multibulk_len;
+    long long client_query_buffer_limit;
+    long long client_max_pending_bytes; /* replies waiting for a client before its reads pause */
+    int max_redirects;
+    char *config_file;
+};
+
+enum { CONF_RUN = 0, CONF_EXIT_OK = 1, CONF_EXIT_ERROR = 2 };
+
+/* Fills c from argv/env/file. Returns CONF_RUN, or CONF_EXIT_OK (--help/--version/--check-config done,
+ * text already printed) or CONF_EXIT_ERROR with the reason, naming the setting, in err. */
+int conf_load(struct conf *c, int argc, char **argv, char **envp, char *err, size_t errlen);
+void conf_defaults(struct conf *c);
+int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen);
+int conf_set(struct conf *c, const char *name, const char *value, char *err, size_t errlen);
+void conf_free(struct conf *c);
+const char *conf_log_level_name(int level);
+
+#endif

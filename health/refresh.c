@@ -1,0 +1,275 @@
+/* See refresh.h. One attempt at a time: connect, (AUTH), CLUSTER SLOTS, build, publish, disconnect. */
+#include "refresh.h"
+
+#include <hiredis/adapters/libev.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../proxy/log.h"
+
+#define MIN_INTERVAL 0.2 /* seconds between two refreshes, however many are asked for */
+#define MAX_CANDIDATES 128
+
+struct refresher {
+    struct ev_loop *loop;
+    const struct conf *conf;
+    refresh_publish_fn publish;
+    void *ctx;
+    struct slotmap *current;
+    uint64_t version;
+    ev_timer periodic, attempt_timeout, kick;
+    ev_async wake;
+    int wanted; /* atomic */
+    int running, again, failures;
+    double last_start;
+    redisAsyncContext *ac;
+    char *cand[MAX_CANDIDATES];
+    int ncand, idx;
+    char asked[SM_HOST_LEN + 8];
+    char asked_host[SM_HOST_LEN];
+};
+
+static void try_next(struct refresher *h);
+
+static void clear_candidates(struct refresher *h) {
+    for (int i = 0; i < h->ncand; i++) free(h->cand[i]);
+    h->ncand = 0;
+}
+
+static void add_candidate(struct refresher *h, const char *host, int port) {
+    char buf[SM_HOST_LEN + 8];
+    snprintf(buf, sizeof(buf), "%s:%d", host, port);
+    for (int i = 0; i < h->ncand; i++)
+        if (strcmp(h->cand[i], buf) == 0) return;
+    if (h->ncand < MAX_CANDIDATES) h->cand[h->ncand++] = strdup(buf);
+}
+
+static void add_seed(struct refresher *h, const char *seed) {
+    char host[SM_HOST_LEN];
+    const char *colon = strrchr(seed, ':');
+    size_t n = (size_t)(colon - seed);
+    if (n >= sizeof(host)) return;
+    memcpy(host, seed, n);
+    host[n] = '\0';
+    add_candidate(h, host, atoi(colon + 1));
+}
+
+static void finish(struct refresher *h, int ok) {
+    h->running = 0;
+    ev_timer_stop(h->loop, &h->attempt_timeout);
+    if (ok) {
+        if (h->failures) log_notice("slot map refresh works again (from %s)", h->asked);
+        h->failures = 0;
+    } else if (h->failures++ == 0) {
+        log_warning("slot map refresh failed: no known node or seed answered CLUSTER SLOTS; retrying");
+    }
+    if (h->again || !h->current) {
+        h->again = 0;
+        refresher_request(h, "retry");
+    }
+}
+
+static void drop_ac(struct refresher *h) {
+    redisAsyncContext *ac = h->ac;
+    h->ac = NULL;
+    if (ac) redisAsyncDisconnect(ac);
+}
+
+static void attempt_failed(struct refresher *h, const char *why) {
+    log_verbose("slot map refresh: %s: %s", h->asked, why);
+    ev_timer_stop(h->loop, &h->attempt_timeout);
+    h->idx++;
+    ev_timer_set(&h->kick, 0, 0);
+    ev_timer_start(h->loop, &h->kick); /* next candidate outside hiredis's callback */
+}
+
+static void log_change(struct refresher *h, const struct slotmap *m) {
+    log_notice("slot map version %llu from %s: %u/%d slots covered by %d masters, %d nodes",
+               (unsigned long long)m->version, h->asked, m->covered, SLOT_COUNT, m->nshards, m->nnodes);
+    for (int i = 0; i < m->nshards; i++) {
+        const struct sm_node *n = &m->nodes[m->shards[i].master];
+        log_verbose("  master %s:%d (%u slots, %d replicas)", n->host, n->port, m->shards[i].nslots, m->shards[i].nreplicas);
+    }
+}
+
+static void on_slots(redisAsyncContext *ac, void *reply, void *priv) {
+    struct refresher *h = priv;
+    if (ac != h->ac) return; /* an attempt we gave up on */
+    char err[256];
+    if (!reply) return; /* the disconnect callback reports it */
+    struct slotmap *m = slotmap_build(reply, h->asked_host, err, sizeof(err));
+    drop_ac(h);
+    if (!m || m->covered == 0) {
+        if (m) slotmap_unref(m);
+        attempt_failed(h, m ? "the node serves no slots" : err);
+        return;
+    }
+    if (h->current && slotmap_same(h->current, m)) {
+        slotmap_unref(m);
+    } else {
+        m->version = ++h->version;
+        log_change(h, m);
+        if (h->current) slotmap_unref(h->current);
+        h->current = m;
+        h->publish(h->ctx, m);
+    }
+    finish(h, 1);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+    struct refresher *h = ac->data;
+    if (ac != h->ac) return;
+    h->ac = NULL;
+    attempt_failed(h, status == REDIS_OK ? "disconnected" : ac->errstr);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+    struct refresher *h = ac->data;
+    if (status == REDIS_OK || ac != h->ac) return;
+    h->ac = NULL; /* hiredis frees it after this callback */
+    attempt_failed(h, ac->errstr);
+}
+
+static void try_next(struct refresher *h) {
+    if (h->idx >= h->ncand) {
+        finish(h, 0);
+        return;
+    }
+    snprintf(h->asked, sizeof(h->asked), "%s", h->cand[h->idx]);
+    char *colon = strrchr(h->cand[h->idx], ':');
+    size_t n = (size_t)(colon - h->cand[h->idx]);
+    memcpy(h->asked_host, h->cand[h->idx], n);
+    h->asked_host[n] = '\0';
+    redisAsyncContext *ac = redisAsyncConnect(h->asked_host, atoi(colon + 1));
+    if (!ac || ac->err) {
+        const char *why = ac ? ac->errstr : "out of memory";
+        log_verbose("slot map refresh: %s: %s", h->asked, why);
+        if (ac) redisAsyncFree(ac);
+        h->idx++;
+        try_next(h);
+        return;
+    }
+    ac->data = h;
+    h->ac = ac;
+    redisLibevAttach(h->loop, ac);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    const struct conf *c = h->conf;
+    if (c->backend_password && c->backend_user)
+        redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", c->backend_user, c->backend_password);
+    else if (c->backend_password)
+        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", c->backend_password);
+    redisAsyncCommand(ac, on_slots, h, "CLUSTER SLOTS");
+    ev_timer_set(&h->attempt_timeout, (c->connect_timeout_ms + c->command_timeout_ms) / 1000.0, 0);
+    ev_timer_start(h->loop, &h->attempt_timeout);
+}
+
+static void start(struct refresher *h) {
+    double now = ev_now(h->loop);
+    if (h->running) {
+        h->again = 1;
+        return;
+    }
+    if (now - h->last_start < MIN_INTERVAL) {
+        if (!ev_is_active(&h->kick)) {
+            ev_timer_set(&h->kick, h->last_start + MIN_INTERVAL - now, 0);
+            ev_timer_start(h->loop, &h->kick);
+        }
+        __atomic_store_n(&h->wanted, 1, __ATOMIC_RELEASE);
+        return;
+    }
+    h->running = 1;
+    h->last_start = now;
+    clear_candidates(h);
+    /* Known masters first (they are most likely up and current), then replicas, then the seeds. */
+    if (h->current) {
+        for (int i = 0; i < h->current->nshards; i++) {
+            const struct sm_node *n = &h->current->nodes[h->current->shards[i].master];
+            add_candidate(h, n->host, n->port);
+        }
+        for (int i = 0; i < h->current->nnodes; i++) add_candidate(h, h->current->nodes[i].host, h->current->nodes[i].port);
+    }
+    for (int i = 0; i < h->conf->nseeds; i++) add_seed(h, h->conf->seeds[i]);
+    h->idx = 0;
+    try_next(h);
+}
+
+static void on_kick(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop;
+    (void)revents;
+    struct refresher *h = t->data;
+    if (h->running) try_next(h);
+    else if (__atomic_exchange_n(&h->wanted, 0, __ATOMIC_ACQ_REL)) start(h);
+}
+
+static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
+    (void)loop;
+    (void)revents;
+    struct refresher *h = a->data;
+    if (__atomic_exchange_n(&h->wanted, 0, __ATOMIC_ACQ_REL)) start(h);
+}
+
+static void on_periodic(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop;
+    (void)revents;
+    start(t->data);
+}
+
+static void on_attempt_timeout(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop;
+    (void)revents;
+    struct refresher *h = t->data;
+    redisAsyncContext *ac = h->ac;
+    h->ac = NULL;
+    if (ac) redisAsyncFree(ac); /* not Disconnect: that would wait for the reply that never comes */
+    attempt_failed(h, "timed out");
+}
+
+struct refresher *refresher_new(struct ev_loop *loop, const struct conf *conf, refresh_publish_fn publish, void *ctx) {
+    struct refresher *h = calloc(1, sizeof(*h));
+    if (!h) return NULL;
+    h->loop = loop;
+    h->conf = conf;
+    h->publish = publish;
+    h->ctx = ctx;
+    h->last_start = -1e9;
+    ev_timer_init(&h->periodic, on_periodic, conf->refresh_interval_ms / 1000.0, conf->refresh_interval_ms / 1000.0);
+    ev_init(&h->attempt_timeout, on_attempt_timeout);
+    ev_init(&h->kick, on_kick);
+    ev_async_init(&h->wake, on_wake);
+    h->periodic.data = h->attempt_timeout.data = h->kick.data = h->wake.data = h;
+    return h;
+}
+
+void refresher_start(struct refresher *h) {
+    ev_async_start(h->loop, &h->wake);
+    ev_timer_start(h->loop, &h->periodic);
+    start(h);
+}
+
+void refresher_request(struct refresher *h, const char *why) {
+    log_debug("slot map refresh asked for: %s", why);
+    __atomic_store_n(&h->wanted, 1, __ATOMIC_RELEASE);
+    ev_async_send(h->loop, &h->wake);
+}
+
+struct slotmap *refresher_current(struct refresher *h) { return h->current ? slotmap_ref(h->current) : NULL; }
+
+void refresher_free(struct refresher *h) {
+    if (!h) return;
+    if (h->ac) {
+        redisAsyncContext *ac = h->ac;
+        h->ac = NULL;
+        redisAsyncFree(ac);
+    }
+    ev_timer_stop(h->loop, &h->periodic);
+    ev_timer_stop(h->loop, &h->attempt_timeout);
+    ev_timer_stop(h->loop, &h->kick);
+    ev_async_stop(h->loop, &h->wake);
+    clear_candidates(h);
+    if (h->current) slotmap_unref(h->current);
+    free(h);
+}

@@ -1,0 +1,26 @@
+/* Slot-map discovery and refresh: asks CLUSTER SLOTS of a known node (the current map's masters
+ * first, then the seeds, the first that answers wins), builds an immutable struct slotmap and hands
+ * it to the proxy when it differs from the last one. Runs on the main thread's loop with hiredis
+ * async; workers ask for a refresh from their own threads (after MOVED or a connection error), and
+ * such requests are coalesced and rate-limited here. It never touches client traffic. */
+#ifndef SLOTGATE_REFRESH_H
+#define SLOTGATE_REFRESH_H
+
+#include <ev.h>
+
+#include "../conf/conf.h"
+#include "../router/slotmap.h"
+
+struct refresher;
+
+typedef void (*refresh_publish_fn)(void *ctx, struct slotmap *m);
+
+struct refresher *refresher_new(struct ev_loop *loop, const struct conf *conf, refresh_publish_fn publish, void *ctx);
+void refresher_start(struct refresher *h);
+/* Thread-safe. */
+void refresher_request(struct refresher *h, const char *why);
+/* The last map published (a new reference), or NULL. Main thread only. */
+struct slotmap *refresher_current(struct refresher *h);
+void refresher_free(struct refresher *h);
+
+#endif

@@ -1,0 +1,391 @@
+/* Backend connections: pooled, pipelined connections from one worker to one cluster node, shared by
+ * all of the worker's clients. Commands are appended to the connection's output chain and written
+ * once per loop turn; replies are framed by the RESP scanner and matched to the in-flight FIFO in
+ * order, which Redis guarantees on one connection. Redirections and retryable cluster errors are
+ * handled here so that clients never see MOVED, ASK, TRYAGAIN or a passing CLUSTERDOWN. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy.h"
+
+#define MAX_CLUSTER_RETRIES 20
+#define BACKOFF_MIN 0.05
+#define BACKOFF_MAX 1.0
+
+static const char ASKING_CMD[] = "*1\r\n$6\r\nASKING\r\n";
+
+static void on_backend_io(struct ev_loop *loop, ev_io *io, int revents);
+static void on_backend_timer(struct ev_loop *loop, ev_timer *t, int revents);
+
+static void node_failed(struct worker *w, struct node *n, const char *why) {
+    snprintf(n->last_error, sizeof(n->last_error), "%s", why);
+    n->backoff = n->backoff < BACKOFF_MIN ? BACKOFF_MIN : n->backoff * 2;
+    if (n->backoff > BACKOFF_MAX) n->backoff = BACKOFF_MAX;
+    n->down_until = worker_now(w) + n->backoff;
+}
+
+static int resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *sl) {
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        *sl = sizeof(*s4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        *sl = sizeof(*s6);
+        return 0;
+    }
+    /* A hostname (announced by the cluster or in a redirect). TODO(issue 8): resolve off the loop. */
+    struct addrinfo hints = {0}, *res;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0) return -1;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sl = res->ai_addrlen;
+    if (ss->ss_family == AF_INET) s4->sin_port = htons((uint16_t)port);
+    else s6->sin6_port = htons((uint16_t)port);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static void append_auth(struct backend *b) {
+    const struct conf *c = b->w->conf;
+    char buf[1024];
+    int n;
+    if (!c->backend_password) return;
+    if (c->backend_user)
+        n = snprintf(buf, sizeof(buf), "*3\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n", strlen(c->backend_user),
+                     c->backend_user, strlen(c->backend_password), c->backend_password);
+    else
+        n = snprintf(buf, sizeof(buf), "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(c->backend_password), c->backend_password);
+    if (n > 0 && n < (int)sizeof(buf) && chain_append(&b->w->pool, &b->out, buf, (size_t)n) == 0) {
+        b->appended += (uint64_t)n;
+        b->setup_replies++;
+    }
+}
+
+static struct backend *backend_connect(struct worker *w, struct node *n, int idx) {
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (resolve(n->host, n->port, &ss, &sl) < 0) {
+        node_failed(w, n, "cannot resolve host name");
+        return NULL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        node_failed(w, n, strerror(errno));
+        return NULL;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+        node_failed(w, n, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    struct backend *b = calloc(1, sizeof(*b));
+    if (!b) {
+        close(fd);
+        return NULL;
+    }
+    b->w = w;
+    b->node = n;
+    b->idx = idx;
+    b->fd = fd;
+    b->state = BE_CONNECTING;
+    chain_init(&b->out);
+    resp_scanner_init(&b->scan, w->conf->proto_max_bulk_len);
+    ev_io_init(&b->rio, on_backend_io, fd, EV_READ);
+    ev_io_init(&b->wio, on_backend_io, fd, EV_WRITE);
+    b->rio.data = b->wio.data = b;
+    ev_init(&b->timer, on_backend_timer);
+    b->timer.data = b;
+    ev_io_start(w->loop, &b->wio);
+    ev_timer_set(&b->timer, w->conf->connect_timeout_ms / 1000.0, 0);
+    ev_timer_start(w->loop, &b->timer);
+    append_auth(b);
+    n->conns[idx] = b;
+    log_debug("worker %d: connecting to %s", w->id, n->addr);
+    return b;
+}
+
+struct backend *backend_for(struct worker *w, struct node *n) {
+    int i = (int)(n->rr++ % (unsigned)n->nconns);
+    struct backend *b = n->conns[i];
+    if (b) return b;
+    return backend_connect(w, n, i);
+}
+
+static void arm_deadline(struct backend *b) {
+    if (b->state != BE_READY || !b->head || ev_is_active(&b->timer)) return;
+    double left = b->head->sent_at + b->w->conf->command_timeout_ms / 1000.0 - worker_now(b->w);
+    ev_timer_set(&b->timer, left > 0 ? left : 0, 0);
+    ev_timer_start(b->w->loop, &b->timer);
+}
+
+int backend_send(struct backend *b, struct req *r, const char *p, size_t len) {
+    struct worker *w = b->w;
+    struct cref pinned;
+    if (r->asking) {
+        if (chain_append(&w->pool, &b->out, ASKING_CMD, sizeof(ASKING_CMD) - 1) < 0) return -1;
+        b->appended += sizeof(ASKING_CMD) - 1;
+    }
+    if (p) {
+        if (chain_append_pinned(&w->pool, &b->out, p, len, &pinned) < 0) return -1;
+    } else {
+        if (chain_copy(&w->pool, &b->out, &r->cmd, &pinned) < 0) return -1;
+        chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
+    }
+    r->cmd = pinned;
+    r->cmd_chain = &b->out;
+    b->appended += pinned.len;
+    r->out_end = b->appended;
+    r->sent_at = worker_now(w);
+    r->state = REQ_SENT;
+    r->lnext = NULL;
+    if (b->tail) b->tail->lnext = r;
+    else b->head = r;
+    b->tail = r;
+    b->ninflight++;
+    arm_deadline(b);
+    worker_mark_backend(w, b);
+    return 0;
+}
+
+void backend_flush(struct backend *b) {
+    if (b->state != BE_READY) return;
+    if (b->out.pending) {
+        ssize_t n = chain_write(&b->w->pool, &b->out, b->fd);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            backend_close(b, strerror(errno), 1);
+            return;
+        }
+        if (n > 0) b->written += (uint64_t)n;
+    }
+    if (b->out.pending && !ev_is_active(&b->wio)) ev_io_start(b->w->loop, &b->wio);
+    else if (!b->out.pending && ev_is_active(&b->wio)) ev_io_stop(b->w->loop, &b->wio);
+}
+
+/* Fails or re-plans everything in flight, then forgets the connection; the node backs off before the
+ * next attempt. A request already written may have been executed, so it gets an error; one not yet
+ * written is parked and re-routed once the slot map says where its slot lives now. */
+void backend_close(struct backend *b, const char *why, int fail_written) {
+    struct worker *w = b->w;
+    struct node *n = b->node;
+    if (b->state == BE_CLOSED) return;
+    int was_ready = b->state == BE_READY;
+    log_notice("worker %d: connection to node %s %s: %s", w->id, n->addr, was_ready ? "lost" : "failed", why);
+    node_failed(w, n, why);
+    ev_io_stop(w->loop, &b->rio);
+    ev_io_stop(w->loop, &b->wio);
+    ev_timer_stop(w->loop, &b->timer);
+    close(b->fd);
+    b->fd = -1;
+    b->state = BE_CLOSED;
+    if (n->conns[b->idx] == b) n->conns[b->idx] = NULL;
+    struct req *r = b->head;
+    b->head = b->tail = NULL;
+    b->ninflight = 0;
+    while (r) {
+        struct req *next = r->lnext;
+        r->lnext = NULL;
+        r->asking = 0;
+        if (fail_written && b->written >= r->out_end)
+            req_reply_error(w, r, "ERR slotgate: connection to node %s lost (%s); the command may have been applied", n->addr, why);
+        else
+            park_request(w, r, NULL, 0, worker_now(w));
+        r = next;
+    }
+    worker_request_refresh(w, "backend connection error");
+    worker_mark_backend(w, b); /* freed at the next flush, once no caller holds it */
+}
+
+void backend_free(struct backend *b) {
+    struct worker *w = b->w;
+    if (b->state != BE_CLOSED) {
+        ev_io_stop(w->loop, &b->rio);
+        ev_io_stop(w->loop, &b->wio);
+        ev_timer_stop(w->loop, &b->timer);
+        close(b->fd);
+        if (b->node->conns[b->idx] == b) b->node->conns[b->idx] = NULL;
+    }
+    while (b->head) {
+        struct req *r = b->head;
+        b->head = r->lnext;
+        req_free(w, r);
+    }
+    chain_free(&w->pool, &b->out);
+    ibuf_free(&w->pool, &b->in);
+    free(b);
+}
+
+static double retry_backoff(int attempt) {
+    double d = 0.02 * (1 << (attempt < 5 ? attempt : 5));
+    return d > 0.5 ? 0.5 : d;
+}
+
+/* One complete reply for the head of the FIFO. */
+static void handle_reply(struct backend *b, const char *p, size_t len) {
+    struct worker *w = b->w;
+    if (b->setup_replies > 0) {
+        b->setup_replies--;
+        if (p[0] == '-') {
+            char why[96];
+            snprintf(why, sizeof(why), "authentication failed: %.*s", (int)(len > 70 ? 70 : len - 2), p + 1);
+            backend_close(b, why, 1);
+        }
+        return;
+    }
+    struct req *r = b->head;
+    if (!r) {
+        backend_close(b, "reply with no request in flight", 1);
+        return;
+    }
+    if (r->asking) { /* the +OK of ASKING: ASK is one-shot, the map stays as it is */
+        r->asking = 0;
+        return;
+    }
+    b->head = r->lnext;
+    if (!b->head) b->tail = NULL;
+    b->ninflight--;
+    r->lnext = NULL;
+    if (!r->client) {
+        chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
+        req_free(w, r);
+        return;
+    }
+    if (p[0] == '-') {
+        struct redirect rd;
+        double now = worker_now(w);
+        if (resp_parse_redirect(p, len, &rd) != REDIR_NONE) {
+            if (++r->redirects > w->conf->max_redirects) {
+                req_reply_error(w, r, "ERR slotgate: too many redirections for slot %u (last: %.*s)", rd.slot,
+                                (int)(len - 3), p + 1);
+                return;
+            }
+            struct node *to = worker_node(w, rd.host, rd.port);
+            if (rd.kind == REDIR_MOVED) {
+                /* The slot's owner changed for good: patch this worker's table at once so the retry and
+                 * the requests after it go to the right node, and ask for a full refresh, since one
+                 * moved slot usually means a reshard or failover that moved many. */
+                w->stats.moved++;
+                w->owner[rd.slot] = to;
+                worker_request_refresh(w, "MOVED");
+            } else {
+                /* ASK is one-shot: the map is not changed, ASKING must precede the command on the
+                 * same connection. */
+                w->stats.ask++;
+                r->asking = 1;
+            }
+            r->state = REQ_NEW;
+            route_request(w, r, to, NULL, 0);
+            return;
+        }
+        int tryagain = resp_error_is(p, len, "TRYAGAIN"), down = resp_error_is(p, len, "CLUSTERDOWN");
+        if ((tryagain || down) && r->retries < MAX_CLUSTER_RETRIES && now + retry_backoff(r->retries) < r->deadline) {
+            if (tryagain) w->stats.tryagain++;
+            else w->stats.clusterdown++, worker_request_refresh(w, "CLUSTERDOWN");
+            park_request(w, r, NULL, 0, now + retry_backoff(r->retries));
+            r->retries++;
+            return;
+        }
+    }
+    req_reply(w, r, p, len);
+}
+
+static void backend_read(struct backend *b) {
+    struct worker *w = b->w;
+    if (ibuf_reserve(&w->pool, &b->in, 16 * 1024, 0) < 0) {
+        backend_close(b, "out of memory", 1);
+        return;
+    }
+    ssize_t n = read(b->fd, b->in.data + b->in.end, b->in.cap - b->in.end);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        backend_close(b, n == 0 ? "connection closed by the node" : strerror(errno), 1);
+        return;
+    }
+    if (n < 0) return;
+    b->in.end += (size_t)n;
+    for (;;) {
+        size_t rlen;
+        char err[RESP_ERR_LEN];
+        int rc = resp_scan_reply(&b->scan, b->in.data + b->in.start, ibuf_len(&b->in), &rlen, err, sizeof(err));
+        if (rc == RESP_AGAIN) break;
+        if (rc == RESP_ERROR) {
+            char why[160];
+            snprintf(why, sizeof(why), "protocol error from the node: %s", err);
+            backend_close(b, why, 1);
+            return;
+        }
+        handle_reply(b, b->in.data + b->in.start, rlen);
+        if (b->state == BE_CLOSED) return;
+        ibuf_consume(&w->pool, &b->in, rlen);
+    }
+    if (ibuf_len(&b->in) == 0) ibuf_free(&w->pool, &b->in);
+}
+
+static void on_connected(struct backend *b) {
+    int err = 0;
+    socklen_t sl = sizeof(err);
+    if (getsockopt(b->fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0) err = errno;
+    if (err) {
+        backend_close(b, strerror(err), 1);
+        return;
+    }
+    b->state = BE_READY;
+    b->node->backoff = 0;
+    b->node->last_error[0] = '\0';
+    ev_timer_stop(b->w->loop, &b->timer);
+    ev_io_start(b->w->loop, &b->rio);
+    log_verbose("worker %d: connected to %s", b->w->id, b->node->addr);
+    arm_deadline(b);
+    backend_flush(b);
+}
+
+static void on_backend_io(struct ev_loop *loop, ev_io *io, int revents) {
+    (void)loop;
+    struct backend *b = io->data;
+    if (revents & EV_WRITE) {
+        if (b->state == BE_CONNECTING) on_connected(b);
+        else backend_flush(b);
+        if (b->state == BE_CLOSED) return;
+    }
+    if (revents & EV_READ) backend_read(b);
+}
+
+static void on_backend_timer(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop;
+    (void)revents;
+    struct backend *b = t->data;
+    struct worker *w = b->w;
+    char why[96];
+    if (b->state == BE_CONNECTING) {
+        snprintf(why, sizeof(why), "connect timed out after %d ms", w->conf->connect_timeout_ms);
+        backend_close(b, why, 1);
+        return;
+    }
+    if (!b->head) return;
+    double due = b->head->sent_at + w->conf->command_timeout_ms / 1000.0;
+    if (worker_now(w) < due) {
+        arm_deadline(b);
+        return;
+    }
+    /* The oldest request is overdue: the node is stalled. Replies on this connection can no longer be
+     * matched to anything we could still deliver in time, so the connection goes. */
+    w->stats.timeouts++;
+    snprintf(why, sizeof(why), "no reply within %d ms", w->conf->command_timeout_ms);
+    backend_close(b, why, 1);
+}

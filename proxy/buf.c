@@ -1,0 +1,229 @@
+/* Chunk pool, chains and input buffers; see buf.h. */
+#include "buf.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#define CHUNK_CAP ((uint32_t)(CHUNK_BYTES - sizeof(struct chunk)))
+#define MAX_IOV 256
+
+void pool_init(struct pool *p, size_t max_free) {
+    p->free = NULL;
+    p->nfree = 0;
+    p->max_free = max_free;
+    p->in_use = 0;
+}
+
+void pool_drain(struct pool *p) {
+    while (p->free) {
+        struct chunk *c = p->free;
+        p->free = c->next;
+        free(c);
+    }
+    p->nfree = 0;
+}
+
+struct chunk *pool_get(struct pool *p) {
+    struct chunk *c = p->free;
+    if (c) {
+        p->free = c->next;
+        p->nfree--;
+    } else {
+        c = malloc(CHUNK_BYTES);
+        if (!c) return NULL;
+    }
+    c->next = NULL;
+    c->rpos = c->wpos = 0;
+    c->cap = CHUNK_CAP;
+    c->refs = 0;
+    p->in_use++;
+    return c;
+}
+
+void pool_put(struct pool *p, struct chunk *c) {
+    p->in_use--;
+    if (p->nfree >= p->max_free) {
+        free(c);
+        return;
+    }
+    c->next = p->free;
+    p->free = c;
+    p->nfree++;
+}
+
+static struct chunk *tail_with_room(struct pool *p, struct chain *ch) {
+    if (ch->tail && ch->tail->wpos < ch->tail->cap) return ch->tail;
+    struct chunk *c = pool_get(p);
+    if (!c) return NULL;
+    if (ch->tail) ch->tail->next = c;
+    else ch->head = c;
+    ch->tail = c;
+    return c;
+}
+
+static int append(struct pool *p, struct chain *ch, const char *data, size_t len, struct cref *out) {
+    int first = 1;
+    if (out) out->len = (uint32_t)len;
+    if (len == 0 && out) {
+        out->chunk = NULL;
+        out->off = 0;
+        return 0;
+    }
+    while (len > 0) {
+        struct chunk *c = tail_with_room(p, ch);
+        if (!c) return -1;
+        size_t n = c->cap - c->wpos;
+        if (n > len) n = len;
+        if (out) {
+            if (first) out->chunk = c, out->off = c->wpos;
+            c->refs++;
+        }
+        first = 0;
+        memcpy(c->data + c->wpos, data, n);
+        c->wpos += (uint32_t)n;
+        ch->pending += n;
+        data += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int chain_append(struct pool *p, struct chain *ch, const char *data, size_t len) { return append(p, ch, data, len, NULL); }
+
+int chain_append_pinned(struct pool *p, struct chain *ch, const char *data, size_t len, struct cref *out) {
+    return append(p, ch, data, len, out);
+}
+
+int chain_copy(struct pool *p, struct chain *ch, const struct cref *src, struct cref *out) {
+    struct chunk *c = src->chunk;
+    size_t off = src->off, left = src->len;
+    int first = 1;
+    struct cref part;
+    if (out) *out = (struct cref){NULL, 0, src->len};
+    while (left > 0) {
+        size_t n = c->wpos - off;
+        if (n > left) n = left;
+        if (append(p, ch, c->data + off, n, out ? &part : NULL) < 0) return -1;
+        if (out && first) out->chunk = part.chunk, out->off = part.off;
+        first = 0;
+        left -= n;
+        c = c->next;
+        off = 0;
+    }
+    return 0;
+}
+
+void chain_unpin(struct pool *p, struct chain *ch, struct cref *r) {
+    struct chunk *c = r->chunk;
+    size_t off = r->off, left = r->len;
+    while (c && left > 0) {
+        size_t n = c->wpos - off;
+        if (n > left) n = left;
+        c->refs--;
+        left -= n;
+        off = 0;
+        c = c->next;
+    }
+    r->chunk = NULL;
+    r->len = 0;
+    chain_trim(p, ch);
+}
+
+void chain_trim(struct pool *p, struct chain *ch) {
+    while (ch->head && ch->head->refs == 0 && ch->head->rpos == ch->head->wpos &&
+           (ch->head != ch->tail || ch->head->wpos > 0)) {
+        struct chunk *c = ch->head;
+        ch->head = c->next;
+        if (ch->tail == c) ch->tail = NULL;
+        pool_put(p, c);
+    }
+}
+
+void chain_mark_written(struct pool *p, struct chain *ch) {
+    for (struct chunk *c = ch->head; c; c = c->next) c->rpos = c->wpos;
+    ch->pending = 0;
+    chain_trim(p, ch);
+}
+
+ssize_t chain_write(struct pool *p, struct chain *ch, int fd) {
+    struct iovec iov[MAX_IOV];
+    int n = 0;
+    for (struct chunk *c = ch->head; c && n < MAX_IOV; c = c->next) {
+        if (c->rpos == c->wpos) continue;
+        iov[n].iov_base = c->data + c->rpos;
+        iov[n].iov_len = c->wpos - c->rpos;
+        n++;
+    }
+    if (n == 0) return 0;
+    ssize_t w = writev(fd, iov, n);
+    if (w <= 0) return w < 0 ? -1 : 0;
+    size_t left = (size_t)w;
+    ch->pending -= left;
+    for (struct chunk *c = ch->head; c && left > 0; c = c->next) {
+        size_t k = c->wpos - c->rpos;
+        if (k > left) k = left;
+        c->rpos += (uint32_t)k;
+        left -= k;
+    }
+    chain_trim(p, ch);
+    return w;
+}
+
+void chain_free(struct pool *p, struct chain *ch) {
+    while (ch->head) {
+        struct chunk *c = ch->head;
+        ch->head = c->next;
+        pool_put(p, c);
+    }
+    chain_init(ch);
+}
+
+int ibuf_reserve(struct pool *p, struct ibuf *b, size_t want, size_t frame) {
+    if (!b->data) {
+        struct chunk *c = pool_get(p);
+        if (!c) return -1;
+        b->from_pool = c;
+        b->data = c->data;
+        b->cap = c->cap;
+        b->start = b->end = 0;
+    }
+    size_t used = b->end - b->start;
+    size_t need = used + want;
+    if (frame > need) need = frame;
+    if (b->cap - b->end >= want && b->cap - b->start >= frame) return 0;
+    if (need <= b->cap) { /* compaction is enough */
+        memmove(b->data, b->data + b->start, used);
+        b->start = 0;
+        b->end = used;
+        return 0;
+    }
+    size_t cap = b->cap * 2;
+    while (cap < need) cap *= 2;
+    char *d = malloc(cap);
+    if (!d) return -1;
+    memcpy(d, b->data + b->start, used);
+    if (b->from_pool) pool_put(p, b->from_pool);
+    else free(b->data);
+    b->from_pool = NULL;
+    b->data = d;
+    b->cap = cap;
+    b->start = 0;
+    b->end = used;
+    return 0;
+}
+
+void ibuf_consume(struct pool *p, struct ibuf *b, size_t n) {
+    b->start += n;
+    if (b->start == b->end) ibuf_free(p, b);
+}
+
+void ibuf_free(struct pool *p, struct ibuf *b) {
+    if (b->from_pool) pool_put(p, b->from_pool);
+    else free(b->data);
+    b->data = NULL;
+    b->from_pool = NULL;
+    b->cap = b->start = b->end = 0;
+}

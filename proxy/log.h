@@ -1,0 +1,17 @@
+/* Logging: one line per event on stderr, with time, level and thread; written with one write(2) so
+ * lines from several workers never interleave. */
+#ifndef SLOTGATE_LOG_H
+#define SLOTGATE_LOG_H
+
+#include "../conf/conf.h"
+
+void log_set_level(int level);
+int log_enabled(int level);
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) (log_enabled(LOG_DEBUG) ? log_msg(LOG_DEBUG, __VA_ARGS__) : (void)0)
+#define log_verbose(...) (log_enabled(LOG_VERBOSE) ? log_msg(LOG_VERBOSE, __VA_ARGS__) : (void)0)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
+
+#endif

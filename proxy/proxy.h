@@ -1,0 +1,167 @@
+/* The data path's objects and how they point at each other. A worker owns everything here: its
+ * clients, its view of the cluster (nodes and a slot -> node table) and its backend connections; no
+ * lock is taken on the request path. A request (struct req) travels from the client that parsed it,
+ * to a backend's in-flight FIFO (or the worker's park list while it waits to be retried), and back. */
+#ifndef SLOTGATE_PROXY_H
+#define SLOTGATE_PROXY_H
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "../conf/conf.h"
+#include "../router/command.h"
+#include "../router/resp.h"
+#include "../router/slotmap.h"
+#include "buf.h"
+
+struct worker;
+struct client;
+struct backend;
+
+enum req_state { REQ_NEW = 0, REQ_SENT, REQ_PARKED, REQ_DONE };
+
+struct req {
+    struct req *qnext;  /* client's ordered queue, or the worker's free list */
+    struct req *lnext;  /* backend in-flight FIFO, or the worker's park list */
+    struct client *client; /* NULL once the client is gone: the reply is then dropped */
+    struct chain *cmd_chain; /* where the command bytes are pinned (a backend's output, or the park chain) */
+    struct cref cmd;
+    struct cref reply; /* a reply that came before the ones ahead of it, pinned in the client's hold chain */
+    uint64_t out_end;  /* backend stream offset just past this command: written once written >= out_end */
+    double deadline;   /* ev_now seconds */
+    double retry_at;
+    double started;
+    double sent_at;  /* when written to its current backend: the stall deadline counts from here */
+    int slot;
+    uint8_t state;
+    uint8_t redirects;
+    uint8_t retries;
+    uint8_t asking;    /* an ASKING reply precedes this request's reply on its backend connection */
+    char last_error[96];
+};
+
+struct node {
+    struct node *next;
+    char host[SM_HOST_LEN];
+    int port;
+    char addr[SM_HOST_LEN + 8]; /* host:port, for errors and logs */
+    struct backend **conns;
+    int nconns;
+    unsigned rr;
+    double down_until;   /* no connection attempts before this (backoff) */
+    double backoff;
+    char last_error[96];
+};
+
+enum { BE_CONNECTING = 1, BE_READY, BE_CLOSED };
+
+struct backend {
+    struct worker *w;
+    struct node *node;
+    int idx; /* in node->conns */
+    int fd;
+    int state;
+    ev_io rio, wio;
+    ev_timer timer; /* connect timeout, then the deadline of the oldest request in flight */
+    struct chain out;
+    struct ibuf in;
+    struct resp_scanner scan;
+    struct req *head, *tail; /* in flight (written or waiting to be) in send order */
+    uint32_t ninflight;
+    int setup_replies; /* replies to AUTH etc. still expected before the first request's */
+    uint64_t appended, written;
+    int is_dirty;
+    struct backend *next_dirty;
+};
+
+struct client {
+    struct worker *w;
+    struct client *prev, *next; /* worker's client list */
+    int fd;
+    uint64_t id;
+    ev_io rio, wio;
+    struct ibuf in;
+    struct resp_request parser;
+    struct req *qhead, *qtail;
+    uint32_t nqueued;
+    struct chain out;
+    struct chain hold;
+    int is_dirty, is_closing, is_closed, is_paused;
+    struct client *next_dirty;
+    char addr[64];
+};
+
+struct worker_stats {
+    uint64_t commands, errors, moved, ask, tryagain, clusterdown, timeouts, connections, rejected;
+};
+
+struct worker {
+    int id;
+    pthread_t thread;
+    struct ev_loop *loop;
+    const struct conf *conf;
+    const struct cmdtable *cmds;
+    struct pool pool;
+    int listen_fd;
+    ev_io listen_io;
+    ev_async wake;       /* a new slot map in the mailbox, or stop */
+    ev_prepare flush;    /* one write per socket per loop turn, just before the loop sleeps */
+    ev_timer park_timer;
+    struct slotmap *mailbox; /* atomic: the next map, handed over by health/ */
+    int stop;                /* atomic */
+    struct slotmap *map;
+    struct node *owner[SLOT_COUNT];
+    struct node *nodes;
+    struct client *clients;
+    uint32_t nclients;
+    uint64_t next_client_id;
+    struct req *free_reqs;
+    struct req *park_head, *park_tail;
+    struct chain park;
+    struct backend *dirty_backends;
+    struct client *dirty_clients;
+    char *scratch; /* an inline command re-encoded as multibulk */
+    size_t scratch_cap;
+    int *total_clients; /* atomic, shared by all workers: maxclients is per process */
+    void (*want_refresh)(void *ctx, const char *why);
+    void *refresh_ctx;
+    struct worker_stats stats;
+};
+
+/* worker.c */
+int worker_init(struct worker *w, int id, const struct conf *conf, const struct cmdtable *cmds, char *err, size_t errlen);
+int worker_start(struct worker *w);
+void worker_publish_map(struct worker *w, struct slotmap *m); /* takes a reference for w */
+void worker_stop(struct worker *w);
+void worker_destroy(struct worker *w);
+struct req *req_new(struct worker *w);
+void req_free(struct worker *w, struct req *r);
+void worker_mark_client(struct worker *w, struct client *c);
+void worker_mark_backend(struct worker *w, struct backend *b);
+struct node *worker_node(struct worker *w, const char *host, int port);
+/* Sends a request whose bytes are pinned at (chain, ref) or given as (p, len) to the owner of its
+ * slot (or to `to`), parking it when that node is unreachable. */
+void route_request(struct worker *w, struct req *r, struct node *to, const char *p, size_t len);
+void park_request(struct worker *w, struct req *r, const char *p, size_t len, double retry_at);
+void worker_request_refresh(struct worker *w, const char *why);
+
+/* backend.c */
+struct backend *backend_for(struct worker *w, struct node *n);
+int backend_send(struct backend *b, struct req *r, const char *p, size_t len);
+void backend_flush(struct backend *b);
+void backend_close(struct backend *b, const char *why, int fail_written);
+void backend_free(struct backend *b);
+
+/* client.c */
+void client_accept(struct worker *w, int fd, const char *addr);
+void client_flush(struct client *c);
+void client_free(struct client *c);
+void client_close(struct client *c);
+/* Delivers a request's reply (raw RESP bytes), keeping the client's replies in request order. */
+void req_reply(struct worker *w, struct req *r, const char *reply, size_t len);
+void req_reply_error(struct worker *w, struct req *r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static inline double worker_now(struct worker *w) { return ev_now(w->loop); }
+
+#endif

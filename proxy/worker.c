@@ -1,0 +1,358 @@
+/* A worker thread: its own libev loop, listener (SO_REUSEPORT, so the kernel spreads clients over
+ * workers), clients, nodes and backend connections. It learns slot maps from health/ through a
+ * one-slot mailbox and an ev_async; between maps it patches its own slot table after MOVED. */
+#include "proxy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "log.h"
+
+#define PARK_TICK 0.01
+
+struct req *req_new(struct worker *w) {
+    struct req *r = w->free_reqs;
+    if (r) w->free_reqs = r->qnext;
+    else if (!(r = malloc(sizeof(*r)))) return NULL;
+    memset(r, 0, sizeof(*r));
+    r->slot = -1;
+    return r;
+}
+
+void req_free(struct worker *w, struct req *r) {
+    r->qnext = w->free_reqs;
+    w->free_reqs = r;
+}
+
+void worker_mark_client(struct worker *w, struct client *c) {
+    if (c->is_dirty) return;
+    c->is_dirty = 1;
+    c->next_dirty = w->dirty_clients;
+    w->dirty_clients = c;
+}
+
+void worker_mark_backend(struct worker *w, struct backend *b) {
+    if (b->is_dirty) return;
+    b->is_dirty = 1;
+    b->next_dirty = w->dirty_backends;
+    w->dirty_backends = b;
+}
+
+/* Runs once per loop iteration before the loop sleeps: every socket that got data to send during
+ * this iteration is written exactly once, so a pipeline of N requests costs one write, not N. */
+static void on_flush(struct ev_loop *loop, ev_prepare *wp, int revents) {
+    (void)loop;
+    (void)revents;
+    struct worker *w = wp->data;
+    while (w->dirty_backends) {
+        struct backend *b = w->dirty_backends;
+        w->dirty_backends = b->next_dirty;
+        b->is_dirty = 0;
+        if (b->state == BE_CLOSED) backend_free(b);
+        else backend_flush(b);
+    }
+    while (w->dirty_clients) {
+        struct client *c = w->dirty_clients;
+        w->dirty_clients = c->next_dirty;
+        c->is_dirty = 0;
+        if (c->is_closed) client_free(c);
+        else client_flush(c);
+    }
+}
+
+struct node *worker_node(struct worker *w, const char *host, int port) {
+    for (struct node *n = w->nodes; n; n = n->next)
+        if (n->port == port && strcmp(n->host, host) == 0) return n;
+    struct node *n = calloc(1, sizeof(*n));
+    if (!n) return NULL;
+    snprintf(n->host, sizeof(n->host), "%s", host);
+    n->port = port;
+    snprintf(n->addr, sizeof(n->addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    n->nconns = w->conf->backend_connections;
+    n->conns = calloc((size_t)n->nconns, sizeof(*n->conns));
+    if (!n->conns) {
+        free(n);
+        return NULL;
+    }
+    n->next = w->nodes;
+    w->nodes = n;
+    return n;
+}
+
+static void install_map(struct worker *w, struct slotmap *m) {
+    if (w->map) slotmap_unref(w->map);
+    w->map = m;
+    for (int i = 0; i < m->nshards; i++) {
+        const struct sm_node *sn = &m->nodes[m->shards[i].master];
+        struct node *n = worker_node(w, sn->host, sn->port);
+        if (!n) continue;
+        /* The map says this node serves slots now: whatever made us back off may be over. */
+        n->down_until = 0;
+    }
+    for (unsigned s = 0; s < SLOT_COUNT; s++) {
+        const struct sm_shard *sh = slotmap_shard(m, s);
+        w->owner[s] = sh ? worker_node(w, m->nodes[sh->master].host, m->nodes[sh->master].port) : NULL;
+    }
+    log_verbose("worker %d: slot map version %llu installed (%u slots covered, %d masters)", w->id,
+                (unsigned long long)m->version, m->covered, m->nshards);
+}
+
+static void park_run(struct worker *w, int all);
+
+static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
+    (void)revents;
+    struct worker *w = a->data;
+    if (__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    struct slotmap *m = __atomic_exchange_n(&w->mailbox, NULL, __ATOMIC_ACQ_REL);
+    if (m) {
+        install_map(w, m);
+        park_run(w, 1);
+    }
+}
+
+void worker_publish_map(struct worker *w, struct slotmap *m) {
+    struct slotmap *old = __atomic_exchange_n(&w->mailbox, slotmap_ref(m), __ATOMIC_ACQ_REL);
+    if (old) slotmap_unref(old);
+    ev_async_send(w->loop, &w->wake);
+}
+
+void worker_request_refresh(struct worker *w, const char *why) {
+    if (w->want_refresh) w->want_refresh(w->refresh_ctx, why);
+}
+
+static void fail_request(struct worker *w, struct req *r, const char *msg) { req_reply_error(w, r, "%s", msg); }
+
+void park_request(struct worker *w, struct req *r, const char *p, size_t len, double retry_at) {
+    if (p) {
+        if (chain_append_pinned(&w->pool, &w->park, p, len, &r->cmd) < 0) {
+            fail_request(w, r, "ERR slotgate: out of memory");
+            return;
+        }
+        r->cmd_chain = &w->park;
+    } else if (r->cmd_chain != &w->park) {
+        struct cref moved;
+        if (chain_copy(&w->pool, &w->park, &r->cmd, &moved) < 0) {
+            fail_request(w, r, "ERR slotgate: out of memory");
+            return;
+        }
+        chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
+        r->cmd = moved;
+        r->cmd_chain = &w->park;
+    }
+    chain_mark_written(&w->pool, &w->park);
+    r->state = REQ_PARKED;
+    r->retry_at = retry_at;
+    r->lnext = NULL;
+    if (w->park_tail) w->park_tail->lnext = r;
+    else w->park_head = r;
+    w->park_tail = r;
+    if (!ev_is_active(&w->park_timer)) ev_timer_again(w->loop, &w->park_timer);
+}
+
+/* Retries parked requests whose time has come (all of them after a new map). */
+static void park_run(struct worker *w, int all) {
+    struct req *r = w->park_head;
+    double now = worker_now(w);
+    w->park_head = w->park_tail = NULL;
+    while (r) {
+        struct req *next = r->lnext;
+        r->lnext = NULL;
+        if (!r->client) {
+            chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
+            req_free(w, r);
+        } else if (!all && now < r->retry_at) {
+            if (w->park_tail) w->park_tail->lnext = r;
+            else w->park_head = r;
+            w->park_tail = r;
+        } else {
+            r->state = REQ_NEW;
+            route_request(w, r, NULL, NULL, 0);
+        }
+        r = next;
+    }
+    if (!w->park_head) ev_timer_stop(w->loop, &w->park_timer);
+}
+
+static void on_park_timer(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop;
+    (void)revents;
+    park_run(t->data, 0);
+}
+
+void route_request(struct worker *w, struct req *r, struct node *to, const char *p, size_t len) {
+    double now = worker_now(w);
+    struct node *n = to;
+    if (!n) {
+        if (!w->map) {
+            fail_request(w, r, "CLUSTERDOWN The cluster is down: slotgate has not loaded the slot map yet");
+            return;
+        }
+        n = w->owner[r->slot];
+        if (!n) {
+            fail_request(w, r, "CLUSTERDOWN Hash slot not served");
+            return;
+        }
+    }
+    struct backend *b = n->down_until > now ? NULL : backend_for(w, n);
+    if (!b) {
+        /* Hold the request while the node is backing off: a failover or restart may be under way, and
+         * the refresh that reveals it will retry every parked request at once. */
+        if (now < r->deadline) {
+            park_request(w, r, p, len, n->down_until > now ? n->down_until : now + PARK_TICK);
+            return;
+        }
+        req_reply_error(w, r, "ERR slotgate: node %s is unreachable (%s)", n->addr,
+                        n->last_error[0] ? n->last_error : "no connection");
+        return;
+    }
+    if (backend_send(b, r, p, len) < 0) fail_request(w, r, "ERR slotgate: out of memory");
+}
+
+static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+static void on_accept(struct ev_loop *loop, ev_io *io, int revents) {
+    (void)loop;
+    (void)revents;
+    struct worker *w = io->data;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(w->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) log_warning("accept: %s", strerror(errno));
+            return;
+        }
+        char host[INET6_ADDRSTRLEN] = "?", addr[64];
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+            port = ntohs(s4->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+            port = ntohs(s6->sin6_port);
+        }
+        snprintf(addr, sizeof(addr), "%s:%d", host, port);
+        if (__atomic_add_fetch(w->total_clients, 1, __ATOMIC_RELAXED) > w->conf->maxclients) {
+            static const char msg[] = "-ERR max number of clients reached\r\n";
+            ssize_t wr = write(fd, msg, sizeof(msg) - 1);
+            (void)wr;
+            close(fd);
+            __atomic_sub_fetch(w->total_clients, 1, __ATOMIC_RELAXED);
+            w->stats.rejected++;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        w->stats.connections++;
+        client_accept(w, fd, addr);
+    }
+}
+
+static int listen_on(const char *bind_addr, int port, char *err, size_t errlen) {
+    struct addrinfo hints = {0}, *res;
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", port);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+    int rc = getaddrinfo(bind_addr, ps, &hints, &res);
+    if (rc != 0) return snprintf(err, errlen, "bind: '%s' is not an address (%s)", bind_addr, gai_strerror(rc)), -1;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    }
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 511) < 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", bind_addr, port, strerror(errno));
+        if (fd >= 0) close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    set_nonblock(fd);
+    return fd;
+}
+
+int worker_init(struct worker *w, int id, const struct conf *conf, const struct cmdtable *cmds, char *err, size_t errlen) {
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    w->conf = conf;
+    w->cmds = cmds;
+    pool_init(&w->pool, 256);
+    chain_init(&w->park);
+    w->listen_fd = listen_on(conf->bind, conf->port, err, errlen);
+    if (w->listen_fd < 0) return -1;
+    w->loop = ev_loop_new(EVFLAG_AUTO);
+    ev_io_init(&w->listen_io, on_accept, w->listen_fd, EV_READ);
+    w->listen_io.data = w;
+    ev_io_start(w->loop, &w->listen_io);
+    ev_async_init(&w->wake, on_wake);
+    w->wake.data = w;
+    ev_async_start(w->loop, &w->wake);
+    ev_prepare_init(&w->flush, on_flush);
+    w->flush.data = w;
+    ev_prepare_start(w->loop, &w->flush);
+    ev_init(&w->park_timer, on_park_timer);
+    w->park_timer.repeat = PARK_TICK;
+    w->park_timer.data = w;
+    return 0;
+}
+
+static void *worker_main(void *arg) {
+    struct worker *w = arg;
+    ev_run(w->loop, 0);
+    return NULL;
+}
+
+int worker_start(struct worker *w) { return pthread_create(&w->thread, NULL, worker_main, w); }
+
+void worker_stop(struct worker *w) {
+    __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+    ev_async_send(w->loop, &w->wake);
+    pthread_join(w->thread, NULL);
+}
+
+void worker_destroy(struct worker *w) {
+    while (w->clients) client_free(w->clients);
+    for (struct node *n = w->nodes, *next; n; n = next) {
+        next = n->next;
+        for (int i = 0; i < n->nconns; i++)
+            if (n->conns[i]) backend_free(n->conns[i]);
+        free(n->conns);
+        free(n);
+    }
+    while (w->park_head) {
+        struct req *r = w->park_head;
+        w->park_head = r->lnext;
+        chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
+        req_free(w, r);
+    }
+    chain_free(&w->pool, &w->park);
+    while (w->free_reqs) {
+        struct req *r = w->free_reqs;
+        w->free_reqs = r->qnext;
+        free(r);
+    }
+    if (w->map) slotmap_unref(w->map);
+    struct slotmap *m = __atomic_exchange_n(&w->mailbox, NULL, __ATOMIC_ACQ_REL);
+    if (m) slotmap_unref(m);
+    pool_drain(&w->pool);
+    free(w->scratch);
+    close(w->listen_fd);
+    ev_loop_destroy(w->loop);
+}

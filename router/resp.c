@@ -1,0 +1,363 @@
+/* RESP request parser and reply scanner; see resp.h. The request parser follows the checks and error
+ * texts of Redis's processMultibulkBuffer()/processInlineBuffer() so clients see what Redis would say. */
+#include "resp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <limits.h>
+#include <string.h>
+
+enum { ST_START = 0, ST_MB_COUNT, ST_BULK_LEN, ST_BULK_DATA };
+
+int resp_parse_ll(const char *p, size_t len, long long *out) {
+    size_t i = 0;
+    int neg = 0;
+    unsigned long long v = 0;
+    if (len == 0 || len > 20) return -1;
+    if (len == 1 && p[0] == '0') return *out = 0, 0;
+    if (p[0] == '-') {
+        neg = 1;
+        i = 1;
+        if (len == 1) return -1;
+    }
+    if (p[i] < '1' || p[i] > '9' || len - i > 19) return -1; /* 19 digits cannot overflow 64 bits */
+    for (; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') return -1;
+        v = v * 10 + (unsigned long long)(p[i] - '0');
+    }
+    if (neg) {
+        if (v > (unsigned long long)LLONG_MAX + 1) return -1;
+        *out = (long long)(0 - v);
+    } else {
+        if (v > (unsigned long long)LLONG_MAX) return -1;
+        *out = (long long)v;
+    }
+    return 0;
+}
+
+void resp_request_init(struct resp_request *r, long long max_bulk, long long max_multibulk) {
+    memset(r, 0, sizeof(*r));
+    r->argv = r->inline_argv;
+    r->argv_cap = sizeof(r->inline_argv) / sizeof(r->inline_argv[0]);
+    r->max_bulk = max_bulk;
+    r->max_multibulk = max_multibulk;
+}
+
+void resp_request_reset(struct resp_request *r) {
+    r->argc = 0;
+    r->cmd_len = 0;
+    r->is_inline = 0;
+    r->need = 0;
+    r->state = ST_START;
+    r->pos = 0;
+    r->nargs = 0;
+    r->bulk = 0;
+}
+
+void resp_request_shrink(struct resp_request *r) {
+    if (r->argv != r->inline_argv) {
+        free(r->argv);
+        r->argv = r->inline_argv;
+        r->argv_cap = sizeof(r->inline_argv) / sizeof(r->inline_argv[0]);
+    }
+    free(r->scratch);
+    r->scratch = NULL;
+    r->scratch_cap = 0;
+}
+
+void resp_request_free(struct resp_request *r) { resp_request_shrink(r); }
+
+static int push_arg(struct resp_request *r, size_t off, size_t len) {
+    if (r->argc == r->argv_cap) {
+        uint32_t cap = r->argv_cap * 2;
+        struct resp_arg *a = malloc(sizeof(*a) * cap);
+        if (!a) return -1;
+        memcpy(a, r->argv, sizeof(*a) * r->argc);
+        if (r->argv != r->inline_argv) free(r->argv);
+        r->argv = a;
+        r->argv_cap = cap;
+    }
+    r->argv[r->argc].off = (uint32_t)off;
+    r->argv[r->argc].len = (uint32_t)len;
+    r->argc++;
+    return 0;
+}
+
+static int fail(char *err, size_t errlen, const char *msg) {
+    snprintf(err, errlen, "%s", msg);
+    return RESP_ERROR;
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f'; }
+
+/* Splits an inline line into unescaped arguments in r->scratch, with sdssplitargs()'s quoting rules:
+ * "..." understands \xHH \n \r \t \b \a, '...' only \', and a closing quote must end the argument. */
+static int split_inline(struct resp_request *r, const char *p, size_t len) {
+    size_t i = 0, o = 0;
+    if (r->scratch_cap < len + 1) {
+        char *s = realloc(r->scratch, len + 1);
+        if (!s) return -1;
+        r->scratch = s;
+        r->scratch_cap = len + 1;
+    }
+    for (;;) {
+        while (i < len && is_space(p[i])) i++;
+        if (i == len) return 0;
+        size_t start = o;
+        int inq = 0, insq = 0, done = 0;
+        while (!done) {
+            if (inq) {
+                if (i == len) return -2;
+                if (p[i] == '\\' && i + 3 < len && p[i + 1] == 'x' && hexval(p[i + 2]) >= 0 &&
+                    hexval(p[i + 3]) >= 0) {
+                    r->scratch[o++] = (char)(hexval(p[i + 2]) * 16 + hexval(p[i + 3]));
+                    i += 3;
+                } else if (p[i] == '\\' && i + 1 < len) {
+                    char c;
+                    i++;
+                    switch (p[i]) {
+                    case 'n': c = '\n'; break;
+                    case 'r': c = '\r'; break;
+                    case 't': c = '\t'; break;
+                    case 'b': c = '\b'; break;
+                    case 'a': c = '\a'; break;
+                    default: c = p[i]; break;
+                    }
+                    r->scratch[o++] = c;
+                } else if (p[i] == '"') {
+                    if (i + 1 < len && !is_space(p[i + 1])) return -2;
+                    done = 1;
+                } else {
+                    r->scratch[o++] = p[i];
+                }
+            } else if (insq) {
+                if (i == len) return -2;
+                if (p[i] == '\\' && i + 1 < len && p[i + 1] == '\'') {
+                    i++;
+                    r->scratch[o++] = '\'';
+                } else if (p[i] == '\'') {
+                    if (i + 1 < len && !is_space(p[i + 1])) return -2;
+                    done = 1;
+                } else {
+                    r->scratch[o++] = p[i];
+                }
+            } else {
+                if (i == len) break;
+                switch (p[i]) {
+                case ' ': case '\n': case '\r': case '\t': case '\0': done = 1; break;
+                case '"': inq = 1; break;
+                case '\'': insq = 1; break;
+                default: r->scratch[o++] = p[i]; break;
+                }
+            }
+            if (i < len) i++;
+        }
+        if (push_arg(r, start, o - start) < 0) return -1;
+    }
+}
+
+static int parse_inline(struct resp_request *r, const char *buf, size_t len, char *err, size_t errlen) {
+    const char *nl = memchr(buf, '\n', len);
+    if (!nl) {
+        if (len > RESP_INLINE_MAX) return fail(err, errlen, "Protocol error: too big inline request");
+        return RESP_AGAIN;
+    }
+    size_t linelen = (size_t)(nl - buf);
+    if (linelen > RESP_INLINE_MAX) return fail(err, errlen, "Protocol error: too big inline request");
+    if (linelen && buf[linelen - 1] == '\r') linelen--;
+    r->argc = 0;
+    r->is_inline = 1;
+    int rc = split_inline(r, buf, linelen);
+    if (rc == -2) return fail(err, errlen, "Protocol error: unbalanced quotes in request");
+    if (rc < 0) return fail(err, errlen, "ERR out of memory");
+    r->cmd_len = (size_t)(nl - buf) + 1;
+    return RESP_DONE;
+}
+
+/* Finds "\r\n" at or after from; returns the offset of '\r' or -1. */
+static long find_crlf(const char *buf, size_t from, size_t len) {
+    while (from < len) {
+        const char *cr = memchr(buf + from, '\r', len - from);
+        if (!cr) return -1;
+        size_t at = (size_t)(cr - buf);
+        if (at + 1 >= len) return -1;
+        if (buf[at + 1] == '\n') return (long)at;
+        from = at + 1;
+    }
+    return -1;
+}
+
+int resp_request_parse(struct resp_request *r, const char *buf, size_t len, char *err, size_t errlen) {
+    long long ll;
+    long cr;
+    r->need = 0;
+    for (;;) {
+        switch (r->state) {
+        case ST_START:
+            if (len == 0) return RESP_AGAIN;
+            if (buf[0] != '*') return parse_inline(r, buf, len, err, errlen);
+            r->pos = 1;
+            r->state = ST_MB_COUNT;
+            break;
+        case ST_MB_COUNT:
+            cr = find_crlf(buf, r->pos, len);
+            if (cr < 0) {
+                if (len - r->pos > RESP_INLINE_MAX) return fail(err, errlen, "Protocol error: too big mbulk count string");
+                return RESP_AGAIN;
+            }
+            if (resp_parse_ll(buf + 1, (size_t)cr - 1, &ll) < 0 || ll > r->max_multibulk)
+                return fail(err, errlen, "Protocol error: invalid multibulk length");
+            r->pos = (size_t)cr + 2;
+            if (ll <= 0) {
+                r->argc = 0;
+                r->cmd_len = r->pos;
+                return RESP_DONE;
+            }
+            r->nargs = ll;
+            r->argc = 0;
+            r->state = ST_BULK_LEN;
+            break;
+        case ST_BULK_LEN:
+            if (r->pos >= len) return RESP_AGAIN;
+            if (buf[r->pos] != '$') {
+                snprintf(err, errlen, "Protocol error: expected '$', got '%c'", buf[r->pos]);
+                return RESP_ERROR;
+            }
+            cr = find_crlf(buf, r->pos + 1, len);
+            if (cr < 0) {
+                if (len - r->pos > RESP_INLINE_MAX) return fail(err, errlen, "Protocol error: too big bulk count string");
+                return RESP_AGAIN;
+            }
+            if (resp_parse_ll(buf + r->pos + 1, (size_t)cr - r->pos - 1, &ll) < 0 || ll < 0 || ll > r->max_bulk)
+                return fail(err, errlen, "Protocol error: invalid bulk length");
+            r->bulk = ll;
+            r->pos = (size_t)cr + 2;
+            r->state = ST_BULK_DATA;
+            break;
+        case ST_BULK_DATA:
+            /* Like Redis, the two bytes after the data are taken as the CRLF without looking at them;
+             * the backend frames the forwarded bytes the same way, so both sides agree. */
+            if (len < r->pos + (size_t)r->bulk + 2) {
+                r->need = r->pos + (size_t)r->bulk + 2;
+                return RESP_AGAIN;
+            }
+            if (push_arg(r, r->pos, (size_t)r->bulk) < 0) return fail(err, errlen, "ERR out of memory");
+            r->pos += (size_t)r->bulk + 2;
+            if ((long long)r->argc == r->nargs) {
+                r->cmd_len = r->pos;
+                return RESP_DONE;
+            }
+            r->state = ST_BULK_LEN;
+            break;
+        }
+    }
+}
+
+void resp_scanner_init(struct resp_scanner *s, long long max_bulk) {
+    s->pos = 0;
+    s->depth = 0;
+    s->max_bulk = max_bulk;
+}
+
+int resp_scan_reply(struct resp_scanner *s, const char *buf, size_t len, size_t *reply_len, char *err,
+                    size_t errlen) {
+    long long n;
+    for (;;) {
+        size_t p = s->pos;
+        if (p >= len) return RESP_AGAIN;
+        long cr = find_crlf(buf, p + 1, len);
+        if (cr < 0) {
+            if (len - p > RESP_INLINE_MAX) return fail(err, errlen, "reply line too long");
+            return RESP_AGAIN;
+        }
+        size_t next = (size_t)cr + 2, end;
+        switch (buf[p]) {
+        case '+':
+        case '-':
+            end = next;
+            break;
+        case ':':
+            if (resp_parse_ll(buf + p + 1, (size_t)cr - p - 1, &n) < 0) return fail(err, errlen, "invalid integer reply");
+            end = next;
+            break;
+        case '$':
+            if (resp_parse_ll(buf + p + 1, (size_t)cr - p - 1, &n) < 0 || n < -1 || n > s->max_bulk)
+                return fail(err, errlen, "invalid bulk length in reply");
+            if (n == -1) {
+                end = next;
+                break;
+            }
+            if (len < next + (size_t)n + 2) return RESP_AGAIN;
+            if (buf[next + n] != '\r' || buf[next + n + 1] != '\n') return fail(err, errlen, "bulk reply not terminated by CRLF");
+            end = next + (size_t)n + 2;
+            break;
+        case '*':
+            if (resp_parse_ll(buf + p + 1, (size_t)cr - p - 1, &n) < 0 || n < -1)
+                return fail(err, errlen, "invalid multibulk length in reply");
+            if (n > 0) {
+                if (s->depth == RESP_MAX_DEPTH) return fail(err, errlen, "reply nested too deeply");
+                s->remain[s->depth++] = n;
+                s->pos = next;
+                continue;
+            }
+            end = next;
+            break;
+        default:
+            snprintf(err, errlen, "unexpected byte 0x%02x at the start of a reply", (unsigned char)buf[p]);
+            return RESP_ERROR;
+        }
+        s->pos = end;
+        while (s->depth > 0 && --s->remain[s->depth - 1] == 0) s->depth--;
+        if (s->depth == 0) {
+            *reply_len = end;
+            s->pos = 0;
+            return RESP_DONE;
+        }
+    }
+}
+
+int resp_error_is(const char *reply, size_t len, const char *code) {
+    size_t n = strlen(code);
+    return len > n + 1 && reply[0] == '-' && memcmp(reply + 1, code, n) == 0 &&
+           (reply[n + 1] == ' ' || reply[n + 1] == '\r');
+}
+
+int resp_parse_redirect(const char *reply, size_t len, struct redirect *out) {
+    const char *p, *end = reply + len;
+    long long slot, port;
+    out->kind = REDIR_NONE;
+    if (resp_error_is(reply, len, "MOVED")) {
+        out->kind = REDIR_MOVED;
+        p = reply + 7;
+    } else if (resp_error_is(reply, len, "ASK")) {
+        out->kind = REDIR_ASK;
+        p = reply + 5;
+    } else {
+        return REDIR_NONE;
+    }
+    const char *sp = memchr(p, ' ', (size_t)(end - p));
+    const char *cr = memchr(p, '\r', (size_t)(end - p));
+    if (!sp || !cr || sp > cr) goto bad;
+    if (resp_parse_ll(p, (size_t)(sp - p), &slot) < 0 || slot < 0 || slot >= 16384) goto bad;
+    const char *addr = sp + 1;
+    const char *colon = NULL;
+    for (const char *q = addr; q < cr; q++)
+        if (*q == ':') colon = q; /* last colon: IPv6 addresses contain colons */
+    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(out->host)) goto bad;
+    if (resp_parse_ll(colon + 1, (size_t)(cr - colon - 1), &port) < 0 || port <= 0 || port > 65535) goto bad;
+    memcpy(out->host, addr, (size_t)(colon - addr));
+    out->host[colon - addr] = '\0';
+    out->slot = (unsigned)slot;
+    out->port = (int)port;
+    return out->kind;
+bad:
+    out->kind = REDIR_NONE;
+    return REDIR_NONE;
+}
