@@ -40,18 +40,28 @@ slotgate: $(BUILD)/slotgate
 	cp $< $@
 endif
 
+# `make V=1` shows the full compiler command lines.
+Q := $(if $(V),,@)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@$(if $(V),,echo "  CC    $@")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/slotgate: $(CORE_OBJ) $(APP_OBJ)
-	$(CC) $(LDOPT) $^ -o $@ $(LIBS)
+	@$(if $(V),,echo "  LINK  $@")
+	$(Q)$(CC) $(LDOPT) $^ -o $@ $(LIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(CORE_OBJ)
-	$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
+	@$(if $(V),,echo "  LINK  $@")
+	$(Q)$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
 
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(SUPP_OBJ) $(CORE_OBJ)
-	$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
+	@$(if $(V),,echo "  LINK  $@")
+	$(Q)$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
+
+# Keep test objects (make would delete them as intermediates and rebuild every time).
+.SECONDARY:
 
 deps:
 	@scripts/install-deps
@@ -67,14 +77,14 @@ test-build: $(BUILD)/slotgate $(UNIT_BIN) $(INTG_BIN)
 test: deps
 	@$(MAKE) --no-print-directory all test-build
 	@$(MAKE) --no-print-directory SANITIZE=1 test-build
-	@scripts/run-tests build/release/tests/unit/* build/asan/tests/unit/*
-	@SLOTGATE_BIN=build/asan/slotgate scripts/run-tests build/asan/tests/integration/*
+	@TEST_SLOTGATE_BIN=build/asan/slotgate scripts/run-tests build/release/tests/unit/* build/asan/tests/unit/* \
+		build/asan/tests/integration/*
 
 unit: test-build
 	@scripts/run-tests $(UNIT_BIN)
 
 integration: test-build
-	@SLOTGATE_BIN=$(BUILD)/slotgate scripts/run-tests $(INTG_BIN)
+	@TEST_SLOTGATE_BIN=$(BUILD)/slotgate scripts/run-tests $(INTG_BIN)
 
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)

@@ -1,0 +1,336 @@
+/* See cluster.h. */
+#include "cluster.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_TRACKED 64
+
+static struct {
+    pid_t pid;
+    pid_t owner;
+} tracked[MAX_TRACKED];
+static int cleanup_installed;
+static char tracked_dir[4][128];
+static pid_t tracked_dir_owner[4];
+
+static void kill_tracked(void) {
+    for (int i = 0; i < MAX_TRACKED; i++) {
+        if (tracked[i].pid > 0 && tracked[i].owner == getpid()) {
+            kill(tracked[i].pid, SIGCONT);
+            kill(tracked[i].pid, SIGKILL);
+            waitpid(tracked[i].pid, NULL, 0);
+            tracked[i].pid = 0;
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        if (tracked_dir[i][0] && tracked_dir_owner[i] == getpid()) {
+            char rm[160];
+            snprintf(rm, sizeof(rm), "rm -rf %.128s", tracked_dir[i]);
+            if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", tracked_dir[i]);
+            tracked_dir[i][0] = '\0';
+        }
+    }
+}
+
+static void track_dir(const char *dir) {
+    for (int i = 0; i < 4; i++) {
+        if (!tracked_dir[i][0]) {
+            snprintf(tracked_dir[i], sizeof(tracked_dir[i]), "%s", dir);
+            tracked_dir_owner[i] = getpid();
+            return;
+        }
+    }
+}
+
+static void untrack_dir(const char *dir) {
+    for (int i = 0; i < 4; i++)
+        if (strcmp(tracked_dir[i], dir) == 0) tracked_dir[i][0] = '\0';
+}
+
+static void on_fatal_signal(int sig) {
+    kill_tracked();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void track_pid(pid_t pid) {
+    if (!cleanup_installed) {
+        cleanup_installed = 1;
+        atexit(kill_tracked);
+        signal(SIGINT, on_fatal_signal);
+        signal(SIGTERM, on_fatal_signal);
+        signal(SIGHUP, on_fatal_signal);
+    }
+    for (int i = 0; i < MAX_TRACKED; i++) {
+        if (tracked[i].pid <= 0) {
+            tracked[i].pid = pid;
+            tracked[i].owner = getpid();
+            return;
+        }
+    }
+}
+
+void untrack_pid(pid_t pid) {
+    for (int i = 0; i < MAX_TRACKED; i++)
+        if (tracked[i].pid == pid) tracked[i].pid = 0;
+}
+
+long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+pid_t spawn(char *const argv[], const char *log_path) {
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        setpgid(0, 0); /* Ctrl-C on the test run reaches us only through the test's cleanup */
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    track_pid(pid);
+    return pid;
+}
+
+redisContext *connect_port(int port) {
+    struct timeval tv = {10, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    if (!c || c->err) {
+        if (c) redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    return c;
+}
+
+redisReply *cmd(redisContext *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    ck_assert_msg(r != NULL, "command '%s' failed: %s", fmt, c->errstr);
+    return r;
+}
+
+void expect_str(redisContext *c, const char *want, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    ck_assert_msg(r != NULL, "command '%s' failed: %s", fmt, c->errstr);
+    ck_assert_msg(r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_ERROR,
+                  "'%s': unexpected reply type %d", fmt, r->type);
+    ck_assert_msg(strcmp(r->str, want) == 0, "'%s': got '%s', want '%s'", fmt, r->str, want);
+    freeReplyObject(r);
+}
+
+static int ping_port(int port) {
+    redisContext *c = connect_port(port);
+    if (!c) return 0;
+    redisReply *r = redisCommand(c, "PING");
+    int ok = r && r->type == REDIS_REPLY_STATUS;
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    return ok;
+}
+
+void cluster_start(struct cluster *cl, int base_port, int masters, int replicas) {
+    memset(cl, 0, sizeof(*cl));
+    cl->base_port = base_port;
+    cl->nmasters = masters;
+    cl->nnodes = masters * (1 + replicas);
+    snprintf(cl->dir, sizeof(cl->dir), "/tmp/slotgate-test-%d-%d", (int)getpid(), base_port);
+    mkdir(cl->dir, 0755);
+    track_dir(cl->dir);
+    char cmdline[4096];
+    int n = snprintf(cmdline, sizeof(cmdline), "redis-cli --cluster create");
+    for (int i = 0; i < cl->nnodes; i++) {
+        int port = base_port + i;
+        char ps[16], conf[64], dbf[64], log[200];
+        snprintf(ps, sizeof(ps), "%d", port);
+        snprintf(conf, sizeof(conf), "nodes-%d.conf", port);
+        snprintf(dbf, sizeof(dbf), "dump-%d.rdb", port);
+        snprintf(log, sizeof(log), "%s/redis-%d.log", cl->dir, port);
+        char *argv[] = {"redis-server", "--port", ps, "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                        "--cluster-config-file", conf, "--cluster-node-timeout", "2000", "--dir", cl->dir,
+                        "--dbfilename", dbf, "--save", "", "--appendonly", "no", NULL};
+        cl->pids[i] = spawn(argv, log);
+        n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " 127.0.0.1:%d", port);
+    }
+    for (int i = 0; i < cl->nnodes; i++) {
+        long long until = now_ms() + 10000;
+        while (!ping_port(base_port + i)) {
+            ck_assert_msg(now_ms() < until, "redis-server on port %d did not start", base_port + i);
+            sleep_ms(50);
+        }
+    }
+    snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " --cluster-replicas %d --cluster-yes > %s/create.log 2>&1",
+             replicas, cl->dir);
+    ck_assert_msg(system(cmdline) == 0, "redis-cli --cluster create failed (see %s/create.log)", cl->dir);
+    ck_assert_msg(cluster_wait_ok(cl, 20000) == 0, "cluster did not become ok");
+}
+
+void cluster_stop(struct cluster *cl) {
+    for (int i = 0; i < cl->nnodes; i++) {
+        if (cl->pids[i] > 0) {
+            kill(cl->pids[i], SIGCONT);
+            kill(cl->pids[i], SIGKILL);
+            waitpid(cl->pids[i], NULL, 0);
+            untrack_pid(cl->pids[i]);
+            cl->pids[i] = 0;
+        }
+    }
+    char rm[200];
+    snprintf(rm, sizeof(rm), "rm -rf %s", cl->dir);
+    if (cl->dir[0] && system(rm) != 0) fprintf(stderr, "could not remove %s\n", cl->dir);
+    untrack_dir(cl->dir);
+}
+
+void node_id(int port, char out[41]) {
+    redisContext *c = connect_port(port);
+    ck_assert_ptr_nonnull(c);
+    redisReply *r = cmd(c, "CLUSTER MYID");
+    ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+    snprintf(out, 41, "%s", r->str);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+int cluster_master_for_slot(struct cluster *cl, int slot) {
+    for (int i = 0; i < cl->nnodes; i++) {
+        if (cl->pids[i] <= 0) continue;
+        redisContext *c = connect_port(cl->base_port + i);
+        if (!c) continue;
+        redisReply *r = redisCommand(c, "CLUSTER SLOTS");
+        int port = -1;
+        if (r && r->type == REDIS_REPLY_ARRAY) {
+            for (size_t k = 0; k < r->elements; k++) {
+                redisReply *e = r->element[k];
+                if (slot >= e->element[0]->integer && slot <= e->element[1]->integer)
+                    port = (int)e->element[2]->element[1]->integer;
+            }
+        }
+        if (r) freeReplyObject(r);
+        redisFree(c);
+        if (port > 0) return port;
+    }
+    return -1;
+}
+
+/* All live nodes say cluster_state:ok and give the same CLUSTER SLOTS owner for a sample of slots. */
+int cluster_wait_ok(struct cluster *cl, int timeout_ms) {
+    long long until = now_ms() + timeout_ms;
+    while (now_ms() < until) {
+        int ok = 1;
+        int owner[4] = {-1, -1, -1, -1};
+        for (int i = 0; i < cl->nnodes && ok; i++) {
+            if (cl->pids[i] <= 0) continue;
+            redisContext *c = connect_port(cl->base_port + i);
+            if (!c) { ok = 0; break; }
+            redisReply *r = redisCommand(c, "CLUSTER INFO");
+            ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "cluster_state:ok") &&
+                 strstr(r->str, "cluster_slots_ok:16384");
+            if (r) freeReplyObject(r);
+            redisFree(c);
+            if (!ok) break;
+            int slots[4] = {0, 5000, 10000, 16383};
+            for (int k = 0; k < 4 && ok; k++) {
+                struct cluster one = *cl;
+                for (int j = 0; j < one.nnodes; j++) if (j != i) one.pids[j] = 0;
+                int p = cluster_master_for_slot(&one, slots[k]);
+                if (owner[k] < 0) owner[k] = p;
+                else if (owner[k] != p) ok = 0;
+            }
+        }
+        if (ok) return 0;
+        sleep_ms(100);
+    }
+    return -1;
+}
+
+const char *slotgate_bin(void) {
+    const char *b = getenv("TEST_SLOTGATE_BIN");
+    return b && *b ? b : "./slotgate";
+}
+
+void slotgate_start(struct slotgate *sg, int port, const char *args, const char *seeds, int wait_map) {
+    char *argv[64], buf[2048], ps[16];
+    int n = 0;
+    snprintf(ps, sizeof(ps), "%d", port);
+    snprintf(buf, sizeof(buf), "%s %s", args ? args : "", seeds);
+    argv[n++] = (char *)slotgate_bin();
+    argv[n++] = "--port";
+    argv[n++] = ps;
+    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t && n < 62; t = strtok_r(NULL, " ", &save)) argv[n++] = t;
+    argv[n] = NULL;
+    sg->port = port;
+    snprintf(sg->log, sizeof(sg->log), "/tmp/slotgate-test-%d-sg-%d.log", (int)getpid(), port);
+    unlink(sg->log);
+    sg->pid = spawn(argv, sg->log);
+    long long until = now_ms() + 15000;
+    for (;;) {
+        ck_assert_msg(now_ms() < until, "slotgate on port %d did not become ready (log %s)", port, sg->log);
+        redisContext *c = connect_port(port);
+        if (c) {
+            redisReply *r = redisCommand(c, "GET __slotgate_ready_probe__");
+            int ready = r && (!wait_map || r->type != REDIS_REPLY_ERROR);
+            if (r) freeReplyObject(r);
+            redisFree(c);
+            if (ready) return;
+        }
+        sleep_ms(50);
+    }
+}
+
+int slotgate_stop(struct slotgate *sg) {
+    int status = 0, clean = 1;
+    if (sg->pid <= 0) return 0;
+    kill(sg->pid, SIGTERM);
+    long long until = now_ms() + 15000;
+    while (waitpid(sg->pid, &status, WNOHANG) == 0) {
+        if (now_ms() > until) {
+            kill(sg->pid, SIGKILL);
+            waitpid(sg->pid, &status, 0);
+            fprintf(stderr, "slotgate did not stop within 15 s of SIGTERM\n");
+            clean = 0;
+            break;
+        }
+        sleep_ms(20);
+    }
+    untrack_pid(sg->pid);
+    sg->pid = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) clean = 0;
+    FILE *f = fopen(sg->log, "r");
+    char line[1024];
+    while (f && fgets(line, sizeof(line), f)) {
+        if (strstr(line, "Sanitizer") || strstr(line, "runtime error:")) clean = 0;
+        if (!clean) fputs(line, stderr);
+    }
+    if (f) fclose(f);
+    if (clean) unlink(sg->log);
+    else fprintf(stderr, "slotgate exited with status 0x%x; log kept at %s\n", status, sg->log);
+    return clean ? 0 : -1;
+}

@@ -1,0 +1,56 @@
+/* Integration-test helpers: start real redis-server processes as a Redis Cluster on loopback, start
+ * the real slotgate binary, talk to both with hiredis. Every process started is recorded by PID and
+ * killed at exit (also when a test fails), by the process that started it and no other. */
+#ifndef SLOTGATE_TEST_CLUSTER_H
+#define SLOTGATE_TEST_CLUSTER_H
+
+#include <hiredis/hiredis.h>
+#include <sys/types.h>
+
+#define CLUSTER_MAX_NODES 16
+
+struct cluster {
+    char dir[128];
+    int base_port;
+    int nnodes, nmasters;
+    pid_t pids[CLUSTER_MAX_NODES];
+};
+
+struct slotgate {
+    pid_t pid;
+    int port;
+    char log[160];
+};
+
+/* Cluster bus ports are port + 10000: keep node ports below 22768 so bus ports stay out of the
+ * kernel's ephemeral range (32768 and up), where an outgoing connection could hold them. */
+
+/* Starts masters * (1 + replicas) nodes on base_port.. and creates the cluster; aborts on failure. */
+void cluster_start(struct cluster *cl, int base_port, int masters, int replicas);
+void cluster_stop(struct cluster *cl);
+/* The port of the master currently serving slot (asked of any live node). */
+int cluster_master_for_slot(struct cluster *cl, int slot);
+/* Node ID of the node on port. */
+void node_id(int port, char out[41]);
+/* Waits until every live node agrees on CLUSTER SLOTS and reports cluster_state:ok. */
+int cluster_wait_ok(struct cluster *cl, int timeout_ms);
+
+/* Starts slotgate on port with extra args (space separated, may be NULL) and seeds; waits until it
+ * serves a key (or only until it accepts connections, when wait_map is 0). */
+void slotgate_start(struct slotgate *sg, int port, const char *args, const char *seeds, int wait_map);
+/* SIGTERM, then checks it exited 0 with no sanitizer report in its log. Returns 0 when clean. */
+int slotgate_stop(struct slotgate *sg);
+const char *slotgate_bin(void);
+
+redisContext *connect_port(int port);
+/* Runs a command and returns its reply; fails the test on a connection error. */
+redisReply *cmd(redisContext *c, const char *fmt, ...);
+/* A command whose reply must be the given status or bulk string. */
+void expect_str(redisContext *c, const char *want, const char *fmt, ...);
+pid_t spawn(char *const argv[], const char *log_path);
+void track_pid(pid_t pid);
+void untrack_pid(pid_t pid);
+long long now_ms(void);
+void sleep_ms(int ms);
+
+#endif

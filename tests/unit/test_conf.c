@@ -1,0 +1,126 @@
+/* Configuration: defaults, file < environment < flags, and errors that name the setting. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../conf/conf.h"
+
+static char path[64];
+
+static const char *write_file(const char *json) {
+    snprintf(path, sizeof(path), "/tmp/slotgate-conf-test-%d.json", (int)getpid());
+    FILE *f = fopen(path, "w");
+    fputs(json, f);
+    fclose(f);
+    return path;
+}
+
+static int load(struct conf *c, char **argv, char **envp, char *err) {
+    int argc = 0;
+    while (argv[argc]) argc++;
+    return conf_load(c, argc, argv, envp, err, CONF_ERR_LEN);
+}
+
+START_TEST(defaults_and_positional_seeds) {
+    struct conf c;
+    char err[CONF_ERR_LEN];
+    char *argv[] = {"slotgate", "127.0.0.1:7000", "10.0.0.1:7001", NULL};
+    char *envp[] = {NULL};
+    ck_assert_int_eq(load(&c, argv, envp, err), CONF_RUN);
+    ck_assert_int_eq(c.nseeds, 2);
+    ck_assert_str_eq(c.seeds[1], "10.0.0.1:7001");
+    ck_assert_str_eq(c.bind, "127.0.0.1"); /* loopback unless configured */
+    ck_assert_int_eq(c.port, 7777);
+    ck_assert_int_eq(c.log_level, LOG_NOTICE);
+    ck_assert(c.proto_max_bulk_len == 512LL * 1024 * 1024);
+    conf_free(&c);
+}
+END_TEST
+
+START_TEST(file_then_env_then_flags) {
+    struct conf c;
+    char err[CONF_ERR_LEN];
+    write_file("{\"seeds\": [\"a:1\", \"b:2\"], \"port\": 1000, \"threads\": 3, \"log-level\": \"debug\","
+               " \"proto-max-bulk-len\": \"64mb\", \"backend-password\": \"s3cret\"}");
+    char *argv[] = {"slotgate", "--config", path, "--port", "3000", NULL};
+    char *envp[] = {"SLOTGATE_PORT=2000", "SLOTGATE_THREADS=5", "HOME=/root", NULL};
+    ck_assert_int_eq(load(&c, argv, envp, err), CONF_RUN);
+    ck_assert_int_eq(c.port, 3000);   /* flag over env over file */
+    ck_assert_int_eq(c.threads, 5);   /* env over file */
+    ck_assert_int_eq(c.nseeds, 2);    /* file */
+    ck_assert_int_eq(c.log_level, LOG_DEBUG);
+    ck_assert(c.proto_max_bulk_len == 64LL * 1024 * 1024);
+    ck_assert_str_eq(c.backend_password, "s3cret");
+    conf_free(&c);
+    unlink(path);
+}
+END_TEST
+
+static const struct {
+    const char *file; /* NULL: no file */
+    const char *flag, *value;
+    const char *env;
+    const char *error_part;
+} errors[] = {
+    {"{\"seeds\": [\"a:1\"], \"prot\": 1}", NULL, NULL, NULL, "unknown setting 'prot'"},
+    {"{\"seeds\": [\"a:1\"], \"port\": \"x\"}", NULL, NULL, NULL, "port: must be an integer"},
+    {"{\"seeds\": [\"a:1\"], \"port\": 70000}", NULL, NULL, NULL, "port: 70000 is out of range (1 to 65535)"},
+    {"{\"seeds\": \"nocolon\"}", NULL, NULL, NULL, "seeds: 'nocolon' is not host:port"},
+    {"{\"seeds\": [1]}", NULL, NULL, NULL, "seeds: every seed must be a string"},
+    {"[1, 2]", NULL, NULL, NULL, "must hold a JSON object"},
+    {"{\"seeds\": [\"a:1\"],", NULL, NULL, NULL, "config file"},
+    {NULL, "--threads", "0", NULL, "threads: 0 is out of range (1 to 256)"},
+    {NULL, "--log-level", "loud", NULL, "log-level: 'loud' is not one of debug, verbose, notice, warning"},
+    {NULL, "--proto-max-bulk-len", "12parsecs", NULL, "proto-max-bulk-len: '12parsecs' is not a size"},
+    {NULL, NULL, NULL, "SLOTGATE_PORT=abc", "SLOTGATE_PORT: port: 'abc' is not an integer"},
+    {NULL, NULL, NULL, "SLOTGATE_NOPE=1", "unknown setting 'nope'"},
+};
+
+START_TEST(bad_values_name_the_setting) {
+    struct conf c;
+    char err[CONF_ERR_LEN] = "";
+    char *argv[8] = {"slotgate"};
+    char *envp[2] = {NULL, NULL};
+    int n = 1;
+    if (errors[_i].file) argv[n++] = "--config", argv[n++] = (char *)write_file(errors[_i].file);
+    if (errors[_i].flag) argv[n++] = (char *)errors[_i].flag, argv[n++] = (char *)errors[_i].value;
+    argv[n++] = "127.0.0.1:7000";
+    argv[n] = NULL;
+    if (errors[_i].env) envp[0] = (char *)errors[_i].env;
+    if (errors[_i].file) { /* the file supplies seeds in these cases; drop the positional one */
+        argv[n - 1] = NULL;
+    }
+    ck_assert_int_eq(load(&c, argv, envp, err), CONF_EXIT_ERROR);
+    ck_assert_msg(strstr(err, errors[_i].error_part) != NULL, "error '%s' lacks '%s'", err, errors[_i].error_part);
+    conf_free(&c);
+    unlink(path);
+}
+END_TEST
+
+START_TEST(no_seed_is_an_error) {
+    struct conf c;
+    char err[CONF_ERR_LEN];
+    char *argv[] = {"slotgate", NULL};
+    char *envp[] = {NULL};
+    ck_assert_int_eq(load(&c, argv, envp, err), CONF_EXIT_ERROR);
+    ck_assert(strstr(err, "seeds: no seed node given") != NULL);
+    conf_free(&c);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("conf");
+    TCase *tc = tcase_create("load");
+    tcase_add_test(tc, defaults_and_positional_seeds);
+    tcase_add_test(tc, file_then_env_then_flags);
+    tcase_add_loop_test(tc, bad_values_name_the_setting, 0, (int)(sizeof(errors) / sizeof(errors[0])));
+    tcase_add_test(tc, no_seed_is_an_error);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
