@@ -32,7 +32,7 @@ SUPP_OBJ := $(SUPP_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INTG_BIN := $(INTG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
-.PHONY: all deps demo test test-build unit integration clean format lint
+.PHONY: all deps demo test test-build unit integration clean format lint bench
 all: $(BUILD)/slotgate
 ifneq ($(SANITIZE),1)
 all: slotgate
@@ -97,3 +97,8 @@ clean:
 	rm -rf build slotgate
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# Benchmarks: an optimised build measured beside the cluster itself, in one run (see scripts/bench).
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench
