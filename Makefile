@@ -37,7 +37,7 @@ all: $(BUILD)/slotgate
 ifneq ($(SANITIZE),1)
 all: slotgate
 slotgate: $(BUILD)/slotgate
-	cp $< $@
+	@cp $< $@.tmp && mv -f $@.tmp $@
 endif
 
 # `make V=1` shows the full compiler command lines.

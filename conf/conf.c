@@ -15,7 +15,7 @@
 #define SLOTGATE_VERSION "0.1.0"
 #endif
 
-enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS };
+enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES };
 
 struct setting {
     const char *name;
@@ -45,6 +45,8 @@ static const struct setting settings[] = {
     {"client-query-buffer-limit", T_BYTES, O(client_query_buffer_limit), 1024 * 1024, 1LL << 32, 0, "largest unparsed client input (default 1gb)"},
     {"client-max-pending-bytes", T_BYTES, O(client_max_pending_bytes), 16 * 1024, 1LL << 32, 0, "replies queued for a client before reading it pauses (default 64mb)"},
     {"max-redirects", T_INT, O(max_redirects), 1, 100, 0, "MOVED/ASK hops followed for one request (default 5)"},
+    {"requirepass", T_STR, O(requirepass), 0, 0, 1, "password clients must AUTH with (default: none)"},
+    {"allow-commands", T_NAMES, O(allow_commands), 0, 0, 0, "refused-by-default commands to allow, e.g. config|set,flushall"},
 };
 #undef O
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -122,6 +124,23 @@ static int set_seeds(struct conf *c, const char *value, char *err, size_t errlen
     return 0;
 }
 
+static int set_names(struct conf *c, const char *value, char *err, size_t errlen) {
+    for (int i = 0; i < c->nallow_commands; i++) free(c->allow_commands[i]);
+    c->nallow_commands = 0;
+    char *copy = strdup(value), *save = NULL;
+    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (c->nallow_commands == CONF_MAX_SEEDS) {
+            snprintf(err, errlen, "allow-commands: more than %d names", CONF_MAX_SEEDS);
+            free(copy);
+            return -1;
+        }
+        for (char *p = tok; *p; p++) *p = *p == ' ' ? '|' : (char)tolower((unsigned char)*p);
+        c->allow_commands[c->nallow_commands++] = strdup(tok);
+    }
+    free(copy);
+    return 0;
+}
+
 int conf_set(struct conf *c, const char *name, const char *value, char *err, size_t errlen) {
     const struct setting *s = find_setting(name);
     if (!s) return snprintf(err, errlen, "unknown setting '%s'", name), -1;
@@ -152,18 +171,20 @@ int conf_set(struct conf *c, const char *name, const char *value, char *err, siz
         return snprintf(err, errlen, "%s: '%s' is not one of debug, verbose, notice, warning", name, value), -1;
     case T_SEEDS:
         return set_seeds(c, value, err, errlen);
+    case T_NAMES:
+        return set_names(c, value, err, errlen);
     }
     return -1;
 }
 
 /* A JSON value as the string conf_set() takes; seeds may be an array or one string. */
 static int json_to_string(const struct setting *s, json_t *v, char *buf, size_t len, char *err, size_t errlen) {
-    if (s->type == T_SEEDS && json_is_array(v)) {
+    if ((s->type == T_SEEDS || s->type == T_NAMES) && json_is_array(v)) {
         size_t i, n = 0;
         json_t *e;
         buf[0] = '\0';
         json_array_foreach(v, i, e) {
-            if (!json_is_string(e)) return snprintf(err, errlen, "%s: every seed must be a string", s->name), -1;
+            if (!json_is_string(e)) return snprintf(err, errlen, "%s: every element must be a string", s->name), -1;
             n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", i ? "," : "", json_string_value(e));
         }
         if (n >= len) return snprintf(err, errlen, "%s: too long", s->name), -1;
@@ -307,6 +328,8 @@ void conf_free(struct conf *c) {
     free(c->bind);
     free(c->backend_user);
     free(c->backend_password);
+    free(c->requirepass);
+    for (int i = 0; i < c->nallow_commands; i++) free(c->allow_commands[i]);
     free(c->config_file);
     memset(c, 0, sizeof(*c));
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../proxy/log.h"
+#include "../router/command.h"
 
 #define MIN_INTERVAL 0.2 /* seconds between two refreshes, however many are asked for */
 #define MAX_CANDIDATES 128
@@ -17,6 +18,8 @@ struct refresher {
     struct ev_loop *loop;
     const struct conf *conf;
     refresh_publish_fn publish;
+    refresh_publish_cmds_fn publish_cmds;
+    int have_cmds;
     void *ctx;
     struct slotmap *current;
     uint64_t version;
@@ -95,14 +98,31 @@ static void log_change(struct refresher *h, const struct slotmap *m) {
     }
 }
 
+static void on_command(redisAsyncContext *ac, void *reply, void *priv) {
+    struct refresher *h = priv;
+    if (ac != h->ac || !reply) return;
+    char err[256];
+    struct cmdtable *t = cmdtable_new_from_reply(reply, h->conf->allow_commands, h->conf->nallow_commands, err, sizeof(err));
+    h->have_cmds = 1; /* once: a reply we cannot use would not get better by asking again */
+    if (t) {
+        log_verbose("command table of %zu commands and subcommands read from %s", cmdtable_count(t), h->asked);
+        h->publish_cmds(h->ctx, t);
+        cmdtable_unref(t);
+    } else {
+        log_notice("keeping the built-in command table: %s answered COMMAND with something else (%s)", h->asked, err);
+    }
+    drop_ac(h);
+    finish(h, 1);
+}
+
 static void on_slots(redisAsyncContext *ac, void *reply, void *priv) {
     struct refresher *h = priv;
     if (ac != h->ac) return; /* an attempt we gave up on */
     char err[256];
     if (!reply) return; /* the disconnect callback reports it */
     struct slotmap *m = slotmap_build(reply, h->asked_host, err, sizeof(err));
-    drop_ac(h);
     if (!m || m->covered == 0) {
+        drop_ac(h);
         if (m) slotmap_unref(m);
         attempt_failed(h, m ? "the node serves no slots" : err);
         return;
@@ -116,6 +136,11 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *priv) {
         h->current = m;
         h->publish(h->ctx, m);
     }
+    if (!h->have_cmds) {
+        redisAsyncCommand(ac, on_command, h, "COMMAND");
+        return;
+    }
+    drop_ac(h);
     finish(h, 1);
 }
 
@@ -228,12 +253,14 @@ static void on_attempt_timeout(struct ev_loop *loop, ev_timer *t, int revents) {
     attempt_failed(h, "timed out");
 }
 
-struct refresher *refresher_new(struct ev_loop *loop, const struct conf *conf, refresh_publish_fn publish, void *ctx) {
+struct refresher *refresher_new(struct ev_loop *loop, const struct conf *conf, refresh_publish_fn publish,
+                                refresh_publish_cmds_fn publish_cmds, void *ctx) {
     struct refresher *h = calloc(1, sizeof(*h));
     if (!h) return NULL;
     h->loop = loop;
     h->conf = conf;
     h->publish = publish;
+    h->publish_cmds = publish_cmds;
     h->ctx = ctx;
     h->last_start = -1e9;
     ev_timer_init(&h->periodic, on_periodic, conf->refresh_interval_ms / 1000.0, conf->refresh_interval_ms / 1000.0);

@@ -2,7 +2,9 @@
  * first, then the seeds, the first that answers wins), builds an immutable struct slotmap and hands
  * it to the proxy when it differs from the last one. Runs on the main thread's loop with hiredis
  * async; workers ask for a refresh from their own threads (after MOVED or a connection error), and
- * such requests are coalesced and rate-limited here. It never touches client traffic. */
+ * such requests are coalesced and rate-limited here. The first node that answers is also asked for
+ * COMMAND, so commands this build has never heard of route by their own key specs. It never touches
+ * client traffic. */
 #ifndef SLOTGATE_REFRESH_H
 #define SLOTGATE_REFRESH_H
 
@@ -13,9 +15,13 @@
 
 struct refresher;
 
+struct cmdtable;
 typedef void (*refresh_publish_fn)(void *ctx, struct slotmap *m);
+typedef void (*refresh_publish_cmds_fn)(void *ctx, struct cmdtable *t);
 
-struct refresher *refresher_new(struct ev_loop *loop, const struct conf *conf, refresh_publish_fn publish, void *ctx);
+/* publish_cmds receives, once, a command table built from the cluster's own COMMAND reply. */
+struct refresher *refresher_new(struct ev_loop *loop, const struct conf *conf, refresh_publish_fn publish,
+                                refresh_publish_cmds_fn publish_cmds, void *ctx);
 void refresher_start(struct refresher *h);
 /* Thread-safe. */
 void refresher_request(struct refresher *h, const char *why);

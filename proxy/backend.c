@@ -77,7 +77,7 @@ static void append_auth(struct backend *b) {
     }
 }
 
-static struct backend *backend_connect(struct worker *w, struct node *n, int idx) {
+struct backend *backend_connect(struct worker *w, struct node *n, int idx, struct client *owner, int dedicated) {
     struct sockaddr_storage ss;
     socklen_t sl;
     if (resolve(n->host, n->port, &ss, &sl) < 0) {
@@ -104,6 +104,8 @@ static struct backend *backend_connect(struct worker *w, struct node *n, int idx
     b->w = w;
     b->node = n;
     b->idx = idx;
+    b->owner = owner;
+    b->dedicated = dedicated;
     b->fd = fd;
     b->state = BE_CONNECTING;
     chain_init(&b->out);
@@ -117,7 +119,7 @@ static struct backend *backend_connect(struct worker *w, struct node *n, int idx
     ev_timer_set(&b->timer, w->conf->connect_timeout_ms / 1000.0, 0);
     ev_timer_start(w->loop, &b->timer);
     append_auth(b);
-    n->conns[idx] = b;
+    if (idx >= 0) n->conns[idx] = b;
     log_debug("worker %d: connecting to %s", w->id, n->addr);
     return b;
 }
@@ -126,12 +128,12 @@ struct backend *backend_for(struct worker *w, struct node *n) {
     int i = (int)(n->rr++ % (unsigned)n->nconns);
     struct backend *b = n->conns[i];
     if (b) return b;
-    return backend_connect(w, n, i);
+    return backend_connect(w, n, i, NULL, DED_NONE);
 }
 
 static void arm_deadline(struct backend *b) {
     if (b->state != BE_READY || !b->head || ev_is_active(&b->timer)) return;
-    double left = b->head->sent_at + b->w->conf->command_timeout_ms / 1000.0 - worker_now(b->w);
+    double left = b->head->expires - worker_now(b->w);
     ev_timer_set(&b->timer, left > 0 ? left : 0, 0);
     ev_timer_start(b->w->loop, &b->timer);
 }
@@ -154,6 +156,7 @@ int backend_send(struct backend *b, struct req *r, const char *p, size_t len) {
     b->appended += pinned.len;
     r->out_end = b->appended;
     r->sent_at = worker_now(w);
+    r->expires = r->timeout < 0 ? 1e300 : r->sent_at + (r->timeout > 0 ? r->timeout : w->conf->command_timeout_ms / 1000.0);
     r->state = REQ_SENT;
     r->lnext = NULL;
     if (b->tail) b->tail->lnext = r;
@@ -162,6 +165,14 @@ int backend_send(struct backend *b, struct req *r, const char *p, size_t len) {
     b->ninflight++;
     arm_deadline(b);
     worker_mark_backend(w, b);
+    return 0;
+}
+
+/* Bytes with no request waiting for their reply (pub/sub commands: their replies are pushed). */
+int backend_send_raw(struct backend *b, const char *p, size_t len) {
+    if (chain_append(&b->w->pool, &b->out, p, len) < 0) return -1;
+    b->appended += len;
+    worker_mark_backend(b->w, b);
     return 0;
 }
 
@@ -187,15 +198,20 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
     struct node *n = b->node;
     if (b->state == BE_CLOSED) return;
     int was_ready = b->state == BE_READY;
-    log_notice("worker %d: connection to node %s %s: %s", w->id, n->addr, was_ready ? "lost" : "failed", why);
-    node_failed(w, n, why);
+    if (b->close_when_idle && !b->head) {
+        log_debug("worker %d: dedicated connection to %s released", w->id, n->addr);
+    } else {
+        log_notice("worker %d: connection to node %s %s: %s", w->id, n->addr, was_ready ? "lost" : "failed", why);
+        if (!b->owner) node_failed(w, n, why);
+    }
+    if (b->owner) dedicated_detach(b);
     ev_io_stop(w->loop, &b->rio);
     ev_io_stop(w->loop, &b->wio);
     ev_timer_stop(w->loop, &b->timer);
     close(b->fd);
     b->fd = -1;
     b->state = BE_CLOSED;
-    if (n->conns[b->idx] == b) n->conns[b->idx] = NULL;
+    if (b->idx >= 0 && n->conns[b->idx] == b) n->conns[b->idx] = NULL;
     struct req *r = b->head;
     b->head = b->tail = NULL;
     b->ninflight = 0;
@@ -203,13 +219,15 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
         struct req *next = r->lnext;
         r->lnext = NULL;
         r->asking = 0;
-        if (fail_written && b->written >= r->out_end)
+        if (b->dedicated != DED_NONE)
+            req_reply_error(w, r, "ERR slotgate: connection to node %s lost (%s)", n->addr, why);
+        else if (fail_written && b->written >= r->out_end)
             req_reply_error(w, r, "ERR slotgate: connection to node %s lost (%s); the command may have been applied", n->addr, why);
         else
             park_request(w, r, NULL, 0, worker_now(w));
         r = next;
     }
-    worker_request_refresh(w, "backend connection error");
+    if (!b->close_when_idle) worker_request_refresh(w, "backend connection error");
     worker_mark_backend(w, b); /* freed at the next flush, once no caller holds it */
 }
 
@@ -220,7 +238,8 @@ void backend_free(struct backend *b) {
         ev_io_stop(w->loop, &b->wio);
         ev_timer_stop(w->loop, &b->timer);
         close(b->fd);
-        if (b->node->conns[b->idx] == b) b->node->conns[b->idx] = NULL;
+        if (b->idx >= 0 && b->node->conns[b->idx] == b) b->node->conns[b->idx] = NULL;
+        if (b->owner) dedicated_detach(b);
     }
     while (b->head) {
         struct req *r = b->head;
@@ -249,6 +268,10 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         }
         return;
     }
+    if (b->dedicated == DED_PUBSUB) {
+        dedicated_push(b, p, len);
+        return;
+    }
     struct req *r = b->head;
     if (!r) {
         backend_close(b, "reply with no request in flight", 1);
@@ -262,12 +285,15 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
     if (!b->head) b->tail = NULL;
     b->ninflight--;
     r->lnext = NULL;
-    if (!r->client) {
+    /* A released dedicated connection goes once its last reply is in (the cmd bytes stay readable
+     * until the deferred free). */
+    if (b->close_when_idle && !b->head) backend_close(b, "released", 0);
+    if (req_is_orphan(r)) {
         chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
         req_free(w, r);
         return;
     }
-    if (p[0] == '-') {
+    if (p[0] == '-' && r->dedicated != DED_TXN) { /* a transaction's errors are the client's to see */
         struct redirect rd;
         double now = worker_now(w);
         if (resp_parse_redirect(p, len, &rd) != REDIR_NONE) {

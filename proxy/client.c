@@ -7,8 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
+#include "../router/merge.h"
 #include "log.h"
 #include "proxy.h"
 
@@ -28,9 +32,24 @@ void client_accept(struct worker *w, int fd, const char *addr) {
     c->fd = fd;
     c->id = ++w->next_client_id * 256 + (uint64_t)w->id;
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
+    snprintf(c->user, sizeof(c->user), "default");
+    c->is_authed = w->conf->requirepass == NULL;
+    c->created = c->last_cmd = worker_now(w);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char host[INET6_ADDRSTRLEN] = "127.0.0.1";
+    int port = w->conf->port;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+        else if (ss.ss_family == AF_INET6) inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+    }
+    snprintf(c->laddr, sizeof(c->laddr), "%s:%d", host, port);
     resp_request_init(&c->parser, w->conf->proto_max_bulk_len, w->conf->max_multibulk_len);
     chain_init(&c->out);
     chain_init(&c->hold);
+    chain_init(&c->txn_held);
+    chain_init(&c->push);
+    c->txn_slot = -1;
     ev_io_init(&c->rio, on_client_io, fd, EV_READ);
     ev_io_init(&c->wio, on_client_io, fd, EV_WRITE);
     c->rio.data = c->wio.data = c;
@@ -61,10 +80,13 @@ void client_close(struct client *c) {
         else r->client = NULL;
     }
     c->qhead = c->qtail = NULL;
+    dedicated_close_all(c);
     chain_free(&w->pool, &c->out);
     chain_free(&w->pool, &c->hold);
     ibuf_free(&w->pool, &c->in);
     resp_request_free(&c->parser);
+    free(c->name);
+    c->name = NULL;
     log_debug("worker %d: client %s closed", w->id, c->addr);
     worker_mark_client(w, c); /* freed at the next flush, once no caller holds it */
 }
@@ -91,11 +113,23 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
         chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
         r->cmd_chain = NULL;
     }
+    if (r->parent) {
+        fanout_child_done(w, r, reply, len);
+        return;
+    }
+    if (r->xform == XFORM_SCAN) {
+        struct sbuf b = {0};
+        r->xform = XFORM_NONE;
+        if (scan_reply_rewrite(reply, len, r->scan_shard, (unsigned)w->nshards, &b) < 0) req_reply_error(w, r, "ERR slotgate: out of memory");
+        else req_reply(w, r, b.p, b.len);
+        sbuf_free(&b);
+        return;
+    }
     if (!c) {
         req_free(w, r);
         return;
     }
-    if (reply[0] == '-') w->stats.errors++;
+    if (reply[0] == '-') STAT_INC(w, errors);
     if (c->qhead != r) { /* replies ahead of this one are still missing: hold it */
         if (chain_append_pinned(&w->pool, &c->hold, reply, len, &r->reply) < 0) {
             client_close(c);
@@ -119,6 +153,7 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
         chain_unpin(&w->pool, &c->hold, &h->reply);
         pop_head(w, c);
     }
+    if (!c->qhead && c->push.head) dedicated_flush_push(c);
     worker_mark_client(w, c);
 }
 
@@ -138,78 +173,10 @@ void req_reply_error(struct worker *w, struct req *r, const char *fmt, ...) {
     req_reply(w, r, buf, (size_t)n + 3);
 }
 
-static char *scratch(struct worker *w, size_t need) {
-    if (w->scratch_cap < need) {
-        char *s = realloc(w->scratch, need);
-        if (!s) return NULL;
-        w->scratch = s;
-        w->scratch_cap = need;
-    }
-    return w->scratch;
-}
-
-static void reply_bulk(struct worker *w, struct req *r, const char *p, size_t len) {
-    char *s = scratch(w, len + 32);
-    if (!s) return req_reply_error(w, r, "ERR slotgate: out of memory");
-    int h = snprintf(s, 32, "$%zu\r\n", len);
-    memcpy(s + h, p, len);
-    memcpy(s + h + len, "\r\n", 2);
-    req_reply(w, r, s, (size_t)h + len + 2);
-}
-
-#define REPLY_LIT(w, r, lit) req_reply(w, r, lit, sizeof(lit) - 1)
-
-static void run_local(struct client *c, struct req *r, const struct plan *p, const char *cmd) {
-    struct worker *w = c->w;
-    const struct resp_request *q = &c->parser;
-    switch (p->cmd->local) {
-    case LOCAL_PING:
-        if (q->argc == 1) REPLY_LIT(w, r, "+PONG\r\n");
-        else if (q->argc == 2) reply_bulk(w, r, resp_request_arg(q, cmd, 1), q->argv[1].len);
-        else req_reply_error(w, r, "ERR wrong number of arguments for 'ping' command");
-        return;
-    case LOCAL_ECHO:
-        reply_bulk(w, r, resp_request_arg(q, cmd, 1), q->argv[1].len);
-        return;
-    case LOCAL_SELECT: {
-        long long db;
-        if (resp_parse_ll(resp_request_arg(q, cmd, 1), q->argv[1].len, &db) < 0)
-            req_reply_error(w, r, "ERR value is not an integer or out of range");
-        else if (db != 0)
-            req_reply_error(w, r, "ERR SELECT is not allowed in cluster mode");
-        else
-            REPLY_LIT(w, r, "+OK\r\n");
-        return;
-    }
-    case LOCAL_QUIT:
-        c->is_closing = 1;
-        REPLY_LIT(w, r, "+OK\r\n");
-        return;
-    }
-    req_reply_error(w, r, "ERR slotgate: internal error (no local handler)");
-}
-
-/* Inline commands are re-encoded as multibulk for the backend; multibulk ones go byte for byte. */
-static const char *encode_inline(struct worker *w, const struct resp_request *q, size_t *len) {
-    size_t need = 32;
-    for (uint32_t i = 0; i < q->argc; i++) need += q->argv[i].len + 32;
-    char *s = scratch(w, need);
-    if (!s) return NULL;
-    size_t n = (size_t)sprintf(s, "*%u\r\n", q->argc);
-    for (uint32_t i = 0; i < q->argc; i++) {
-        n += (size_t)sprintf(s + n, "$%u\r\n", q->argv[i].len);
-        memcpy(s + n, q->scratch + q->argv[i].off, q->argv[i].len);
-        n += q->argv[i].len;
-        s[n++] = '\r';
-        s[n++] = '\n';
-    }
-    *len = n;
-    return s;
-}
-
+/* Runs one parsed command: plan it, then answer it here, forward it, split it or fan it out. */
 static void handle_command(struct client *c, const char *cmd) {
     struct worker *w = c->w;
-    struct plan plan;
+    struct plan *plan = &w->plan;
     struct req *r = req_new(w);
     if (!r) {
         client_close(c);
@@ -219,18 +186,40 @@ static void handle_command(struct client *c, const char *cmd) {
     r->client = c;
     r->started = now;
     r->deadline = now + w->conf->command_timeout_ms / 1000.0;
+    c->last_cmd = now;
     if (c->qtail) c->qtail->qnext = r;
     else c->qhead = r;
     c->qtail = r;
     c->nqueued++;
-    w->stats.commands++;
-    plan_request(w->cmds, &c->parser, cmd, &plan);
-    if (plan.is_error) return req_reply_error(w, r, "%s", plan.err);
-    if (plan.route == ROUTE_LOCAL) return run_local(c, r, &plan, cmd);
-    r->slot = plan.slot;
-    size_t len = c->parser.cmd_len;
-    const char *bytes = c->parser.is_inline ? encode_inline(w, &c->parser, &len) : cmd;
-    if (!bytes) return req_reply_error(w, r, "ERR slotgate: out of memory");
+    STAT_INC(w, commands);
+    plan_request(w->cmds, &c->parser, cmd, plan);
+    if (!c->is_authed && !(plan->cmd && (plan->cmd->local == LOCAL_AUTH || plan->cmd->local == LOCAL_HELLO ||
+                                         plan->cmd->local == LOCAL_QUIT || plan->cmd->local == LOCAL_RESET)))
+        return req_reply_error(w, r, "NOAUTH Authentication required.");
+    if (dedicated_in_mode(c) || (!plan->is_error && (plan->route == ROUTE_TXN || plan->route == ROUTE_BLOCKING ||
+                                                     plan->route == ROUTE_PUBSUB)))
+        return dedicated_command(c, r, plan, cmd);
+    if (plan->is_error) return req_reply_error(w, r, "%s", plan->err);
+    size_t len;
+    const char *bytes;
+    switch (plan->route) {
+    case ROUTE_LOCAL:
+        return local_run(c, r, plan, cmd);
+    case ROUTE_SPLIT:
+        return fanout_split(w, r, &c->parser, cmd, plan);
+    case ROUTE_SCAN:
+        return fanout_scan(w, r, &c->parser, cmd);
+    default:
+        break;
+    }
+    if (!(bytes = encode_command(w, &c->parser, cmd, &len))) return req_reply_error(w, r, "ERR slotgate: out of memory");
+    if (plan->route == ROUTE_ALL) return fanout_all(w, r, bytes, len, plan->merge, NULL);
+    if (plan->route == ROUTE_ANY || plan->slot < 0) { /* any master: spread them round robin */
+        if (w->nshards == 0)
+            return req_reply_error(w, r, "CLUSTERDOWN The cluster is down: slotgate has not loaded the slot map yet");
+        plan->slot = w->shard_slot[w->any_rr++ % (unsigned)w->nshards];
+    }
+    r->slot = plan->slot;
     route_request(w, r, NULL, bytes, len);
 }
 

@@ -28,6 +28,11 @@ static void publish(void *ctx, struct slotmap *m) {
     for (int i = 0; i < a->nworkers; i++) worker_publish_map(&a->workers[i], m);
 }
 
+static void publish_cmds(void *ctx, struct cmdtable *t) {
+    struct app *a = ctx;
+    for (int i = 0; i < a->nworkers; i++) worker_publish_cmds(&a->workers[i], t);
+}
+
 static void want_refresh(void *ctx, const char *why) { refresher_request(((struct app *)ctx)->refresher, why); }
 
 static void on_signal(struct ev_loop *loop, ev_signal *s, int revents) {
@@ -62,9 +67,9 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     log_set_level(a.conf.log_level);
     raise_fd_limit(a.conf.maxclients);
-    a.cmds = cmdtable_new_builtin();
+    a.cmds = cmdtable_new_builtin(a.conf.allow_commands, a.conf.nallow_commands);
     struct ev_loop *loop = ev_default_loop(0);
-    a.refresher = refresher_new(loop, &a.conf, publish, &a);
+    a.refresher = refresher_new(loop, &a.conf, publish, publish_cmds, &a);
     a.workers = calloc((size_t)a.conf.threads, sizeof(*a.workers));
     if (!a.cmds || !a.refresher || !a.workers) {
         fprintf(stderr, "slotgate: out of memory at start\n");
@@ -78,6 +83,8 @@ int main(int argc, char **argv) {
         a.workers[i].total_clients = &a.total_clients;
         a.workers[i].want_refresh = want_refresh;
         a.workers[i].refresh_ctx = &a;
+        a.workers[i].all = a.workers;
+        a.workers[i].nworkers = a.conf.threads;
         a.nworkers++;
     }
     for (int i = 0; i < a.nworkers; i++) {

@@ -20,11 +20,17 @@ struct client;
 struct backend;
 
 enum req_state { REQ_NEW = 0, REQ_SENT, REQ_PARKED, REQ_DONE };
+enum req_xform { XFORM_NONE = 0, XFORM_SCAN };
+
+struct fanout; /* fanout.c: a request split over slots or sent to every master */
 
 struct req {
     struct req *qnext;  /* client's ordered queue, or the worker's free list */
     struct req *lnext;  /* backend in-flight FIFO, or the worker's park list */
     struct client *client; /* NULL once the client is gone: the reply is then dropped */
+    struct req *parent;    /* a part of a split or fanned-out request: its reply goes to the parent */
+    struct fanout *fan;    /* on a parent: the parts' replies until all have come */
+    int child_idx;
     struct chain *cmd_chain; /* where the command bytes are pinned (a backend's output, or the park chain) */
     struct cref cmd;
     struct cref reply; /* a reply that came before the ones ahead of it, pinned in the client's hold chain */
@@ -33,11 +39,16 @@ struct req {
     double retry_at;
     double started;
     double sent_at;  /* when written to its current backend: the stall deadline counts from here */
+    double expires;  /* sent_at + how long the node may take (a blocking command's own timeout added) */
+    double timeout;  /* seconds the node may take to answer; < 0: no limit (BLPOP k 0) */
     int slot;
     uint8_t state;
     uint8_t redirects;
     uint8_t retries;
     uint8_t asking;    /* an ASKING reply precedes this request's reply on its backend connection */
+    uint8_t xform;     /* enum req_xform: how the reply is rewritten for the client */
+    uint16_t scan_shard;
+    uint8_t dedicated; /* DED_*: must go on the client's own connection, not the shared pool */
     char last_error[96];
 };
 
@@ -55,6 +66,10 @@ struct node {
 };
 
 enum { BE_CONNECTING = 1, BE_READY, BE_CLOSED };
+/* A backend connection is shared by the worker's clients, or dedicated to one client: for a
+ * transaction (WATCH/MULTI state lives on the connection), a blocking command, or pub/sub (replies are
+ * pushed, not answers to requests). */
+enum { DED_NONE = 0, DED_TXN, DED_BLOCKING, DED_PUBSUB };
 
 struct backend {
     struct worker *w;
@@ -70,6 +85,10 @@ struct backend {
     struct req *head, *tail; /* in flight (written or waiting to be) in send order */
     uint32_t ninflight;
     int setup_replies; /* replies to AUTH etc. still expected before the first request's */
+    int dedicated;     /* DED_*; DED_NONE for the shared pool */
+    struct client *owner; /* of a dedicated connection */
+    int close_when_idle;
+    long long subscriptions; /* pub/sub: channels + patterns subscribed on this connection */
     uint64_t appended, written;
     int is_dirty;
     struct backend *next_dirty;
@@ -90,6 +109,17 @@ struct client {
     int is_dirty, is_closing, is_closed, is_paused;
     struct client *next_dirty;
     char addr[64];
+    char laddr[64]; /* the address the client connected to: what CLUSTER SLOTS announces */
+    char *name;     /* CLIENT SETNAME */
+    char user[64];  /* authenticated as ("default" when no password is configured) */
+    int is_authed, is_readonly;
+    double created, last_cmd;
+    /* Dedicated connections and their state (dedicated.c). */
+    struct backend *txn, *blocking, *sub, *ssub;
+    int in_multi, txn_slot, txn_dirty, is_watching;
+    struct chain txn_held;   /* commands queued after MULTI before its node is known (first key) */
+    int txn_nheld;
+    struct chain push;       /* pub/sub messages waiting for replies ahead of them */
 };
 
 struct worker_stats {
@@ -101,7 +131,16 @@ struct worker {
     pthread_t thread;
     struct ev_loop *loop;
     const struct conf *conf;
-    const struct cmdtable *cmds;
+    struct cmdtable *cmds;
+    struct cmdtable *cmds_mailbox; /* atomic: a table built from a live COMMAND reply */
+    struct plan plan;              /* scratch for the request being planned */
+    int32_t *slot_child;           /* scratch for splitting: slot -> part, -1 when unused */
+    uint16_t *shard_slot;          /* the current map's shards in slot order, as one slot each */
+    int nshards;
+    unsigned any_rr;
+    double started;
+    struct worker *all;            /* every worker, for process-wide figures (INFO) */
+    int nworkers;
     struct pool pool;
     int listen_fd;
     ev_io listen_io;
@@ -130,7 +169,8 @@ struct worker {
 };
 
 /* worker.c */
-int worker_init(struct worker *w, int id, const struct conf *conf, const struct cmdtable *cmds, char *err, size_t errlen);
+int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtable *cmds, char *err, size_t errlen);
+void worker_publish_cmds(struct worker *w, struct cmdtable *t); /* takes a reference for w */
 int worker_start(struct worker *w);
 void worker_publish_map(struct worker *w, struct slotmap *m); /* takes a reference for w */
 void worker_stop(struct worker *w);
@@ -148,10 +188,35 @@ void worker_request_refresh(struct worker *w, const char *why);
 
 /* backend.c */
 struct backend *backend_for(struct worker *w, struct node *n);
+struct backend *backend_connect(struct worker *w, struct node *n, int idx, struct client *owner, int dedicated);
+int backend_send_raw(struct backend *b, const char *p, size_t len);
 int backend_send(struct backend *b, struct req *r, const char *p, size_t len);
 void backend_flush(struct backend *b);
 void backend_close(struct backend *b, const char *why, int fail_written);
 void backend_free(struct backend *b);
+
+/* fanout.c */
+void fanout_split(struct worker *w, struct req *r, const struct resp_request *q, const char *cmd, const struct plan *p);
+void fanout_all(struct worker *w, struct req *r, const char *bytes, size_t len, int policy, const char *prefix);
+void fanout_scan(struct worker *w, struct req *r, const struct resp_request *q, const char *cmd);
+void fanout_child_done(struct worker *w, struct req *child, const char *reply, size_t len);
+void fanout_free(struct fanout *f);
+/* A request is orphaned when nobody waits for its reply any more. */
+static inline int req_is_orphan(const struct req *r) { return !r->client && !r->parent; }
+
+/* dedicated.c */
+void dedicated_command(struct client *c, struct req *r, const struct plan *p, const char *cmd);
+int dedicated_in_mode(const struct client *c); /* MULTI or subscribed: commands go to dedicated.c */
+void dedicated_push(struct backend *b, const char *reply, size_t len);
+void dedicated_detach(struct backend *b);
+void dedicated_close_all(struct client *c);
+void dedicated_flush_push(struct client *c);
+int dedicated_send(struct req *r, struct node *n, const char *p, size_t len);
+
+/* local.c */
+void local_run(struct client *c, struct req *r, const struct plan *p, const char *cmd);
+void reply_bulk(struct worker *w, struct req *r, const char *p, size_t len);
+const char *encode_command(struct worker *w, const struct resp_request *q, const char *cmd, size_t *len);
 
 /* client.c */
 void client_accept(struct worker *w, int fd, const char *addr);
@@ -163,5 +228,9 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len);
 void req_reply_error(struct worker *w, struct req *r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static inline double worker_now(struct worker *w) { return ev_now(w->loop); }
+/* Counters are written by their worker only and read by others (INFO): relaxed atomic stores, which
+ * are plain moves on x86, keep that free of data races without a locked instruction. */
+#define STAT_INC(w, field) __atomic_store_n(&(w)->stats.field, (w)->stats.field + 1, __ATOMIC_RELAXED)
+#define STAT_READ(w, field) __atomic_load_n(&(w)->stats.field, __ATOMIC_RELAXED)
 
 #endif

@@ -102,6 +102,25 @@ static void install_map(struct worker *w, struct slotmap *m) {
         const struct sm_shard *sh = slotmap_shard(m, s);
         w->owner[s] = sh ? worker_node(w, m->nodes[sh->master].host, m->nodes[sh->master].port) : NULL;
     }
+    /* Shards in slot order, each named by its first slot: ANY, ALL and SCAN route through the slot
+     * table, so they follow a failover of that shard like any keyed request. */
+    uint16_t *order = malloc(sizeof(uint16_t) * (size_t)(m->nshards ? m->nshards : 1));
+    char *seen = calloc((size_t)(m->nshards ? m->nshards : 1), 1);
+    int n = 0;
+    if (order && seen) {
+        for (unsigned s = 0; s < SLOT_COUNT; s++) {
+            uint16_t sh = m->slot_shard[s];
+            if (sh == SM_NO_SHARD || seen[sh]) continue;
+            seen[sh] = 1;
+            order[n++] = (uint16_t)s;
+        }
+        free(w->shard_slot);
+        w->shard_slot = order;
+        w->nshards = n;
+    } else {
+        free(order);
+    }
+    free(seen);
     log_verbose("worker %d: slot map version %llu installed (%u slots covered, %d masters)", w->id,
                 (unsigned long long)m->version, m->covered, m->nshards);
 }
@@ -115,11 +134,22 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
         ev_break(loop, EVBREAK_ALL);
         return;
     }
+    struct cmdtable *t = __atomic_exchange_n(&w->cmds_mailbox, NULL, __ATOMIC_ACQ_REL);
+    if (t) {
+        cmdtable_unref(w->cmds);
+        w->cmds = t;
+    }
     struct slotmap *m = __atomic_exchange_n(&w->mailbox, NULL, __ATOMIC_ACQ_REL);
     if (m) {
         install_map(w, m);
         park_run(w, 1);
     }
+}
+
+void worker_publish_cmds(struct worker *w, struct cmdtable *t) {
+    struct cmdtable *old = __atomic_exchange_n(&w->cmds_mailbox, cmdtable_ref(t), __ATOMIC_ACQ_REL);
+    if (old) cmdtable_unref(old);
+    ev_async_send(w->loop, &w->wake);
 }
 
 void worker_publish_map(struct worker *w, struct slotmap *m) {
@@ -169,7 +199,7 @@ static void park_run(struct worker *w, int all) {
     while (r) {
         struct req *next = r->lnext;
         r->lnext = NULL;
-        if (!r->client) {
+        if (req_is_orphan(r)) {
             chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
             req_free(w, r);
         } else if (!all && now < r->retry_at) {
@@ -204,6 +234,11 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
             fail_request(w, r, "CLUSTERDOWN Hash slot not served");
             return;
         }
+    }
+    if (r->dedicated) { /* a blocking command moved by MOVED/ASK: still on its own connection */
+        if (dedicated_send(r, n, p, len) < 0) req_reply_error(w, r, "ERR slotgate: node %s is unreachable (%s)", n->addr,
+                                                                 n->last_error[0] ? n->last_error : "no connection");
+        return;
     }
     struct backend *b = n->down_until > now ? NULL : backend_for(w, n);
     if (!b) {
@@ -288,16 +323,21 @@ static int listen_on(const char *bind_addr, int port, char *err, size_t errlen) 
     return fd;
 }
 
-int worker_init(struct worker *w, int id, const struct conf *conf, const struct cmdtable *cmds, char *err, size_t errlen) {
+int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtable *cmds, char *err, size_t errlen) {
     memset(w, 0, sizeof(*w));
     w->id = id;
     w->conf = conf;
-    w->cmds = cmds;
+    w->cmds = cmdtable_ref(cmds);
+    plan_init(&w->plan);
+    w->slot_child = malloc(sizeof(int32_t) * SLOT_COUNT);
+    if (!w->slot_child) return snprintf(err, errlen, "out of memory"), -1;
+    memset(w->slot_child, 0xff, sizeof(int32_t) * SLOT_COUNT);
     pool_init(&w->pool, 256);
     chain_init(&w->park);
     w->listen_fd = listen_on(conf->bind, conf->port, err, errlen);
     if (w->listen_fd < 0) return -1;
     w->loop = ev_loop_new(EVFLAG_AUTO);
+    w->started = ev_now(w->loop);
     ev_io_init(&w->listen_io, on_accept, w->listen_fd, EV_READ);
     w->listen_io.data = w;
     ev_io_start(w->loop, &w->listen_io);
@@ -329,6 +369,15 @@ void worker_stop(struct worker *w) {
 
 void worker_destroy(struct worker *w) {
     while (w->clients) client_free(w->clients);
+    /* Connections closed above (clients' dedicated ones) wait in the dirty list for a flush that the
+     * stopped loop will not run. Pooled connections still open are freed with their nodes below. */
+    while (w->dirty_backends) {
+        struct backend *b = w->dirty_backends;
+        w->dirty_backends = b->next_dirty;
+        b->is_dirty = 0;
+        if (b->state == BE_CLOSED) backend_free(b);
+    }
+    w->dirty_clients = NULL; /* every client was freed just above */
     for (struct node *n = w->nodes, *next; n; n = next) {
         next = n->next;
         for (int i = 0; i < n->nconns; i++)
@@ -351,6 +400,12 @@ void worker_destroy(struct worker *w) {
     if (w->map) slotmap_unref(w->map);
     struct slotmap *m = __atomic_exchange_n(&w->mailbox, NULL, __ATOMIC_ACQ_REL);
     if (m) slotmap_unref(m);
+    struct cmdtable *t = __atomic_exchange_n(&w->cmds_mailbox, NULL, __ATOMIC_ACQ_REL);
+    if (t) cmdtable_unref(t);
+    cmdtable_unref(w->cmds);
+    plan_free(&w->plan);
+    free(w->slot_child);
+    free(w->shard_slot);
     pool_drain(&w->pool);
     free(w->scratch);
     close(w->listen_fd);

@@ -1,25 +1,31 @@
-/* Command table (open addressing on a case-folded FNV-1a hash, so lookup neither copies nor
- * lowercases the name) and request planning. */
+/* Command table (open addressing on a case-folded FNV-1a hash, so lookup neither copies nor lowercases
+ * the name), route assignment from flags and cluster tips, key finding by key specs, and planning. */
 #include "command.h"
 
+#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "slot.h"
 
 struct cmdtable {
+    int refs; /* atomic */
     struct command *cmds;
     size_t ncmds;
     uint32_t mask;
-    int32_t *index; /* hash slot -> cmds index, -1 empty */
+    int32_t *index;
+    char **strings; /* names and keywords owned by a table built from a reply */
+    size_t nstrings;
 };
 
 static const struct {
     const char *name;
     int arity;
     uint32_t flags;
-    int first, last, step, subs;
+    int first, last, step, subs, nspecs;
+    struct keyspec specs[MAX_KEYSPECS];
 } builtin[] = {
 #include "command_table.inc"
 };
@@ -32,41 +38,146 @@ static uint32_t hash_name(const char *s, size_t len) {
     return h;
 }
 
-/* Commands slotgate answers itself; everything else keyless is refused until it has a defined
- * cluster-wide meaning (fan-out and merge come with the command-set work). */
-static void assign_route(struct command *c) {
-    static const struct {
-        const char *name;
-        int local;
-    } locals[] = {{"ping", LOCAL_PING}, {"echo", LOCAL_ECHO}, {"select", LOCAL_SELECT}, {"quit", LOCAL_QUIT}};
-    for (size_t i = 0; i < sizeof(locals) / sizeof(locals[0]); i++) {
-        if (strcmp(c->name, locals[i].name) == 0) {
-            c->route = ROUTE_LOCAL;
-            c->local = locals[i].local;
+/* Commands whose handling is not what their flags and tips alone would say. */
+static const struct {
+    const char *name;
+    int route, merge, local;
+    const char *why;
+} overrides[] = {
+    {"ping", ROUTE_LOCAL, 0, LOCAL_PING, NULL},
+    {"echo", ROUTE_LOCAL, 0, LOCAL_ECHO, NULL},
+    {"select", ROUTE_LOCAL, 0, LOCAL_SELECT, NULL},
+    {"quit", ROUTE_LOCAL, 0, LOCAL_QUIT, NULL},
+    {"hello", ROUTE_LOCAL, 0, LOCAL_HELLO, NULL},
+    {"auth", ROUTE_LOCAL, 0, LOCAL_AUTH, NULL},
+    {"reset", ROUTE_LOCAL, 0, LOCAL_RESET, NULL},
+    {"readonly", ROUTE_LOCAL, 0, LOCAL_READONLY, NULL},
+    {"readwrite", ROUTE_LOCAL, 0, LOCAL_READWRITE, NULL},
+    {"asking", ROUTE_LOCAL, 0, LOCAL_ASKING, NULL},
+    {"info", ROUTE_LOCAL, 0, LOCAL_INFO, NULL},
+    {"client|setname", ROUTE_LOCAL, 0, LOCAL_CLIENT_SETNAME, NULL},
+    {"client|getname", ROUTE_LOCAL, 0, LOCAL_CLIENT_GETNAME, NULL},
+    {"client|id", ROUTE_LOCAL, 0, LOCAL_CLIENT_ID, NULL},
+    {"client|info", ROUTE_LOCAL, 0, LOCAL_CLIENT_INFO, NULL},
+    {"client|list", ROUTE_LOCAL, 0, LOCAL_CLIENT_LIST, NULL},
+    {"cluster|slots", ROUTE_LOCAL, 0, LOCAL_CLUSTER_SLOTS, NULL},
+    {"cluster|shards", ROUTE_LOCAL, 0, LOCAL_CLUSTER_SHARDS, NULL},
+    {"cluster|nodes", ROUTE_LOCAL, 0, LOCAL_CLUSTER_NODES, NULL},
+    {"cluster|info", ROUTE_LOCAL, 0, LOCAL_CLUSTER_INFO, NULL},
+    {"cluster|keyslot", ROUTE_LOCAL, 0, LOCAL_CLUSTER_KEYSLOT, NULL},
+    {"cluster|myid", ROUTE_LOCAL, 0, LOCAL_CLUSTER_MYID, NULL},
+    {"acl|whoami", ROUTE_LOCAL, 0, LOCAL_ACL_WHOAMI, NULL},
+    {"cluster|countkeysinslot", ROUTE_SLOT_ARG, 0, 0, NULL},
+    {"cluster|getkeysinslot", ROUTE_SLOT_ARG, 0, 0, NULL},
+    {"scan", ROUTE_SCAN, 0, 0, NULL},
+    {"keys", ROUTE_ALL, MERGE_CONCAT, 0, NULL},
+    {"randomkey", ROUTE_ALL, MERGE_RANDOM, 0, NULL},
+    {"msetnx", ROUTE_KEYS, 0, 0, NULL}, /* all or nothing: cannot be split */
+    {"multi", ROUTE_TXN, 0, 0, NULL},
+    {"exec", ROUTE_TXN, 0, 0, NULL},
+    {"discard", ROUTE_TXN, 0, 0, NULL},
+    {"watch", ROUTE_TXN, 0, 0, NULL},
+    {"unwatch", ROUTE_TXN, 0, 0, NULL},
+    {"wait", ROUTE_BLOCKING, 0, 0, NULL},
+    {"config|get", ROUTE_ANY, 0, 0, NULL},
+    {"acl|cat", ROUTE_ANY, 0, 0, NULL},
+    {"memory|doctor", ROUTE_ANY, 0, 0, NULL},
+    {"memory|stats", ROUTE_ANY, 0, 0, NULL},
+    {"memory|malloc-stats", ROUTE_ANY, 0, 0, NULL},
+    {"function|stats", ROUTE_ANY, 0, 0, NULL},
+    {"monitor", ROUTE_REFUSED, 0, 0, "MONITOR would watch one node, not the cluster"},
+    {"sync", ROUTE_REFUSED, 0, 0, "replication goes to the nodes directly"},
+    {"psync", ROUTE_REFUSED, 0, 0, "replication goes to the nodes directly"},
+    {"migrate", ROUTE_REFUSED, 0, 0, "MIGRATE moves keys between nodes; run it on the nodes directly"},
+    {"script|debug", ROUTE_REFUSED, 0, 0, "the Lua debugger needs a direct connection to a node"},
+    {"swapdb", ROUTE_REFUSED, 0, 0, "a cluster has one database"},
+    {"move", ROUTE_REFUSED, 0, 0, "a cluster has one database"},
+};
+
+static const char *subscribe_family[] = {"subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"};
+
+static int is_allowed(const char *name, char *const *allow, int nallow) {
+    for (int i = 0; i < nallow; i++)
+        if (strcasecmp(allow[i], name) == 0) return 1;
+    return 0;
+}
+
+static int merge_from_tips(uint32_t f, int none) {
+    if (f & TIP_AGG_SUM) return MERGE_SUM;
+    if (f & TIP_ALL_SUCCEEDED) return MERGE_ALL_OK;
+    if (f & TIP_ONE_SUCCEEDED) return MERGE_ONE_OK;
+    if (f & TIP_AGG_AND) return MERGE_AND;
+    if (f & TIP_AGG_MIN) return MERGE_MIN;
+    if (f & TIP_AGG_MAX) return MERGE_MAX;
+    return none;
+}
+
+static void assign_route(struct command *c, char *const *allow, int nallow) {
+    c->route = ROUTE_REFUSED;
+    c->merge = MERGE_NONE;
+    c->local = LOCAL_NONE;
+    c->why = NULL;
+    int allowed = is_allowed(c->name, allow, nallow);
+    for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
+        if (strcmp(c->name, overrides[i].name) == 0 && !(allowed && overrides[i].route == ROUTE_REFUSED)) {
+            c->route = overrides[i].route;
+            c->merge = overrides[i].merge;
+            c->local = overrides[i].local;
+            c->why = overrides[i].why;
             return;
         }
     }
-    c->route = ROUTE_UNSUPPORTED;
-    if (c->flags & (CMD_MOVABLEKEYS | CMD_BLOCKING | CMD_PUBSUB | CMD_ADMIN)) return;
-    if (c->has_subcommands || c->first <= 0) return;
-    if (strcmp(c->name, "watch") == 0) return; /* connection state: needs a pinned backend connection */
-    c->route = ROUTE_KEYS;
+    if ((c->flags & CMD_ADMIN) && !allowed) {
+        c->why = "administrative commands go to the nodes directly (or name it in allow-commands)";
+        return;
+    }
+    if (!allowed && (strncmp(c->name, "client|", 7) == 0 || strncmp(c->name, "cluster|", 8) == 0)) {
+        c->why = "it acts on one connection or node, not on the cluster through the proxy";
+        return;
+    }
+    if (c->flags & CMD_PUBSUB) {
+        for (size_t i = 0; i < sizeof(subscribe_family) / sizeof(subscribe_family[0]); i++)
+            if (strcmp(c->name, subscribe_family[i]) == 0) return (void)(c->route = ROUTE_PUBSUB);
+    }
+    if (c->flags & CMD_BLOCKING) {
+        c->route = ROUTE_BLOCKING;
+    } else if (c->flags & TIP_MULTI_SHARD) {
+        c->route = ROUTE_SPLIT;
+        c->merge = merge_from_tips(c->flags, MERGE_MGET);
+    } else if (c->flags & (TIP_ALL_SHARDS | TIP_ALL_NODES)) {
+        c->route = (c->flags & TIP_RESP_SPECIAL) ? ROUTE_ANY : ROUTE_ALL;
+        c->merge = merge_from_tips(c->flags, MERGE_CONCAT);
+    } else if (c->nspecs > 0 || c->first > 0) {
+        c->route = ROUTE_KEYS;
+    } else {
+        c->route = ROUTE_ANY;
+    }
 }
 
-struct cmdtable *cmdtable_new_builtin(void) {
+static int index_table(struct cmdtable *t, char *const *allow, int nallow) {
+    uint32_t cap = 1;
+    while (cap < t->ncmds * 4) cap <<= 1;
+    t->index = malloc(sizeof(int32_t) * cap);
+    if (!t->index) return -1;
+    t->mask = cap - 1;
+    memset(t->index, 0xff, sizeof(int32_t) * cap);
+    for (size_t i = 0; i < t->ncmds; i++) {
+        assign_route(&t->cmds[i], allow, nallow);
+        uint32_t h = hash_name(t->cmds[i].name, strlen(t->cmds[i].name)) & t->mask;
+        while (t->index[h] >= 0) h = (h + 1) & t->mask;
+        t->index[h] = (int32_t)i;
+    }
+    t->refs = 1;
+    return 0;
+}
+
+struct cmdtable *cmdtable_new_builtin(char *const *allow, int nallow) {
     size_t n = sizeof(builtin) / sizeof(builtin[0]);
     struct cmdtable *t = calloc(1, sizeof(*t));
     if (!t) return NULL;
     t->cmds = calloc(n, sizeof(*t->cmds));
-    uint32_t cap = 1;
-    while (cap < n * 4) cap <<= 1;
-    t->index = malloc(sizeof(int32_t) * cap);
-    if (!t->cmds || !t->index) {
-        cmdtable_free(t);
-        return NULL;
-    }
-    t->mask = cap - 1;
-    memset(t->index, 0xff, sizeof(int32_t) * cap);
+    t->ncmds = n;
+    if (!t->cmds) goto fail;
     for (size_t i = 0; i < n; i++) {
         struct command *c = &t->cmds[i];
         c->name = builtin[i].name;
@@ -76,17 +187,155 @@ struct cmdtable *cmdtable_new_builtin(void) {
         c->last = builtin[i].last;
         c->step = builtin[i].step;
         c->has_subcommands = builtin[i].subs;
-        assign_route(c);
-        uint32_t h = hash_name(c->name, strlen(c->name)) & t->mask;
-        while (t->index[h] >= 0) h = (h + 1) & t->mask;
-        t->index[h] = (int32_t)i;
+        c->nspecs = builtin[i].nspecs;
+        memcpy(c->specs, builtin[i].specs, sizeof(c->specs));
     }
-    t->ncmds = n;
+    if (index_table(t, allow, nallow) < 0) goto fail;
+    return t;
+fail:
+    cmdtable_unref(t);
+    return NULL;
+}
+
+/* --- building from a live COMMAND reply --- */
+
+static const char *own(struct cmdtable *t, const char *s, size_t *cap) {
+    if (t->nstrings == *cap) {
+        *cap = *cap ? *cap * 2 : 512;
+        char **n = realloc(t->strings, sizeof(char *) * *cap);
+        if (!n) return NULL;
+        t->strings = n;
+    }
+    char *d = strdup(s);
+    if (!d) return NULL;
+    for (char *p = d; *p; p++) *p = (char)fold((unsigned char)*p);
+    t->strings[t->nstrings++] = d;
+    return d;
+}
+
+static const redisReply *field(const redisReply *map, const char *name) {
+    if (!map || map->type != REDIS_REPLY_ARRAY) return NULL;
+    for (size_t i = 0; i + 1 < map->elements; i += 2)
+        if (map->element[i]->type == REDIS_REPLY_STRING && strcmp(map->element[i]->str, name) == 0) return map->element[i + 1];
+    return NULL;
+}
+
+static long long ifield(const redisReply *map, const char *name) {
+    const redisReply *v = field(map, name);
+    return v && v->type == REDIS_REPLY_INTEGER ? v->integer : 0;
+}
+
+static void parse_spec(struct cmdtable *t, const redisReply *sp, struct keyspec *ks, size_t *cap) {
+    const redisReply *bs = field(sp, "begin_search"), *fk = field(sp, "find_keys"), *flags = field(sp, "flags");
+    const redisReply *bt = field(bs, "type"), *bsp = field(bs, "spec"), *ft = field(fk, "type"), *fsp = field(fk, "spec");
+    memset(ks, 0, sizeof(*ks));
+    for (size_t i = 0; flags && i < flags->elements; i++)
+        if (flags->element[i]->type == REDIS_REPLY_STATUS && strcmp(flags->element[i]->str, "incomplete") == 0) ks->incomplete = 1;
+    if (bt && bt->type == REDIS_REPLY_STRING && strcmp(bt->str, "index") == 0) {
+        ks->bs = KS_BS_INDEX;
+        ks->bs_arg = (int)ifield(bsp, "index");
+    } else if (bt && bt->type == REDIS_REPLY_STRING && strcmp(bt->str, "keyword") == 0) {
+        const redisReply *kw = field(bsp, "keyword");
+        ks->bs = KS_BS_KEYWORD;
+        ks->bs_arg = (int)ifield(bsp, "startfrom");
+        ks->keyword = kw && kw->type == REDIS_REPLY_STRING ? own(t, kw->str, cap) : NULL;
+        if (!ks->keyword) ks->bs = KS_BS_UNKNOWN;
+    }
+    if (ft && ft->type == REDIS_REPLY_STRING && strcmp(ft->str, "range") == 0) {
+        ks->fk = KS_FK_RANGE;
+        ks->a = (int)ifield(fsp, "lastkey"), ks->b = (int)ifield(fsp, "keystep"), ks->c = (int)ifield(fsp, "limit");
+    } else if (ft && ft->type == REDIS_REPLY_STRING && strcmp(ft->str, "keynum") == 0) {
+        ks->fk = KS_FK_KEYNUM;
+        ks->a = (int)ifield(fsp, "keynumidx"), ks->b = (int)ifield(fsp, "firstkey"), ks->c = (int)ifield(fsp, "keystep");
+    }
+}
+
+static const struct {
+    const char *text;
+    uint32_t bit;
+} flag_names[] = {
+    {"write", CMD_WRITE}, {"readonly", CMD_READONLY}, {"denyoom", CMD_DENYOOM}, {"admin", CMD_ADMIN},
+    {"pubsub", CMD_PUBSUB}, {"noscript", CMD_NOSCRIPT}, {"blocking", CMD_BLOCKING}, {"loading", CMD_LOADING},
+    {"stale", CMD_STALE}, {"skip_monitor", CMD_SKIP_MONITOR}, {"fast", CMD_FAST}, {"movablekeys", CMD_MOVABLEKEYS},
+    {"no_auth", CMD_NO_AUTH}, {"may_replicate", CMD_MAY_REPLICATE}, {"no_multi", CMD_NO_MULTI},
+    {"allow_busy", CMD_ALLOW_BUSY}, {"request_policy:all_nodes", TIP_ALL_NODES},
+    {"request_policy:all_shards", TIP_ALL_SHARDS}, {"request_policy:multi_shard", TIP_MULTI_SHARD},
+    {"request_policy:special", TIP_REQ_SPECIAL}, {"response_policy:agg_sum", TIP_AGG_SUM},
+    {"response_policy:all_succeeded", TIP_ALL_SUCCEEDED}, {"response_policy:one_succeeded", TIP_ONE_SUCCEEDED},
+    {"response_policy:agg_logical_and", TIP_AGG_AND}, {"response_policy:agg_min", TIP_AGG_MIN},
+    {"response_policy:agg_max", TIP_AGG_MAX}, {"response_policy:special", TIP_RESP_SPECIAL},
+};
+
+static uint32_t bits_of(const redisReply *list) {
+    uint32_t bits = 0;
+    for (size_t i = 0; list && list->type == REDIS_REPLY_ARRAY && i < list->elements; i++) {
+        const redisReply *e = list->element[i];
+        if (e->type != REDIS_REPLY_STATUS && e->type != REDIS_REPLY_STRING) continue;
+        for (size_t k = 0; k < sizeof(flag_names) / sizeof(flag_names[0]); k++)
+            if (strcmp(e->str, flag_names[k].text) == 0) bits |= flag_names[k].bit;
+    }
+    return bits;
+}
+
+static int add_from_reply(struct cmdtable *t, const redisReply *c, size_t *cap_cmds, size_t *cap_str) {
+    if (c->type != REDIS_REPLY_ARRAY || c->elements < 10 || c->element[0]->type != REDIS_REPLY_STRING ||
+        c->element[1]->type != REDIS_REPLY_INTEGER)
+        return -1;
+    if (t->ncmds == *cap_cmds) {
+        *cap_cmds = *cap_cmds ? *cap_cmds * 2 : 512;
+        struct command *n = realloc(t->cmds, sizeof(*n) * *cap_cmds);
+        if (!n) return -1;
+        t->cmds = n;
+    }
+    struct command *cmd = &t->cmds[t->ncmds];
+    memset(cmd, 0, sizeof(*cmd));
+    if (!(cmd->name = own(t, c->element[0]->str, cap_str))) return -1;
+    cmd->arity = (int)c->element[1]->integer;
+    cmd->flags = bits_of(c->element[2]) | bits_of(c->element[7]);
+    cmd->first = (int)c->element[3]->integer;
+    cmd->last = (int)c->element[4]->integer;
+    cmd->step = (int)c->element[5]->integer;
+    const redisReply *specs = c->element[8], *subs = c->element[9];
+    for (size_t i = 0; specs->type == REDIS_REPLY_ARRAY && i < specs->elements && i < MAX_KEYSPECS; i++)
+        parse_spec(t, specs->element[i], &cmd->specs[cmd->nspecs++], cap_str);
+    cmd->has_subcommands = subs->type == REDIS_REPLY_ARRAY && subs->elements > 0;
+    t->ncmds++;
+    for (size_t i = 0; cmd->has_subcommands && i < subs->elements; i++)
+        if (add_from_reply(t, subs->element[i], cap_cmds, cap_str) < 0) return -1;
+    return 0;
+}
+
+struct cmdtable *cmdtable_new_from_reply(const redisReply *r, char *const *allow, int nallow, char *err, int errlen) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+        snprintf(err, errlen, "COMMAND: reply is not a list of commands");
+        return NULL;
+    }
+    struct cmdtable *t = calloc(1, sizeof(*t));
+    size_t cap_cmds = 0, cap_str = 0;
+    if (!t) return NULL;
+    for (size_t i = 0; i < r->elements; i++) {
+        if (add_from_reply(t, r->element[i], &cap_cmds, &cap_str) < 0) {
+            snprintf(err, errlen, "COMMAND: entry %zu is not in the Redis 7 format", i);
+            cmdtable_unref(t);
+            return NULL;
+        }
+    }
+    if (index_table(t, allow, nallow) < 0) {
+        cmdtable_unref(t);
+        return NULL;
+    }
     return t;
 }
 
-void cmdtable_free(struct cmdtable *t) {
-    if (!t) return;
+struct cmdtable *cmdtable_ref(struct cmdtable *t) {
+    __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+    return t;
+}
+
+void cmdtable_unref(struct cmdtable *t) {
+    if (!t || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
+    for (size_t i = 0; i < t->nstrings; i++) free(t->strings[i]);
+    free(t->strings);
     free(t->cmds);
     free(t->index);
     free(t);
@@ -109,77 +358,3 @@ const struct command *cmdtable_lookup(const struct cmdtable *t, const char *name
 
 size_t cmdtable_count(const struct cmdtable *t) { return t->ncmds; }
 const struct command *cmdtable_at(const struct cmdtable *t, size_t i) { return &t->cmds[i]; }
-
-/* Appends "'arg' " the way Redis's unknown-command error quotes arguments, CR/LF made spaces. */
-static size_t quote_arg(char *dst, size_t room, const char *a, size_t alen, size_t max) {
-    size_t n = 0;
-    if (room < 4) return 0;
-    dst[n++] = '\'';
-    for (size_t i = 0; i < alen && i < max && n + 3 < room; i++) dst[n++] = (a[i] == '\r' || a[i] == '\n') ? ' ' : a[i];
-    dst[n++] = '\'';
-    dst[n++] = ' ';
-    return n;
-}
-
-static void unknown_command(const struct resp_request *r, const char *cmd, struct plan *out) {
-    size_t n = (size_t)snprintf(out->err, sizeof(out->err), "ERR unknown command ");
-    n += quote_arg(out->err + n, sizeof(out->err) - n, resp_request_arg(r, cmd, 0), r->argv[0].len, 128) - 1;
-    n += (size_t)snprintf(out->err + n, sizeof(out->err) - n, ", with args beginning with: ");
-    size_t args = 0;
-    for (uint32_t i = 1; i < r->argc && args < 128 && n < sizeof(out->err) - 1; i++) {
-        size_t w = quote_arg(out->err + n, sizeof(out->err) - n, resp_request_arg(r, cmd, i), r->argv[i].len, 128 - args);
-        n += w;
-        args += w;
-    }
-    out->err[n < sizeof(out->err) ? n : sizeof(out->err) - 1] = '\0';
-}
-
-static void plan_error(struct plan *out, const char *fmt, const char *name) {
-    out->route = ROUTE_UNSUPPORTED;
-    out->is_error = 1;
-    snprintf(out->err, sizeof(out->err), fmt, name);
-}
-
-static void plan_keys(const struct resp_request *r, const char *cmd, struct plan *out) {
-    const struct command *c = out->cmd;
-    int last = c->last < 0 ? (int)r->argc + c->last : c->last;
-    int slot = -1;
-    for (int i = c->first; i <= last && i < (int)r->argc; i += c->step) {
-        int s = (int)slot_for_key(resp_request_arg(r, cmd, (uint32_t)i), r->argv[i].len);
-        if (slot >= 0 && s != slot) {
-            plan_error(out, "CROSSSLOT Keys in request don't hash to the same slot", "");
-            return;
-        }
-        slot = s;
-    }
-    out->route = ROUTE_KEYS;
-    out->slot = slot;
-}
-
-void plan_request(const struct cmdtable *t, const struct resp_request *r, const char *cmd, struct plan *out) {
-    out->is_error = 0;
-    out->slot = -1;
-    out->cmd = cmdtable_lookup(t, resp_request_arg(r, cmd, 0), r->argv[0].len);
-    const struct command *c = out->cmd;
-    if (!c) {
-        out->route = ROUTE_UNSUPPORTED;
-        out->is_error = 1;
-        unknown_command(r, cmd, out);
-        return;
-    }
-    if ((c->arity > 0 && (int)r->argc != c->arity) || (c->arity < 0 && (int)r->argc < -c->arity)) {
-        plan_error(out, "ERR wrong number of arguments for '%s' command", c->name);
-        return;
-    }
-    switch (c->route) {
-    case ROUTE_KEYS:
-        plan_keys(r, cmd, out);
-        return;
-    case ROUTE_LOCAL:
-        out->route = ROUTE_LOCAL;
-        return;
-    default:
-        plan_error(out, "ERR slotgate does not support the '%s' command yet", c->name);
-        return;
-    }
-}

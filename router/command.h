@@ -1,7 +1,8 @@
-/* The command table and request planning: for each command, its arity, flags and key positions (from
- * Redis 7.0's own COMMAND reply, see command_table.inc), and how slotgate serves it. Planning turns a
- * parsed request into a decision (forward to the owner of one slot, answer locally, or refuse with a
- * Redis-style error) without any I/O. */
+/* The command table and request planning: for each command (and subcommand, "config|get"), its arity,
+ * flags, Redis 7 key specifications and cluster tips, and how slotgate serves it. The table is built
+ * from a live COMMAND reply when a backend answers one (so commands newer than this build route
+ * correctly) or from the copy generated from Redis 7.0 (command_table.inc). Planning turns a parsed
+ * request into a decision without any I/O. */
 #ifndef SLOTGATE_COMMAND_H
 #define SLOTGATE_COMMAND_H
 
@@ -10,36 +11,86 @@
 
 #include "resp.h"
 
+struct redisReply;
+
 enum {
     CMD_WRITE = 1 << 0, CMD_READONLY = 1 << 1, CMD_DENYOOM = 1 << 2, CMD_ADMIN = 1 << 3,
     CMD_PUBSUB = 1 << 4, CMD_NOSCRIPT = 1 << 5, CMD_BLOCKING = 1 << 6, CMD_LOADING = 1 << 7,
     CMD_STALE = 1 << 8, CMD_SKIP_MONITOR = 1 << 9, CMD_FAST = 1 << 10, CMD_MOVABLEKEYS = 1 << 11,
     CMD_NO_AUTH = 1 << 12, CMD_MAY_REPLICATE = 1 << 13, CMD_NO_MULTI = 1 << 14, CMD_ALLOW_BUSY = 1 << 15,
+    /* COMMAND's cluster tips */
+    TIP_ALL_NODES = 1 << 16, TIP_ALL_SHARDS = 1 << 17, TIP_MULTI_SHARD = 1 << 18, TIP_REQ_SPECIAL = 1 << 19,
+    TIP_AGG_SUM = 1 << 20, TIP_ALL_SUCCEEDED = 1 << 21, TIP_ONE_SUCCEEDED = 1 << 22, TIP_AGG_AND = 1 << 23,
+    TIP_AGG_MIN = 1 << 24, TIP_AGG_MAX = 1 << 25, TIP_RESP_SPECIAL = 1 << 26,
 };
+
+enum { KS_BS_UNKNOWN = 0, KS_BS_INDEX, KS_BS_KEYWORD };
+enum { KS_FK_UNKNOWN = 0, KS_FK_RANGE, KS_FK_KEYNUM };
+
+/* A Redis 7 key specification: where the keys begin (an index, or after a keyword searched from
+ * bs_arg) and how to find them from there (a range lastkey/keystep/limit = a/b/c, or a count at
+ * keynumidx/firstkey/keystep = a/b/c). */
+struct keyspec {
+    int bs;
+    int bs_arg;
+    const char *keyword;
+    int fk;
+    int a, b, c;
+    int incomplete;
+};
+
+#define MAX_KEYSPECS 4
 
 /* How slotgate serves a command. */
 enum cmd_route {
-    ROUTE_UNSUPPORTED = 0, /* refused with a reason (not yet supported, or not possible through a proxy) */
-    ROUTE_KEYS,            /* all keys in one slot: forward to that slot's master */
-    ROUTE_LOCAL,           /* answered by slotgate itself */
+    ROUTE_REFUSED = 0, /* not possible or not allowed through the proxy: an error naming the reason */
+    ROUTE_KEYS,        /* all keys in one slot: its master (no keys: any master) */
+    ROUTE_SPLIT,       /* keys over several slots: one command per slot, replies merged */
+    ROUTE_ALL,         /* every master, replies merged */
+    ROUTE_ANY,         /* any one master */
+    ROUTE_SLOT_ARG,    /* the master of the slot given as argument 2 (CLUSTER COUNTKEYSINSLOT) */
+    ROUTE_SCAN,        /* one master at a time, the cursor saying which */
+    ROUTE_LOCAL,       /* answered by slotgate itself */
+    ROUTE_TXN,         /* MULTI/EXEC/DISCARD/WATCH/UNWATCH: a dedicated connection */
+    ROUTE_BLOCKING,    /* a dedicated connection so it never delays others */
+    ROUTE_PUBSUB,      /* subscribe family: a dedicated connection, replies pushed */
 };
 
-enum cmd_local { LOCAL_NONE = 0, LOCAL_PING, LOCAL_ECHO, LOCAL_SELECT, LOCAL_QUIT };
+enum cmd_merge {
+    MERGE_NONE = 0, MERGE_SUM, MERGE_ALL_OK, MERGE_ONE_OK, MERGE_AND, MERGE_MIN, MERGE_MAX,
+    MERGE_CONCAT, MERGE_MGET, MERGE_RANDOM, MERGE_INFO,
+};
+
+enum cmd_local {
+    LOCAL_NONE = 0, LOCAL_PING, LOCAL_ECHO, LOCAL_SELECT, LOCAL_QUIT, LOCAL_HELLO, LOCAL_AUTH, LOCAL_RESET,
+    LOCAL_READONLY, LOCAL_READWRITE, LOCAL_ASKING, LOCAL_CLIENT_SETNAME, LOCAL_CLIENT_GETNAME, LOCAL_CLIENT_ID,
+    LOCAL_CLIENT_INFO, LOCAL_CLIENT_LIST, LOCAL_CLUSTER_SLOTS, LOCAL_CLUSTER_SHARDS, LOCAL_CLUSTER_NODES,
+    LOCAL_CLUSTER_INFO, LOCAL_CLUSTER_KEYSLOT, LOCAL_CLUSTER_MYID, LOCAL_INFO, LOCAL_ACL_WHOAMI,
+};
 
 struct command {
-    const char *name; /* lower case */
+    const char *name; /* lower case; "container|sub" for subcommands */
     int arity;        /* Redis's: N exact, -N at least N */
     uint32_t flags;
     int first, last, step;
     int has_subcommands;
+    int nspecs;
+    struct keyspec specs[MAX_KEYSPECS];
     int route;
+    int merge;
     int local;
+    const char *why; /* ROUTE_REFUSED: the reason shown to the client */
 };
 
 struct cmdtable;
 
-struct cmdtable *cmdtable_new_builtin(void);
-void cmdtable_free(struct cmdtable *t);
+/* allow: command names ("flushall", "config|set") that are refused by default but allowed here. */
+struct cmdtable *cmdtable_new_builtin(char *const *allow, int nallow);
+/* From a COMMAND reply (Redis 7 format); NULL with err on a reply that is not one. */
+struct cmdtable *cmdtable_new_from_reply(const struct redisReply *r, char *const *allow, int nallow, char *err, int errlen);
+struct cmdtable *cmdtable_ref(struct cmdtable *t);
+void cmdtable_unref(struct cmdtable *t);
+#define cmdtable_free cmdtable_unref
 /* Case-insensitive, O(1). NULL for a command Redis does not have. */
 const struct command *cmdtable_lookup(const struct cmdtable *t, const char *name, size_t len);
 size_t cmdtable_count(const struct cmdtable *t);
@@ -47,13 +98,24 @@ const struct command *cmdtable_at(const struct cmdtable *t, size_t i);
 
 struct plan {
     const struct command *cmd;
-    int route;  /* enum cmd_route; ROUTE_UNSUPPORTED also for every error below */
-    int slot;   /* ROUTE_KEYS */
+    int route;
+    int merge;
+    int slot;     /* ROUTE_KEYS with keys, ROUTE_SLOT_ARG: the slot; else -1 */
     int is_error;
-    char err[256]; /* the Redis-style error line without '-' and CRLF, when is_error */
+    char err[256]; /* the Redis-style error without '-' and CRLF, when is_error */
+    /* The keys' argument indices and slots (ROUTE_KEYS, ROUTE_SPLIT), in argument order. */
+    int nkeys;
+    int keys_cap;
+    int *keys;
+    uint16_t *slots;
 };
 
-/* Plans one parsed request; cmd is its first byte (see resp_request_arg). Always fills out. */
-void plan_request(const struct cmdtable *t, const struct resp_request *r, const char *cmd, struct plan *out);
+void plan_init(struct plan *p);
+void plan_free(struct plan *p);
+/* Plans one parsed request; cmd is its first byte (see resp_request_arg). Always fills p. */
+void plan_request(const struct cmdtable *t, const struct resp_request *r, const char *cmd, struct plan *p);
+/* The keys of a request by its command's key specs (as Redis's getKeysUsingKeySpecs), into p->keys.
+ * Returns the count, or -1 when the specs cannot locate them (p->err says why). */
+int command_find_keys(const struct command *c, const struct resp_request *r, const char *cmd, struct plan *p);
 
 #endif

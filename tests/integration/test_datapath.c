@@ -54,7 +54,7 @@ START_TEST(local_commands_and_errors_like_redis) {
         freeReplyObject(b);
     }
     expect_str(c, "CROSSSLOT Keys in request don't hash to the same slot", "RENAME a b");
-    expect_str(c, "ERR slotgate does not support the 'multi' command yet", "MULTI");
+    expect_str(c, "ERR slotgate refuses 'MONITOR': MONITOR would watch one node, not the cluster", "MONITOR");
     expect_str(c, "OK", "SET {t}a 1"); /* the connection is still usable */
     expect_str(c, "OK", "RENAME {t}a {t}b");
     expect_str(c, "1", "GET {t}b");

@@ -11,6 +11,7 @@ static struct cmdtable *t;
 
 /* Parses an inline command line and plans it. */
 static void plan_line(const char *line, struct plan *p) {
+    p->nkeys = 0;
     struct resp_request r;
     char err[RESP_ERR_LEN], buf[1024];
     snprintf(buf, sizeof(buf), "%s\r\n", line);
@@ -35,45 +36,109 @@ END_TEST
 static const struct {
     const char *line;
     int route;
-    const char *key; /* expected slot is this key's */
+    int merge;
+    const char *keys; /* argument indices of the keys, e.g. "1,3" */
     const char *err;
 } cases[] = {
-    {"GET foo", ROUTE_KEYS, "foo", NULL},
-    {"set {u1}a 1", ROUTE_KEYS, "u1", NULL},
-    {"HSET h f v f2 v2", ROUTE_KEYS, "h", NULL},
-    {"MGET {t}a {t}b", ROUTE_KEYS, "t", NULL},
-    {"RENAME {t}a {t}b", ROUTE_KEYS, "t", NULL},
-    {"MGET a b", ROUTE_UNSUPPORTED, NULL, "CROSSSLOT Keys in request don't hash to the same slot"},
-    {"RENAME a b", ROUTE_UNSUPPORTED, NULL, "CROSSSLOT Keys in request don't hash to the same slot"},
-    {"PING", ROUTE_LOCAL, NULL, NULL},
-    {"echo x", ROUTE_LOCAL, NULL, NULL},
-    {"GET", ROUTE_UNSUPPORTED, NULL, "ERR wrong number of arguments for 'get' command"},
-    {"GET a b", ROUTE_UNSUPPORTED, NULL, "ERR wrong number of arguments for 'get' command"},
-    {"foo bar baz", ROUTE_UNSUPPORTED, NULL, "ERR unknown command 'foo', with args beginning with: 'bar' 'baz' "},
-    {"nosuch", ROUTE_UNSUPPORTED, NULL, "ERR unknown command 'nosuch', with args beginning with: "},
-    {"MULTI", ROUTE_UNSUPPORTED, NULL, "ERR slotgate does not support the 'multi' command yet"},
-    {"BLPOP l 0", ROUTE_UNSUPPORTED, NULL, "ERR slotgate does not support the 'blpop' command yet"},
-    {"SUBSCRIBE c", ROUTE_UNSUPPORTED, NULL, "ERR slotgate does not support the 'subscribe' command yet"},
-    {"EVAL x 0", ROUTE_UNSUPPORTED, NULL, "ERR slotgate does not support the 'eval' command yet"},
+    {"GET foo", ROUTE_KEYS, 0, "1", NULL},
+    {"set {u1}a 1", ROUTE_KEYS, 0, "1", NULL},
+    {"HSET h f v f2 v2", ROUTE_KEYS, 0, "1", NULL},
+    {"MGET {t}a {t}b", ROUTE_KEYS, 0, "1,2", NULL}, /* one slot: forwarded as it is */
+    {"MGET a b c", ROUTE_SPLIT, MERGE_MGET, "1,2,3", NULL},
+    {"MSET a 1 b 2", ROUTE_SPLIT, MERGE_ALL_OK, "1,3", NULL},
+    {"DEL a b", ROUTE_SPLIT, MERGE_SUM, "1,2", NULL},
+    {"EXISTS a b", ROUTE_SPLIT, MERGE_SUM, "1,2", NULL},
+    {"UNLINK a b", ROUTE_SPLIT, MERGE_SUM, "1,2", NULL},
+    {"TOUCH a b", ROUTE_SPLIT, MERGE_SUM, "1,2", NULL},
+    {"MSETNX a 1 b 2", ROUTE_REFUSED, 0, NULL, "CROSSSLOT Keys in request don't hash to the same slot"},
+    {"RENAME {t}a {t}b", ROUTE_KEYS, 0, "1,2", NULL},
+    {"RENAME a b", ROUTE_REFUSED, 0, NULL, "CROSSSLOT Keys in request don't hash to the same slot"},
+    {"ZUNIONSTORE {z}d 2 {z}a {z}b WEIGHTS 1 2", ROUTE_KEYS, 0, "1,3,4", NULL},
+    {"EVAL s 2 {k}1 {k}2 arg", ROUTE_KEYS, 0, "3,4", NULL},
+    {"EVAL s 0 arg", ROUTE_KEYS, 0, "", NULL}, /* no keys: any master */
+    {"FCALL f 1 k a", ROUTE_KEYS, 0, "3", NULL},
+    {"XREAD COUNT 2 STREAMS {s}a {s}b 0 0", ROUTE_KEYS, 0, "4,5", NULL},
+    {"XREAD BLOCK 10 STREAMS {s}a 0", ROUTE_BLOCKING, 0, "4", NULL},
+    {"SORT {s}l BY w STORE {s}d", ROUTE_KEYS, 0, "1,5", NULL},
+    {"GEORADIUS {g}k 0 0 1 km STORE {g}d", ROUTE_KEYS, 0, "1,7", NULL},
+    {"OBJECT ENCODING k", ROUTE_KEYS, 0, "2", NULL},
+    {"MEMORY USAGE k", ROUTE_KEYS, 0, "2", NULL},
+    {"BLPOP {l}a {l}b 0", ROUTE_BLOCKING, 0, "1,2", NULL},
+    {"BLMPOP 0 2 {l}a {l}b LEFT", ROUTE_BLOCKING, 0, "3,4", NULL},
+    {"MULTI", ROUTE_TXN, 0, NULL, NULL},
+    {"WATCH {w}a {w}b", ROUTE_TXN, 0, "1,2", NULL},
+    {"SUBSCRIBE c d", ROUTE_PUBSUB, 0, NULL, NULL},
+    {"SSUBSCRIBE c", ROUTE_PUBSUB, 0, "1", NULL},
+    {"SPUBLISH c m", ROUTE_KEYS, 0, "1", NULL},
+    {"PUBLISH c m", ROUTE_ANY, 0, NULL, NULL},
+    {"DBSIZE", ROUTE_ALL, MERGE_SUM, NULL, NULL},
+    {"KEYS *", ROUTE_ALL, MERGE_CONCAT, NULL, NULL},
+    {"FLUSHALL", ROUTE_ALL, MERGE_ALL_OK, NULL, NULL},
+    {"SCRIPT LOAD x", ROUTE_ALL, MERGE_ALL_OK, NULL, NULL},
+    {"SCRIPT EXISTS a b", ROUTE_ALL, MERGE_AND, NULL, NULL},
+    {"SCRIPT KILL", ROUTE_ALL, MERGE_ONE_OK, NULL, NULL},
+    {"RANDOMKEY", ROUTE_ALL, MERGE_RANDOM, NULL, NULL},
+    {"SCAN 0 MATCH a*", ROUTE_SCAN, 0, NULL, NULL},
+    {"TIME", ROUTE_ANY, 0, NULL, NULL},
+    {"CONFIG GET maxmemory", ROUTE_ANY, 0, NULL, NULL},
+    {"CLUSTER COUNTKEYSINSLOT 42", ROUTE_SLOT_ARG, 0, NULL, NULL},
+    {"CLUSTER COUNTKEYSINSLOT 16384", ROUTE_REFUSED, 0, NULL, "ERR Invalid or out of range slot"},
+    {"CLUSTER SLOTS", ROUTE_LOCAL, 0, NULL, NULL},
+    {"CLIENT SETNAME x", ROUTE_LOCAL, 0, NULL, NULL},
+    {"PING", ROUTE_LOCAL, 0, NULL, NULL},
+    {"echo x", ROUTE_LOCAL, 0, NULL, NULL},
+    {"GET", ROUTE_REFUSED, 0, NULL, "ERR wrong number of arguments for 'get' command"},
+    {"GET a b", ROUTE_REFUSED, 0, NULL, "ERR wrong number of arguments for 'get' command"},
+    {"CONFIG GET", ROUTE_REFUSED, 0, NULL, "ERR wrong number of arguments for 'config|get' command"},
+    {"CONFIG NOPE", ROUTE_REFUSED, 0, NULL, "ERR unknown subcommand 'NOPE'. Try CONFIG HELP."},
+    {"foo bar baz", ROUTE_REFUSED, 0, NULL, "ERR unknown command 'foo', with args beginning with: 'bar' 'baz' "},
+    {"nosuch", ROUTE_REFUSED, 0, NULL, "ERR unknown command 'nosuch', with args beginning with: "},
+    {"CONFIG SET maxmemory 1", ROUTE_REFUSED, 0, NULL,
+     "ERR slotgate refuses 'CONFIG SET': administrative commands go to the nodes directly (or name it in allow-commands)"},
+    {"SHUTDOWN", ROUTE_REFUSED, 0, NULL,
+     "ERR slotgate refuses 'SHUTDOWN': administrative commands go to the nodes directly (or name it in allow-commands)"},
+    {"MONITOR", ROUTE_REFUSED, 0, NULL, "ERR slotgate refuses 'MONITOR': MONITOR would watch one node, not the cluster"},
+    {"CLIENT KILL ID 1", ROUTE_REFUSED, 0, NULL,
+     "ERR slotgate refuses 'CLIENT KILL': administrative commands go to the nodes directly (or name it in allow-commands)"},
 };
 
 START_TEST(planning) {
     struct plan p;
+    plan_init(&p);
     plan_line(cases[_i].line, &p);
     ck_assert_int_eq(p.route, cases[_i].route);
+    ck_assert_int_eq(p.merge, cases[_i].merge);
     if (cases[_i].err) {
         ck_assert(p.is_error);
         ck_assert_str_eq(p.err, cases[_i].err);
     } else {
-        ck_assert(!p.is_error);
+        ck_assert_msg(!p.is_error, "unexpected error: %s", p.err);
     }
-    if (cases[_i].key) ck_assert_int_eq(p.slot, (int)slot_for_key(cases[_i].key, strlen(cases[_i].key)));
+    if (cases[_i].keys) {
+        char got[64] = "";
+        size_t n = 0;
+        for (int k = 0; k < p.nkeys; k++) n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%d", k ? "," : "", p.keys[k]);
+        ck_assert_str_eq(got, cases[_i].keys);
+    }
+    plan_free(&p);
+}
+END_TEST
+
+START_TEST(allowed_commands_route_by_their_tips) {
+    char *allow[] = {"config|set", "monitor"};
+    struct cmdtable *t2 = cmdtable_new_builtin(allow, 2);
+    const struct command *c = cmdtable_lookup(t2, "config|set", 10);
+    ck_assert_int_eq(c->route, ROUTE_ALL); /* request_policy:all_nodes */
+    ck_assert_int_eq(c->merge, MERGE_ALL_OK);
+    ck_assert_int_eq(cmdtable_lookup(t2, "monitor", 7)->route, ROUTE_ANY);
+    cmdtable_unref(t2);
 }
 END_TEST
 
 START_TEST(unknown_command_args_are_truncated_like_redis) {
     struct plan p;
     char line[600];
+    plan_init(&p);
     memset(line, 0, sizeof(line));
     strcpy(line, "zz ");
     memset(line + 3, 'a', 300);
@@ -81,10 +146,11 @@ START_TEST(unknown_command_args_are_truncated_like_redis) {
     /* Redis quotes at most ~128 bytes of arguments. */
     ck_assert_uint_lt(strlen(p.err), 220);
     ck_assert(strncmp(p.err, "ERR unknown command 'zz', with args beginning with: 'aaa", 56) == 0);
+    plan_free(&p);
 }
 END_TEST
 
-static void setup(void) { t = cmdtable_new_builtin(); }
+static void setup(void) { t = cmdtable_new_builtin(NULL, 0); }
 static void teardown(void) { cmdtable_free(t); }
 
 int main(void) {
@@ -94,6 +160,7 @@ int main(void) {
     tcase_add_test(tc, lookup_is_case_insensitive);
     tcase_add_loop_test(tc, planning, 0, (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_test(tc, unknown_command_args_are_truncated_like_redis);
+    tcase_add_test(tc, allowed_commands_route_by_their_tips);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

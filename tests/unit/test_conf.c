@@ -68,7 +68,7 @@ static const struct {
     {"{\"seeds\": [\"a:1\"], \"port\": \"x\"}", NULL, NULL, NULL, "port: must be an integer"},
     {"{\"seeds\": [\"a:1\"], \"port\": 70000}", NULL, NULL, NULL, "port: 70000 is out of range (1 to 65535)"},
     {"{\"seeds\": \"nocolon\"}", NULL, NULL, NULL, "seeds: 'nocolon' is not host:port"},
-    {"{\"seeds\": [1]}", NULL, NULL, NULL, "seeds: every seed must be a string"},
+    {"{\"seeds\": [1]}", NULL, NULL, NULL, "seeds: every element must be a string"},
     {"[1, 2]", NULL, NULL, NULL, "must hold a JSON object"},
     {"{\"seeds\": [\"a:1\"],", NULL, NULL, NULL, "config file"},
     {NULL, "--threads", "0", NULL, "threads: 0 is out of range (1 to 256)"},

@@ -1,0 +1,38 @@
+/* Merging the replies of a request that slotgate split over several slots or sent to every master,
+ * into the one reply a single Redis server would have given; and rewriting SCAN replies so the cursor
+ * also says which master the scan is on. Pure functions over complete RESP replies. */
+#ifndef SLOTGATE_MERGE_H
+#define SLOTGATE_MERGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+int sbuf_add(struct sbuf *b, const char *p, size_t len);
+int sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_free(struct sbuf *b);
+
+struct reply_ref {
+    const char *p;
+    size_t len;
+};
+
+/* Merges n replies by policy (enum cmd_merge). For MERGE_MGET, key_child[i] names the reply holding
+ * key i's value, each reply listing its keys' values in key order; for MERGE_RANDOM, pick is where the
+ * search for a non-nil reply starts; for MERGE_INFO, prefix is slotgate's own INFO sections and the
+ * replies are the masters' INFO keyspace. Returns 0, or -1 on memory exhaustion. */
+int merge_replies(int policy, const struct reply_ref *replies, int n, const int *key_child, int nkeys, unsigned pick,
+                  const char *prefix, struct sbuf *out);
+
+/* SCAN cursors through slotgate: the low bits say which master (in slot order), the rest is that
+ * master's own cursor. */
+#define SCAN_SHARD_BITS 10
+int scan_cursor_decode(const char *p, size_t len, unsigned *shard, unsigned long long *node_cursor);
+/* Rewrites a master's SCAN reply for the client: its cursor 0 moves on to the next master. */
+int scan_reply_rewrite(const char *reply, size_t len, unsigned shard, unsigned nshards, struct sbuf *out);
+
+#endif
