@@ -15,7 +15,7 @@
 #define SLOTGATE_VERSION "0.1.0"
 #endif
 
-enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES };
+enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES, T_USERS };
 
 struct setting {
     const char *name;
@@ -46,6 +46,7 @@ static const struct setting settings[] = {
     {"client-max-pending-bytes", T_BYTES, O(client_max_pending_bytes), 16 * 1024, 1LL << 32, 0, "replies queued for a client before reading it pauses (default 64mb)"},
     {"max-redirects", T_INT, O(max_redirects), 1, 100, 0, "MOVED/ASK hops followed for one request (default 5)"},
     {"requirepass", T_STR, O(requirepass), 0, 0, 1, "password clients must AUTH with (default: none)"},
+    {"users", T_USERS, O(users), 0, 0, 1, "more users for AUTH, as name:password (comma separated)"},
     {"allow-commands", T_NAMES, O(allow_commands), 0, 0, 0, "refused-by-default commands to allow, e.g. config|set,flushall"},
 };
 #undef O
@@ -141,6 +142,23 @@ static int set_names(struct conf *c, const char *value, char *err, size_t errlen
     return 0;
 }
 
+static int set_users(struct conf *c, const char *value, char *err, size_t errlen) {
+    for (int i = 0; i < c->nusers; i++) free(c->users[i]);
+    c->nusers = 0;
+    char *copy = strdup(value), *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        if (!colon || colon == tok || colon[1] == '\0' || c->nusers == CONF_MAX_SEEDS) {
+            snprintf(err, errlen, "users: every entry must be name:password (at most %d)", CONF_MAX_SEEDS);
+            free(copy);
+            return -1;
+        }
+        c->users[c->nusers++] = strdup(tok);
+    }
+    free(copy);
+    return 0;
+}
+
 int conf_set(struct conf *c, const char *name, const char *value, char *err, size_t errlen) {
     const struct setting *s = find_setting(name);
     if (!s) return snprintf(err, errlen, "unknown setting '%s'", name), -1;
@@ -173,13 +191,15 @@ int conf_set(struct conf *c, const char *name, const char *value, char *err, siz
         return set_seeds(c, value, err, errlen);
     case T_NAMES:
         return set_names(c, value, err, errlen);
+    case T_USERS:
+        return set_users(c, value, err, errlen);
     }
     return -1;
 }
 
 /* A JSON value as the string conf_set() takes; seeds may be an array or one string. */
 static int json_to_string(const struct setting *s, json_t *v, char *buf, size_t len, char *err, size_t errlen) {
-    if ((s->type == T_SEEDS || s->type == T_NAMES) && json_is_array(v)) {
+    if ((s->type == T_SEEDS || s->type == T_NAMES || s->type == T_USERS) && json_is_array(v)) {
         size_t i, n = 0;
         json_t *e;
         buf[0] = '\0';
@@ -329,6 +349,7 @@ void conf_free(struct conf *c) {
     free(c->backend_user);
     free(c->backend_password);
     free(c->requirepass);
+    for (int i = 0; i < c->nusers; i++) free(c->users[i]);
     for (int i = 0; i < c->nallow_commands; i++) free(c->allow_commands[i]);
     free(c->config_file);
     memset(c, 0, sizeof(*c));

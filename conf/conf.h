@@ -31,6 +31,8 @@ struct conf {
     long long client_max_pending_bytes; /* replies waiting for a client before its reads pause */
     int max_redirects;
     char *requirepass;
+    char *users[CONF_MAX_SEEDS]; /* "name:password": more users clients may AUTH as */
+    int nusers;
     char *allow_commands[CONF_MAX_SEEDS]; /* refused-by-default commands allowed by name ("config|set") */
     int nallow_commands;
     char *config_file;

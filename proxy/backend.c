@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "proxy.h"
+#include "scripts.h"
 
 #define MAX_CLUSTER_RETRIES 20
 #define BACKOFF_MIN 0.05
@@ -256,6 +257,35 @@ static double retry_backoff(int attempt) {
     return d > 0.5 ? 0.5 : d;
 }
 
+/* NOSCRIPT for a script slotgate has seen: SCRIPT LOAD it on this same connection (so it is there
+ * before the retry, whatever the pool size), then send the EVALSHA again, once. */
+static int reload_script(struct backend *b, struct req *r) {
+    struct worker *w = b->w;
+    size_t blen;
+    r->xform = XFORM_NONE; /* once */
+    char *body = scripts_lookup(w->scripts, r->sha, &blen);
+    if (!body) return 0;
+    struct req *load = req_new(w);
+    char hdr[64];
+    int n = snprintf(hdr, sizeof(hdr), "*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$%zu\r\n", blen);
+    char *cmd = malloc((size_t)n + blen + 2);
+    int ok = load && cmd;
+    if (ok) {
+        memcpy(cmd, hdr, (size_t)n);
+        memcpy(cmd + n, body, blen);
+        memcpy(cmd + n + blen, "\r\n", 2);
+        load->started = worker_now(w);
+        ok = backend_send(b, load, cmd, (size_t)n + blen + 2) == 0 && backend_send(b, r, NULL, 0) == 0;
+        if (!ok) req_free(w, load);
+    } else if (load) {
+        req_free(w, load);
+    }
+    free(cmd);
+    free(body);
+    log_verbose("worker %d: script %.12s... missing on %s: loaded it again", w->id, r->sha, b->node->addr);
+    return ok;
+}
+
 /* One complete reply for the head of the FIFO. */
 static void handle_reply(struct backend *b, const char *p, size_t len) {
     struct worker *w = b->w;
@@ -320,6 +350,7 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
             route_request(w, r, to, NULL, 0);
             return;
         }
+        if (r->xform == XFORM_EVALSHA && resp_error_is(p, len, "NOSCRIPT") && reload_script(b, r)) return;
         int tryagain = resp_error_is(p, len, "TRYAGAIN"), down = resp_error_is(p, len, "CLUSTERDOWN");
         if ((tryagain || down) && r->retries < MAX_CLUSTER_RETRIES && now + retry_backoff(r->retries) < r->deadline) {
             if (tryagain) w->stats.tryagain++;

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 
 #include "../router/merge.h"
+#include "scripts.h"
 #include "log.h"
 #include "proxy.h"
 
@@ -173,6 +174,20 @@ void req_reply_error(struct worker *w, struct req *r, const char *fmt, ...) {
     req_reply(w, r, buf, (size_t)n + 3);
 }
 
+/* EVAL bodies are remembered by SHA-1; EVALSHA is marked so a NOSCRIPT can be repaired (backend.c). */
+static void remember_scripts(struct worker *w, struct req *r, const struct plan *p, const struct resp_request *q, const char *cmd) {
+    const char *name = p->cmd->name;
+    if (name[0] != 'e' && name[0] != 's') return;
+    if (!strcmp(name, "eval") || !strcmp(name, "eval_ro") || !strcmp(name, "script|load")) {
+        uint32_t at = name[0] == 's' ? 2 : 1;
+        scripts_remember(w->scripts, resp_request_arg(q, cmd, at), q->argv[at].len);
+    } else if ((!strcmp(name, "evalsha") || !strcmp(name, "evalsha_ro")) && q->argv[1].len == 40) {
+        r->xform = XFORM_EVALSHA;
+        memcpy(r->sha, resp_request_arg(q, cmd, 1), 40);
+        r->sha[40] = '\0';
+    }
+}
+
 /* Runs one parsed command: plan it, then answer it here, forward it, split it or fan it out. */
 static void handle_command(struct client *c, const char *cmd) {
     struct worker *w = c->w;
@@ -213,13 +228,17 @@ static void handle_command(struct client *c, const char *cmd) {
         break;
     }
     if (!(bytes = encode_command(w, &c->parser, cmd, &len))) return req_reply_error(w, r, "ERR slotgate: out of memory");
-    if (plan->route == ROUTE_ALL) return fanout_all(w, r, bytes, len, plan->merge, NULL);
+    if (plan->route == ROUTE_ALL) {
+        remember_scripts(w, r, plan, &c->parser, cmd);
+        return fanout_all(w, r, bytes, len, plan->merge, NULL);
+    }
     if (plan->route == ROUTE_ANY || plan->slot < 0) { /* any master: spread them round robin */
         if (w->nshards == 0)
             return req_reply_error(w, r, "CLUSTERDOWN The cluster is down: slotgate has not loaded the slot map yet");
         plan->slot = w->shard_slot[w->any_rr++ % (unsigned)w->nshards];
     }
     r->slot = plan->slot;
+    remember_scripts(w, r, plan, &c->parser, cmd);
     route_request(w, r, NULL, bytes, len);
 }
 

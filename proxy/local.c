@@ -81,20 +81,33 @@ static int secret_equal(const char *a, size_t alen, const char *b) {
     return diff == 0;
 }
 
-/* AUTH [user] password against slotgate's own requirepass; returns 1 when the client is now in. */
+/* AUTH [user] password: the default user's password is requirepass, other users come from "users"
+ * (name:password). Returns 1 when the client is now in. */
 static int check_auth(struct client *c, const char *user, size_t ulen, const char *pass, size_t plen, struct req *r) {
-    const char *want = c->w->conf->requirepass;
-    if (!want) {
+    const struct conf *conf = c->w->conf;
+    int is_default = !user || (ulen == 7 && memcmp(user, "default", 7) == 0);
+    if (is_default && !conf->requirepass && conf->nusers == 0) {
         req_reply_error(c->w, r, "ERR AUTH <password> called without any password configured for the default user. "
                                  "Are you sure your configuration is correct?");
         return 0;
     }
-    if ((user && !(ulen == 7 && memcmp(user, "default", 7) == 0)) || !secret_equal(pass, plen, want)) {
+    int ok = 0;
+    if (is_default && conf->requirepass) {
+        ok = secret_equal(pass, plen, conf->requirepass);
+    } else if (!is_default) {
+        for (int i = 0; i < conf->nusers && !ok; i++) {
+            const char *colon = strchr(conf->users[i], ':');
+            if ((size_t)(colon - conf->users[i]) == ulen && memcmp(conf->users[i], user, ulen) == 0)
+                ok = secret_equal(pass, plen, colon + 1);
+        }
+    }
+    if (!ok) {
         log_notice("worker %d: client %s: authentication failed", c->w->id, c->addr);
         req_reply_error(c->w, r, "WRONGPASS invalid username-password pair or user is disabled.");
         return 0;
     }
     c->is_authed = 1;
+    snprintf(c->user, sizeof(c->user), "%.*s", is_default ? 7 : (int)ulen, is_default ? "default" : user);
     return 1;
 }
 

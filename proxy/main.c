@@ -11,6 +11,7 @@
 #include "../health/refresh.h"
 #include "log.h"
 #include "proxy.h"
+#include "scripts.h"
 
 extern char **environ;
 
@@ -21,6 +22,7 @@ struct app {
     int nworkers;
     struct refresher *refresher;
     int total_clients;
+    struct scripts *scripts;
 };
 
 static void publish(void *ctx, struct slotmap *m) {
@@ -71,7 +73,8 @@ int main(int argc, char **argv) {
     struct ev_loop *loop = ev_default_loop(0);
     a.refresher = refresher_new(loop, &a.conf, publish, publish_cmds, &a);
     a.workers = calloc((size_t)a.conf.threads, sizeof(*a.workers));
-    if (!a.cmds || !a.refresher || !a.workers) {
+    a.scripts = scripts_new(10000, 64 * 1024 * 1024);
+    if (!a.cmds || !a.refresher || !a.workers || !a.scripts) {
         fprintf(stderr, "slotgate: out of memory at start\n");
         return 1;
     }
@@ -84,6 +87,7 @@ int main(int argc, char **argv) {
         a.workers[i].want_refresh = want_refresh;
         a.workers[i].refresh_ctx = &a;
         a.workers[i].all = a.workers;
+        a.workers[i].scripts = a.scripts;
         a.workers[i].nworkers = a.conf.threads;
         a.nworkers++;
     }
@@ -107,6 +111,7 @@ int main(int argc, char **argv) {
     free(a.workers);
     refresher_free(a.refresher);
     cmdtable_free(a.cmds);
+    scripts_free(a.scripts);
     conf_free(&a.conf);
     ev_loop_destroy(loop);
     log_notice("slotgate stopped");

@@ -20,7 +20,7 @@ struct client;
 struct backend;
 
 enum req_state { REQ_NEW = 0, REQ_SENT, REQ_PARKED, REQ_DONE };
-enum req_xform { XFORM_NONE = 0, XFORM_SCAN };
+enum req_xform { XFORM_NONE = 0, XFORM_SCAN, XFORM_EVALSHA };
 
 struct fanout; /* fanout.c: a request split over slots or sent to every master */
 
@@ -46,7 +46,8 @@ struct req {
     uint8_t redirects;
     uint8_t retries;
     uint8_t asking;    /* an ASKING reply precedes this request's reply on its backend connection */
-    uint8_t xform;     /* enum req_xform: how the reply is rewritten for the client */
+    uint8_t xform;     /* enum req_xform: how the reply is handled for the client */
+    char sha[41];      /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */
     uint16_t scan_shard;
     uint8_t dedicated; /* DED_*: must go on the client's own connection, not the shared pool */
     char last_error[96];
@@ -140,6 +141,7 @@ struct worker {
     unsigned any_rr;
     double started;
     struct worker *all;            /* every worker, for process-wide figures (INFO) */
+    struct scripts *scripts;       /* shared by all workers, see scripts.h */
     int nworkers;
     struct pool pool;
     int listen_fd;

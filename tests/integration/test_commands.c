@@ -251,6 +251,75 @@ START_TEST(scripts_and_functions) {
 }
 END_TEST
 
+/* A master that lost its scripts (a promoted replica, SCRIPT FLUSH) gets them back from slotgate. */
+START_TEST(noscript_is_repaired_for_scripts_slotgate_has_seen) {
+    redisContext *c = sgc();
+    const char *body = "return 'ns:' .. redis.call('GET', KEYS[1])";
+    redisReply *r = cmd(c, "SCRIPT LOAD %s", body);
+    char sha[41];
+    snprintf(sha, sizeof(sha), "%s", r->str);
+    freeReplyObject(r);
+    for (int m = 0; m < 3; m++) {
+        redisContext *d = connect_port(BASE + m);
+        expect_str(d, "OK", "SCRIPT FLUSH");
+        redisFree(d);
+    }
+    for (int i = 0; i < 30; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "ns:%d", i);
+        freeReplyObject(cmd(c, "SET nsk:%d %d", i, i));
+        expect_str(c, want, "EVALSHA %s 1 nsk:%d", sha, i);
+    }
+    /* A script slotgate never saw still gets Redis's own answer. */
+    expect_str(c, "NOSCRIPT No matching script. Please use EVAL.", "EVALSHA ffffffffffffffffffffffffffffffffffffffff 1 k");
+    redisFree(c);
+}
+END_TEST
+
+START_TEST(auth_hello_and_client_commands) {
+    struct slotgate sg2;
+    slotgate_start(&sg2, SG_PORT + 1, "--threads 1 --requirepass s3cret --users alice:wonder", "127.0.0.1:21300", 0);
+    redisContext *c = connect_port(SG_PORT + 1);
+    expect_str(c, "NOAUTH Authentication required.", "GET k");
+    expect_str(c, "WRONGPASS invalid username-password pair or user is disabled.", "AUTH nope");
+    expect_str(c, "OK", "AUTH s3cret");
+    expect_str(c, "default", "ACL WHOAMI");
+    expect_str(c, "WRONGPASS invalid username-password pair or user is disabled.", "AUTH alice nope");
+    expect_str(c, "OK", "AUTH alice wonder");
+    expect_str(c, "alice", "ACL WHOAMI");
+    expect_str(c, "OK", "SET authed 1");
+    expect_str(c, "NOPROTO unsupported protocol version", "HELLO 3");
+    redisReply *r = cmd(c, "HELLO 2 SETNAME app1");
+    ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+    ck_assert_str_eq(r->element[4]->str, "proto");
+    ck_assert_int_eq(r->element[5]->integer, 2);
+    freeReplyObject(r);
+    expect_str(c, "app1", "CLIENT GETNAME");
+    expect_str(c, "ERR Client names cannot contain spaces, newlines or special characters.", "CLIENT SETNAME %s", "a b");
+    r = cmd(c, "CLIENT ID");
+    ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+    long long id = r->integer;
+    freeReplyObject(r);
+    r = cmd(c, "CLIENT INFO");
+    char want[64];
+    snprintf(want, sizeof(want), "id=%lld ", id);
+    ck_assert_msg(strncmp(r->str, want, strlen(want)) == 0 && strstr(r->str, " name=app1 ") && strstr(r->str, " user=alice "),
+                  "CLIENT INFO: %s", r->str);
+    freeReplyObject(r);
+    r = cmd(c, "CLIENT LIST");
+    ck_assert(strstr(r->str, "name=app1") != NULL);
+    freeReplyObject(r);
+    expect_str(c, "RESET", "RESET");
+    expect_str(c, "NOAUTH Authentication required.", "GET authed");
+    r = cmd(c, "HELLO 2 AUTH default s3cret");
+    ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+    freeReplyObject(r);
+    expect_str(c, "1", "GET authed");
+    redisFree(c);
+    ck_assert_int_eq(slotgate_stop(&sg2), 0);
+}
+END_TEST
+
 START_TEST(transactions_commit_abort_and_watch) {
     redisContext *c = sgc(), *other = sgc();
     expect_str(c, "OK", "MULTI");
@@ -510,6 +579,8 @@ int main(void) {
     tcase_add_test(tc, scan_sees_every_one_of_10000_keys);
     tcase_add_test(tc, cluster_wide_commands);
     tcase_add_test(tc, scripts_and_functions);
+    tcase_add_test(tc, noscript_is_repaired_for_scripts_slotgate_has_seen);
+    tcase_add_test(tc, auth_hello_and_client_commands);
     tcase_add_test(tc, transactions_commit_abort_and_watch);
     tcase_add_test(tc, blocking_commands_do_not_delay_others);
     tcase_add_test(tc, publish_subscribe);
