@@ -11,6 +11,7 @@
 
 #include "../../router/slot.h"
 #include "../support/cluster.h"
+#include "../support/run.h"
 
 #define BASE 21300
 #define SG_PORT 21390
@@ -18,16 +19,8 @@
 static struct cluster cl;
 static struct slotgate sg;
 
-static void suite_setup(void) {
-    cluster_start(&cl, BASE, 3, 0);
-    slotgate_start(&sg, SG_PORT, "--threads 1", "127.0.0.1:21300", 1);
-}
-
-static void suite_teardown(void) {
-    int rc = slotgate_stop(&sg);
-    cluster_stop(&cl);
-    ck_assert_msg(rc == 0, "slotgate did not exit cleanly (see its log)");
-}
+static void suite_setup(void) { fixture_up(&cl, &sg, BASE, 3, 0, SG_PORT, "--threads 1"); }
+static void suite_teardown(void) { fixture_down(&cl, &sg); }
 
 static redisContext *sgc(void) {
     redisContext *c = connect_port(SG_PORT);
@@ -587,9 +580,5 @@ int main(void) {
     tcase_add_test(tc, cluster_aware_clients_stay_on_slotgate);
     tcase_add_test(tc, every_command_leaves_the_connection_usable);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

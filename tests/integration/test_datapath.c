@@ -12,6 +12,7 @@
 
 #include "../../router/slot.h"
 #include "../support/cluster.h"
+#include "../support/run.h"
 
 #define BASE 21000
 #define SG_PORT 21090
@@ -19,16 +20,8 @@
 static struct cluster cl;
 static struct slotgate sg;
 
-static void suite_setup(void) {
-    cluster_start(&cl, BASE, 3, 0);
-    slotgate_start(&sg, SG_PORT, "--threads 2 --log-level verbose", "127.0.0.1:21000", 1);
-}
-
-static void suite_teardown(void) {
-    int rc = slotgate_stop(&sg);
-    cluster_stop(&cl);
-    ck_assert_msg(rc == 0, "slotgate did not exit cleanly (see its log)");
-}
+static void suite_setup(void) { fixture_up(&cl, &sg, BASE, 3, 0, SG_PORT, "--threads 2 --log-level verbose"); }
+static void suite_teardown(void) { fixture_down(&cl, &sg); }
 
 static redisContext *sgc(void) {
     redisContext *c = connect_port(SG_PORT);
@@ -344,9 +337,5 @@ int main(void) {
     tcase_add_test(tc, ask_while_a_slot_is_half_migrated);
     tcase_add_test(tc, redis_benchmark_runs_with_no_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -10,6 +10,7 @@
 
 #include "../../router/slot.h"
 #include "../support/cluster.h"
+#include "../support/run.h"
 
 #define BASE 21100
 #define SG_PORT 21190
@@ -18,16 +19,8 @@
 static struct cluster cl;
 static struct slotgate sg;
 
-static void suite_setup(void) {
-    cluster_start(&cl, BASE, 3, 1);
-    slotgate_start(&sg, SG_PORT, "--threads 1 --command-timeout-ms 1000", "127.0.0.1:21100", 1);
-}
-
-static void suite_teardown(void) {
-    int rc = slotgate_stop(&sg);
-    cluster_stop(&cl);
-    ck_assert_msg(rc == 0, "slotgate did not exit cleanly (see its log)");
-}
+static void suite_setup(void) { fixture_up(&cl, &sg, BASE, 3, 1, SG_PORT, "--threads 1 --command-timeout-ms 1000"); }
+static void suite_teardown(void) { fixture_down(&cl, &sg); }
 
 static pid_t pid_of_port(int port) { return cl.pids[port - BASE]; }
 
@@ -166,9 +159,5 @@ int main(void) {
     tcase_add_test(tc, stalled_master_fails_fast_naming_the_node);
     tcase_add_test(tc, master_killed_mid_pipeline);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../support/cluster.h"
+#include "../support/run.h"
 
 #define BASE 21200
 #define SG_PORT 21290
@@ -108,9 +109,5 @@ int main(void) {
     tcase_add_test(tc, check_config_validates_a_file);
     tcase_add_test(tc, no_seed_answers_then_cluster_appears);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

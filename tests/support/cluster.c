@@ -334,3 +334,16 @@ int slotgate_stop(struct slotgate *sg) {
     else fprintf(stderr, "slotgate exited with status 0x%x; log kept at %s\n", status, sg->log);
     return clean ? 0 : -1;
 }
+
+void fixture_up(struct cluster *cl, struct slotgate *sg, int base, int masters, int replicas, int sg_port, const char *args) {
+    char seed[32];
+    snprintf(seed, sizeof(seed), "127.0.0.1:%d", base);
+    cluster_start(cl, base, masters, replicas);
+    slotgate_start(sg, sg_port, args, seed, 1);
+}
+
+void fixture_down(struct cluster *cl, struct slotgate *sg) {
+    int rc = slotgate_stop(sg);
+    cluster_stop(cl);
+    ck_assert_msg(rc == 0, "slotgate did not exit cleanly (see its log)");
+}

@@ -6,6 +6,7 @@
 
 #include "../../router/command.h"
 #include "../../router/slot.h"
+#include "../support/run.h"
 
 static struct cmdtable *t;
 
@@ -162,9 +163,5 @@ int main(void) {
     tcase_add_test(tc, unknown_command_args_are_truncated_like_redis);
     tcase_add_test(tc, allowed_commands_route_by_their_tips);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "../../conf/conf.h"
+#include "../support/run.h"
 
 static char path[64];
 
@@ -118,9 +119,5 @@ int main(void) {
     tcase_add_loop_test(tc, bad_values_name_the_setting, 0, (int)(sizeof(errors) / sizeof(errors[0])));
     tcase_add_test(tc, no_seed_is_an_error);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -6,6 +6,7 @@
 
 #include "../../router/command.h"
 #include "../../router/merge.h"
+#include "../support/run.h"
 
 #define R(s) {s, sizeof(s) - 1}
 
@@ -108,9 +109,5 @@ int main(void) {
     tcase_add_test(tc, info_sums_the_keyspace);
     tcase_add_test(tc, scan_cursor_walks_the_masters);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

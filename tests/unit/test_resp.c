@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../router/resp.h"
+#include "../support/run.h"
 
 #define MAXBULK (512LL * 1024 * 1024)
 
@@ -243,9 +244,5 @@ int main(void) {
     tcase_add_test(tr, redirects_are_parsed);
     tcase_add_test(tr, integers_like_redis);
     suite_add_tcase(s, tr);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

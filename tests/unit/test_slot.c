@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "../../router/slot.h"
+#include "../support/run.h"
 
 static const struct {
     const char *key;
@@ -39,9 +40,5 @@ int main(void) {
     tcase_add_loop_test(tc, keyslot_matches_redis, 0, (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_test(tc, hash_tag_rules);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

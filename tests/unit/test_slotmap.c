@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../router/slotmap.h"
+#include "../support/run.h"
 
 static redisReply *parse(const char *raw) {
     redisReader *r = redisReaderCreate();
@@ -106,9 +107,5 @@ int main(void) {
     tcase_add_loop_test(tc, rejects_what_is_not_cluster_slots, 0, (int)(sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc, same_detects_changes);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }
