@@ -15,7 +15,7 @@
 #define SLOTGATE_VERSION "0.1.0"
 #endif
 
-enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES, T_USERS };
+enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES, T_USERS, T_READ };
 
 struct setting {
     const char *name;
@@ -45,6 +45,8 @@ static const struct setting settings[] = {
     {"client-query-buffer-limit", T_BYTES, O(client_query_buffer_limit), 1024 * 1024, 1LL << 32, 0, "largest unparsed client input (default 1gb)"},
     {"client-max-pending-bytes", T_BYTES, O(client_max_pending_bytes), 16 * 1024, 1LL << 32, 0, "replies queued for a client before reading it pauses (default 64mb)"},
     {"max-redirects", T_INT, O(max_redirects), 1, 100, 0, "MOVED/ASK hops followed for one request (default 5)"},
+    {"failover-hold-ms", T_INT, O(failover_hold_ms), 0, 600000, 0, "hold requests for an unreachable master this long (default 0: cluster-node-timeout + 3000)"},
+    {"read-policy", T_READ, O(read_policy), 0, 0, 0, "master, prefer-replica or replica-only, for read-only commands (default master)"},
     {"requirepass", T_STR, O(requirepass), 0, 0, 1, "password clients must AUTH with (default: none)"},
     {"users", T_USERS, O(users), 0, 0, 1, "more users for AUTH, as name:password (comma separated)"},
     {"allow-commands", T_NAMES, O(allow_commands), 0, 0, 0, "refused-by-default commands to allow, e.g. config|set,flushall"},
@@ -193,6 +195,12 @@ int conf_set(struct conf *c, const char *name, const char *value, char *err, siz
         return set_names(c, value, err, errlen);
     case T_USERS:
         return set_users(c, value, err, errlen);
+    case T_READ: {
+        static const char *pol[] = {"master", "prefer-replica", "replica-only"};
+        for (int i = 0; i < 3; i++)
+            if (!strcasecmp(value, pol[i])) return c->read_policy = i, 0;
+        return snprintf(err, errlen, "%s: '%s' is not one of master, prefer-replica, replica-only", name, value), -1;
+    }
     }
     return -1;
 }

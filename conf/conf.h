@@ -10,6 +10,7 @@
 #define CONF_MAX_SEEDS 64
 
 enum { LOG_DEBUG = 0, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING };
+enum { READ_MASTER = 0, READ_PREFER_REPLICA, READ_REPLICA_ONLY };
 
 struct conf {
     char *seeds[CONF_MAX_SEEDS]; /* "host:port" */
@@ -30,6 +31,8 @@ struct conf {
     long long client_query_buffer_limit;
     long long client_max_pending_bytes; /* replies waiting for a client before its reads pause */
     int max_redirects;
+    int failover_hold_ms;   /* 0: the cluster's cluster-node-timeout + 3000 */
+    int read_policy;        /* READ_* */
     char *requirepass;
     char *users[CONF_MAX_SEEDS]; /* "name:password": more users clients may AUTH as */
     int nusers;

@@ -33,6 +33,8 @@ struct refresher {
     int ncand, idx;
     char asked[SM_HOST_LEN + 8];
     char asked_host[SM_HOST_LEN];
+    char last_good[SM_HOST_LEN + 8]; /* asked first next time */
+    int *node_timeout_ms;
 };
 
 static void try_next(struct refresher *h);
@@ -111,6 +113,19 @@ static void on_command(redisAsyncContext *ac, void *reply, void *priv) {
     } else {
         log_notice("keeping the built-in command table: %s answered COMMAND with something else (%s)", h->asked, err);
     }
+    /* the CONFIG GET sent with COMMAND finishes this attempt */
+}
+
+static void on_node_timeout(redisAsyncContext *ac, void *reply, void *priv) {
+    struct refresher *h = priv;
+    redisReply *r = reply;
+    if (ac != h->ac || !reply) return;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING && h->node_timeout_ms) {
+        int ms = atoi(r->element[1]->str);
+        __atomic_store_n(h->node_timeout_ms, ms, __ATOMIC_RELAXED);
+        log_verbose("cluster-node-timeout is %d ms: requests for an unreachable master are held up to %d ms", ms,
+                    h->conf->failover_hold_ms ? h->conf->failover_hold_ms : ms + 3000);
+    }
     drop_ac(h);
     finish(h, 1);
 }
@@ -136,8 +151,10 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *priv) {
         h->current = m;
         h->publish(h->ctx, m);
     }
+    snprintf(h->last_good, sizeof(h->last_good), "%s", h->asked);
     if (!h->have_cmds) {
         redisAsyncCommand(ac, on_command, h, "COMMAND");
+        redisAsyncCommand(ac, on_node_timeout, h, "CONFIG GET cluster-node-timeout");
         return;
     }
     drop_ac(h);
@@ -188,7 +205,9 @@ static void try_next(struct refresher *h) {
     else if (c->backend_password)
         redisAsyncCommand(ac, NULL, NULL, "AUTH %s", c->backend_password);
     redisAsyncCommand(ac, on_slots, h, "CLUSTER SLOTS");
-    ev_timer_set(&h->attempt_timeout, (c->connect_timeout_ms + c->command_timeout_ms) / 1000.0, 0);
+    /* CLUSTER SLOTS answers in microseconds: a node that takes a second is stalled (SIGSTOP, overload),
+     * and the next candidate is a better bet than waiting out the command timeout. */
+    ev_timer_set(&h->attempt_timeout, (c->connect_timeout_ms + 1000) / 1000.0, 0);
     ev_timer_start(h->loop, &h->attempt_timeout);
 }
 
@@ -209,7 +228,8 @@ static void start(struct refresher *h) {
     h->running = 1;
     h->last_start = now;
     clear_candidates(h);
-    /* Known masters first (they are most likely up and current), then replicas, then the seeds. */
+    /* The node that answered last, then known masters (most likely up and current), replicas, seeds. */
+    if (h->last_good[0]) add_seed(h, h->last_good);
     if (h->current) {
         for (int i = 0; i < h->current->nshards; i++) {
             const struct sm_node *n = &h->current->nodes[h->current->shards[i].master];
@@ -252,6 +272,8 @@ static void on_attempt_timeout(struct ev_loop *loop, ev_timer *t, int revents) {
     if (ac) redisAsyncFree(ac); /* not Disconnect: that would wait for the reply that never comes */
     attempt_failed(h, "timed out");
 }
+
+void refresher_set_node_timeout_sink(struct refresher *h, int *ms) { h->node_timeout_ms = ms; }
 
 struct refresher *refresher_new(struct ev_loop *loop, const struct conf *conf, refresh_publish_fn publish,
                                 refresh_publish_cmds_fn publish_cmds, void *ctx) {

@@ -23,6 +23,8 @@ typedef void (*refresh_publish_cmds_fn)(void *ctx, struct cmdtable *t);
 struct refresher *refresher_new(struct ev_loop *loop, const struct conf *conf, refresh_publish_fn publish,
                                 refresh_publish_cmds_fn publish_cmds, void *ctx);
 void refresher_start(struct refresher *h);
+/* Where to store the cluster's cluster-node-timeout once a node has told it (an atomic int). */
+void refresher_set_node_timeout_sink(struct refresher *h, int *ms);
 /* Thread-safe. */
 void refresher_request(struct refresher *h, const char *why);
 /* The last map published (a new reference), or NULL. Main thread only. */

@@ -18,7 +18,7 @@
 #include "proxy.h"
 #include "scripts.h"
 
-#define MAX_CLUSTER_RETRIES 20
+#define MAX_CLUSTER_RETRIES 100 /* bounded in time by the request's deadline */
 #define BACKOFF_MIN 0.05
 #define BACKOFF_MAX 1.0
 
@@ -222,7 +222,7 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
         r->asking = 0;
         if (b->dedicated != DED_NONE)
             req_reply_error(w, r, "ERR slotgate: connection to node %s lost (%s)", n->addr, why);
-        else if (fail_written && b->written >= r->out_end)
+        else if (fail_written && b->written >= r->out_end && !r->is_readonly)
             req_reply_error(w, r, "ERR slotgate: connection to node %s lost (%s); the command may have been applied", n->addr, why);
         else
             park_request(w, r, NULL, 0, worker_now(w));

@@ -200,7 +200,7 @@ static void handle_command(struct client *c, const char *cmd) {
     double now = worker_now(w);
     r->client = c;
     r->started = now;
-    r->deadline = now + w->conf->command_timeout_ms / 1000.0;
+    r->deadline = now + worker_hold(w);
     c->last_cmd = now;
     if (c->qtail) c->qtail->qnext = r;
     else c->qhead = r;
@@ -238,6 +238,7 @@ static void handle_command(struct client *c, const char *cmd) {
         plan->slot = w->shard_slot[w->any_rr++ % (unsigned)w->nshards];
     }
     r->slot = plan->slot;
+    r->is_readonly = (plan->cmd->flags & CMD_READONLY) != 0;
     remember_scripts(w, r, plan, &c->parser, cmd);
     route_request(w, r, NULL, bytes, len);
 }

@@ -77,6 +77,7 @@ static struct req *new_child(struct worker *w, struct req *parent, int idx, int 
     c->slot = slot;
     c->started = parent->started;
     c->deadline = parent->deadline;
+    c->is_readonly = parent->is_readonly;
     return c;
 }
 
@@ -124,6 +125,7 @@ void fanout_split(struct worker *w, struct req *r, const struct resp_request *q,
     f->nkeys = nkeys;
     key_child = NULL;
     r->fan = f;
+    r->is_readonly = (p->cmd->flags & CMD_READONLY) != 0;
     for (int c = 0; c < n; c++) {
         b.len = 0;
         int rc = sbuf_printf(&b, "*%d\r\n", 1 + count[c] * step) | add_bulk(&b, resp_request_arg(q, cmd, 0), q->argv[0].len);

@@ -22,6 +22,7 @@ struct app {
     int nworkers;
     struct refresher *refresher;
     int total_clients;
+    int node_timeout_ms;
     struct scripts *scripts;
 };
 
@@ -84,6 +85,7 @@ int main(int argc, char **argv) {
             return 1;
         }
         a.workers[i].total_clients = &a.total_clients;
+        a.workers[i].node_timeout_ms = &a.node_timeout_ms;
         a.workers[i].want_refresh = want_refresh;
         a.workers[i].refresh_ctx = &a;
         a.workers[i].all = a.workers;
@@ -102,6 +104,7 @@ int main(int argc, char **argv) {
     ev_signal_init(&sigterm, on_signal, SIGTERM);
     ev_signal_start(loop, &sigint);
     ev_signal_start(loop, &sigterm);
+    refresher_set_node_timeout_sink(a.refresher, &a.node_timeout_ms);
     refresher_start(a.refresher);
     log_notice("slotgate %s ready to accept connections on %s:%d (%d worker threads, seeds: %s%s)", "0.1.0", a.conf.bind,
                a.conf.port, a.nworkers, a.conf.seeds[0], a.conf.nseeds > 1 ? ", ..." : "");

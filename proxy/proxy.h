@@ -50,6 +50,7 @@ struct req {
     char sha[41];      /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */
     uint16_t scan_shard;
     uint8_t dedicated; /* DED_*: must go on the client's own connection, not the shared pool */
+    uint8_t is_readonly; /* safe to send again after its connection died after writing it */
     char last_error[96];
 };
 
@@ -165,6 +166,8 @@ struct worker {
     char *scratch; /* an inline command re-encoded as multibulk */
     size_t scratch_cap;
     int *total_clients; /* atomic, shared by all workers: maxclients is per process */
+    int *node_timeout_ms; /* atomic: the cluster's cluster-node-timeout, once health/ has read it */
+    double last_refresh_ask;
     void (*want_refresh)(void *ctx, const char *why);
     void *refresh_ctx;
     struct worker_stats stats;
@@ -230,6 +233,16 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len);
 void req_reply_error(struct worker *w, struct req *r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static inline double worker_now(struct worker *w) { return ev_now(w->loop); }
+/* How long a request may be held while its master is unreachable or the cluster is failing over. */
+static inline double worker_hold(const struct worker *w) {
+    int ms = w->conf->failover_hold_ms;
+    if (!ms) {
+        int nt = w->node_timeout_ms ? __atomic_load_n(w->node_timeout_ms, __ATOMIC_RELAXED) : 0;
+        ms = nt > 0 ? nt + 3000 : 18000; /* Redis's default cluster-node-timeout is 15000 */
+    }
+    double cmd = w->conf->command_timeout_ms / 1000.0;
+    return ms / 1000.0 > cmd ? ms / 1000.0 : cmd;
+}
 /* Counters are written by their worker only and read by others (INFO): relaxed atomic stores, which
  * are plain moves on x86, keep that free of data races without a locked instruction. */
 #define STAT_INC(w, field) __atomic_store_n(&(w)->stats.field, (w)->stats.field + 1, __ATOMIC_RELAXED)

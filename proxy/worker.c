@@ -246,6 +246,10 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
          * the refresh that reveals it will retry every parked request at once. */
         if (now < r->deadline) {
             park_request(w, r, p, len, n->down_until > now ? n->down_until : now + PARK_TICK);
+            if (now - w->last_refresh_ask > 0.1) { /* learn the new owner as soon as the cluster has one */
+                w->last_refresh_ask = now;
+                worker_request_refresh(w, "master unreachable");
+            }
             return;
         }
         req_reply_error(w, r, "ERR slotgate: node %s is unreachable (%s)", n->addr,

@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -108,6 +112,10 @@ pid_t spawn(char *const argv[], const char *log_path) {
             close(fd);
         }
         setpgid(0, 0); /* Ctrl-C on the test run reaches us only through the test's cleanup */
+        /* Check ends a failed test's process with _exit(), which skips atexit(): the kernel then
+         * kills what that process started, so no server outlives the test that started it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1) _exit(127);
         execvp(argv[0], argv);
         _exit(127);
     }
@@ -157,14 +165,41 @@ static int ping_port(int port) {
     return ok;
 }
 
+static int port_in_use(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    int used = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(fd);
+    return used;
+}
+
+/* Scratch folders of earlier runs whose test process is gone (it failed and could not clean up). */
+static void remove_stale_dirs(int base_port) {
+    char cmdline[256];
+    snprintf(cmdline, sizeof(cmdline),
+             "for d in /tmp/slotgate-test-*-%d; do [ -d \"$d\" ] || continue; p=${d#/tmp/slotgate-test-}; p=${p%%-*}; "
+             "kill -0 \"$p\" 2>/dev/null || rm -rf \"$d\"; done",
+             base_port);
+    if (system(cmdline) != 0) fprintf(stderr, "could not clean stale test folders\n");
+}
+
 void cluster_start(struct cluster *cl, int base_port, int masters, int replicas) {
     memset(cl, 0, sizeof(*cl));
     cl->base_port = base_port;
     cl->nmasters = masters;
     cl->nnodes = masters * (1 + replicas);
     snprintf(cl->dir, sizeof(cl->dir), "/tmp/slotgate-test-%d-%d", (int)getpid(), base_port);
+    remove_stale_dirs(base_port);
     mkdir(cl->dir, 0755);
     track_dir(cl->dir);
+    for (int i = 0; i < cl->nnodes; i++) { /* servers of a failed earlier test may still be dying */
+        long long until = now_ms() + 10000;
+        while (port_in_use(base_port + i) || port_in_use(base_port + i + 10000)) {
+            ck_assert_msg(now_ms() < until, "port %d is still in use by something else", base_port + i);
+            sleep_ms(50);
+        }
+    }
     char cmdline[4096];
     int n = snprintf(cmdline, sizeof(cmdline), "redis-cli --cluster create");
     for (int i = 0; i < cl->nnodes; i++) {
@@ -174,9 +209,11 @@ void cluster_start(struct cluster *cl, int base_port, int masters, int replicas)
         snprintf(conf, sizeof(conf), "nodes-%d.conf", port);
         snprintf(dbf, sizeof(dbf), "dump-%d.rdb", port);
         snprintf(log, sizeof(log), "%s/redis-%d.log", cl->dir, port);
+        /* validity factor 0: a replica that fell behind on a loaded 2-core CI machine still takes over */
         char *argv[] = {"redis-server", "--port", ps, "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                        "--cluster-config-file", conf, "--cluster-node-timeout", "2000", "--dir", cl->dir,
-                        "--dbfilename", dbf, "--save", "", "--appendonly", "no", NULL};
+                        "--cluster-config-file", conf, "--cluster-node-timeout", "2000",
+                        "--cluster-replica-validity-factor", "0", "--dir", cl->dir, "--dbfilename", dbf, "--save", "",
+                        "--appendonly", "no", NULL};
         cl->pids[i] = spawn(argv, log);
         n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " 127.0.0.1:%d", port);
     }
@@ -189,8 +226,29 @@ void cluster_start(struct cluster *cl, int base_port, int masters, int replicas)
     }
     snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " --cluster-replicas %d --cluster-yes > %s/create.log 2>&1",
              replicas, cl->dir);
-    ck_assert_msg(system(cmdline) == 0, "redis-cli --cluster create failed (see %s/create.log)", cl->dir);
+    if (system(cmdline) != 0) {
+        char show[300];
+        snprintf(show, sizeof(show), "cat %s/create.log >&2", cl->dir);
+        if (system(show) != 0) fprintf(stderr, "(no create.log)\n");
+        ck_abort_msg("redis-cli --cluster create failed");
+    }
     ck_assert_msg(cluster_wait_ok(cl, 20000) == 0, "cluster did not become ok");
+    /* A replica promoted before its first sync finished would start empty: failover tests would then
+     * measure Redis losing data, not slotgate. */
+    for (int i = 0; i < cl->nnodes; i++) {
+        long long until = now_ms() + 20000;
+        for (;;) {
+            redisContext *c = connect_port(base_port + i);
+            redisReply *r = c ? redisCommand(c, "INFO replication") : NULL;
+            int ready = r && r->type == REDIS_REPLY_STRING &&
+                        (strstr(r->str, "role:master") || strstr(r->str, "master_link_status:up"));
+            if (r) freeReplyObject(r);
+            if (c) redisFree(c);
+            if (ready) break;
+            ck_assert_msg(now_ms() < until, "replica on port %d never finished its first sync", base_port + i);
+            sleep_ms(50);
+        }
+    }
 }
 
 void cluster_stop(struct cluster *cl) {
