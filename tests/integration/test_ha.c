@@ -5,6 +5,8 @@
  * acknowledged write is read back afterwards. Each scenario prints its errors and longest stall. */
 #include <check.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +148,92 @@ START_TEST(stopped_master_is_replaced_then_followed) {
 }
 END_TEST
 
+static int run_cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run_cli(const char *fmt, ...) {
+    char cmdline[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmdline, sizeof(cmdline), fmt, ap);
+    va_end(ap);
+    char full[1200];
+    snprintf(full, sizeof(full), "%s >>%s/cli.log 2>&1", cmdline, cl.dir);
+    int rc = system(full);
+    if (rc != 0) {
+        snprintf(full, sizeof(full), "tail -20 %s/cli.log >&2", cl.dir);
+        if (system(full) != 0) fprintf(stderr, "(no cli.log)\n");
+    }
+    return rc;
+}
+
+START_TEST(reshard_and_rebalance_under_load) {
+    struct load l;
+    char from[41], to[41];
+    node_id(BASE, from);
+    node_id(BASE + 1, to);
+    load_start(&l, SG_PORT, 50, MAX_KEYS, 120);
+    sleep_ms(500);
+    ck_assert_int_eq(run_cli("redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s "
+                             "--cluster-slots 2000 --cluster-yes --cluster-pipeline 100", BASE, from, to), 0);
+    ck_assert_int_eq(cluster_master_for_slot(&cl, 0), BASE + 1); /* slot 0 moved */
+    long long until = now_ms() + 20000; /* the nodes agree again before rebalance, as redis-cli requires */
+    while (system("redis-cli --cluster check 127.0.0.1:21400 >/dev/null 2>&1") != 0) {
+        ck_assert_msg(now_ms() < until, "the cluster did not settle after the reshard");
+        sleep_ms(200);
+    }
+    ck_assert_int_eq(run_cli("redis-cli --cluster rebalance 127.0.0.1:%d --cluster-yes --cluster-pipeline 100", BASE), 0);
+    sleep_ms(1000);
+    load_stop(&l);
+    report("reshard of 2000 slots, then rebalance", &l);
+    ck_assert_msg(l.errors == 0, "%lld errors, first: %s", l.errors, l.first_error);
+    verify("reshard and rebalance", &l);
+    load_free(&l);
+}
+END_TEST
+
+START_TEST(node_added_resharded_into_and_removed) {
+    struct load l;
+    int newport = BASE + 6;
+    char ps[16], conf[64], log[200], dbf[64];
+    snprintf(ps, sizeof(ps), "%d", newport);
+    snprintf(conf, sizeof(conf), "nodes-%d.conf", newport);
+    snprintf(dbf, sizeof(dbf), "dump-%d.rdb", newport);
+    snprintf(log, sizeof(log), "%s/redis-%d.log", cl.dir, newport);
+    char *argv[] = {"redis-server", "--port", ps, "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file",
+                    conf, "--cluster-node-timeout", "2000", "--dir", cl.dir, "--dbfilename", dbf, "--save", "", "--appendonly",
+                    "no", NULL};
+    pid_t pid = spawn(argv, log);
+    long long until = now_ms() + 10000;
+    for (redisContext *c = NULL; !(c = connect_port(newport));) {
+        ck_assert(now_ms() < until);
+        sleep_ms(50);
+        if (c) redisFree(c);
+    }
+    load_start(&l, SG_PORT, 50, MAX_KEYS, 120);
+    sleep_ms(500);
+    ck_assert_int_eq(run_cli("redis-cli --cluster add-node 127.0.0.1:%d 127.0.0.1:%d", newport, BASE), 0);
+    sleep_ms(1500); /* the new node meets the others */
+    char id[41], from[41];
+    node_id(newport, id);
+    node_id(BASE, from);
+    ck_assert_int_eq(run_cli("redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 1000 "
+                             "--cluster-yes --cluster-pipeline 100", BASE, from, id), 0);
+    ck_assert_int_eq(cluster_master_for_slot(&cl, 0), newport);
+    sleep_ms(1000);
+    ck_assert_int_eq(run_cli("redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 1000 "
+                             "--cluster-yes --cluster-pipeline 100", BASE, id, from), 0);
+    ck_assert_int_eq(run_cli("redis-cli --cluster del-node 127.0.0.1:%d %s", BASE, id), 0);
+    sleep_ms(1500);
+    load_stop(&l);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    untrack_pid(pid);
+    report("add-node, reshard into it, empty it, del-node", &l);
+    ck_assert_msg(l.errors == 0, "%lld errors, first: %s", l.errors, l.first_error);
+    verify("add-node/del-node", &l);
+    load_free(&l);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("ha");
     TCase *tc = tcase_create("failover");
@@ -154,6 +242,8 @@ int main(void) {
     tcase_add_test(tc, graceful_failover_is_invisible);
     tcase_add_test(tc, killed_master_errors_only_in_flight_writes);
     tcase_add_test(tc, stopped_master_is_replaced_then_followed);
+    tcase_add_test(tc, reshard_and_rebalance_under_load);
+    tcase_add_test(tc, node_added_resharded_into_and_removed);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
