@@ -62,6 +62,13 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, sock
     return 0;
 }
 
+static void append_setup(struct backend *b, const char *cmd) {
+    if (chain_append(&b->w->pool, &b->out, cmd, strlen(cmd)) == 0) {
+        b->appended += strlen(cmd);
+        b->setup_replies++;
+    }
+}
+
 static void append_auth(struct backend *b) {
     const struct conf *c = b->w->conf;
     char buf[1024];
@@ -78,7 +85,8 @@ static void append_auth(struct backend *b) {
     }
 }
 
-struct backend *backend_connect(struct worker *w, struct node *n, int idx, struct client *owner, int dedicated) {
+struct backend *backend_connect(struct worker *w, struct node *n, struct backend **home, struct client *owner, int dedicated,
+                                int readonly) {
     struct sockaddr_storage ss;
     socklen_t sl;
     if (resolve(n->host, n->port, &ss, &sl) < 0) {
@@ -104,8 +112,9 @@ struct backend *backend_connect(struct worker *w, struct node *n, int idx, struc
     }
     b->w = w;
     b->node = n;
-    b->idx = idx;
+    b->home = home;
     b->owner = owner;
+    n->nrefs++;
     b->dedicated = dedicated;
     b->fd = fd;
     b->state = BE_CONNECTING;
@@ -120,7 +129,8 @@ struct backend *backend_connect(struct worker *w, struct node *n, int idx, struc
     ev_timer_set(&b->timer, w->conf->connect_timeout_ms / 1000.0, 0);
     ev_timer_start(w->loop, &b->timer);
     append_auth(b);
-    if (idx >= 0) n->conns[idx] = b;
+    if (readonly) append_setup(b, "*1\r\n$8\r\nREADONLY\r\n"); /* replica reads: it serves its master's slots */
+    if (home) *home = b;
     log_debug("worker %d: connecting to %s", w->id, n->addr);
     return b;
 }
@@ -128,8 +138,14 @@ struct backend *backend_connect(struct worker *w, struct node *n, int idx, struc
 struct backend *backend_for(struct worker *w, struct node *n) {
     int i = (int)(n->rr++ % (unsigned)n->nconns);
     struct backend *b = n->conns[i];
-    if (b) return b;
-    return backend_connect(w, n, i, NULL, DED_NONE);
+    return b ? b : backend_connect(w, n, &n->conns[i], NULL, DED_NONE, 0);
+}
+
+struct backend *backend_for_reads(struct worker *w, struct node *n) {
+    if (!n->ro_conns && !(n->ro_conns = calloc((size_t)n->nconns, sizeof(*n->ro_conns)))) return NULL;
+    int i = (int)(n->rr++ % (unsigned)n->nconns);
+    struct backend *b = n->ro_conns[i];
+    return b ? b : backend_connect(w, n, &n->ro_conns[i], NULL, DED_NONE, 1);
 }
 
 static void arm_deadline(struct backend *b) {
@@ -212,7 +228,8 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
     close(b->fd);
     b->fd = -1;
     b->state = BE_CLOSED;
-    if (b->idx >= 0 && n->conns[b->idx] == b) n->conns[b->idx] = NULL;
+    if (b->home && *b->home == b) *b->home = NULL;
+    b->home = NULL;
     struct req *r = b->head;
     b->head = b->tail = NULL;
     b->ninflight = 0;
@@ -239,7 +256,7 @@ void backend_free(struct backend *b) {
         ev_io_stop(w->loop, &b->wio);
         ev_timer_stop(w->loop, &b->timer);
         close(b->fd);
-        if (b->idx >= 0 && b->node->conns[b->idx] == b) b->node->conns[b->idx] = NULL;
+        if (b->home && *b->home == b) *b->home = NULL;
         if (b->owner) dedicated_detach(b);
     }
     while (b->head) {
@@ -249,7 +266,9 @@ void backend_free(struct backend *b) {
     }
     chain_free(&w->pool, &b->out);
     ibuf_free(&w->pool, &b->in);
+    struct node *n = b->node;
     free(b);
+    worker_node_release(w, n);
 }
 
 static double retry_backoff(int attempt) {

@@ -88,7 +88,7 @@ void dedicated_close_all(struct client *c) {
 }
 
 static struct backend *connect_for(struct client *c, struct node *n, int kind) {
-    return n ? backend_connect(c->w, n, -1, c, kind) : NULL;
+    return n ? backend_connect(c->w, n, NULL, c, kind, 0) : NULL;
 }
 
 static struct node *node_of_slot(struct worker *w, int slot) {

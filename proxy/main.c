@@ -79,6 +79,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "slotgate: out of memory at start\n");
         return 1;
     }
+    if (worker_check_port(a.conf.bind, a.conf.port, err, sizeof(err)) < 0) {
+        log_warning("%s", err);
+        return 1;
+    }
     for (int i = 0; i < a.conf.threads; i++) {
         if (worker_init(&a.workers[i], i, &a.conf, a.cmds, err, sizeof(err)) < 0) {
             log_warning("%s", err);

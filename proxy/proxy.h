@@ -59,9 +59,12 @@ struct node {
     char host[SM_HOST_LEN];
     int port;
     char addr[SM_HOST_LEN + 8]; /* host:port, for errors and logs */
-    struct backend **conns;
+    struct backend **conns;    /* the shared pool */
+    struct backend **ro_conns; /* the shared pool for replica reads: READONLY sent on connect */
     int nconns;
     unsigned rr;
+    int nrefs;      /* backends pointing at this node (it is freed only at 0) */
+    int is_retired; /* no longer in the slot map: its connections close once idle */
     double down_until;   /* no connection attempts before this (backoff) */
     double backoff;
     char last_error[96];
@@ -76,7 +79,7 @@ enum { DED_NONE = 0, DED_TXN, DED_BLOCKING, DED_PUBSUB };
 struct backend {
     struct worker *w;
     struct node *node;
-    int idx; /* in node->conns */
+    struct backend **home; /* its place in node->conns or node->ro_conns; NULL when dedicated */
     int fd;
     int state;
     ev_io rio, wio;
@@ -138,6 +141,9 @@ struct worker {
     struct plan plan;              /* scratch for the request being planned */
     int32_t *slot_child;           /* scratch for splitting: slot -> part, -1 when unused */
     uint16_t *shard_slot;          /* the current map's shards in slot order, as one slot each */
+    struct node **map_master;      /* per map shard: its master, and its replicas from replica_off[] */
+    struct node **replicas;
+    int *replica_off;
     int nshards;
     unsigned any_rr;
     double started;
@@ -176,6 +182,7 @@ struct worker {
 /* worker.c */
 int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtable *cmds, char *err, size_t errlen);
 void worker_publish_cmds(struct worker *w, struct cmdtable *t); /* takes a reference for w */
+int worker_check_port(const char *bind_addr, int port, char *err, size_t errlen);
 int worker_start(struct worker *w);
 void worker_publish_map(struct worker *w, struct slotmap *m); /* takes a reference for w */
 void worker_stop(struct worker *w);
@@ -185,6 +192,7 @@ void req_free(struct worker *w, struct req *r);
 void worker_mark_client(struct worker *w, struct client *c);
 void worker_mark_backend(struct worker *w, struct backend *b);
 struct node *worker_node(struct worker *w, const char *host, int port);
+void worker_node_release(struct worker *w, struct node *n); /* a backend let go of n */
 /* Sends a request whose bytes are pinned at (chain, ref) or given as (p, len) to the owner of its
  * slot (or to `to`), parking it when that node is unreachable. */
 void route_request(struct worker *w, struct req *r, struct node *to, const char *p, size_t len);
@@ -193,7 +201,9 @@ void worker_request_refresh(struct worker *w, const char *why);
 
 /* backend.c */
 struct backend *backend_for(struct worker *w, struct node *n);
-struct backend *backend_connect(struct worker *w, struct node *n, int idx, struct client *owner, int dedicated);
+struct backend *backend_connect(struct worker *w, struct node *n, struct backend **home, struct client *owner, int dedicated,
+                                int readonly);
+struct backend *backend_for_reads(struct worker *w, struct node *n); /* a READONLY connection to a replica */
 int backend_send_raw(struct backend *b, const char *p, size_t len);
 int backend_send(struct backend *b, struct req *r, const char *p, size_t len);
 void backend_flush(struct backend *b);

@@ -70,14 +70,19 @@ static void on_flush(struct ev_loop *loop, ev_prepare *wp, int revents) {
 }
 
 struct node *worker_node(struct worker *w, const char *host, int port) {
-    for (struct node *n = w->nodes; n; n = n->next)
-        if (n->port == port && strcmp(n->host, host) == 0) return n;
+    for (struct node *n = w->nodes; n; n = n->next) {
+        if (n->port == port && strcmp(n->host, host) == 0) {
+            n->is_retired = 0; /* named again (a map, a MOVED): it is back */
+            return n;
+        }
+    }
     struct node *n = calloc(1, sizeof(*n));
     if (!n) return NULL;
     snprintf(n->host, sizeof(n->host), "%s", host);
     n->port = port;
     snprintf(n->addr, sizeof(n->addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
     n->nconns = w->conf->backend_connections;
+    n->is_retired = 0;
     n->conns = calloc((size_t)n->nconns, sizeof(*n->conns));
     if (!n->conns) {
         free(n);
@@ -88,9 +93,72 @@ struct node *worker_node(struct worker *w, const char *host, int port) {
     return n;
 }
 
+static void node_free(struct worker *w, struct node *n) {
+    for (struct node **pp = &w->nodes; *pp; pp = &(*pp)->next) {
+        if (*pp == n) {
+            *pp = n->next;
+            break;
+        }
+    }
+    free(n->conns);
+    free(n->ro_conns);
+    free(n);
+}
+
+void worker_node_release(struct worker *w, struct node *n) {
+    if (--n->nrefs == 0 && n->is_retired) node_free(w, n);
+}
+
+/* A node that left the slot map (del-node, an address change) keeps nothing open: its idle
+ * connections close now, busy ones as their replies come back, and the node goes with the last. */
+static void retire_nodes(struct worker *w, const struct slotmap *m) {
+    for (struct node *n = w->nodes; n; n = n->next) {
+        int in_map = 0;
+        for (int i = 0; i < m->nnodes && !in_map; i++) in_map = m->nodes[i].port == n->port && !strcmp(m->nodes[i].host, n->host);
+        n->is_retired = !in_map;
+    }
+    for (struct node *n = w->nodes, *next; n; n = next) {
+        next = n->next;
+        if (!n->is_retired) continue;
+        n->nrefs++; /* hold it while its connections close */
+        for (int i = 0; i < n->nconns; i++) {
+            if (n->conns[i] && !n->conns[i]->head) n->conns[i]->close_when_idle = 1, backend_close(n->conns[i], "left the cluster", 0);
+            if (n->ro_conns && n->ro_conns[i] && !n->ro_conns[i]->head)
+                n->ro_conns[i]->close_when_idle = 1, backend_close(n->ro_conns[i], "left the cluster", 0);
+        }
+        worker_node_release(w, n);
+    }
+}
+
+/* Per map shard: its master and replicas as this worker's nodes, for replica reads. */
+static void index_replicas(struct worker *w, const struct slotmap *m) {
+    int total = 0;
+    for (int i = 0; i < m->nshards; i++) total += m->shards[i].nreplicas;
+    free(w->map_master);
+    free(w->replicas);
+    free(w->replica_off);
+    w->map_master = calloc((size_t)m->nshards + 1, sizeof(*w->map_master));
+    w->replicas = calloc((size_t)total + 1, sizeof(*w->replicas));
+    w->replica_off = calloc((size_t)m->nshards + 1, sizeof(int));
+    if (!w->map_master || !w->replicas || !w->replica_off) return;
+    int k = 0;
+    for (int i = 0; i < m->nshards; i++) {
+        const struct sm_shard *sh = &m->shards[i];
+        w->map_master[i] = worker_node(w, m->nodes[sh->master].host, m->nodes[sh->master].port);
+        w->replica_off[i] = k;
+        for (int r = 0; r < sh->nreplicas; r++) {
+            struct node *n = worker_node(w, m->nodes[sh->replicas[r]].host, m->nodes[sh->replicas[r]].port);
+            if (n) w->replicas[k++] = n;
+        }
+    }
+    w->replica_off[m->nshards] = k;
+}
+
 static void install_map(struct worker *w, struct slotmap *m) {
     if (w->map) slotmap_unref(w->map);
     w->map = m;
+    retire_nodes(w, m);
+    index_replicas(w, m);
     for (int i = 0; i < m->nshards; i++) {
         const struct sm_node *sn = &m->nodes[m->shards[i].master];
         struct node *n = worker_node(w, sn->host, sn->port);
@@ -221,9 +289,47 @@ static void on_park_timer(struct ev_loop *loop, ev_timer *t, int revents) {
     park_run(t->data, 0);
 }
 
+/* The read policy for this request: replicas for read-only commands when the configuration says so or
+ * the client sent READONLY. */
+static int read_policy(const struct worker *w, const struct req *r) {
+    if (!r->is_readonly || r->dedicated) return READ_MASTER;
+    const struct client *c = r->client ? r->client : r->parent ? r->parent->client : NULL;
+    if (c && c->is_readonly && w->conf->read_policy == READ_MASTER) return READ_PREFER_REPLICA;
+    return w->conf->read_policy;
+}
+
+/* A replica of the slot's master that is not backing off, round robin; NULL when there is none (or
+ * this worker's view of the slot was patched by MOVED since the map, when replicas may not match). */
+static struct node *pick_replica(struct worker *w, int slot, struct node *master, double now) {
+    uint16_t sh = w->map ? w->map->slot_shard[slot] : SM_NO_SHARD;
+    if (sh == SM_NO_SHARD || !w->replica_off || w->map_master[sh] != master) return NULL;
+    int from = w->replica_off[sh], count = w->replica_off[sh + 1] - from;
+    for (int k = 0; k < count; k++) {
+        struct node *n = w->replicas[from + (int)((w->any_rr + (unsigned)k) % (unsigned)count)];
+        if (n->down_until <= now) {
+            w->any_rr++;
+            return n;
+        }
+    }
+    return NULL;
+}
+
 void route_request(struct worker *w, struct req *r, struct node *to, const char *p, size_t len) {
     double now = worker_now(w);
     struct node *n = to;
+    int policy = to ? READ_MASTER : read_policy(w, r);
+    if (policy != READ_MASTER && w->map && w->owner[r->slot]) {
+        struct node *rep = pick_replica(w, r->slot, w->owner[r->slot], now);
+        struct backend *rb = rep ? backend_for_reads(w, rep) : NULL;
+        if (rb) {
+            if (backend_send(rb, r, p, len) < 0) fail_request(w, r, "ERR slotgate: out of memory");
+            return;
+        }
+        if (policy == READ_REPLICA_ONLY) {
+            req_reply_error(w, r, "CLUSTERDOWN No healthy replica serves slot %d (read-policy replica-only)", r->slot);
+            return;
+        }
+    }
     if (!n) {
         if (!w->map) {
             fail_request(w, r, "CLUSTERDOWN The cluster is down: slotgate has not loaded the slot map yet");
@@ -299,6 +405,27 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents) {
         w->stats.connections++;
         client_accept(w, fd, addr);
     }
+}
+
+/* Workers bind with SO_REUSEPORT, which would let a second slotgate (or anything else setting it)
+ * share the port without a word and take half the connections. A plain bind first makes a port that
+ * is already taken an error at start, as it is for Redis. */
+int worker_check_port(const char *bind_addr, int port, char *err, size_t errlen) {
+    struct addrinfo hints = {0}, *res;
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", port);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+    int rc = getaddrinfo(bind_addr, ps, &hints, &res);
+    if (rc != 0) return snprintf(err, errlen, "bind: '%s' is not an address (%s)", bind_addr, gai_strerror(rc)), -1;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    rc = fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ? -1 : 0;
+    if (rc < 0) snprintf(err, errlen, "cannot listen on %s:%d: %s", bind_addr, port, strerror(errno));
+    if (fd >= 0) close(fd);
+    freeaddrinfo(res);
+    return rc;
 }
 
 static int listen_on(const char *bind_addr, int port, char *err, size_t errlen) {
@@ -384,9 +511,13 @@ void worker_destroy(struct worker *w) {
     w->dirty_clients = NULL; /* every client was freed just above */
     for (struct node *n = w->nodes, *next; n; n = next) {
         next = n->next;
-        for (int i = 0; i < n->nconns; i++)
+        n->nrefs++; /* freed here, not by the last backend */
+        for (int i = 0; i < n->nconns; i++) {
             if (n->conns[i]) backend_free(n->conns[i]);
+            if (n->ro_conns && n->ro_conns[i]) backend_free(n->ro_conns[i]);
+        }
         free(n->conns);
+        free(n->ro_conns);
         free(n);
     }
     while (w->park_head) {
@@ -410,6 +541,9 @@ void worker_destroy(struct worker *w) {
     plan_free(&w->plan);
     free(w->slot_child);
     free(w->shard_slot);
+    free(w->map_master);
+    free(w->replicas);
+    free(w->replica_off);
     pool_drain(&w->pool);
     free(w->scratch);
     close(w->listen_fd);

@@ -165,6 +165,17 @@ static int run_cli(const char *fmt, ...) {
     return rc;
 }
 
+/* Until every node agrees on the configuration, as redis-cli requires before it reshards or rebalances. */
+static void wait_settled(void) {
+    char check[128];
+    snprintf(check, sizeof(check), "redis-cli --cluster check 127.0.0.1:%d >/dev/null 2>&1", BASE);
+    long long until = now_ms() + 30000;
+    while (system(check) != 0) {
+        ck_assert_msg(now_ms() < until, "the cluster did not settle");
+        sleep_ms(200);
+    }
+}
+
 START_TEST(reshard_and_rebalance_under_load) {
     struct load l;
     char from[41], to[41];
@@ -175,11 +186,7 @@ START_TEST(reshard_and_rebalance_under_load) {
     ck_assert_int_eq(run_cli("redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s "
                              "--cluster-slots 2000 --cluster-yes --cluster-pipeline 100", BASE, from, to), 0);
     ck_assert_int_eq(cluster_master_for_slot(&cl, 0), BASE + 1); /* slot 0 moved */
-    long long until = now_ms() + 20000; /* the nodes agree again before rebalance, as redis-cli requires */
-    while (system("redis-cli --cluster check 127.0.0.1:21400 >/dev/null 2>&1") != 0) {
-        ck_assert_msg(now_ms() < until, "the cluster did not settle after the reshard");
-        sleep_ms(200);
-    }
+    wait_settled();
     ck_assert_int_eq(run_cli("redis-cli --cluster rebalance 127.0.0.1:%d --cluster-yes --cluster-pipeline 100", BASE), 0);
     sleep_ms(1000);
     load_stop(&l);
@@ -211,16 +218,41 @@ START_TEST(node_added_resharded_into_and_removed) {
     load_start(&l, SG_PORT, 50, MAX_KEYS, 120);
     sleep_ms(500);
     ck_assert_int_eq(run_cli("redis-cli --cluster add-node 127.0.0.1:%d 127.0.0.1:%d", newport, BASE), 0);
-    sleep_ms(1500); /* the new node meets the others */
     char id[41], from[41];
     node_id(newport, id);
     node_id(BASE, from);
+    for (int i = 0; i < cl.nnodes; i++) { /* every node has met the new one */
+        until = now_ms() + 30000;
+        for (;;) {
+            redisContext *d = connect_port(BASE + i);
+            redisReply *r = cmd(d, "CLUSTER NODES");
+            int knows = strstr(r->str, id) != NULL;
+            freeReplyObject(r);
+            redisFree(d);
+            if (knows) break;
+            ck_assert_msg(now_ms() < until, "node %d never met the new node", BASE + i);
+            sleep_ms(100);
+        }
+    }
+    until = now_ms() + 30000; /* and the new node knows every slot's owner (MIGRATE into it needs that) */
+    for (;;) {
+        redisContext *d = connect_port(newport);
+        redisReply *r = cmd(d, "CLUSTER INFO");
+        int ok = strstr(r->str, "cluster_state:ok") != NULL;
+        freeReplyObject(r);
+        redisFree(d);
+        if (ok) break;
+        ck_assert_msg(now_ms() < until, "the new node never saw the cluster as ok");
+        sleep_ms(100);
+    }
+    wait_settled();
     ck_assert_int_eq(run_cli("redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 1000 "
                              "--cluster-yes --cluster-pipeline 100", BASE, from, id), 0);
     ck_assert_int_eq(cluster_master_for_slot(&cl, 0), newport);
-    sleep_ms(1000);
+    wait_settled();
     ck_assert_int_eq(run_cli("redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 1000 "
                              "--cluster-yes --cluster-pipeline 100", BASE, id, from), 0);
+    wait_settled();
     ck_assert_int_eq(run_cli("redis-cli --cluster del-node 127.0.0.1:%d %s", BASE, id), 0);
     sleep_ms(1500);
     load_stop(&l);
@@ -234,6 +266,77 @@ START_TEST(node_added_resharded_into_and_removed) {
 }
 END_TEST
 
+/* cmdstat_get calls on the node (0 when it never ran GET). */
+static long long get_calls(int port) {
+    redisContext *d = connect_port(port);
+    redisReply *r = cmd(d, "INFO commandstats");
+    const char *at = strstr(r->str, "cmdstat_get:calls=");
+    long long n = at ? atoll(at + 18) : 0;
+    freeReplyObject(r);
+    redisFree(d);
+    return n;
+}
+
+static int is_replica(int port) { return role_is(port, "slave"); }
+
+START_TEST(replica_reads_and_fallback) {
+    struct slotgate rs;
+    char seed[32];
+    snprintf(seed, sizeof(seed), "127.0.0.1:%d", BASE);
+    slotgate_start(&rs, SG_PORT + 1, "--threads 1 --read-policy prefer-replica", seed, 1);
+    redisContext *w = connect_port(SG_PORT), *r = connect_port(SG_PORT + 1);
+    for (int i = 0; i < 300; i++) freeReplyObject(cmd(w, "SET rp:%d %d", i, i));
+    sleep_ms(500); /* replication */
+    for (int i = 0; i < cl.nnodes; i++) {
+        redisContext *d = connect_port(BASE + i);
+        freeReplyObject(cmd(d, "CONFIG RESETSTAT"));
+        redisFree(d);
+    }
+    for (int i = 0; i < 300; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "%d", i);
+        expect_str(r, want, "GET rp:%d", i);
+    }
+    long long on_replicas = 0, on_masters = 0;
+    for (int i = 0; i < cl.nnodes; i++) {
+        if (is_replica(BASE + i)) on_replicas += get_calls(BASE + i);
+        else on_masters += get_calls(BASE + i);
+    }
+    fprintf(stderr, "prefer-replica: %lld GETs served by replicas, %lld by masters\n", on_replicas, on_masters);
+    ck_assert_int_eq(on_replicas, 300);
+    ck_assert_int_eq(on_masters, 0);
+    /* READONLY from one client does the same on a slotgate whose policy is master. */
+    redisContext *ro = connect_port(SG_PORT);
+    expect_str(ro, "OK", "READONLY");
+    for (int i = 0; i < 30; i++) freeReplyObject(cmd(ro, "GET rp:%d", i));
+    on_replicas = on_masters = 0;
+    for (int i = 0; i < cl.nnodes; i++) {
+        if (is_replica(BASE + i)) on_replicas += get_calls(BASE + i);
+        else on_masters += get_calls(BASE + i);
+    }
+    ck_assert_msg(on_replicas == 330 && on_masters == 0, "after READONLY: %lld GETs on replicas, %lld on masters", on_replicas,
+                  on_masters);
+    redisFree(ro);
+    /* Every replica down: reads fall back to the masters, with no errors. */
+    for (int i = 0; i < cl.nnodes; i++) {
+        if (is_replica(BASE + i)) {
+            kill(cl.pids[i], SIGKILL);
+            waitpid(cl.pids[i], NULL, 0);
+            untrack_pid(cl.pids[i]);
+            cl.pids[i] = 0;
+        }
+    }
+    for (int i = 0; i < 300; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "%d", i);
+        expect_str(r, want, "GET rp:%d", i);
+    }
+    redisFree(w);
+    redisFree(r);
+    ck_assert_int_eq(slotgate_stop(&rs), 0);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("ha");
     TCase *tc = tcase_create("failover");
@@ -244,6 +347,7 @@ int main(void) {
     tcase_add_test(tc, stopped_master_is_replaced_then_followed);
     tcase_add_test(tc, reshard_and_rebalance_under_load);
     tcase_add_test(tc, node_added_resharded_into_and_removed);
+    tcase_add_test(tc, replica_reads_and_fallback);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -52,6 +52,18 @@ START_TEST(command_line_outcomes) {
 }
 END_TEST
 
+/* A second slotgate on a port that is taken fails at start instead of sharing it (SO_REUSEPORT). */
+START_TEST(a_taken_port_is_an_error) {
+    struct slotgate sg;
+    char out[512], args[128];
+    slotgate_start(&sg, SG_PORT, "--threads 2", "127.0.0.1:21200", 0);
+    snprintf(args, sizeof(args), "--port %d --threads 2 127.0.0.1:21200", SG_PORT);
+    ck_assert_int_eq(run(args, out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "Address already in use") != NULL, "%s", out);
+    ck_assert_int_eq(slotgate_stop(&sg), 0);
+}
+END_TEST
+
 START_TEST(check_config_validates_a_file) {
     char out[512];
     const char *good = "/tmp/slotgate-startup-good.json", *bad = "/tmp/slotgate-startup-bad.json";
@@ -107,6 +119,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, command_line_outcomes, 0, (int)(sizeof(runs) / sizeof(runs[0])));
     tcase_add_test(tc, check_config_validates_a_file);
+    tcase_add_test(tc, a_taken_port_is_an_error);
     tcase_add_test(tc, no_seed_answers_then_cluster_appears);
     suite_add_tcase(s, tc);
     return run_suite(s);

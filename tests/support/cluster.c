@@ -165,7 +165,7 @@ static int ping_port(int port) {
     return ok;
 }
 
-static int port_in_use(int port) {
+int port_in_use(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
@@ -233,6 +233,22 @@ void cluster_start(struct cluster *cl, int base_port, int masters, int replicas)
         ck_abort_msg("redis-cli --cluster create failed");
     }
     ck_assert_msg(cluster_wait_ok(cl, 20000) == 0, "cluster did not become ok");
+    /* Replicas show up in the other nodes' CLUSTER SLOTS only seconds after --cluster create (gossip):
+     * a slotgate started before that would learn a map without them until its next refresh. */
+    for (int i = 0; i < cl->nnodes && replicas > 0; i++) {
+        long long until = now_ms() + 30000;
+        for (;;) {
+            redisContext *c = connect_port(base_port + i);
+            redisReply *r = c ? redisCommand(c, "CLUSTER SLOTS") : NULL;
+            int full = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0;
+            for (size_t k = 0; full && k < r->elements; k++) full = r->element[k]->elements >= (size_t)(3 + replicas);
+            if (r) freeReplyObject(r);
+            if (c) redisFree(c);
+            if (full) break;
+            ck_assert_msg(now_ms() < until, "node %d never listed every replica", base_port + i);
+            sleep_ms(100);
+        }
+    }
     /* A replica promoted before its first sync finished would start empty: failover tests would then
      * measure Redis losing data, not slotgate. */
     for (int i = 0; i < cl->nnodes; i++) {
@@ -347,6 +363,7 @@ void slotgate_start(struct slotgate *sg, int port, const char *args, const char 
     sg->port = port;
     snprintf(sg->log, sizeof(sg->log), "/tmp/slotgate-test-%d-sg-%d.log", (int)getpid(), port);
     unlink(sg->log);
+    ck_assert_msg(!port_in_use(port), "port %d is taken before slotgate starts", port);
     sg->pid = spawn(argv, sg->log);
     long long until = now_ms() + 15000;
     for (;;) {
