@@ -34,10 +34,22 @@ struct refresher {
     char asked[SM_HOST_LEN + 8];
     char asked_host[SM_HOST_LEN];
     char last_good[SM_HOST_LEN + 8]; /* asked first next time */
+    /* Contexts that exist: let go with redisAsyncDisconnect(), one is freed by hiredis only once its
+     * replies are in, which a loop stopped for shutdown never delivers: those are freed at the end. */
+    redisAsyncContext *live[16];
     int *node_timeout_ms;
 };
 
 static void try_next(struct refresher *h);
+
+static void track(struct refresher *h, redisAsyncContext *ac, int add) {
+    for (int i = 0; i < 16; i++) {
+        if (add ? h->live[i] == NULL : h->live[i] == ac) {
+            h->live[i] = add ? ac : NULL;
+            return;
+        }
+    }
+}
 
 static void clear_candidates(struct refresher *h) {
     for (int i = 0; i < h->ncand; i++) free(h->cand[i]);
@@ -163,6 +175,8 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *priv) {
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
     struct refresher *h = ac->data;
+    if (!h) return; /* freed at shutdown */
+    track(h, (redisAsyncContext *)ac, 0); /* hiredis frees it after this callback */
     if (ac != h->ac) return;
     h->ac = NULL;
     attempt_failed(h, status == REDIS_OK ? "disconnected" : ac->errstr);
@@ -170,6 +184,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
 
 static void on_connect(const redisAsyncContext *ac, int status) {
     struct refresher *h = ac->data;
+    if (!h) return; /* freed at shutdown */
+    if (status != REDIS_OK) track(h, (redisAsyncContext *)ac, 0);
     if (status == REDIS_OK || ac != h->ac) return;
     h->ac = NULL; /* hiredis frees it after this callback */
     attempt_failed(h, ac->errstr);
@@ -196,6 +212,7 @@ static void try_next(struct refresher *h) {
     }
     ac->data = h;
     h->ac = ac;
+    track(h, ac, 1);
     redisLibevAttach(h->loop, ac);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -269,7 +286,10 @@ static void on_attempt_timeout(struct ev_loop *loop, ev_timer *t, int revents) {
     struct refresher *h = t->data;
     redisAsyncContext *ac = h->ac;
     h->ac = NULL;
-    if (ac) redisAsyncFree(ac); /* not Disconnect: that would wait for the reply that never comes */
+    if (ac) {
+        track(h, ac, 0);
+        redisAsyncFree(ac); /* not Disconnect: that would wait for the reply that never comes */
+    }
     attempt_failed(h, "timed out");
 }
 
@@ -309,9 +329,13 @@ struct slotmap *refresher_current(struct refresher *h) { return h->current ? slo
 
 void refresher_free(struct refresher *h) {
     if (!h) return;
-    if (h->ac) {
-        redisAsyncContext *ac = h->ac;
-        h->ac = NULL;
+    h->ac = NULL;
+    for (int i = 0; i < 16; i++) {
+        redisAsyncContext *ac = h->live[i];
+        if (!ac) continue;
+        h->live[i] = NULL;
+        ac->data = NULL;
+        redisAsyncSetDisconnectCallback(ac, NULL);
         redisAsyncFree(ac);
     }
     ev_timer_stop(h->loop, &h->periodic);

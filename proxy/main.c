@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "../conf/conf.h"
+#include "../health/probe.h"
 #include "../health/refresh.h"
 #include "log.h"
 #include "proxy.h"
@@ -21,6 +22,7 @@ struct app {
     struct worker *workers;
     int nworkers;
     struct refresher *refresher;
+    struct prober *prober;
     int total_clients;
     int node_timeout_ms;
     struct scripts *scripts;
@@ -28,6 +30,7 @@ struct app {
 
 static void publish(void *ctx, struct slotmap *m) {
     struct app *a = ctx;
+    if (a->prober) prober_set_map(a->prober, m);
     for (int i = 0; i < a->nworkers; i++) worker_publish_map(&a->workers[i], m);
 }
 
@@ -109,6 +112,7 @@ int main(int argc, char **argv) {
     ev_signal_start(loop, &sigint);
     ev_signal_start(loop, &sigterm);
     refresher_set_node_timeout_sink(a.refresher, &a.node_timeout_ms);
+    a.prober = prober_new(loop, &a.conf, a.refresher);
     refresher_start(a.refresher);
     log_notice("slotgate %s ready to accept connections on %s:%d (%d worker threads, seeds: %s%s)", "0.1.0", a.conf.bind,
                a.conf.port, a.nworkers, a.conf.seeds[0], a.conf.nseeds > 1 ? ", ..." : "");
@@ -116,6 +120,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < a.nworkers; i++) worker_stop(&a.workers[i]);
     for (int i = 0; i < a.nworkers; i++) worker_destroy(&a.workers[i]);
     free(a.workers);
+    prober_free(a.prober);
     refresher_free(a.refresher);
     cmdtable_free(a.cmds);
     scripts_free(a.scripts);
