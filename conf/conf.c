@@ -34,22 +34,30 @@ static const struct setting settings[] = {
     {"threads", T_INT, O(threads), 1, 256, 0, "worker threads (default: number of cores)"},
     {"backend-connections", T_INT, O(backend_connections), 1, 64, 0, "connections per node per worker (default 1)"},
     {"connect-timeout-ms", T_INT, O(connect_timeout_ms), 10, 600000, 0, "backend connect timeout (default 1000)"},
-    {"command-timeout-ms", T_INT, O(command_timeout_ms), 10, 3600000, 0, "deadline of a backend request (default 5000)"},
+    {"command-timeout-ms", T_INT, O(command_timeout_ms), 10, 3600000, 0,
+     "deadline of a backend request (default 5000)"},
     {"refresh-interval-ms", T_INT, O(refresh_interval_ms), 100, 3600000, 0, "periodic slot-map refresh (default 2000)"},
     {"log-level", T_LEVEL, O(log_level), 0, 0, 0, "debug, verbose, notice or warning (default notice)"},
     {"backend-user", T_STR, O(backend_user), 0, 0, 0, "ACL user for backend connections"},
     {"backend-password", T_STR, O(backend_password), 0, 0, 1, "password for backend connections (never logged)"},
     {"maxclients", T_INT, O(maxclients), 1, 1000000, 0, "most clients connected at once (default 10000)"},
-    {"proto-max-bulk-len", T_BYTES, O(proto_max_bulk_len), 1024 * 1024, 1LL << 32, 0, "largest bulk string (default 512mb)"},
-    {"max-multibulk-len", T_INT, O(max_multibulk_len), 1, 2147483647, 0, "most arguments in one command (default 1048576)"},
-    {"client-query-buffer-limit", T_BYTES, O(client_query_buffer_limit), 1024 * 1024, 1LL << 32, 0, "largest unparsed client input (default 1gb)"},
-    {"client-max-pending-bytes", T_BYTES, O(client_max_pending_bytes), 16 * 1024, 1LL << 32, 0, "replies queued for a client before reading it pauses (default 64mb)"},
+    {"proto-max-bulk-len", T_BYTES, O(proto_max_bulk_len), 1024 * 1024, 1LL << 32, 0,
+     "largest bulk string (default 512mb)"},
+    {"max-multibulk-len", T_INT, O(max_multibulk_len), 1, 2147483647, 0,
+     "most arguments in one command (default 1048576)"},
+    {"client-query-buffer-limit", T_BYTES, O(client_query_buffer_limit), 1024 * 1024, 1LL << 32, 0,
+     "largest unparsed client input (default 1gb)"},
+    {"client-max-pending-bytes", T_BYTES, O(client_max_pending_bytes), 16 * 1024, 1LL << 32, 0,
+     "replies queued for a client before reading it pauses (default 64mb)"},
     {"max-redirects", T_INT, O(max_redirects), 1, 100, 0, "MOVED/ASK hops followed for one request (default 5)"},
-    {"failover-hold-ms", T_INT, O(failover_hold_ms), 0, 600000, 0, "hold requests for an unreachable master this long (default 0: cluster-node-timeout + 3000)"},
-    {"read-policy", T_READ, O(read_policy), 0, 0, 0, "master, prefer-replica or replica-only, for read-only commands (default master)"},
+    {"failover-hold-ms", T_INT, O(failover_hold_ms), 0, 600000, 0,
+     "hold requests for an unreachable master this long (default 0: cluster-node-timeout + 3000)"},
+    {"read-policy", T_READ, O(read_policy), 0, 0, 0,
+     "master, prefer-replica or replica-only, for read-only commands (default master)"},
     {"requirepass", T_STR, O(requirepass), 0, 0, 1, "password clients must AUTH with (default: none)"},
     {"users", T_USERS, O(users), 0, 0, 1, "more users for AUTH, as name:password (comma separated)"},
-    {"allow-commands", T_NAMES, O(allow_commands), 0, 0, 0, "refused-by-default commands to allow, e.g. config|set,flushall"},
+    {"allow-commands", T_NAMES, O(allow_commands), 0, 0, 0,
+     "refused-by-default commands to allow, e.g. config|set,flushall"},
 };
 #undef O
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -90,14 +98,22 @@ static int parse_bytes(const char *v, long long *out) {
     long long n = strtoll(v, &end, 10);
     if (errno || end == v || n < 0) return -1;
     long long mul = 1;
-    if (!strcasecmp(end, "")) mul = 1;
-    else if (!strcasecmp(end, "k")) mul = 1000;
-    else if (!strcasecmp(end, "kb")) mul = 1024;
-    else if (!strcasecmp(end, "m")) mul = 1000 * 1000;
-    else if (!strcasecmp(end, "mb")) mul = 1024 * 1024;
-    else if (!strcasecmp(end, "g")) mul = 1000LL * 1000 * 1000;
-    else if (!strcasecmp(end, "gb")) mul = 1024LL * 1024 * 1024;
-    else return -1;
+    if (!strcasecmp(end, ""))
+        mul = 1;
+    else if (!strcasecmp(end, "k"))
+        mul = 1000;
+    else if (!strcasecmp(end, "kb"))
+        mul = 1024;
+    else if (!strcasecmp(end, "m"))
+        mul = 1000 * 1000;
+    else if (!strcasecmp(end, "mb"))
+        mul = 1024 * 1024;
+    else if (!strcasecmp(end, "g"))
+        mul = 1000LL * 1000 * 1000;
+    else if (!strcasecmp(end, "gb"))
+        mul = 1024LL * 1024 * 1024;
+    else
+        return -1;
     if (n > (1LL << 50) / mul) return -1;
     *out = n * mul;
     return 0;
@@ -174,12 +190,15 @@ int conf_set(struct conf *c, const char *name, const char *value, char *err, siz
         if (errno || end == value || *end) return snprintf(err, errlen, "%s: '%s' is not an integer", name, value), -1;
         goto range;
     case T_BYTES:
-        if (parse_bytes(value, &n) < 0) return snprintf(err, errlen, "%s: '%s' is not a size (e.g. 512mb)", name, value), -1;
+        if (parse_bytes(value, &n) < 0)
+            return snprintf(err, errlen, "%s: '%s' is not a size (e.g. 512mb)", name, value), -1;
     range:
         if (n < s->min || n > s->max)
             return snprintf(err, errlen, "%s: %s is out of range (%lld to %lld)", name, value, s->min, s->max), -1;
-        if (s->type == T_INT) *(int *)field = (int)n;
-        else *(long long *)field = n;
+        if (s->type == T_INT)
+            *(int *)field = (int)n;
+        else
+            *(long long *)field = n;
         return 0;
     case T_STR:
         free(*(char **)field);
@@ -189,12 +208,9 @@ int conf_set(struct conf *c, const char *name, const char *value, char *err, siz
         for (int i = 0; i <= LOG_WARNING; i++)
             if (!strcasecmp(value, levels[i])) return c->log_level = i, 0;
         return snprintf(err, errlen, "%s: '%s' is not one of debug, verbose, notice, warning", name, value), -1;
-    case T_SEEDS:
-        return set_seeds(c, value, err, errlen);
-    case T_NAMES:
-        return set_names(c, value, err, errlen);
-    case T_USERS:
-        return set_users(c, value, err, errlen);
+    case T_SEEDS: return set_seeds(c, value, err, errlen);
+    case T_NAMES: return set_names(c, value, err, errlen);
+    case T_USERS: return set_users(c, value, err, errlen);
     case T_READ: {
         static const char *pol[] = {"master", "prefer-replica", "replica-only"};
         for (int i = 0; i < 3; i++)
@@ -221,7 +237,10 @@ static int json_to_string(const struct setting *s, json_t *v, char *buf, size_t 
     if (json_is_string(v) && s->type != T_INT) return snprintf(buf, len, "%s", json_string_value(v)), 0;
     if (json_is_integer(v) && (s->type == T_INT || s->type == T_BYTES))
         return snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v)), 0;
-    const char *want = s->type == T_INT ? "an integer" : s->type == T_BYTES ? "an integer or a size string" : s->type == T_SEEDS ? "an array of \"host:port\" strings" : "a string";
+    const char *want = s->type == T_INT     ? "an integer"
+                       : s->type == T_BYTES ? "an integer or a size string"
+                       : s->type == T_SEEDS ? "an array of \"host:port\" strings"
+                                            : "a string";
     return snprintf(err, errlen, "%s: must be %s", s->name, want), -1;
 }
 
@@ -275,7 +294,8 @@ static int load_env(struct conf *c, char **envp, char *err, size_t errlen) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "Usage: slotgate [--config FILE] [--bind ADDR] [--port N] [--threads N] [--log-level LEVEL] [OPTIONS] SEED [SEED...]\n"
+    fprintf(f, "Usage: slotgate [--config FILE] [--bind ADDR] [--port N] [--threads N] [--log-level LEVEL] [OPTIONS] "
+               "SEED [SEED...]\n"
                "       slotgate --check-config FILE | --help | --version\n\n"
                "A Redis Cluster proxy: slot-unaware clients connect to one address and use the whole cluster.\n"
                "SEED is host:port of any cluster node. Every setting can also come from the JSON file (same name)\n"
@@ -293,7 +313,8 @@ int conf_load(struct conf *c, int argc, char **argv, char **envp, char *err, siz
     opts[n++] = (struct option){"version", no_argument, NULL, OPT_VERSION};
     opts[n++] = (struct option){"check-config", required_argument, NULL, OPT_CHECK};
     opts[n++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
-    for (size_t i = 0; i < NSETTINGS; i++) opts[n++] = (struct option){settings[i].name, required_argument, NULL, OPT_SETTING + (int)i};
+    for (size_t i = 0; i < NSETTINGS; i++)
+        opts[n++] = (struct option){settings[i].name, required_argument, NULL, OPT_SETTING + (int)i};
     opts[n] = (struct option){0, 0, 0, 0};
 
     conf_defaults(c);

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#define CONF_ERR_LEN 512
+#define CONF_ERR_LEN   512
 #define CONF_MAX_SEEDS 64
 
 enum { LOG_DEBUG = 0, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING };
@@ -31,8 +31,8 @@ struct conf {
     long long client_query_buffer_limit;
     long long client_max_pending_bytes; /* replies waiting for a client before its reads pause */
     int max_redirects;
-    int failover_hold_ms;   /* 0: the cluster's cluster-node-timeout + 3000 */
-    int read_policy;        /* READ_* */
+    int failover_hold_ms; /* 0: the cluster's cluster-node-timeout + 3000 */
+    int read_policy;      /* READ_* */
     char *requirepass;
     char *users[CONF_MAX_SEEDS]; /* "name:password": more users clients may AUTH as */
     int nusers;

@@ -11,7 +11,7 @@
 #include "../proxy/log.h"
 
 #define PROBE_INTERVAL 1.0
-#define DOWN_AFTER 3
+#define DOWN_AFTER     3
 
 struct pnode {
     struct prober *p;
@@ -39,8 +39,10 @@ const char *node_state_name(int state) { return state == NODE_UP ? "up" : state 
 
 static void set_state(struct pnode *n, int state, const char *why) {
     if (n->state == state) return;
-    if (why) log_notice("node %s: %s -> %s (%s)", n->addr, node_state_name(n->state), node_state_name(state), why);
-    else log_notice("node %s: %s -> %s", n->addr, node_state_name(n->state), node_state_name(state));
+    if (why)
+        log_notice("node %s: %s -> %s (%s)", n->addr, node_state_name(n->state), node_state_name(state), why);
+    else
+        log_notice("node %s: %s -> %s", n->addr, node_state_name(n->state), node_state_name(state));
     n->state = state;
 }
 
@@ -183,7 +185,8 @@ void prober_set_map(struct prober *p, const struct slotmap *m) {
         const struct sm_node *sn = &m->nodes[i];
         struct pnode *n = NULL;
         for (int k = 0; k < p->n && !n; k++)
-            if (p->nodes[k] && p->nodes[k]->port == sn->port && !strcmp(p->nodes[k]->host, sn->host)) n = p->nodes[k], p->nodes[k] = NULL;
+            if (p->nodes[k] && p->nodes[k]->port == sn->port && !strcmp(p->nodes[k]->host, sn->host))
+                n = p->nodes[k], p->nodes[k] = NULL;
         if (!n && (n = calloc(1, sizeof(*n)))) {
             n->p = p;
             snprintf(n->host, sizeof(n->host), "%s", sn->host);

@@ -11,7 +11,7 @@
 #include "../proxy/log.h"
 #include "../router/command.h"
 
-#define MIN_INTERVAL 0.2 /* seconds between two refreshes, however many are asked for */
+#define MIN_INTERVAL   0.2 /* seconds between two refreshes, however many are asked for */
 #define MAX_CANDIDATES 128
 
 struct refresher {
@@ -108,7 +108,8 @@ static void log_change(struct refresher *h, const struct slotmap *m) {
                (unsigned long long)m->version, h->asked, m->covered, SLOT_COUNT, m->nshards, m->nnodes);
     for (int i = 0; i < m->nshards; i++) {
         const struct sm_node *n = &m->nodes[m->shards[i].master];
-        log_verbose("  master %s:%d (%u slots, %d replicas)", n->host, n->port, m->shards[i].nslots, m->shards[i].nreplicas);
+        log_verbose("  master %s:%d (%u slots, %d replicas)", n->host, n->port, m->shards[i].nslots,
+                    m->shards[i].nreplicas);
     }
 }
 
@@ -116,7 +117,8 @@ static void on_command(redisAsyncContext *ac, void *reply, void *priv) {
     struct refresher *h = priv;
     if (ac != h->ac || !reply) return;
     char err[256];
-    struct cmdtable *t = cmdtable_new_from_reply(reply, h->conf->allow_commands, h->conf->nallow_commands, err, sizeof(err));
+    struct cmdtable *t =
+        cmdtable_new_from_reply(reply, h->conf->allow_commands, h->conf->nallow_commands, err, sizeof(err));
     h->have_cmds = 1; /* once: a reply we cannot use would not get better by asking again */
     if (t) {
         log_verbose("command table of %zu commands and subcommands read from %s", cmdtable_count(t), h->asked);
@@ -132,7 +134,8 @@ static void on_node_timeout(redisAsyncContext *ac, void *reply, void *priv) {
     struct refresher *h = priv;
     redisReply *r = reply;
     if (ac != h->ac || !reply) return;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING && h->node_timeout_ms) {
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING &&
+        h->node_timeout_ms) {
         int ms = atoi(r->element[1]->str);
         __atomic_store_n(h->node_timeout_ms, ms, __ATOMIC_RELAXED);
         log_verbose("cluster-node-timeout is %d ms: requests for an unreachable master are held up to %d ms", ms,
@@ -175,7 +178,7 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *priv) {
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
     struct refresher *h = ac->data;
-    if (!h) return; /* freed at shutdown */
+    if (!h) return;                       /* freed at shutdown */
     track(h, (redisAsyncContext *)ac, 0); /* hiredis frees it after this callback */
     if (ac != h->ac) return;
     h->ac = NULL;
@@ -252,7 +255,8 @@ static void start(struct refresher *h) {
             const struct sm_node *n = &h->current->nodes[h->current->shards[i].master];
             add_candidate(h, n->host, n->port);
         }
-        for (int i = 0; i < h->current->nnodes; i++) add_candidate(h, h->current->nodes[i].host, h->current->nodes[i].port);
+        for (int i = 0; i < h->current->nnodes; i++)
+            add_candidate(h, h->current->nodes[i].host, h->current->nodes[i].port);
     }
     for (int i = 0; i < h->conf->nseeds; i++) add_seed(h, h->conf->seeds[i]);
     h->idx = 0;
@@ -263,8 +267,10 @@ static void on_kick(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop;
     (void)revents;
     struct refresher *h = t->data;
-    if (h->running) try_next(h);
-    else if (__atomic_exchange_n(&h->wanted, 0, __ATOMIC_ACQ_REL)) start(h);
+    if (h->running)
+        try_next(h);
+    else if (__atomic_exchange_n(&h->wanted, 0, __ATOMIC_ACQ_REL))
+        start(h);
 }
 
 static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
@@ -325,7 +331,9 @@ void refresher_request(struct refresher *h, const char *why) {
     ev_async_send(h->loop, &h->wake);
 }
 
-struct slotmap *refresher_current(struct refresher *h) { return h->current ? slotmap_ref(h->current) : NULL; }
+struct slotmap *refresher_current(struct refresher *h) {
+    return h->current ? slotmap_ref(h->current) : NULL;
+}
 
 void refresher_free(struct refresher *h) {
     if (!h) return;

@@ -19,8 +19,8 @@
 #include "scripts.h"
 
 #define MAX_CLUSTER_RETRIES 100 /* bounded in time by the request's deadline */
-#define BACKOFF_MIN 0.05
-#define BACKOFF_MAX 1.0
+#define BACKOFF_MIN         0.05
+#define BACKOFF_MAX         1.0
 
 static const char ASKING_CMD[] = "*1\r\n$6\r\nASKING\r\n";
 
@@ -56,8 +56,10 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, sock
     if (getaddrinfo(host, NULL, &hints, &res) != 0) return -1;
     memcpy(ss, res->ai_addr, res->ai_addrlen);
     *sl = res->ai_addrlen;
-    if (ss->ss_family == AF_INET) s4->sin_port = htons((uint16_t)port);
-    else s6->sin6_port = htons((uint16_t)port);
+    if (ss->ss_family == AF_INET)
+        s4->sin_port = htons((uint16_t)port);
+    else
+        s6->sin6_port = htons((uint16_t)port);
     freeaddrinfo(res);
     return 0;
 }
@@ -78,15 +80,16 @@ static void append_auth(struct backend *b) {
         n = snprintf(buf, sizeof(buf), "*3\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n", strlen(c->backend_user),
                      c->backend_user, strlen(c->backend_password), c->backend_password);
     else
-        n = snprintf(buf, sizeof(buf), "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(c->backend_password), c->backend_password);
+        n = snprintf(buf, sizeof(buf), "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(c->backend_password),
+                     c->backend_password);
     if (n > 0 && n < (int)sizeof(buf) && chain_append(&b->w->pool, &b->out, buf, (size_t)n) == 0) {
         b->appended += (uint64_t)n;
         b->setup_replies++;
     }
 }
 
-struct backend *backend_connect(struct worker *w, struct node *n, struct backend **home, struct client *owner, int dedicated,
-                                int readonly) {
+struct backend *backend_connect(struct worker *w, struct node *n, struct backend **home, struct client *owner,
+                                int dedicated, int readonly) {
     struct sockaddr_storage ss;
     socklen_t sl;
     if (resolve(n->host, n->port, &ss, &sl) < 0) {
@@ -173,11 +176,14 @@ int backend_send(struct backend *b, struct req *r, const char *p, size_t len) {
     b->appended += pinned.len;
     r->out_end = b->appended;
     r->sent_at = worker_now(w);
-    r->expires = r->timeout < 0 ? 1e300 : r->sent_at + (r->timeout > 0 ? r->timeout : w->conf->command_timeout_ms / 1000.0);
+    r->expires =
+        r->timeout < 0 ? 1e300 : r->sent_at + (r->timeout > 0 ? r->timeout : w->conf->command_timeout_ms / 1000.0);
     r->state = REQ_SENT;
     r->lnext = NULL;
-    if (b->tail) b->tail->lnext = r;
-    else b->head = r;
+    if (b->tail)
+        b->tail->lnext = r;
+    else
+        b->head = r;
     b->tail = r;
     b->ninflight++;
     arm_deadline(b);
@@ -203,8 +209,10 @@ void backend_flush(struct backend *b) {
         }
         if (n > 0) b->written += (uint64_t)n;
     }
-    if (b->out.pending && !ev_is_active(&b->wio)) ev_io_start(b->w->loop, &b->wio);
-    else if (!b->out.pending && ev_is_active(&b->wio)) ev_io_stop(b->w->loop, &b->wio);
+    if (b->out.pending && !ev_is_active(&b->wio))
+        ev_io_start(b->w->loop, &b->wio);
+    else if (!b->out.pending && ev_is_active(&b->wio))
+        ev_io_stop(b->w->loop, &b->wio);
 }
 
 /* Fails or re-plans everything in flight, then forgets the connection; the node backs off before the
@@ -240,7 +248,8 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
         if (b->dedicated != DED_NONE)
             req_reply_error(w, r, "ERR slotgate: connection to node %s lost (%s)", n->addr, why);
         else if (fail_written && b->written >= r->out_end && !r->is_readonly)
-            req_reply_error(w, r, "ERR slotgate: connection to node %s lost (%s); the command may have been applied", n->addr, why);
+            req_reply_error(w, r, "ERR slotgate: connection to node %s lost (%s); the command may have been applied",
+                            n->addr, why);
         else
             park_request(w, r, NULL, 0, worker_now(w));
         r = next;
@@ -372,8 +381,10 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         if (r->xform == XFORM_EVALSHA && resp_error_is(p, len, "NOSCRIPT") && reload_script(b, r)) return;
         int tryagain = resp_error_is(p, len, "TRYAGAIN"), down = resp_error_is(p, len, "CLUSTERDOWN");
         if ((tryagain || down) && r->retries < MAX_CLUSTER_RETRIES && now + retry_backoff(r->retries) < r->deadline) {
-            if (tryagain) w->stats.tryagain++;
-            else w->stats.clusterdown++, worker_request_refresh(w, "CLUSTERDOWN");
+            if (tryagain)
+                w->stats.tryagain++;
+            else
+                w->stats.clusterdown++, worker_request_refresh(w, "CLUSTERDOWN");
             park_request(w, r, NULL, 0, now + retry_backoff(r->retries));
             r->retries++;
             return;
@@ -435,8 +446,10 @@ static void on_backend_io(struct ev_loop *loop, ev_io *io, int revents) {
     (void)loop;
     struct backend *b = io->data;
     if (revents & EV_WRITE) {
-        if (b->state == BE_CONNECTING) on_connected(b);
-        else backend_flush(b);
+        if (b->state == BE_CONNECTING)
+            on_connected(b);
+        else
+            backend_flush(b);
         if (b->state == BE_CLOSED) return;
     }
     if (revents & EV_READ) backend_read(b);

@@ -8,7 +8,7 @@
 #include <sys/uio.h>
 
 #define CHUNK_CAP ((uint32_t)(CHUNK_BYTES - sizeof(struct chunk)))
-#define MAX_IOV 256
+#define MAX_IOV   256
 
 void pool_init(struct pool *p, size_t max_free) {
     p->free = NULL;
@@ -58,8 +58,10 @@ static struct chunk *tail_with_room(struct pool *p, struct chain *ch) {
     if (ch->tail && ch->tail->wpos < ch->tail->cap) return ch->tail;
     struct chunk *c = pool_get(p);
     if (!c) return NULL;
-    if (ch->tail) ch->tail->next = c;
-    else ch->head = c;
+    if (ch->tail)
+        ch->tail->next = c;
+    else
+        ch->head = c;
     ch->tail = c;
     return c;
 }
@@ -91,7 +93,9 @@ static int append(struct pool *p, struct chain *ch, const char *data, size_t len
     return 0;
 }
 
-int chain_append(struct pool *p, struct chain *ch, const char *data, size_t len) { return append(p, ch, data, len, NULL); }
+int chain_append(struct pool *p, struct chain *ch, const char *data, size_t len) {
+    return append(p, ch, data, len, NULL);
+}
 
 int chain_append_pinned(struct pool *p, struct chain *ch, const char *data, size_t len, struct cref *out) {
     return append(p, ch, data, len, out);
@@ -205,8 +209,10 @@ int ibuf_reserve(struct pool *p, struct ibuf *b, size_t want, size_t frame) {
     char *d = malloc(cap);
     if (!d) return -1;
     memcpy(d, b->data + b->start, used);
-    if (b->from_pool) pool_put(p, b->from_pool);
-    else free(b->data);
+    if (b->from_pool)
+        pool_put(p, b->from_pool);
+    else
+        free(b->data);
     b->from_pool = NULL;
     b->data = d;
     b->cap = cap;
@@ -221,8 +227,10 @@ void ibuf_consume(struct pool *p, struct ibuf *b, size_t n) {
 }
 
 void ibuf_free(struct pool *p, struct ibuf *b) {
-    if (b->from_pool) pool_put(p, b->from_pool);
-    else free(b->data);
+    if (b->from_pool)
+        pool_put(p, b->from_pool);
+    else
+        free(b->data);
     b->data = NULL;
     b->from_pool = NULL;
     b->cap = b->start = b->end = 0;

@@ -41,8 +41,10 @@ void client_accept(struct worker *w, int fd, const char *addr) {
     char host[INET6_ADDRSTRLEN] = "127.0.0.1";
     int port = w->conf->port;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET) inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
-        else if (ss.ss_family == AF_INET6) inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+        else if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
     }
     snprintf(c->laddr, sizeof(c->laddr), "%s:%d", host, port);
     resp_request_init(&c->parser, w->conf->proto_max_bulk_len, w->conf->max_multibulk_len);
@@ -69,16 +71,20 @@ void client_close(struct client *c) {
     ev_io_stop(w->loop, &c->rio);
     ev_io_stop(w->loop, &c->wio);
     close(c->fd);
-    if (c->prev) c->prev->next = c->next;
-    else w->clients = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->clients = c->next;
     if (c->next) c->next->prev = c->prev;
     w->nclients--;
     __atomic_sub_fetch(w->total_clients, 1, __ATOMIC_RELAXED);
     /* Requests still at a backend or parked stay there until their reply comes; it is then dropped. */
     for (struct req *r = c->qhead, *next; r; r = next) {
         next = r->qnext;
-        if (r->state == REQ_DONE) req_free(w, r);
-        else r->client = NULL;
+        if (r->state == REQ_DONE)
+            req_free(w, r);
+        else
+            r->client = NULL;
     }
     c->qhead = c->qtail = NULL;
     dedicated_close_all(c);
@@ -121,8 +127,10 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
     if (r->xform == XFORM_SCAN) {
         struct sbuf b = {0};
         r->xform = XFORM_NONE;
-        if (scan_reply_rewrite(reply, len, r->scan_shard, (unsigned)w->nshards, &b) < 0) req_reply_error(w, r, "ERR slotgate: out of memory");
-        else req_reply(w, r, b.p, b.len);
+        if (scan_reply_rewrite(reply, len, r->scan_shard, (unsigned)w->nshards, &b) < 0)
+            req_reply_error(w, r, "ERR slotgate: out of memory");
+        else
+            req_reply(w, r, b.p, b.len);
         sbuf_free(&b);
         return;
     }
@@ -175,7 +183,8 @@ void req_reply_error(struct worker *w, struct req *r, const char *fmt, ...) {
 }
 
 /* EVAL bodies are remembered by SHA-1; EVALSHA is marked so a NOSCRIPT can be repaired (backend.c). */
-static void remember_scripts(struct worker *w, struct req *r, const struct plan *p, const struct resp_request *q, const char *cmd) {
+static void remember_scripts(struct worker *w, struct req *r, const struct plan *p, const struct resp_request *q,
+                             const char *cmd) {
     const char *name = p->cmd->name;
     if (name[0] != 'e' && name[0] != 's') return;
     if (!strcmp(name, "eval") || !strcmp(name, "eval_ro") || !strcmp(name, "script|load")) {
@@ -202,8 +211,10 @@ static void handle_command(struct client *c, const char *cmd) {
     r->started = now;
     r->deadline = now + worker_hold(w);
     c->last_cmd = now;
-    if (c->qtail) c->qtail->qnext = r;
-    else c->qhead = r;
+    if (c->qtail)
+        c->qtail->qnext = r;
+    else
+        c->qhead = r;
     c->qtail = r;
     c->nqueued++;
     STAT_INC(w, commands);
@@ -211,23 +222,20 @@ static void handle_command(struct client *c, const char *cmd) {
     if (!c->is_authed && !(plan->cmd && (plan->cmd->local == LOCAL_AUTH || plan->cmd->local == LOCAL_HELLO ||
                                          plan->cmd->local == LOCAL_QUIT || plan->cmd->local == LOCAL_RESET)))
         return req_reply_error(w, r, "NOAUTH Authentication required.");
-    if (dedicated_in_mode(c) || (!plan->is_error && (plan->route == ROUTE_TXN || plan->route == ROUTE_BLOCKING ||
-                                                     plan->route == ROUTE_PUBSUB)))
+    if (dedicated_in_mode(c) ||
+        (!plan->is_error && (plan->route == ROUTE_TXN || plan->route == ROUTE_BLOCKING || plan->route == ROUTE_PUBSUB)))
         return dedicated_command(c, r, plan, cmd);
     if (plan->is_error) return req_reply_error(w, r, "%s", plan->err);
     size_t len;
     const char *bytes;
     switch (plan->route) {
-    case ROUTE_LOCAL:
-        return local_run(c, r, plan, cmd);
-    case ROUTE_SPLIT:
-        return fanout_split(w, r, &c->parser, cmd, plan);
-    case ROUTE_SCAN:
-        return fanout_scan(w, r, &c->parser, cmd);
-    default:
-        break;
+    case ROUTE_LOCAL: return local_run(c, r, plan, cmd);
+    case ROUTE_SPLIT: return fanout_split(w, r, &c->parser, cmd, plan);
+    case ROUTE_SCAN: return fanout_scan(w, r, &c->parser, cmd);
+    default: break;
     }
-    if (!(bytes = encode_command(w, &c->parser, cmd, &len))) return req_reply_error(w, r, "ERR slotgate: out of memory");
+    if (!(bytes = encode_command(w, &c->parser, cmd, &len)))
+        return req_reply_error(w, r, "ERR slotgate: out of memory");
     if (plan->route == ROUTE_ALL) {
         remember_scripts(w, r, plan, &c->parser, cmd);
         return fanout_all(w, r, bytes, len, plan->merge, NULL);
@@ -259,8 +267,10 @@ static void protocol_error(struct client *c, const char *err) {
     ev_io_stop(c->w->loop, &c->rio);
     if (!r) return client_close(c);
     r->client = c;
-    if (c->qtail) c->qtail->qnext = r;
-    else c->qhead = r;
+    if (c->qtail)
+        c->qtail->qnext = r;
+    else
+        c->qhead = r;
     c->qtail = r;
     c->nqueued++;
     req_reply_error(c->w, r, "ERR %s", err);

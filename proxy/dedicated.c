@@ -255,7 +255,8 @@ static double parse_seconds(const char *p, size_t len, double scale) {
 /* The command's own timeout in seconds (0: forever), by where each blocking command keeps it. */
 static double blocking_timeout(const struct resp_request *q, const char *cmd, const char *name) {
     uint32_t last = q->argc - 1;
-    if (!strcmp(name, "blmpop") || !strcmp(name, "bzmpop")) return parse_seconds(resp_request_arg(q, cmd, 1), q->argv[1].len, 1);
+    if (!strcmp(name, "blmpop") || !strcmp(name, "bzmpop"))
+        return parse_seconds(resp_request_arg(q, cmd, 1), q->argv[1].len, 1);
     if (!strcmp(name, "wait")) return parse_seconds(resp_request_arg(q, cmd, last), q->argv[last].len, 0.001);
     if (!strcmp(name, "xread") || !strcmp(name, "xreadgroup")) {
         for (uint32_t i = 1; i + 1 < q->argc; i++)
@@ -291,8 +292,10 @@ static void blocking_command(struct client *c, struct req *r, const struct plan 
 
 void dedicated_flush_push(struct client *c) {
     if (!c->push.head) return;
-    if (c->out.tail) c->out.tail->next = c->push.head;
-    else c->out.head = c->push.head;
+    if (c->out.tail)
+        c->out.tail->next = c->push.head;
+    else
+        c->out.head = c->push.head;
     c->out.tail = c->push.tail;
     c->out.pending += c->push.pending;
     chain_init(&c->push);
@@ -301,7 +304,8 @@ void dedicated_flush_push(struct client *c) {
 
 /* The subscription count a (un)subscribe confirmation carries: [kind, channel, count]. */
 static long long subscription_count(const char *p, size_t len) {
-    static const char *kinds[] = {"subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"};
+    static const char *kinds[] = {"subscribe",    "unsubscribe", "psubscribe",
+                                  "punsubscribe", "ssubscribe",  "sunsubscribe"};
     if (len < 8 || memcmp(p, "*3\r\n$", 5) != 0) return -1;
     const char *cr = memchr(p + 5, '\r', len - 5);
     if (!cr) return -1;
@@ -325,8 +329,8 @@ void dedicated_push(struct backend *b, const char *reply, size_t len) {
     if (chain_append(&w->pool, c->qhead ? &c->push : &c->out, reply, len) < 0) return client_close(c);
     worker_mark_client(w, c);
     if ((long long)(c->out.pending + c->push.pending) > w->conf->client_max_pending_bytes) {
-        log_notice("worker %d: closing subscriber %s: %zu bytes of messages waiting (limit client-max-pending-bytes)", w->id,
-                   c->addr, c->out.pending + c->push.pending);
+        log_notice("worker %d: closing subscriber %s: %zu bytes of messages waiting (limit client-max-pending-bytes)",
+                   w->id, c->addr, c->out.pending + c->push.pending);
         return client_close(c);
     }
     if (count == 0) release(b); /* no subscription left: back to normal mode */
@@ -337,7 +341,8 @@ static void pubsub_command(struct client *c, struct req *r, const struct plan *p
     int shard = !strcmp(p->cmd->name, "ssubscribe") || !strcmp(p->cmd->name, "sunsubscribe");
     struct backend **slotp = shard ? &c->ssub : &c->sub;
     if (shard && p->nkeys > 0 && *slotp && (*slotp)->node != node_of_slot(w, p->slot))
-        return req_reply_error(w, r, "ERR slotgate: shard channels on more than one node in one connection are not supported");
+        return req_reply_error(
+            w, r, "ERR slotgate: shard channels on more than one node in one connection are not supported");
     if (!*slotp) {
         struct node *n = node_of_slot(w, shard && p->nkeys > 0 ? p->slot : -1);
         if (!n || !(*slotp = connect_for(c, n, DED_PUBSUB)))
@@ -347,8 +352,8 @@ static void pubsub_command(struct client *c, struct req *r, const struct plan *p
     req_reply(w, r, "", 0); /* its answers are pushed by the connection */
 }
 
-static const char *allowed_when_subscribed[] = {"subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe",
-                                                "sunsubscribe", "ping", "quit", "reset"};
+static const char *allowed_when_subscribed[] = {
+    "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe", "ping", "quit", "reset"};
 
 void dedicated_command(struct client *c, struct req *r, const struct plan *p, const char *cmd) {
     struct worker *w = c->w;
@@ -367,9 +372,11 @@ void dedicated_command(struct client *c, struct req *r, const struct plan *p, co
         for (size_t i = 0; p->cmd && i < sizeof(allowed_when_subscribed) / sizeof(*allowed_when_subscribed); i++)
             ok |= strcmp(p->cmd->name, allowed_when_subscribed[i]) == 0;
         if (!ok)
-            return req_reply_error(w, r, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
-                                         "are allowed in this context",
-                                   p->cmd ? p->cmd->name : "?");
+            return req_reply_error(
+                w, r,
+                "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+                "are allowed in this context",
+                p->cmd ? p->cmd->name : "?");
         if (p->is_error) return req_reply_error(w, r, "%s", p->err);
         if (p->cmd->local == LOCAL_PING) { /* answered by the subscribed connection, in its push format */
             struct backend *b = c->sub ? c->sub : c->ssub;

@@ -49,8 +49,10 @@ static void finish(struct worker *w, struct req *parent) {
     int rc = merge_replies(f->policy, f->replies, f->n, f->key_child, f->nkeys, w->any_rr++, f->prefix, &out);
     parent->fan = NULL;
     fanout_free(f);
-    if (rc < 0) req_reply_error(w, parent, "ERR slotgate: out of memory");
-    else req_reply(w, parent, out.p, out.len);
+    if (rc < 0)
+        req_reply_error(w, parent, "ERR slotgate: out of memory");
+    else
+        req_reply(w, parent, out.p, out.len);
     sbuf_free(&out);
 }
 
@@ -58,8 +60,10 @@ void fanout_child_done(struct worker *w, struct req *child, const char *reply, s
     struct req *parent = child->parent;
     struct fanout *f = parent->fan;
     char *copy = malloc(len ? len : 1);
-    if (copy) memcpy(copy, reply, len);
-    else len = 0;
+    if (copy)
+        memcpy(copy, reply, len);
+    else
+        len = 0;
     f->replies[child->child_idx] = (struct reply_ref){copy, len};
     if (!copy) { /* an empty reply is merged as an error-free nothing; make it an error instead */
         static const char oom[] = "-ERR slotgate: out of memory\r\n";
@@ -93,8 +97,10 @@ static int add_bulk(struct sbuf *b, const char *p, size_t len) {
 
 /* One command per slot: the command name, then each of that slot's keys with the arguments that
  * belong to it (MSET's value), in the caller's order so MGET's values can be put back in place. */
-void fanout_split(struct worker *w, struct req *r, const struct resp_request *q, const char *cmd, const struct plan *p) {
-    int step = (p->cmd->nspecs > 0 && p->cmd->specs[0].fk == KS_FK_RANGE && p->cmd->specs[0].b > 0) ? p->cmd->specs[0].b : 1;
+void fanout_split(struct worker *w, struct req *r, const struct resp_request *q, const char *cmd,
+                  const struct plan *p) {
+    int step =
+        (p->cmd->nspecs > 0 && p->cmd->specs[0].fk == KS_FK_RANGE && p->cmd->specs[0].b > 0) ? p->cmd->specs[0].b : 1;
     int nkeys = p->nkeys, n = 0;
     int *key_child = malloc(sizeof(int) * (size_t)nkeys), *next = malloc(sizeof(int) * (size_t)nkeys);
     int *head = malloc(sizeof(int) * (size_t)nkeys), *tail = malloc(sizeof(int) * (size_t)nkeys);
@@ -128,7 +134,8 @@ void fanout_split(struct worker *w, struct req *r, const struct resp_request *q,
     r->is_readonly = (p->cmd->flags & CMD_READONLY) != 0;
     for (int c = 0; c < n; c++) {
         b.len = 0;
-        int rc = sbuf_printf(&b, "*%d\r\n", 1 + count[c] * step) | add_bulk(&b, resp_request_arg(q, cmd, 0), q->argv[0].len);
+        int rc =
+            sbuf_printf(&b, "*%d\r\n", 1 + count[c] * step) | add_bulk(&b, resp_request_arg(q, cmd, 0), q->argv[0].len);
         for (int i = head[c]; i >= 0 && rc == 0; i = next[i])
             for (int a = p->keys[i]; a < p->keys[i] + step && a < (int)q->argc && rc == 0; a++)
                 rc = add_bulk(&b, resp_request_arg(q, cmd, (uint32_t)a), q->argv[a].len);

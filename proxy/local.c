@@ -14,8 +14,8 @@
 #include "proxy.h"
 
 #define REPLY_LIT(w, r, lit) req_reply(w, r, lit, sizeof(lit) - 1)
-#define ARG(i) resp_request_arg(q, cmd, i)
-#define ARGLEN(i) (q->argv[i].len)
+#define ARG(i)               resp_request_arg(q, cmd, i)
+#define ARGLEN(i)            (q->argv[i].len)
 
 static int arg_is(const struct resp_request *q, const char *cmd, uint32_t i, const char *word) {
     size_t n = strlen(word);
@@ -32,8 +32,10 @@ void reply_bulk(struct worker *w, struct req *r, const char *p, size_t len) {
 }
 
 static void reply_sbuf(struct worker *w, struct req *r, struct sbuf *b, int rc) {
-    if (rc < 0) req_reply_error(w, r, "ERR slotgate: out of memory");
-    else req_reply(w, r, b->p, b->len);
+    if (rc < 0)
+        req_reply_error(w, r, "ERR slotgate: out of memory");
+    else
+        req_reply(w, r, b->p, b->len);
     sbuf_free(b);
 }
 
@@ -65,7 +67,9 @@ const char *encode_command(struct worker *w, const struct resp_request *q, const
 }
 
 /* slotgate's node ID in CLUSTER answers: stable for a given port, 40 hex digits like a Redis node's. */
-static void my_id(struct worker *w, char out[41]) { snprintf(out, 41, "51076a7e0000000000000000000000000000%04x", w->conf->port & 0xffff); }
+static void my_id(struct worker *w, char out[41]) {
+    snprintf(out, 41, "51076a7e0000000000000000000000000000%04x", w->conf->port & 0xffff);
+}
 
 static void my_host(struct client *c, char *host, size_t len) {
     snprintf(host, len, "%s", c->laddr);
@@ -87,8 +91,9 @@ static int check_auth(struct client *c, const char *user, size_t ulen, const cha
     const struct conf *conf = c->w->conf;
     int is_default = !user || (ulen == 7 && memcmp(user, "default", 7) == 0);
     if (is_default && !conf->requirepass && conf->nusers == 0) {
-        req_reply_error(c->w, r, "ERR AUTH <password> called without any password configured for the default user. "
-                                 "Are you sure your configuration is correct?");
+        req_reply_error(c->w, r,
+                        "ERR AUTH <password> called without any password configured for the default user. "
+                        "Are you sure your configuration is correct?");
         return 0;
     }
     int ok = 0;
@@ -112,8 +117,9 @@ static int check_auth(struct client *c, const char *user, size_t ulen, const cha
 }
 
 static void client_info_line(struct client *c, double now, struct sbuf *b) {
-    sbuf_printf(b, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 "
-                   "qbuf=%zu qbuf-free=0 obl=0 oll=0 omem=%zu events=r cmd=NULL user=%s redir=-1 resp=2\n",
+    sbuf_printf(b,
+                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 "
+                "qbuf=%zu qbuf-free=0 obl=0 oll=0 omem=%zu events=r cmd=NULL user=%s redir=-1 resp=2\n",
                 (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "", (int)(now - c->created),
                 (int)(now - c->last_cmd), c->is_readonly ? "r" : "N", ibuf_len(&c->in), c->out.pending, c->user);
 }
@@ -141,13 +147,15 @@ static void hello(struct client *c, struct req *r, const struct resp_request *q,
         }
     }
     if (w->conf->requirepass && !c->is_authed)
-        return req_reply_error(w, r, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-                                     "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
-                                     "select the RESP protocol version at the same time");
+        return req_reply_error(w, r,
+                               "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+                               "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+                               "select the RESP protocol version at the same time");
     struct sbuf b = {0};
-    int rc = sbuf_printf(&b, "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n7.0.0\r\n$5\r\nproto\r\n:2\r\n"
-                             "$2\r\nid\r\n:%llu\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
-                             "$7\r\nmodules\r\n*0\r\n",
+    int rc = sbuf_printf(&b,
+                         "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n7.0.0\r\n$5\r\nproto\r\n:2\r\n"
+                         "$2\r\nid\r\n:%llu\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
+                         "$7\r\nmodules\r\n*0\r\n",
                          (unsigned long long)c->id);
     reply_sbuf(w, r, &b, rc);
 }
@@ -175,10 +183,12 @@ static void cluster_local(struct client *c, struct req *r, int what, const struc
                          w->conf->port, id);
         break;
     case LOCAL_CLUSTER_SHARDS:
-        rc = sbuf_printf(&b, "*1\r\n*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:16383\r\n$5\r\nnodes\r\n*1\r\n*14\r\n$2\r\nid\r\n$40\r\n%s\r\n"
-                             "$4\r\nport\r\n:%d\r\n$2\r\nip\r\n$%zu\r\n%s\r\n$8\r\nendpoint\r\n$%zu\r\n%s\r\n$4\r\nrole\r\n"
-                             "$6\r\nmaster\r\n$18\r\nreplication-offset\r\n:0\r\n$6\r\nhealth\r\n$6\r\nonline\r\n",
-                         id, w->conf->port, strlen(host), host, strlen(host), host);
+        rc = sbuf_printf(
+            &b,
+            "*1\r\n*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:16383\r\n$5\r\nnodes\r\n*1\r\n*14\r\n$2\r\nid\r\n$40\r\n%s\r\n"
+            "$4\r\nport\r\n:%d\r\n$2\r\nip\r\n$%zu\r\n%s\r\n$8\r\nendpoint\r\n$%zu\r\n%s\r\n$4\r\nrole\r\n"
+            "$6\r\nmaster\r\n$18\r\nreplication-offset\r\n:0\r\n$6\r\nhealth\r\n$6\r\nonline\r\n",
+            id, w->conf->port, strlen(host), host, strlen(host), host);
         break;
     case LOCAL_CLUSTER_NODES: {
         char line[256];
@@ -188,18 +198,17 @@ static void cluster_local(struct client *c, struct req *r, int what, const struc
     }
     case LOCAL_CLUSTER_INFO: {
         char text[512];
-        int n = snprintf(text, sizeof(text), "cluster_enabled:1\r\ncluster_state:%s\r\ncluster_slots_assigned:16384\r\n"
-                                             "cluster_slots_ok:%d\r\ncluster_slots_pfail:0\r\ncluster_slots_fail:%d\r\n"
-                                             "cluster_known_nodes:1\r\ncluster_size:1\r\ncluster_current_epoch:1\r\n"
-                                             "cluster_my_epoch:1\r\n",
-                         ok ? "ok" : "fail", w->map ? (int)w->map->covered : 0, w->map ? SLOT_COUNT - (int)w->map->covered : SLOT_COUNT);
+        int n = snprintf(text, sizeof(text),
+                         "cluster_enabled:1\r\ncluster_state:%s\r\ncluster_slots_assigned:16384\r\n"
+                         "cluster_slots_ok:%d\r\ncluster_slots_pfail:0\r\ncluster_slots_fail:%d\r\n"
+                         "cluster_known_nodes:1\r\ncluster_size:1\r\ncluster_current_epoch:1\r\n"
+                         "cluster_my_epoch:1\r\n",
+                         ok ? "ok" : "fail", w->map ? (int)w->map->covered : 0,
+                         w->map ? SLOT_COUNT - (int)w->map->covered : SLOT_COUNT);
         return reply_bulk(w, r, text, (size_t)n);
     }
-    case LOCAL_CLUSTER_KEYSLOT:
-        rc = sbuf_printf(&b, ":%u\r\n", slot_for_key(ARG(2), ARGLEN(2)));
-        break;
-    case LOCAL_CLUSTER_MYID:
-        return reply_bulk(w, r, id, 40);
+    case LOCAL_CLUSTER_KEYSLOT: rc = sbuf_printf(&b, ":%u\r\n", slot_for_key(ARG(2), ARGLEN(2))); break;
+    case LOCAL_CLUSTER_MYID: return reply_bulk(w, r, id, 40);
     }
     reply_sbuf(w, r, &b, rc);
 }
@@ -210,8 +219,9 @@ static int info_sections(const struct resp_request *q, const char *cmd) {
     static const struct {
         const char *name;
         int bits;
-    } names[] = {{"server", INFO_SERVER}, {"clients", INFO_CLIENTS}, {"stats", INFO_STATS}, {"cluster", INFO_CLUSTER},
-                 {"keyspace", INFO_KEYSPACE}, {"all", INFO_ALL}, {"everything", INFO_ALL}, {"default", INFO_ALL}};
+    } names[] = {{"server", INFO_SERVER},   {"clients", INFO_CLIENTS},   {"stats", INFO_STATS},
+                 {"cluster", INFO_CLUSTER}, {"keyspace", INFO_KEYSPACE}, {"all", INFO_ALL},
+                 {"everything", INFO_ALL},  {"default", INFO_ALL}};
     int bits = q->argc == 1 ? INFO_ALL : 0;
     for (uint32_t i = 1; i < q->argc; i++)
         for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
@@ -233,22 +243,25 @@ static void info(struct client *c, struct req *r, const struct resp_request *q, 
     struct sbuf b = {0};
     int rc = 0;
     if (want & INFO_SERVER)
-        rc |= sbuf_printf(&b, "# Server\r\nredis_version:7.0.0\r\nslotgate_version:%s\r\nredis_mode:cluster-proxy\r\n"
-                              "process_id:%d\r\ntcp_port:%d\r\nuptime_in_seconds:%d\r\nslotgate_worker_threads:%d\r\n\r\n",
+        rc |= sbuf_printf(&b,
+                          "# Server\r\nredis_version:7.0.0\r\nslotgate_version:%s\r\nredis_mode:cluster-proxy\r\n"
+                          "process_id:%d\r\ntcp_port:%d\r\nuptime_in_seconds:%d\r\nslotgate_worker_threads:%d\r\n\r\n",
                           "0.1.0", (int)getpid(), w->conf->port, (int)(worker_now(w) - w->started), w->nworkers);
     if (want & INFO_CLIENTS)
         rc |= sbuf_printf(&b, "# Clients\r\nconnected_clients:%d\r\nmaxclients:%d\r\n\r\n",
                           __atomic_load_n(w->total_clients, __ATOMIC_RELAXED), w->conf->maxclients);
     if (want & INFO_STATS)
-        rc |= sbuf_printf(&b, "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
-                              "total_error_replies:%llu\r\nrejected_connections:%llu\r\nmoved_redirections:%llu\r\n"
-                              "ask_redirections:%llu\r\ntryagain_retries:%llu\r\nbackend_timeouts:%llu\r\n\r\n",
+        rc |= sbuf_printf(&b,
+                          "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
+                          "total_error_replies:%llu\r\nrejected_connections:%llu\r\nmoved_redirections:%llu\r\n"
+                          "ask_redirections:%llu\r\ntryagain_retries:%llu\r\nbackend_timeouts:%llu\r\n\r\n",
                           conns, cmds, errs, rejected, moved, ask, tryagain, timeouts);
     if (want & INFO_CLUSTER)
-        rc |= sbuf_printf(&b, "# Cluster\r\ncluster_enabled:1\r\ncluster_state:%s\r\ncluster_slots_covered:%u\r\n"
-                              "cluster_masters:%d\r\nslot_map_version:%llu\r\n\r\n",
-                          w->map && slotmap_is_complete(w->map) ? "ok" : "fail", w->map ? w->map->covered : 0, w->nshards,
-                          w->map ? (unsigned long long)w->map->version : 0ULL);
+        rc |= sbuf_printf(&b,
+                          "# Cluster\r\ncluster_enabled:1\r\ncluster_state:%s\r\ncluster_slots_covered:%u\r\n"
+                          "cluster_masters:%d\r\nslot_map_version:%llu\r\n\r\n",
+                          w->map && slotmap_is_complete(w->map) ? "ok" : "fail", w->map ? w->map->covered : 0,
+                          w->nshards, w->map ? (unsigned long long)w->map->version : 0ULL);
     if (rc < 0) return reply_sbuf(w, r, &b, -1);
     if ((want & INFO_KEYSPACE) && w->nshards > 0) {
         static const char info_keyspace[] = "*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n";
@@ -270,20 +283,18 @@ void local_run(struct client *c, struct req *r, const struct plan *p, const char
         if (q->argc == 1) return REPLY_LIT(w, r, "+PONG\r\n");
         if (q->argc == 2) return reply_bulk(w, r, ARG(1), ARGLEN(1));
         return req_reply_error(w, r, "ERR wrong number of arguments for 'ping' command");
-    case LOCAL_ECHO:
-        return reply_bulk(w, r, ARG(1), ARGLEN(1));
+    case LOCAL_ECHO: return reply_bulk(w, r, ARG(1), ARGLEN(1));
     case LOCAL_SELECT:
-        if (resp_parse_ll(ARG(1), ARGLEN(1), &db) < 0) return req_reply_error(w, r, "ERR value is not an integer or out of range");
+        if (resp_parse_ll(ARG(1), ARGLEN(1), &db) < 0)
+            return req_reply_error(w, r, "ERR value is not an integer or out of range");
         if (db != 0) return req_reply_error(w, r, "ERR SELECT is not allowed in cluster mode");
         return REPLY_LIT(w, r, "+OK\r\n");
-    case LOCAL_QUIT:
-        c->is_closing = 1;
-        return REPLY_LIT(w, r, "+OK\r\n");
-    case LOCAL_HELLO:
-        return hello(c, r, q, cmd);
+    case LOCAL_QUIT: c->is_closing = 1; return REPLY_LIT(w, r, "+OK\r\n");
+    case LOCAL_HELLO: return hello(c, r, q, cmd);
     case LOCAL_AUTH:
         if (q->argc > 3) return req_reply_error(w, r, "ERR syntax error");
-        if (check_auth(c, q->argc == 3 ? ARG(1) : NULL, q->argc == 3 ? ARGLEN(1) : 0, ARG(q->argc - 1), ARGLEN(q->argc - 1), r))
+        if (check_auth(c, q->argc == 3 ? ARG(1) : NULL, q->argc == 3 ? ARGLEN(1) : 0, ARG(q->argc - 1),
+                       ARGLEN(q->argc - 1), r))
             REPLY_LIT(w, r, "+OK\r\n");
         return;
     case LOCAL_RESET:
@@ -292,22 +303,14 @@ void local_run(struct client *c, struct req *r, const struct plan *p, const char
         c->is_readonly = 0;
         c->is_authed = w->conf->requirepass == NULL;
         return REPLY_LIT(w, r, "+RESET\r\n");
-    case LOCAL_READONLY:
-        c->is_readonly = 1;
-        return REPLY_LIT(w, r, "+OK\r\n");
-    case LOCAL_READWRITE:
-        c->is_readonly = 0;
-        return REPLY_LIT(w, r, "+OK\r\n");
-    case LOCAL_ASKING: /* slotgate follows redirections itself: nothing to do */
-        return REPLY_LIT(w, r, "+OK\r\n");
-    case LOCAL_CLIENT_SETNAME:
-        return client_setname(c, r, ARG(2), ARGLEN(2));
+    case LOCAL_READONLY: c->is_readonly = 1; return REPLY_LIT(w, r, "+OK\r\n");
+    case LOCAL_READWRITE: c->is_readonly = 0; return REPLY_LIT(w, r, "+OK\r\n");
+    case LOCAL_ASKING: /* slotgate follows redirections itself: nothing to do */ return REPLY_LIT(w, r, "+OK\r\n");
+    case LOCAL_CLIENT_SETNAME: return client_setname(c, r, ARG(2), ARGLEN(2));
     case LOCAL_CLIENT_GETNAME:
         if (!c->name) return REPLY_LIT(w, r, "$-1\r\n");
         return reply_bulk(w, r, c->name, strlen(c->name));
-    case LOCAL_CLIENT_ID:
-        sbuf_printf(&b, ":%llu\r\n", (unsigned long long)c->id);
-        return reply_sbuf(w, r, &b, 0);
+    case LOCAL_CLIENT_ID: sbuf_printf(&b, ":%llu\r\n", (unsigned long long)c->id); return reply_sbuf(w, r, &b, 0);
     case LOCAL_CLIENT_INFO:
         client_info_line(c, worker_now(w), &b);
         reply_bulk(w, r, b.p, b.len);
@@ -321,12 +324,9 @@ void local_run(struct client *c, struct req *r, const struct plan *p, const char
     case LOCAL_CLUSTER_NODES:
     case LOCAL_CLUSTER_INFO:
     case LOCAL_CLUSTER_KEYSLOT:
-    case LOCAL_CLUSTER_MYID:
-        return cluster_local(c, r, p->cmd->local, q, cmd);
-    case LOCAL_INFO:
-        return info(c, r, q, cmd);
-    case LOCAL_ACL_WHOAMI:
-        return reply_bulk(w, r, c->user, strlen(c->user));
+    case LOCAL_CLUSTER_MYID: return cluster_local(c, r, p->cmd->local, q, cmd);
+    case LOCAL_INFO: return info(c, r, q, cmd);
+    case LOCAL_ACL_WHOAMI: return reply_bulk(w, r, c->user, strlen(c->user));
     }
     req_reply_error(w, r, "ERR slotgate: internal error (no local handler)");
 }

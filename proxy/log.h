@@ -9,9 +9,9 @@ void log_set_level(int level);
 int log_enabled(int level);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define log_debug(...) (log_enabled(LOG_DEBUG) ? log_msg(LOG_DEBUG, __VA_ARGS__) : (void)0)
+#define log_debug(...)   (log_enabled(LOG_DEBUG) ? log_msg(LOG_DEBUG, __VA_ARGS__) : (void)0)
 #define log_verbose(...) (log_enabled(LOG_VERBOSE) ? log_msg(LOG_VERBOSE, __VA_ARGS__) : (void)0)
-#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_notice(...)  log_msg(LOG_NOTICE, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
 
 #endif

@@ -56,9 +56,21 @@ static void raise_fd_limit(int maxclients) {
     rlim_t old = rl.rlim_cur;
     rl.rlim_cur = want > rl.rlim_max ? rl.rlim_max : want;
     if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-        log_notice("open files limit raised from %llu to %llu", (unsigned long long)old, (unsigned long long)rl.rlim_cur);
+        log_notice("open files limit raised from %llu to %llu", (unsigned long long)old,
+                   (unsigned long long)rl.rlim_cur);
     if (rl.rlim_cur < want)
-        log_warning("open files limit is %llu: fewer than maxclients %d can connect", (unsigned long long)rl.rlim_cur, maxclients);
+        log_warning("open files limit is %llu: fewer than maxclients %d can connect", (unsigned long long)rl.rlim_cur,
+                    maxclients);
+}
+
+/* Start-up failed: release what main made (workers that did start are ended with the process). */
+static int start_failed(struct app *a) {
+    free(a->workers);
+    refresher_free(a->refresher);
+    cmdtable_free(a->cmds);
+    scripts_free(a->scripts);
+    conf_free(&a->conf);
+    return 1;
 }
 
 int main(int argc, char **argv) {
@@ -80,16 +92,16 @@ int main(int argc, char **argv) {
     a.scripts = scripts_new(10000, 64 * 1024 * 1024);
     if (!a.cmds || !a.refresher || !a.workers || !a.scripts) {
         fprintf(stderr, "slotgate: out of memory at start\n");
-        return 1;
+        return start_failed(&a);
     }
     if (worker_check_port(a.conf.bind, a.conf.port, err, sizeof(err)) < 0) {
         log_warning("%s", err);
-        return 1;
+        return start_failed(&a);
     }
     for (int i = 0; i < a.conf.threads; i++) {
         if (worker_init(&a.workers[i], i, &a.conf, a.cmds, err, sizeof(err)) < 0) {
             log_warning("%s", err);
-            return 1;
+            return start_failed(&a);
         }
         a.workers[i].total_clients = &a.total_clients;
         a.workers[i].node_timeout_ms = &a.node_timeout_ms;
@@ -103,7 +115,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < a.nworkers; i++) {
         if (worker_start(&a.workers[i]) != 0) {
             log_warning("cannot start worker thread: %s", strerror(errno));
-            return 1;
+            exit(1); /* threads already running: the process ends them */
         }
     }
     ev_signal sigint, sigterm;
@@ -114,8 +126,8 @@ int main(int argc, char **argv) {
     refresher_set_node_timeout_sink(a.refresher, &a.node_timeout_ms);
     a.prober = prober_new(loop, &a.conf, a.refresher);
     refresher_start(a.refresher);
-    log_notice("slotgate %s ready to accept connections on %s:%d (%d worker threads, seeds: %s%s)", "0.1.0", a.conf.bind,
-               a.conf.port, a.nworkers, a.conf.seeds[0], a.conf.nseeds > 1 ? ", ..." : "");
+    log_notice("slotgate %s ready to accept connections on %s:%d (%d worker threads, seeds: %s%s)", "0.1.0",
+               a.conf.bind, a.conf.port, a.nworkers, a.conf.seeds[0], a.conf.nseeds > 1 ? ", ..." : "");
     ev_run(loop, 0);
     for (int i = 0; i < a.nworkers; i++) worker_stop(&a.workers[i]);
     for (int i = 0; i < a.nworkers; i++) worker_destroy(&a.workers[i]);

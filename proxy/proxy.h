@@ -25,8 +25,8 @@ enum req_xform { XFORM_NONE = 0, XFORM_SCAN, XFORM_EVALSHA };
 struct fanout; /* fanout.c: a request split over slots or sent to every master */
 
 struct req {
-    struct req *qnext;  /* client's ordered queue, or the worker's free list */
-    struct req *lnext;  /* backend in-flight FIFO, or the worker's park list */
+    struct req *qnext;     /* client's ordered queue, or the worker's free list */
+    struct req *lnext;     /* backend in-flight FIFO, or the worker's park list */
     struct client *client; /* NULL once the client is gone: the reply is then dropped */
     struct req *parent;    /* a part of a split or fanned-out request: its reply goes to the parent */
     struct fanout *fan;    /* on a parent: the parts' replies until all have come */
@@ -38,18 +38,18 @@ struct req {
     double deadline;   /* ev_now seconds */
     double retry_at;
     double started;
-    double sent_at;  /* when written to its current backend: the stall deadline counts from here */
-    double expires;  /* sent_at + how long the node may take (a blocking command's own timeout added) */
-    double timeout;  /* seconds the node may take to answer; < 0: no limit (BLPOP k 0) */
+    double sent_at; /* when written to its current backend: the stall deadline counts from here */
+    double expires; /* sent_at + how long the node may take (a blocking command's own timeout added) */
+    double timeout; /* seconds the node may take to answer; < 0: no limit (BLPOP k 0) */
     int slot;
     uint8_t state;
     uint8_t redirects;
     uint8_t retries;
-    uint8_t asking;    /* an ASKING reply precedes this request's reply on its backend connection */
-    uint8_t xform;     /* enum req_xform: how the reply is handled for the client */
-    char sha[41];      /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */
+    uint8_t asking; /* an ASKING reply precedes this request's reply on its backend connection */
+    uint8_t xform;  /* enum req_xform: how the reply is handled for the client */
+    char sha[41];   /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */
     uint16_t scan_shard;
-    uint8_t dedicated; /* DED_*: must go on the client's own connection, not the shared pool */
+    uint8_t dedicated;   /* DED_*: must go on the client's own connection, not the shared pool */
     uint8_t is_readonly; /* safe to send again after its connection died after writing it */
     char last_error[96];
 };
@@ -59,13 +59,13 @@ struct node {
     char host[SM_HOST_LEN];
     int port;
     char addr[SM_HOST_LEN + 8]; /* host:port, for errors and logs */
-    struct backend **conns;    /* the shared pool */
-    struct backend **ro_conns; /* the shared pool for replica reads: READONLY sent on connect */
+    struct backend **conns;     /* the shared pool */
+    struct backend **ro_conns;  /* the shared pool for replica reads: READONLY sent on connect */
     int nconns;
     unsigned rr;
-    int nrefs;      /* backends pointing at this node (it is freed only at 0) */
-    int is_retired; /* no longer in the slot map: its connections close once idle */
-    double down_until;   /* no connection attempts before this (backoff) */
+    int nrefs;         /* backends pointing at this node (it is freed only at 0) */
+    int is_retired;    /* no longer in the slot map: its connections close once idle */
+    double down_until; /* no connection attempts before this (backoff) */
     double backoff;
     char last_error[96];
 };
@@ -89,8 +89,8 @@ struct backend {
     struct resp_scanner scan;
     struct req *head, *tail; /* in flight (written or waiting to be) in send order */
     uint32_t ninflight;
-    int setup_replies; /* replies to AUTH etc. still expected before the first request's */
-    int dedicated;     /* DED_*; DED_NONE for the shared pool */
+    int setup_replies;    /* replies to AUTH etc. still expected before the first request's */
+    int dedicated;        /* DED_*; DED_NONE for the shared pool */
     struct client *owner; /* of a dedicated connection */
     int close_when_idle;
     long long subscriptions; /* pub/sub: channels + patterns subscribed on this connection */
@@ -122,9 +122,9 @@ struct client {
     /* Dedicated connections and their state (dedicated.c). */
     struct backend *txn, *blocking, *sub, *ssub;
     int in_multi, txn_slot, txn_dirty, is_watching;
-    struct chain txn_held;   /* commands queued after MULTI before its node is known (first key) */
+    struct chain txn_held; /* commands queued after MULTI before its node is known (first key) */
     int txn_nheld;
-    struct chain push;       /* pub/sub messages waiting for replies ahead of them */
+    struct chain push; /* pub/sub messages waiting for replies ahead of them */
 };
 
 struct worker_stats {
@@ -147,14 +147,14 @@ struct worker {
     int nshards;
     unsigned any_rr;
     double started;
-    struct worker *all;            /* every worker, for process-wide figures (INFO) */
-    struct scripts *scripts;       /* shared by all workers, see scripts.h */
+    struct worker *all;      /* every worker, for process-wide figures (INFO) */
+    struct scripts *scripts; /* shared by all workers, see scripts.h */
     int nworkers;
     struct pool pool;
     int listen_fd;
     ev_io listen_io;
-    ev_async wake;       /* a new slot map in the mailbox, or stop */
-    ev_prepare flush;    /* one write per socket per loop turn, just before the loop sleeps */
+    ev_async wake;    /* a new slot map in the mailbox, or stop */
+    ev_prepare flush; /* one write per socket per loop turn, just before the loop sleeps */
     ev_timer park_timer;
     struct slotmap *mailbox; /* atomic: the next map, handed over by health/ */
     int stop;                /* atomic */
@@ -171,7 +171,7 @@ struct worker {
     struct client *dirty_clients;
     char *scratch; /* an inline command re-encoded as multibulk */
     size_t scratch_cap;
-    int *total_clients; /* atomic, shared by all workers: maxclients is per process */
+    int *total_clients;   /* atomic, shared by all workers: maxclients is per process */
     int *node_timeout_ms; /* atomic: the cluster's cluster-node-timeout, once health/ has read it */
     double last_refresh_ask;
     void (*want_refresh)(void *ctx, const char *why);
@@ -201,8 +201,8 @@ void worker_request_refresh(struct worker *w, const char *why);
 
 /* backend.c */
 struct backend *backend_for(struct worker *w, struct node *n);
-struct backend *backend_connect(struct worker *w, struct node *n, struct backend **home, struct client *owner, int dedicated,
-                                int readonly);
+struct backend *backend_connect(struct worker *w, struct node *n, struct backend **home, struct client *owner,
+                                int dedicated, int readonly);
 struct backend *backend_for_reads(struct worker *w, struct node *n); /* a READONLY connection to a replica */
 int backend_send_raw(struct backend *b, const char *p, size_t len);
 int backend_send(struct backend *b, struct req *r, const char *p, size_t len);
@@ -255,7 +255,7 @@ static inline double worker_hold(const struct worker *w) {
 }
 /* Counters are written by their worker only and read by others (INFO): relaxed atomic stores, which
  * are plain moves on x86, keep that free of data races without a locked instruction. */
-#define STAT_INC(w, field) __atomic_store_n(&(w)->stats.field, (w)->stats.field + 1, __ATOMIC_RELAXED)
+#define STAT_INC(w, field)  __atomic_store_n(&(w)->stats.field, (w)->stats.field + 1, __ATOMIC_RELAXED)
 #define STAT_READ(w, field) __atomic_load_n(&(w)->stats.field, __ATOMIC_RELAXED)
 
 #endif

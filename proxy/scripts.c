@@ -44,7 +44,10 @@ void scripts_free(struct scripts *s) {
     free(s);
 }
 
-static size_t slot_of(const struct scripts *s, const char *sha) { return strtoul((char[9]){sha[0], sha[1], sha[2], sha[3], sha[4], sha[5], sha[6], sha[7], 0}, NULL, 16) & (s->cap - 1); }
+static size_t slot_of(const struct scripts *s, const char *sha) {
+    return strtoul((char[9]){sha[0], sha[1], sha[2], sha[3], sha[4], sha[5], sha[6], sha[7], 0}, NULL, 16) &
+           (s->cap - 1);
+}
 
 static struct entry *find(struct scripts *s, const char *sha) {
     for (size_t i = slot_of(s, sha), n = 0; n < s->cap; i = (i + 1) & (s->cap - 1), n++) {
@@ -59,7 +62,8 @@ void scripts_remember(struct scripts *s, const char *body, size_t len) {
     sha1_hex(body, len, sha);
     pthread_mutex_lock(&s->lock);
     struct entry *e = find(s, sha);
-    if (e && !e->body && s->count < s->max_scripts && s->bytes + len <= s->max_bytes && (e->body = malloc(len ? len : 1))) {
+    if (e && !e->body && s->count < s->max_scripts && s->bytes + len <= s->max_bytes &&
+        (e->body = malloc(len ? len : 1))) {
         memcpy(e->body, body, len);
         memcpy(e->sha, sha, 41);
         e->len = len;

@@ -21,8 +21,10 @@
 
 struct req *req_new(struct worker *w) {
     struct req *r = w->free_reqs;
-    if (r) w->free_reqs = r->qnext;
-    else if (!(r = malloc(sizeof(*r)))) return NULL;
+    if (r)
+        w->free_reqs = r->qnext;
+    else if (!(r = malloc(sizeof(*r))))
+        return NULL;
     memset(r, 0, sizeof(*r));
     r->slot = -1;
     return r;
@@ -57,15 +59,19 @@ static void on_flush(struct ev_loop *loop, ev_prepare *wp, int revents) {
         struct backend *b = w->dirty_backends;
         w->dirty_backends = b->next_dirty;
         b->is_dirty = 0;
-        if (b->state == BE_CLOSED) backend_free(b);
-        else backend_flush(b);
+        if (b->state == BE_CLOSED)
+            backend_free(b);
+        else
+            backend_flush(b);
     }
     while (w->dirty_clients) {
         struct client *c = w->dirty_clients;
         w->dirty_clients = c->next_dirty;
         c->is_dirty = 0;
-        if (c->is_closed) client_free(c);
-        else client_flush(c);
+        if (c->is_closed)
+            client_free(c);
+        else
+            client_flush(c);
     }
 }
 
@@ -114,7 +120,8 @@ void worker_node_release(struct worker *w, struct node *n) {
 static void retire_nodes(struct worker *w, const struct slotmap *m) {
     for (struct node *n = w->nodes; n; n = n->next) {
         int in_map = 0;
-        for (int i = 0; i < m->nnodes && !in_map; i++) in_map = m->nodes[i].port == n->port && !strcmp(m->nodes[i].host, n->host);
+        for (int i = 0; i < m->nnodes && !in_map; i++)
+            in_map = m->nodes[i].port == n->port && !strcmp(m->nodes[i].host, n->host);
         n->is_retired = !in_map;
     }
     for (struct node *n = w->nodes, *next; n; n = next) {
@@ -122,7 +129,8 @@ static void retire_nodes(struct worker *w, const struct slotmap *m) {
         if (!n->is_retired) continue;
         n->nrefs++; /* hold it while its connections close */
         for (int i = 0; i < n->nconns; i++) {
-            if (n->conns[i] && !n->conns[i]->head) n->conns[i]->close_when_idle = 1, backend_close(n->conns[i], "left the cluster", 0);
+            if (n->conns[i] && !n->conns[i]->head)
+                n->conns[i]->close_when_idle = 1, backend_close(n->conns[i], "left the cluster", 0);
             if (n->ro_conns && n->ro_conns[i] && !n->ro_conns[i]->head)
                 n->ro_conns[i]->close_when_idle = 1, backend_close(n->ro_conns[i], "left the cluster", 0);
         }
@@ -253,8 +261,10 @@ void park_request(struct worker *w, struct req *r, const char *p, size_t len, do
     r->state = REQ_PARKED;
     r->retry_at = retry_at;
     r->lnext = NULL;
-    if (w->park_tail) w->park_tail->lnext = r;
-    else w->park_head = r;
+    if (w->park_tail)
+        w->park_tail->lnext = r;
+    else
+        w->park_head = r;
     w->park_tail = r;
     if (!ev_is_active(&w->park_timer)) ev_timer_again(w->loop, &w->park_timer);
 }
@@ -271,8 +281,10 @@ static void park_run(struct worker *w, int all) {
             chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
             req_free(w, r);
         } else if (!all && now < r->retry_at) {
-            if (w->park_tail) w->park_tail->lnext = r;
-            else w->park_head = r;
+            if (w->park_tail)
+                w->park_tail->lnext = r;
+            else
+                w->park_head = r;
             w->park_tail = r;
         } else {
             r->state = REQ_NEW;
@@ -342,8 +354,9 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
         }
     }
     if (r->dedicated) { /* a blocking command moved by MOVED/ASK: still on its own connection */
-        if (dedicated_send(r, n, p, len) < 0) req_reply_error(w, r, "ERR slotgate: node %s is unreachable (%s)", n->addr,
-                                                                 n->last_error[0] ? n->last_error : "no connection");
+        if (dedicated_send(r, n, p, len) < 0)
+            req_reply_error(w, r, "ERR slotgate: node %s is unreachable (%s)", n->addr,
+                            n->last_error[0] ? n->last_error : "no connection");
         return;
     }
     struct backend *b = n->down_until > now ? NULL : backend_for(w, n);

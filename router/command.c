@@ -94,7 +94,8 @@ static const struct {
     {"move", ROUTE_REFUSED, 0, 0, "a cluster has one database"},
 };
 
-static const char *subscribe_family[] = {"subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"};
+static const char *subscribe_family[] = {"subscribe",    "psubscribe", "unsubscribe",
+                                         "punsubscribe", "ssubscribe", "sunsubscribe"};
 
 static int is_allowed(const char *name, char *const *allow, int nallow) {
     for (int i = 0; i < nallow; i++)
@@ -216,7 +217,8 @@ static const char *own(struct cmdtable *t, const char *s, size_t *cap) {
 static const redisReply *field(const redisReply *map, const char *name) {
     if (!map || map->type != REDIS_REPLY_ARRAY) return NULL;
     for (size_t i = 0; i + 1 < map->elements; i += 2)
-        if (map->element[i]->type == REDIS_REPLY_STRING && strcmp(map->element[i]->str, name) == 0) return map->element[i + 1];
+        if (map->element[i]->type == REDIS_REPLY_STRING && strcmp(map->element[i]->str, name) == 0)
+            return map->element[i + 1];
     return NULL;
 }
 
@@ -227,10 +229,12 @@ static long long ifield(const redisReply *map, const char *name) {
 
 static void parse_spec(struct cmdtable *t, const redisReply *sp, struct keyspec *ks, size_t *cap) {
     const redisReply *bs = field(sp, "begin_search"), *fk = field(sp, "find_keys"), *flags = field(sp, "flags");
-    const redisReply *bt = field(bs, "type"), *bsp = field(bs, "spec"), *ft = field(fk, "type"), *fsp = field(fk, "spec");
+    const redisReply *bt = field(bs, "type"), *bsp = field(bs, "spec"), *ft = field(fk, "type"),
+                     *fsp = field(fk, "spec");
     memset(ks, 0, sizeof(*ks));
     for (size_t i = 0; flags && i < flags->elements; i++)
-        if (flags->element[i]->type == REDIS_REPLY_STATUS && strcmp(flags->element[i]->str, "incomplete") == 0) ks->incomplete = 1;
+        if (flags->element[i]->type == REDIS_REPLY_STATUS && strcmp(flags->element[i]->str, "incomplete") == 0)
+            ks->incomplete = 1;
     if (bt && bt->type == REDIS_REPLY_STRING && strcmp(bt->str, "index") == 0) {
         ks->bs = KS_BS_INDEX;
         ks->bs_arg = (int)ifield(bsp, "index");
@@ -246,7 +250,8 @@ static void parse_spec(struct cmdtable *t, const redisReply *sp, struct keyspec 
         ks->a = (int)ifield(fsp, "lastkey"), ks->b = (int)ifield(fsp, "keystep"), ks->c = (int)ifield(fsp, "limit");
     } else if (ft && ft->type == REDIS_REPLY_STRING && strcmp(ft->str, "keynum") == 0) {
         ks->fk = KS_FK_KEYNUM;
-        ks->a = (int)ifield(fsp, "keynumidx"), ks->b = (int)ifield(fsp, "firstkey"), ks->c = (int)ifield(fsp, "keystep");
+        ks->a = (int)ifield(fsp, "keynumidx"), ks->b = (int)ifield(fsp, "firstkey"),
+        ks->c = (int)ifield(fsp, "keystep");
     }
 }
 
@@ -254,16 +259,33 @@ static const struct {
     const char *text;
     uint32_t bit;
 } flag_names[] = {
-    {"write", CMD_WRITE}, {"readonly", CMD_READONLY}, {"denyoom", CMD_DENYOOM}, {"admin", CMD_ADMIN},
-    {"pubsub", CMD_PUBSUB}, {"noscript", CMD_NOSCRIPT}, {"blocking", CMD_BLOCKING}, {"loading", CMD_LOADING},
-    {"stale", CMD_STALE}, {"skip_monitor", CMD_SKIP_MONITOR}, {"fast", CMD_FAST}, {"movablekeys", CMD_MOVABLEKEYS},
-    {"no_auth", CMD_NO_AUTH}, {"may_replicate", CMD_MAY_REPLICATE}, {"no_multi", CMD_NO_MULTI},
-    {"allow_busy", CMD_ALLOW_BUSY}, {"request_policy:all_nodes", TIP_ALL_NODES},
-    {"request_policy:all_shards", TIP_ALL_SHARDS}, {"request_policy:multi_shard", TIP_MULTI_SHARD},
-    {"request_policy:special", TIP_REQ_SPECIAL}, {"response_policy:agg_sum", TIP_AGG_SUM},
-    {"response_policy:all_succeeded", TIP_ALL_SUCCEEDED}, {"response_policy:one_succeeded", TIP_ONE_SUCCEEDED},
-    {"response_policy:agg_logical_and", TIP_AGG_AND}, {"response_policy:agg_min", TIP_AGG_MIN},
-    {"response_policy:agg_max", TIP_AGG_MAX}, {"response_policy:special", TIP_RESP_SPECIAL},
+    {"write", CMD_WRITE},
+    {"readonly", CMD_READONLY},
+    {"denyoom", CMD_DENYOOM},
+    {"admin", CMD_ADMIN},
+    {"pubsub", CMD_PUBSUB},
+    {"noscript", CMD_NOSCRIPT},
+    {"blocking", CMD_BLOCKING},
+    {"loading", CMD_LOADING},
+    {"stale", CMD_STALE},
+    {"skip_monitor", CMD_SKIP_MONITOR},
+    {"fast", CMD_FAST},
+    {"movablekeys", CMD_MOVABLEKEYS},
+    {"no_auth", CMD_NO_AUTH},
+    {"may_replicate", CMD_MAY_REPLICATE},
+    {"no_multi", CMD_NO_MULTI},
+    {"allow_busy", CMD_ALLOW_BUSY},
+    {"request_policy:all_nodes", TIP_ALL_NODES},
+    {"request_policy:all_shards", TIP_ALL_SHARDS},
+    {"request_policy:multi_shard", TIP_MULTI_SHARD},
+    {"request_policy:special", TIP_REQ_SPECIAL},
+    {"response_policy:agg_sum", TIP_AGG_SUM},
+    {"response_policy:all_succeeded", TIP_ALL_SUCCEEDED},
+    {"response_policy:one_succeeded", TIP_ONE_SUCCEEDED},
+    {"response_policy:agg_logical_and", TIP_AGG_AND},
+    {"response_policy:agg_min", TIP_AGG_MIN},
+    {"response_policy:agg_max", TIP_AGG_MAX},
+    {"response_policy:special", TIP_RESP_SPECIAL},
 };
 
 static uint32_t bits_of(const redisReply *list) {

@@ -14,14 +14,34 @@
 struct redisReply;
 
 enum {
-    CMD_WRITE = 1 << 0, CMD_READONLY = 1 << 1, CMD_DENYOOM = 1 << 2, CMD_ADMIN = 1 << 3,
-    CMD_PUBSUB = 1 << 4, CMD_NOSCRIPT = 1 << 5, CMD_BLOCKING = 1 << 6, CMD_LOADING = 1 << 7,
-    CMD_STALE = 1 << 8, CMD_SKIP_MONITOR = 1 << 9, CMD_FAST = 1 << 10, CMD_MOVABLEKEYS = 1 << 11,
-    CMD_NO_AUTH = 1 << 12, CMD_MAY_REPLICATE = 1 << 13, CMD_NO_MULTI = 1 << 14, CMD_ALLOW_BUSY = 1 << 15,
+    CMD_WRITE = 1 << 0,
+    CMD_READONLY = 1 << 1,
+    CMD_DENYOOM = 1 << 2,
+    CMD_ADMIN = 1 << 3,
+    CMD_PUBSUB = 1 << 4,
+    CMD_NOSCRIPT = 1 << 5,
+    CMD_BLOCKING = 1 << 6,
+    CMD_LOADING = 1 << 7,
+    CMD_STALE = 1 << 8,
+    CMD_SKIP_MONITOR = 1 << 9,
+    CMD_FAST = 1 << 10,
+    CMD_MOVABLEKEYS = 1 << 11,
+    CMD_NO_AUTH = 1 << 12,
+    CMD_MAY_REPLICATE = 1 << 13,
+    CMD_NO_MULTI = 1 << 14,
+    CMD_ALLOW_BUSY = 1 << 15,
     /* COMMAND's cluster tips */
-    TIP_ALL_NODES = 1 << 16, TIP_ALL_SHARDS = 1 << 17, TIP_MULTI_SHARD = 1 << 18, TIP_REQ_SPECIAL = 1 << 19,
-    TIP_AGG_SUM = 1 << 20, TIP_ALL_SUCCEEDED = 1 << 21, TIP_ONE_SUCCEEDED = 1 << 22, TIP_AGG_AND = 1 << 23,
-    TIP_AGG_MIN = 1 << 24, TIP_AGG_MAX = 1 << 25, TIP_RESP_SPECIAL = 1 << 26,
+    TIP_ALL_NODES = 1 << 16,
+    TIP_ALL_SHARDS = 1 << 17,
+    TIP_MULTI_SHARD = 1 << 18,
+    TIP_REQ_SPECIAL = 1 << 19,
+    TIP_AGG_SUM = 1 << 20,
+    TIP_ALL_SUCCEEDED = 1 << 21,
+    TIP_ONE_SUCCEEDED = 1 << 22,
+    TIP_AGG_AND = 1 << 23,
+    TIP_AGG_MIN = 1 << 24,
+    TIP_AGG_MAX = 1 << 25,
+    TIP_RESP_SPECIAL = 1 << 26,
 };
 
 enum { KS_BS_UNKNOWN = 0, KS_BS_INDEX, KS_BS_KEYWORD };
@@ -57,15 +77,44 @@ enum cmd_route {
 };
 
 enum cmd_merge {
-    MERGE_NONE = 0, MERGE_SUM, MERGE_ALL_OK, MERGE_ONE_OK, MERGE_AND, MERGE_MIN, MERGE_MAX,
-    MERGE_CONCAT, MERGE_MGET, MERGE_RANDOM, MERGE_INFO,
+    MERGE_NONE = 0,
+    MERGE_SUM,
+    MERGE_ALL_OK,
+    MERGE_ONE_OK,
+    MERGE_AND,
+    MERGE_MIN,
+    MERGE_MAX,
+    MERGE_CONCAT,
+    MERGE_MGET,
+    MERGE_RANDOM,
+    MERGE_INFO,
 };
 
 enum cmd_local {
-    LOCAL_NONE = 0, LOCAL_PING, LOCAL_ECHO, LOCAL_SELECT, LOCAL_QUIT, LOCAL_HELLO, LOCAL_AUTH, LOCAL_RESET,
-    LOCAL_READONLY, LOCAL_READWRITE, LOCAL_ASKING, LOCAL_CLIENT_SETNAME, LOCAL_CLIENT_GETNAME, LOCAL_CLIENT_ID,
-    LOCAL_CLIENT_INFO, LOCAL_CLIENT_LIST, LOCAL_CLUSTER_SLOTS, LOCAL_CLUSTER_SHARDS, LOCAL_CLUSTER_NODES,
-    LOCAL_CLUSTER_INFO, LOCAL_CLUSTER_KEYSLOT, LOCAL_CLUSTER_MYID, LOCAL_INFO, LOCAL_ACL_WHOAMI,
+    LOCAL_NONE = 0,
+    LOCAL_PING,
+    LOCAL_ECHO,
+    LOCAL_SELECT,
+    LOCAL_QUIT,
+    LOCAL_HELLO,
+    LOCAL_AUTH,
+    LOCAL_RESET,
+    LOCAL_READONLY,
+    LOCAL_READWRITE,
+    LOCAL_ASKING,
+    LOCAL_CLIENT_SETNAME,
+    LOCAL_CLIENT_GETNAME,
+    LOCAL_CLIENT_ID,
+    LOCAL_CLIENT_INFO,
+    LOCAL_CLIENT_LIST,
+    LOCAL_CLUSTER_SLOTS,
+    LOCAL_CLUSTER_SHARDS,
+    LOCAL_CLUSTER_NODES,
+    LOCAL_CLUSTER_INFO,
+    LOCAL_CLUSTER_KEYSLOT,
+    LOCAL_CLUSTER_MYID,
+    LOCAL_INFO,
+    LOCAL_ACL_WHOAMI,
 };
 
 struct command {
@@ -87,7 +136,8 @@ struct cmdtable;
 /* allow: command names ("flushall", "config|set") that are refused by default but allowed here. */
 struct cmdtable *cmdtable_new_builtin(char *const *allow, int nallow);
 /* From a COMMAND reply (Redis 7 format); NULL with err on a reply that is not one. */
-struct cmdtable *cmdtable_new_from_reply(const struct redisReply *r, char *const *allow, int nallow, char *err, int errlen);
+struct cmdtable *cmdtable_new_from_reply(const struct redisReply *r, char *const *allow, int nallow, char *err,
+                                         int errlen);
 struct cmdtable *cmdtable_ref(struct cmdtable *t);
 void cmdtable_unref(struct cmdtable *t);
 #define cmdtable_free cmdtable_unref
@@ -100,7 +150,7 @@ struct plan {
     const struct command *cmd;
     int route;
     int merge;
-    int slot;     /* ROUTE_KEYS with keys, ROUTE_SLOT_ARG: the slot; else -1 */
+    int slot; /* ROUTE_KEYS with keys, ROUTE_SLOT_ARG: the slot; else -1 */
     int is_error;
     char err[256]; /* the Redis-style error without '-' and CRLF, when is_error */
     /* The keys' argument indices and slots (ROUTE_KEYS, ROUTE_SPLIT), in argument order. */

@@ -163,7 +163,8 @@ done:
 static long long info_field(const char *line, const char *end, const char *name) {
     size_t n = strlen(name);
     for (const char *p = line; p + n < end; p++)
-        if ((p == line || p[-1] == ',' || p[-1] == ':') && memcmp(p, name, n) == 0 && p[n] == '=') return atoll(p + n + 1);
+        if ((p == line || p[-1] == ',' || p[-1] == ':') && memcmp(p, name, n) == 0 && p[n] == '=')
+            return atoll(p + n + 1);
     return 0;
 }
 
@@ -184,7 +185,8 @@ static int merge_info(const struct reply_ref *rs, int n, const char *prefix, str
     int rc = sbuf_add(&body, prefix ? prefix : "", prefix ? strlen(prefix) : 0);
     if (rc == 0) rc = sbuf_printf(&body, "# Keyspace\r\n");
     if (rc == 0 && keys > 0)
-        rc = sbuf_printf(&body, "db0:keys=%lld,expires=%lld,avg_ttl=%lld\r\n", keys, expires, expires ? ttl_weighted / expires : 0);
+        rc = sbuf_printf(&body, "db0:keys=%lld,expires=%lld,avg_ttl=%lld\r\n", keys, expires,
+                         expires ? ttl_weighted / expires : 0);
     if (rc == 0) rc = sbuf_printf(out, "$%zu\r\n", body.len);
     if (rc == 0) rc = sbuf_add(out, body.p ? body.p : "", body.len);
     if (rc == 0) rc = sbuf_add(out, "\r\n", 2);
@@ -214,24 +216,22 @@ int merge_replies(int policy, const struct reply_ref *rs, int n, const int *key_
     case MERGE_MAX:
         for (int i = 0; i < n; i++) {
             if (int_reply(&rs[i], &v) < 0) return unexpected(out);
-            if (policy == MERGE_SUM) acc += v;
-            else if (i == 0 || (policy == MERGE_MIN ? v < acc : v > acc)) acc = v;
+            if (policy == MERGE_SUM)
+                acc += v;
+            else if (i == 0 || (policy == MERGE_MIN ? v < acc : v > acc))
+                acc = v;
         }
         return sbuf_printf(out, ":%lld\r\n", acc);
-    case MERGE_MGET:
-        return merge_mget(rs, n, key_child, nkeys, out);
-    case MERGE_CONCAT:
-        return merge_concat(rs, n, out);
-    case MERGE_AND:
-        return merge_and(rs, n, out);
+    case MERGE_MGET: return merge_mget(rs, n, key_child, nkeys, out);
+    case MERGE_CONCAT: return merge_concat(rs, n, out);
+    case MERGE_AND: return merge_and(rs, n, out);
     case MERGE_RANDOM:
         for (int k = 0; k < n; k++) {
             const struct reply_ref *r = &rs[(pick + (unsigned)k) % (unsigned)n];
             if (!(r->len == 5 && memcmp(r->p, "$-1\r\n", 5) == 0)) return sbuf_add(out, r->p, r->len);
         }
         return sbuf_add(out, "$-1\r\n", 5);
-    case MERGE_INFO:
-        return merge_info(rs, n, prefix, out);
+    case MERGE_INFO: return merge_info(rs, n, prefix, out);
     default: /* MERGE_ALL_OK, MERGE_NONE: every part agreed; the first reply speaks for all */
         return sbuf_add(out, rs[0].p, rs[0].len);
     }
@@ -265,8 +265,10 @@ int scan_reply_rewrite(const char *reply, size_t len, unsigned shard, unsigned n
     const char *cur = cr + 2;
     unsigned long long node_cursor = strtoull(cur, NULL, 10), next;
     if (node_cursor >> (64 - SCAN_SHARD_BITS)) return unexpected(out); /* would not fit beside the shard */
-    if (node_cursor != 0) next = (node_cursor << SCAN_SHARD_BITS) | shard;
-    else next = shard + 1 < nshards ? shard + 1 : 0; /* this master is done: the next one from its start */
+    if (node_cursor != 0)
+        next = (node_cursor << SCAN_SHARD_BITS) | shard;
+    else
+        next = shard + 1 < nshards ? shard + 1 : 0; /* this master is done: the next one from its start */
     char num[32];
     int nl = snprintf(num, sizeof(num), "%llu", next);
     if (sbuf_printf(out, "*2\r\n$%d\r\n%s\r\n", nl, num) < 0) return -1;

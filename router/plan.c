@@ -68,9 +68,12 @@ int command_find_keys(const struct command *c, const struct resp_request *r, con
         }
         if (first >= argc) continue;
         if (ks->fk == KS_FK_RANGE) {
-            if (ks->a >= 0) last = first + ks->a;
-            else if (!ks->c) last = argc + ks->a;
-            else last = first + ((argc - first) / ks->c + ks->a);
+            if (ks->a >= 0)
+                last = first + ks->a;
+            else if (!ks->c)
+                last = argc + ks->a;
+            else
+                last = first + ((argc - first) / ks->c + ks->a);
             step = ks->b;
         } else if (ks->fk == KS_FK_KEYNUM) {
             long long numkeys;
@@ -120,7 +123,8 @@ static void unknown_command(const struct resp_request *r, const char *cmd, struc
     n += (size_t)snprintf(out->err + n, sizeof(out->err) - n, ", with args beginning with: ");
     size_t args = 0;
     for (uint32_t i = 1; i < r->argc && args < 128 && n < sizeof(out->err) - 1; i++) {
-        size_t w = quote_arg(out->err + n, sizeof(out->err) - n, resp_request_arg(r, cmd, i), r->argv[i].len, 128 - args);
+        size_t w =
+            quote_arg(out->err + n, sizeof(out->err) - n, resp_request_arg(r, cmd, i), r->argv[i].len, 128 - args);
         n += w;
         args += w;
     }
@@ -137,7 +141,8 @@ static void fail(struct plan *p, const char *msg) {
 /* "config|set" -> "CONFIG SET", for messages. */
 static void display_name(const char *name, char *out, size_t len) {
     size_t i;
-    for (i = 0; name[i] && i + 1 < len; i++) out[i] = name[i] == '|' ? ' ' : (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
+    for (i = 0; name[i] && i + 1 < len; i++)
+        out[i] = name[i] == '|' ? ' ' : (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
     out[i] = '\0';
 }
 
@@ -231,7 +236,6 @@ void plan_request(const struct cmdtable *t, const struct resp_request *r, const 
         p->slot = (int)s;
         return;
     }
-    default:
-        return;
+    default: return;
     }
 }

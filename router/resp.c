@@ -115,8 +115,7 @@ static int split_inline(struct resp_request *r, const char *p, size_t len) {
         while (!done) {
             if (inq) {
                 if (i == len) return -2;
-                if (p[i] == '\\' && i + 3 < len && p[i + 1] == 'x' && hexval(p[i + 2]) >= 0 &&
-                    hexval(p[i + 3]) >= 0) {
+                if (p[i] == '\\' && i + 3 < len && p[i + 1] == 'x' && hexval(p[i + 2]) >= 0 && hexval(p[i + 3]) >= 0) {
                     r->scratch[o++] = (char)(hexval(p[i + 2]) * 16 + hexval(p[i + 3]));
                     i += 3;
                 } else if (p[i] == '\\' && i + 1 < len) {
@@ -151,7 +150,11 @@ static int split_inline(struct resp_request *r, const char *p, size_t len) {
             } else {
                 if (i == len) break;
                 switch (p[i]) {
-                case ' ': case '\n': case '\r': case '\t': case '\0': done = 1; break;
+                case ' ':
+                case '\n':
+                case '\r':
+                case '\t':
+                case '\0': done = 1; break;
                 case '"': inq = 1; break;
                 case '\'': insq = 1; break;
                 default: r->scratch[o++] = p[i]; break;
@@ -209,7 +212,8 @@ int resp_request_parse(struct resp_request *r, const char *buf, size_t len, char
         case ST_MB_COUNT:
             cr = find_crlf(buf, r->pos, len);
             if (cr < 0) {
-                if (len - r->pos > RESP_INLINE_MAX) return fail(err, errlen, "Protocol error: too big mbulk count string");
+                if (len - r->pos > RESP_INLINE_MAX)
+                    return fail(err, errlen, "Protocol error: too big mbulk count string");
                 return RESP_AGAIN;
             }
             if (resp_parse_ll(buf + 1, (size_t)cr - 1, &ll) < 0 || ll > r->max_multibulk)
@@ -232,7 +236,8 @@ int resp_request_parse(struct resp_request *r, const char *buf, size_t len, char
             }
             cr = find_crlf(buf, r->pos + 1, len);
             if (cr < 0) {
-                if (len - r->pos > RESP_INLINE_MAX) return fail(err, errlen, "Protocol error: too big bulk count string");
+                if (len - r->pos > RESP_INLINE_MAX)
+                    return fail(err, errlen, "Protocol error: too big bulk count string");
                 return RESP_AGAIN;
             }
             if (resp_parse_ll(buf + r->pos + 1, (size_t)cr - r->pos - 1, &ll) < 0 || ll < 0 || ll > r->max_bulk)
@@ -266,8 +271,7 @@ void resp_scanner_init(struct resp_scanner *s, long long max_bulk) {
     s->max_bulk = max_bulk;
 }
 
-int resp_scan_reply(struct resp_scanner *s, const char *buf, size_t len, size_t *reply_len, char *err,
-                    size_t errlen) {
+int resp_scan_reply(struct resp_scanner *s, const char *buf, size_t len, size_t *reply_len, char *err, size_t errlen) {
     long long n;
     for (;;) {
         size_t p = s->pos;
@@ -280,11 +284,10 @@ int resp_scan_reply(struct resp_scanner *s, const char *buf, size_t len, size_t 
         size_t next = (size_t)cr + 2, end;
         switch (buf[p]) {
         case '+':
-        case '-':
-            end = next;
-            break;
+        case '-': end = next; break;
         case ':':
-            if (resp_parse_ll(buf + p + 1, (size_t)cr - p - 1, &n) < 0) return fail(err, errlen, "invalid integer reply");
+            if (resp_parse_ll(buf + p + 1, (size_t)cr - p - 1, &n) < 0)
+                return fail(err, errlen, "invalid integer reply");
             end = next;
             break;
         case '$':
@@ -295,7 +298,8 @@ int resp_scan_reply(struct resp_scanner *s, const char *buf, size_t len, size_t 
                 break;
             }
             if (len < next + (size_t)n + 2) return RESP_AGAIN;
-            if (buf[next + n] != '\r' || buf[next + n + 1] != '\n') return fail(err, errlen, "bulk reply not terminated by CRLF");
+            if (buf[next + n] != '\r' || buf[next + n + 1] != '\n')
+                return fail(err, errlen, "bulk reply not terminated by CRLF");
             end = next + (size_t)n + 2;
             break;
         case '*':

@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #define RESP_INLINE_MAX (64 * 1024) /* Redis's PROTO_INLINE_MAX_SIZE: longest inline or count line */
-#define RESP_MAX_DEPTH 32           /* deepest reply nesting accepted from a backend */
-#define RESP_ERR_LEN 128
+#define RESP_MAX_DEPTH  32          /* deepest reply nesting accepted from a backend */
+#define RESP_ERR_LEN    128
 
 enum { RESP_AGAIN = 0, RESP_DONE = 1, RESP_ERROR = -1 };
 
@@ -61,8 +61,7 @@ struct resp_scanner {
 void resp_scanner_init(struct resp_scanner *s, long long max_bulk);
 /* Finds the end of the first complete reply in buf: RESP_DONE with *reply_len set, RESP_AGAIN, or
  * RESP_ERROR for bytes that are not RESP2 (the connection cannot be trusted after that). */
-int resp_scan_reply(struct resp_scanner *s, const char *buf, size_t len, size_t *reply_len, char *err,
-                    size_t errlen);
+int resp_scan_reply(struct resp_scanner *s, const char *buf, size_t len, size_t *reply_len, char *err, size_t errlen);
 
 /* Redirections in an error reply: "-MOVED 3999 127.0.0.1:6381\r\n" / "-ASK ...". */
 enum { REDIR_NONE = 0, REDIR_MOVED, REDIR_ASK };

@@ -95,7 +95,8 @@ static int add_range(struct builder *b, const redisReply *e, const char *from_ho
 
 struct slotmap *slotmap_build(const redisReply *r, const char *from_host, char *err, int errlen) {
     if (!r || r->type != REDIS_REPLY_ARRAY) {
-        snprintf(err, errlen, "CLUSTER SLOTS: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : "reply is not an array");
+        snprintf(err, errlen, "CLUSTER SLOTS: %s",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : "reply is not an array");
         return NULL;
     }
     struct builder b = {0};

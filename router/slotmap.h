@@ -10,9 +10,9 @@
 
 struct redisReply;
 
-#define SM_NO_SHARD 0xffff
-#define SM_HOST_LEN 256
-#define SM_ID_LEN 41
+#define SM_NO_SHARD     0xffff
+#define SM_HOST_LEN     256
+#define SM_ID_LEN       41
 #define SM_MAX_REPLICAS 15
 
 struct sm_node {

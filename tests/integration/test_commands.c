@@ -13,7 +13,7 @@
 #include "../support/cluster.h"
 #include "../support/run.h"
 
-#define BASE 21300
+#define BASE    21300
 #define SG_PORT 21390
 
 static struct cluster cl;
@@ -51,7 +51,7 @@ START_TEST(mget_mset_del_of_1000_keys_across_slots) {
     redisContext *c = sgc();
     enum { N = 1000 };
     const char **argv = malloc(sizeof(char *) * (2 * N + 2));
-    char (*keys)[16] = malloc(16 * (N + 1)), (*vals)[16] = malloc(16 * N);
+    char(*keys)[16] = malloc(16 * (N + 1)), (*vals)[16] = malloc(16 * N);
     argv[0] = "MSET";
     for (int i = 0; i < N; i++) {
         snprintf(keys[i], 16, "mk:%d", i);
@@ -79,8 +79,10 @@ START_TEST(mget_mset_del_of_1000_keys_across_slots) {
     ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
     ck_assert_int_eq(r->elements, N);
     for (int i = 0; i < N; i++) {
-        if (i == N / 2) ck_assert_int_eq(r->element[i]->type, REDIS_REPLY_NIL);
-        else ck_assert_str_eq(r->element[i]->str, vals[i]);
+        if (i == N / 2)
+            ck_assert_int_eq(r->element[i]->type, REDIS_REPLY_NIL);
+        else
+            ck_assert_str_eq(r->element[i]->str, vals[i]);
     }
     freeReplyObject(r);
     argv[0] = "EXISTS";
@@ -116,8 +118,10 @@ START_TEST(scan_sees_every_one_of_10000_keys) {
     enum { N = 10000 };
     freeReplyObject(cmd(c, "FLUSHALL"));
     for (int i = 0; i < N; i++) {
-        if (i % 3 == 0) redisAppendCommand(c, "SET scan:%d v", i);
-        else redisAppendCommand(c, "HSET scan:%d f v", i);
+        if (i % 3 == 0)
+            redisAppendCommand(c, "SET scan:%d v", i);
+        else
+            redisAppendCommand(c, "HSET scan:%d f v", i);
     }
     for (int i = 0; i < N; i++) {
         redisReply *r;
@@ -232,7 +236,8 @@ START_TEST(scripts_and_functions) {
     ck_assert_int_eq(r->integer, 42);
     freeReplyObject(r);
     r = cmd(c, "FUNCTION LOAD REPLACE %s",
-            "#!lua name=sglib\nredis.register_function('sgget', function(keys, args) return redis.call('GET', keys[1]) end)");
+            "#!lua name=sglib\nredis.register_function('sgget', function(keys, args) return redis.call('GET', keys[1]) "
+            "end)");
     ck_assert_msg(r->type == REDIS_REPLY_STRING && strcmp(r->str, "sglib") == 0, "FUNCTION LOAD: %s", r->str);
     freeReplyObject(r);
     for (int i = 0; i < 20; i++) {
@@ -264,7 +269,8 @@ START_TEST(noscript_is_repaired_for_scripts_slotgate_has_seen) {
         expect_str(c, want, "EVALSHA %s 1 nsk:%d", sha, i);
     }
     /* A script slotgate never saw still gets Redis's own answer. */
-    expect_str(c, "NOSCRIPT No matching script. Please use EVAL.", "EVALSHA ffffffffffffffffffffffffffffffffffffffff 1 k");
+    expect_str(c, "NOSCRIPT No matching script. Please use EVAL.",
+               "EVALSHA ffffffffffffffffffffffffffffffffffffffff 1 k");
     redisFree(c);
 }
 END_TEST
@@ -288,7 +294,8 @@ START_TEST(auth_hello_and_client_commands) {
     ck_assert_int_eq(r->element[5]->integer, 2);
     freeReplyObject(r);
     expect_str(c, "app1", "CLIENT GETNAME");
-    expect_str(c, "ERR Client names cannot contain spaces, newlines or special characters.", "CLIENT SETNAME %s", "a b");
+    expect_str(c, "ERR Client names cannot contain spaces, newlines or special characters.", "CLIENT SETNAME %s",
+               "a b");
     r = cmd(c, "CLIENT ID");
     ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
     long long id = r->integer;
@@ -296,7 +303,8 @@ START_TEST(auth_hello_and_client_commands) {
     r = cmd(c, "CLIENT INFO");
     char want[64];
     snprintf(want, sizeof(want), "id=%lld ", id);
-    ck_assert_msg(strncmp(r->str, want, strlen(want)) == 0 && strstr(r->str, " name=app1 ") && strstr(r->str, " user=alice "),
+    ck_assert_msg(strncmp(r->str, want, strlen(want)) == 0 && strstr(r->str, " name=app1 ") &&
+                      strstr(r->str, " user=alice "),
                   "CLIENT INFO: %s", r->str);
     freeReplyObject(r);
     r = cmd(c, "CLIENT LIST");
@@ -445,7 +453,8 @@ START_TEST(publish_subscribe) {
     freeReplyObject(r);
     r = cmd(s, "GET x");
     ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
-    ck_assert_str_eq(r->str, "ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+    ck_assert_str_eq(r->str, "ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+                             "are allowed in this context");
     freeReplyObject(r);
     r = cmd(s, "PING");
     ck_assert_str_eq(r->element[0]->str, "pong");
@@ -540,10 +549,12 @@ START_TEST(every_command_leaves_the_connection_usable) {
                 argv[argc++] = name;
             }
             if (!strcmp(name, "quit") || !strcmp(name, "shutdown")) continue;
-            if (!strcmp(name, "command") && bar && !strcmp(sub, "docs")) continue; /* nests deeper than hiredis 0.14 reads */
+            if (!strcmp(name, "command") && bar && !strcmp(sub, "docs"))
+                continue; /* nests deeper than hiredis 0.14 reads */
             long long arity = spec->element[1]->integer;
             int want = (int)(arity < 0 ? -arity : arity), blocking = 0;
-            for (size_t f = 0; f < spec->element[2]->elements; f++) blocking |= !strcmp(spec->element[2]->element[f]->str, "blocking");
+            for (size_t f = 0; f < spec->element[2]->elements; f++)
+                blocking |= !strcmp(spec->element[2]->element[f]->str, "blocking");
             while (argc < want && argc < 15) argv[argc++] = blocking ? "0.01" : "0"; /* 0 would block forever */
             redisContext *t = sgc();
             redisReply *r = redisCommandArgv(t, argc, argv, NULL);

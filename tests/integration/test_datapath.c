@@ -14,7 +14,7 @@
 #include "../support/cluster.h"
 #include "../support/run.h"
 
-#define BASE 21000
+#define BASE    21000
 #define SG_PORT 21090
 
 static struct cluster cl;
@@ -145,11 +145,17 @@ START_TEST(pipeline_of_1000_mixed_commands_in_order) {
         ck_assert_int_eq(redisGetReply(c, (void **)&r), REDIS_OK);
         switch (i % 8) {
         case 0: ck_assert_str_eq(r->str, "OK"); break;
-        case 1: snprintf(want, sizeof(want), "%d", i - 1); ck_assert_str_eq(r->str, want); break;
+        case 1:
+            snprintf(want, sizeof(want), "%d", i - 1);
+            ck_assert_str_eq(r->str, want);
+            break;
         case 2: ck_assert_int_eq(r->integer, 1); break;
         case 3: ck_assert_str_eq(r->str, "PONG"); break;
         case 4: ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER); break;
-        case 5: snprintf(want, sizeof(want), "e%d", i); ck_assert_str_eq(r->str, want); break;
+        case 5:
+            snprintf(want, sizeof(want), "e%d", i);
+            ck_assert_str_eq(r->str, want);
+            break;
         case 6: {
             char a[32], b[32];
             snprintf(a, sizeof(a), "pipe:%d", i);

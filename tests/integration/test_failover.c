@@ -12,9 +12,9 @@
 #include "../support/cluster.h"
 #include "../support/run.h"
 
-#define BASE 21100
+#define BASE    21100
 #define SG_PORT 21190
-#define NKEYS 3000
+#define NKEYS   3000
 
 static struct cluster cl;
 static struct slotgate sg;

@@ -16,8 +16,8 @@
 #include "../support/load.h"
 #include "../support/run.h"
 
-#define BASE 21400
-#define SG_PORT 21490
+#define BASE     21400
+#define SG_PORT  21490
 #define MAX_KEYS 400000
 
 static struct cluster cl;
@@ -64,8 +64,9 @@ static void verify(const char *scenario, struct load *l) {
 }
 
 static void report(const char *scenario, struct load *l) {
-    fprintf(stderr, "%s: %lld ops, %lld acknowledged writes, %lld client-visible errors%s%s, longest stall %lld ms\n", scenario,
-            l->ops, l->written, l->errors, l->errors ? " (first: " : "", l->errors ? l->first_error : "", l->longest_stall_ms);
+    fprintf(stderr, "%s: %lld ops, %lld acknowledged writes, %lld client-visible errors%s%s, longest stall %lld ms\n",
+            scenario, l->ops, l->written, l->errors, l->errors ? " (first: " : "", l->errors ? l->first_error : "",
+            l->longest_stall_ms);
     if (l->errors) fprintf(stderr, ")\n");
 }
 
@@ -115,7 +116,8 @@ START_TEST(killed_master_errors_only_in_flight_writes) {
     ck_assert_int_gt(l.ops, ops_before + 1000); /* traffic went on after the failover */
     /* Only writes already sent to the dead master may fail (at most one pipeline batch). */
     ck_assert_msg(l.errors <= 50, "%lld errors, first: %s", l.errors, l.first_error);
-    if (l.errors) ck_assert_msg(strstr(l.first_error, "may have been applied") != NULL, "unexpected error: %s", l.first_error);
+    if (l.errors)
+        ck_assert_msg(strstr(l.first_error, "may have been applied") != NULL, "unexpected error: %s", l.first_error);
     verify("kill -9 of a master", &l);
     load_free(&l);
 }
@@ -184,10 +186,13 @@ START_TEST(reshard_and_rebalance_under_load) {
     load_start(&l, SG_PORT, 50, MAX_KEYS, 120);
     sleep_ms(500);
     ck_assert_int_eq(run_cli("redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s "
-                             "--cluster-slots 2000 --cluster-yes --cluster-pipeline 100", BASE, from, to), 0);
+                             "--cluster-slots 2000 --cluster-yes --cluster-pipeline 100",
+                             BASE, from, to),
+                     0);
     ck_assert_int_eq(cluster_master_for_slot(&cl, 0), BASE + 1); /* slot 0 moved */
     wait_settled();
-    ck_assert_int_eq(run_cli("redis-cli --cluster rebalance 127.0.0.1:%d --cluster-yes --cluster-pipeline 100", BASE), 0);
+    ck_assert_int_eq(run_cli("redis-cli --cluster rebalance 127.0.0.1:%d --cluster-yes --cluster-pipeline 100", BASE),
+                     0);
     sleep_ms(1000);
     load_stop(&l);
     report("reshard of 2000 slots, then rebalance", &l);
@@ -205,9 +210,26 @@ START_TEST(node_added_resharded_into_and_removed) {
     snprintf(conf, sizeof(conf), "nodes-%d.conf", newport);
     snprintf(dbf, sizeof(dbf), "dump-%d.rdb", newport);
     snprintf(log, sizeof(log), "%s/redis-%d.log", cl.dir, newport);
-    char *argv[] = {"redis-server", "--port", ps, "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file",
-                    conf, "--cluster-node-timeout", "2000", "--dir", cl.dir, "--dbfilename", dbf, "--save", "", "--appendonly",
-                    "no", NULL};
+    char *argv[] = {"redis-server",
+                    "--port",
+                    ps,
+                    "--bind",
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    conf,
+                    "--cluster-node-timeout",
+                    "2000",
+                    "--dir",
+                    cl.dir,
+                    "--dbfilename",
+                    dbf,
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    NULL};
     pid_t pid = spawn(argv, log);
     long long until = now_ms() + 10000;
     while (!port_in_use(newport)) {
@@ -245,12 +267,18 @@ START_TEST(node_added_resharded_into_and_removed) {
         sleep_ms(100);
     }
     wait_settled();
-    ck_assert_int_eq(run_cli("redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 1000 "
-                             "--cluster-yes --cluster-pipeline 100", BASE, from, id), 0);
+    ck_assert_int_eq(
+        run_cli("redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 1000 "
+                "--cluster-yes --cluster-pipeline 100",
+                BASE, from, id),
+        0);
     ck_assert_int_eq(cluster_master_for_slot(&cl, 0), newport);
     wait_settled();
-    ck_assert_int_eq(run_cli("redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 1000 "
-                             "--cluster-yes --cluster-pipeline 100", BASE, id, from), 0);
+    ck_assert_int_eq(
+        run_cli("redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 1000 "
+                "--cluster-yes --cluster-pipeline 100",
+                BASE, id, from),
+        0);
     wait_settled();
     ck_assert_int_eq(run_cli("redis-cli --cluster del-node 127.0.0.1:%d %s", BASE, id), 0);
     sleep_ms(1500);
@@ -298,8 +326,10 @@ START_TEST(replica_reads_and_fallback) {
     }
     long long on_replicas = 0, on_masters = 0;
     for (int i = 0; i < cl.nnodes; i++) {
-        if (is_replica(BASE + i)) on_replicas += get_calls(BASE + i);
-        else on_masters += get_calls(BASE + i);
+        if (is_replica(BASE + i))
+            on_replicas += get_calls(BASE + i);
+        else
+            on_masters += get_calls(BASE + i);
     }
     fprintf(stderr, "prefer-replica: %lld GETs served by replicas, %lld by masters\n", on_replicas, on_masters);
     ck_assert_int_eq(on_replicas, 300);
@@ -310,11 +340,13 @@ START_TEST(replica_reads_and_fallback) {
     for (int i = 0; i < 30; i++) freeReplyObject(cmd(ro, "GET rp:%d", i));
     on_replicas = on_masters = 0;
     for (int i = 0; i < cl.nnodes; i++) {
-        if (is_replica(BASE + i)) on_replicas += get_calls(BASE + i);
-        else on_masters += get_calls(BASE + i);
+        if (is_replica(BASE + i))
+            on_replicas += get_calls(BASE + i);
+        else
+            on_masters += get_calls(BASE + i);
     }
-    ck_assert_msg(on_replicas == 330 && on_masters == 0, "after READONLY: %lld GETs on replicas, %lld on masters", on_replicas,
-                  on_masters);
+    ck_assert_msg(on_replicas == 330 && on_masters == 0, "after READONLY: %lld GETs on replicas, %lld on masters",
+                  on_replicas, on_masters);
     redisFree(ro);
     /* Every replica down: reads fall back to the masters, with no errors. */
     for (int i = 0; i < cl.nnodes; i++) {

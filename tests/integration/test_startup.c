@@ -11,7 +11,7 @@
 #include "../support/cluster.h"
 #include "../support/run.h"
 
-#define BASE 21200
+#define BASE    21200
 #define SG_PORT 21290
 
 /* Runs slotgate with args; returns its exit status and the first line it printed. */
@@ -23,7 +23,8 @@ static int run(const char *args, char *out, size_t outlen) {
     out[0] = '\0';
     if (!fgets(out, (int)outlen, p)) out[0] = '\0';
     char rest[512];
-    while (fgets(rest, sizeof(rest), p)) {}
+    while (fgets(rest, sizeof(rest), p)) {
+    }
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -48,7 +49,8 @@ START_TEST(command_line_outcomes) {
     char out[512];
     int st = run(runs[_i].args, out, sizeof(out));
     ck_assert_msg(st == runs[_i].status, "'%s' exited %d, want %d (%s)", runs[_i].args, st, runs[_i].status, out);
-    ck_assert_msg(strstr(out, runs[_i].says) != NULL, "'%s' printed '%s', want '%s'", runs[_i].args, out, runs[_i].says);
+    ck_assert_msg(strstr(out, runs[_i].says) != NULL, "'%s' printed '%s', want '%s'", runs[_i].args, out,
+                  runs[_i].says);
 }
 END_TEST
 

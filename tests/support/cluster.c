@@ -210,10 +210,28 @@ void cluster_start(struct cluster *cl, int base_port, int masters, int replicas)
         snprintf(dbf, sizeof(dbf), "dump-%d.rdb", port);
         snprintf(log, sizeof(log), "%s/redis-%d.log", cl->dir, port);
         /* validity factor 0: a replica that fell behind on a loaded 2-core CI machine still takes over */
-        char *argv[] = {"redis-server", "--port", ps, "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                        "--cluster-config-file", conf, "--cluster-node-timeout", "2000",
-                        "--cluster-replica-validity-factor", "0", "--dir", cl->dir, "--dbfilename", dbf, "--save", "",
-                        "--appendonly", "no", NULL};
+        char *argv[] = {"redis-server",
+                        "--port",
+                        ps,
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        conf,
+                        "--cluster-node-timeout",
+                        "2000",
+                        "--cluster-replica-validity-factor",
+                        "0",
+                        "--dir",
+                        cl->dir,
+                        "--dbfilename",
+                        dbf,
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        NULL};
         cl->pids[i] = spawn(argv, log);
         n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " 127.0.0.1:%d", port);
     }
@@ -323,7 +341,10 @@ int cluster_wait_ok(struct cluster *cl, int timeout_ms) {
         for (int i = 0; i < cl->nnodes && ok; i++) {
             if (cl->pids[i] <= 0) continue;
             redisContext *c = connect_port(cl->base_port + i);
-            if (!c) { ok = 0; break; }
+            if (!c) {
+                ok = 0;
+                break;
+            }
             redisReply *r = redisCommand(c, "CLUSTER INFO");
             ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "cluster_state:ok") &&
                  strstr(r->str, "cluster_slots_ok:16384");
@@ -333,10 +354,13 @@ int cluster_wait_ok(struct cluster *cl, int timeout_ms) {
             int slots[4] = {0, 5000, 10000, 16383};
             for (int k = 0; k < 4 && ok; k++) {
                 struct cluster one = *cl;
-                for (int j = 0; j < one.nnodes; j++) if (j != i) one.pids[j] = 0;
+                for (int j = 0; j < one.nnodes; j++)
+                    if (j != i) one.pids[j] = 0;
                 int p = cluster_master_for_slot(&one, slots[k]);
-                if (owner[k] < 0) owner[k] = p;
-                else if (owner[k] != p) ok = 0;
+                if (owner[k] < 0)
+                    owner[k] = p;
+                else if (owner[k] != p)
+                    ok = 0;
             }
         }
         if (ok) return 0;
@@ -405,12 +429,15 @@ int slotgate_stop(struct slotgate *sg) {
         if (!clean) fputs(line, stderr);
     }
     if (f) fclose(f);
-    if (clean) unlink(sg->log);
-    else fprintf(stderr, "slotgate exited with status 0x%x; log kept at %s\n", status, sg->log);
+    if (clean)
+        unlink(sg->log);
+    else
+        fprintf(stderr, "slotgate exited with status 0x%x; log kept at %s\n", status, sg->log);
     return clean ? 0 : -1;
 }
 
-void fixture_up(struct cluster *cl, struct slotgate *sg, int base, int masters, int replicas, int sg_port, const char *args) {
+void fixture_up(struct cluster *cl, struct slotgate *sg, int base, int masters, int replicas, int sg_port,
+                const char *args) {
     char seed[32];
     snprintf(seed, sizeof(seed), "127.0.0.1:%d", base);
     cluster_start(cl, base, masters, replicas);

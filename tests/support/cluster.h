@@ -44,7 +44,8 @@ const char *slotgate_bin(void);
 
 /* A suite's shared fixture: a cluster on base and slotgate on sg_port in front of it; down() stops
  * both and fails the suite if slotgate did not exit cleanly (status 0, no sanitizer report). */
-void fixture_up(struct cluster *cl, struct slotgate *sg, int base, int masters, int replicas, int sg_port, const char *args);
+void fixture_up(struct cluster *cl, struct slotgate *sg, int base, int masters, int replicas, int sg_port,
+                const char *args);
 void fixture_down(struct cluster *cl, struct slotgate *sg);
 
 redisContext *connect_port(int port);

@@ -22,8 +22,10 @@ static void *run(void *arg) {
         int n = 0;
         long long first = next;
         for (int i = 0; i < l->batch; i++, n++) { /* every 4th command reads back an earlier key */
-            if (i % 4 == 3 && first > 0) redisAppendCommand(c, "GET ha:%lld", (next * 7919) % first);
-            else redisAppendCommand(c, "SET ha:%lld %lld", next, next), next++;
+            if (i % 4 == 3 && first > 0)
+                redisAppendCommand(c, "GET ha:%lld", (next * 7919) % first);
+            else
+                redisAppendCommand(c, "SET ha:%lld %lld", next, next), next++;
         }
         long long at = first;
         for (int i = 0; i < n; i++) {

@@ -95,12 +95,16 @@ static const struct {
     {"foo bar baz", ROUTE_REFUSED, 0, NULL, "ERR unknown command 'foo', with args beginning with: 'bar' 'baz' "},
     {"nosuch", ROUTE_REFUSED, 0, NULL, "ERR unknown command 'nosuch', with args beginning with: "},
     {"CONFIG SET maxmemory 1", ROUTE_REFUSED, 0, NULL,
-     "ERR slotgate refuses 'CONFIG SET': administrative commands go to the nodes directly (or name it in allow-commands)"},
+     "ERR slotgate refuses 'CONFIG SET': administrative commands go to the nodes directly (or name it in "
+     "allow-commands)"},
     {"SHUTDOWN", ROUTE_REFUSED, 0, NULL,
-     "ERR slotgate refuses 'SHUTDOWN': administrative commands go to the nodes directly (or name it in allow-commands)"},
-    {"MONITOR", ROUTE_REFUSED, 0, NULL, "ERR slotgate refuses 'MONITOR': MONITOR would watch one node, not the cluster"},
+     "ERR slotgate refuses 'SHUTDOWN': administrative commands go to the nodes directly (or name it in "
+     "allow-commands)"},
+    {"MONITOR", ROUTE_REFUSED, 0, NULL,
+     "ERR slotgate refuses 'MONITOR': MONITOR would watch one node, not the cluster"},
     {"CLIENT KILL ID 1", ROUTE_REFUSED, 0, NULL,
-     "ERR slotgate refuses 'CLIENT KILL': administrative commands go to the nodes directly (or name it in allow-commands)"},
+     "ERR slotgate refuses 'CLIENT KILL': administrative commands go to the nodes directly (or name it in "
+     "allow-commands)"},
 };
 
 START_TEST(planning) {
@@ -118,7 +122,8 @@ START_TEST(planning) {
     if (cases[_i].keys) {
         char got[64] = "";
         size_t n = 0;
-        for (int k = 0; k < p.nkeys; k++) n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%d", k ? "," : "", p.keys[k]);
+        for (int k = 0; k < p.nkeys; k++)
+            n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%d", k ? "," : "", p.keys[k]);
         ck_assert_str_eq(got, cases[_i].keys);
     }
     plan_free(&p);

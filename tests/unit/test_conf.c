@@ -48,9 +48,9 @@ START_TEST(file_then_env_then_flags) {
     char *argv[] = {"slotgate", "--config", path, "--port", "3000", NULL};
     char *envp[] = {"SLOTGATE_PORT=2000", "SLOTGATE_THREADS=5", "HOME=/root", NULL};
     ck_assert_int_eq(load(&c, argv, envp, err), CONF_RUN);
-    ck_assert_int_eq(c.port, 3000);   /* flag over env over file */
-    ck_assert_int_eq(c.threads, 5);   /* env over file */
-    ck_assert_int_eq(c.nseeds, 2);    /* file */
+    ck_assert_int_eq(c.port, 3000); /* flag over env over file */
+    ck_assert_int_eq(c.threads, 5); /* env over file */
+    ck_assert_int_eq(c.nseeds, 2);  /* file */
     ck_assert_int_eq(c.log_level, LOG_DEBUG);
     ck_assert(c.proto_max_bulk_len == 64LL * 1024 * 1024);
     ck_assert_str_eq(c.backend_password, "s3cret");

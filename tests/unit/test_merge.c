@@ -8,7 +8,8 @@
 #include "../../router/merge.h"
 #include "../support/run.h"
 
-#define R(s) {s, sizeof(s) - 1}
+#define R(s)                                                                                                           \
+    { s, sizeof(s) - 1 }
 
 static const char *merged(int policy, const struct reply_ref *rs, int n, const int *key_child, int nkeys) {
     static struct sbuf out;
@@ -19,9 +20,11 @@ static const char *merged(int policy, const struct reply_ref *rs, int n, const i
 
 START_TEST(mget_values_go_back_in_key_order) {
     /* keys k0..k4; k0,k3 on part 0, k1,k4 on part 1, k2 on part 2 */
-    struct reply_ref rs[] = {R("*2\r\n$2\r\nv0\r\n$-1\r\n"), R("*2\r\n$2\r\nv1\r\n$2\r\nv4\r\n"), R("*1\r\n$0\r\n\r\n")};
+    struct reply_ref rs[] = {R("*2\r\n$2\r\nv0\r\n$-1\r\n"), R("*2\r\n$2\r\nv1\r\n$2\r\nv4\r\n"),
+                             R("*1\r\n$0\r\n\r\n")};
     int key_child[] = {0, 1, 2, 0, 1};
-    ck_assert_str_eq(merged(MERGE_MGET, rs, 3, key_child, 5), "*5\r\n$2\r\nv0\r\n$2\r\nv1\r\n$0\r\n\r\n$-1\r\n$2\r\nv4\r\n");
+    ck_assert_str_eq(merged(MERGE_MGET, rs, 3, key_child, 5),
+                     "*5\r\n$2\r\nv0\r\n$2\r\nv1\r\n$0\r\n\r\n$-1\r\n$2\r\nv4\r\n");
 }
 END_TEST
 
@@ -36,13 +39,16 @@ START_TEST(sums_and_all_ok) {
 END_TEST
 
 START_TEST(an_error_in_any_part_wins) {
-    struct reply_ref rs[] = {R(":2\r\n"), R("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"), R(":1\r\n")};
-    ck_assert_str_eq(merged(MERGE_SUM, rs, 3, NULL, 0), "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    struct reply_ref rs[] = {R(":2\r\n"), R("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+                             R(":1\r\n")};
+    ck_assert_str_eq(merged(MERGE_SUM, rs, 3, NULL, 0),
+                     "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
     ck_assert_str_eq(merged(MERGE_ONE_OK, rs, 3, NULL, 0), ":2\r\n");
     struct reply_ref errs[] = {R("-NOTBUSY No scripts in execution right now.\r\n"), R("-NOTBUSY x\r\n")};
     ck_assert_str_eq(merged(MERGE_ONE_OK, errs, 2, NULL, 0), "-NOTBUSY No scripts in execution right now.\r\n");
     struct reply_ref odd[] = {R(":1\r\n"), R("+OK\r\n")};
-    ck_assert_str_eq(merged(MERGE_SUM, odd, 2, NULL, 0), "-ERR slotgate: unexpected reply from a node while merging\r\n");
+    ck_assert_str_eq(merged(MERGE_SUM, odd, 2, NULL, 0),
+                     "-ERR slotgate: unexpected reply from a node while merging\r\n");
 }
 END_TEST
 
@@ -63,7 +69,8 @@ START_TEST(randomkey_prefers_a_key) {
 END_TEST
 
 START_TEST(info_sums_the_keyspace) {
-    struct reply_ref rs[] = {R("$46\r\n# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=100\r\n\r\n"), R("$12\r\n# Keyspace\r\n\r\n"),
+    struct reply_ref rs[] = {R("$46\r\n# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=100\r\n\r\n"),
+                             R("$12\r\n# Keyspace\r\n\r\n"),
                              R("$46\r\n# Keyspace\r\ndb0:keys=5,expires=1,avg_ttl=300\r\n\r\n")};
     const char *want_body = "# Slotgate\r\nx:1\r\n\r\n# Keyspace\r\ndb0:keys=8,expires=2,avg_ttl=200\r\n";
     char want[256];

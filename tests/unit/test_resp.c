@@ -174,8 +174,10 @@ START_TEST(scanner_rejects_garbage) {
     resp_scanner_init(&s, MAXBULK);
     const char *b = bad_replies[_i];
     int rc = resp_scan_reply(&s, b, strlen(b), &rl, err, sizeof(err));
-    if (_i == 5) ck_assert_int_eq(rc, RESP_AGAIN); /* merely incomplete */
-    else ck_assert_int_eq(rc, RESP_ERROR);
+    if (_i == 5)
+        ck_assert_int_eq(rc, RESP_AGAIN); /* merely incomplete */
+    else
+        ck_assert_int_eq(rc, RESP_ERROR);
 }
 END_TEST
 
@@ -205,8 +207,8 @@ START_TEST(redirects_are_parsed) {
     const char *h = "-MOVED 12 redis-0.redis.svc:6379\r\n";
     ck_assert_int_eq(resp_parse_redirect(h, strlen(h), &rd), REDIR_MOVED);
     ck_assert_str_eq(rd.host, "redis-0.redis.svc");
-    const char *bad[] = {"-MOVED x 1.2.3.4:5\r\n", "-MOVED 99999 1.2.3.4:5\r\n", "-MOVED 1 nohost\r\n", "-MOVEDX 1 a:1\r\n",
-                         "-ERR MOVED 1 a:1\r\n"};
+    const char *bad[] = {"-MOVED x 1.2.3.4:5\r\n", "-MOVED 99999 1.2.3.4:5\r\n", "-MOVED 1 nohost\r\n",
+                         "-MOVEDX 1 a:1\r\n", "-ERR MOVED 1 a:1\r\n"};
     for (size_t i = 0; i < 5; i++) ck_assert_int_eq(resp_parse_redirect(bad[i], strlen(bad[i]), &rd), REDIR_NONE);
     ck_assert(resp_error_is("-TRYAGAIN Multiple keys\r\n", 25, "TRYAGAIN"));
     ck_assert(resp_error_is("-CLUSTERDOWN\r\n", 14, "CLUSTERDOWN"));

@@ -28,7 +28,7 @@ END_TEST
 START_TEST(hash_tag_rules) {
     ck_assert_uint_eq(slot_for_key("{user1000}.following", 20), slot_for_key("user1000", 8));
     ck_assert_uint_eq(slot_for_key("foo{}{bar}", 10), slot_crc16("foo{}{bar}", 10) % 16384); /* empty tag: whole key */
-    ck_assert_uint_eq(slot_for_key("foo{{bar}}zap", 13), slot_for_key("{bar", 4));          /* first '{' only */
+    ck_assert_uint_eq(slot_for_key("foo{{bar}}zap", 13), slot_for_key("{bar", 4));           /* first '{' only */
     ck_assert_uint_eq(slot_for_key("foo{bar}{zap}", 13), slot_for_key("bar", 3));
 }
 END_TEST
