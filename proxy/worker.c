@@ -420,10 +420,8 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents) {
     }
 }
 
-/* Workers bind with SO_REUSEPORT, which would let a second slotgate (or anything else setting it)
- * share the port without a word and take half the connections. A plain bind first makes a port that
- * is already taken an error at start, as it is for Redis. */
-int worker_check_port(const char *bind_addr, int port, char *err, size_t errlen) {
+/* A socket bound to bind_addr:port (numeric address), SO_REUSEPORT when asked; -1 with err. */
+static int bound_socket(const char *bind_addr, int port, int reuseport, char *err, size_t errlen) {
     struct addrinfo hints = {0}, *res;
     char ps[16];
     snprintf(ps, sizeof(ps), "%d", port);
@@ -433,36 +431,37 @@ int worker_check_port(const char *bind_addr, int port, char *err, size_t errlen)
     int rc = getaddrinfo(bind_addr, ps, &hints, &res);
     if (rc != 0) return snprintf(err, errlen, "bind: '%s' is not an address (%s)", bind_addr, gai_strerror(rc)), -1;
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    rc = fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ? -1 : 0;
-    if (rc < 0) snprintf(err, errlen, "cannot listen on %s:%d: %s", bind_addr, port, strerror(errno));
-    if (fd >= 0) close(fd);
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    }
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", bind_addr, port, strerror(errno));
+        if (fd >= 0) close(fd);
+        fd = -1;
+    }
     freeaddrinfo(res);
-    return rc;
+    return fd;
+}
+
+/* Workers bind with SO_REUSEPORT, which would let a second slotgate (or anything else setting it)
+ * share the port without a word and take half the connections. A plain bind first makes a port that
+ * is already taken an error at start, as it is for Redis. */
+int worker_check_port(const char *bind_addr, int port, char *err, size_t errlen) {
+    int fd = bound_socket(bind_addr, port, 0, err, errlen);
+    if (fd < 0) return -1;
+    close(fd);
+    return 0;
 }
 
 static int listen_on(const char *bind_addr, int port, char *err, size_t errlen) {
-    struct addrinfo hints = {0}, *res;
-    char ps[16];
-    snprintf(ps, sizeof(ps), "%d", port);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
-    int rc = getaddrinfo(bind_addr, ps, &hints, &res);
-    if (rc != 0) return snprintf(err, errlen, "bind: '%s' is not an address (%s)", bind_addr, gai_strerror(rc)), -1;
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd >= 0) {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-    }
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 511) < 0) {
+    int fd = bound_socket(bind_addr, port, 1, err, errlen);
+    if (fd < 0) return -1;
+    if (listen(fd, 511) < 0) {
         snprintf(err, errlen, "cannot listen on %s:%d: %s", bind_addr, port, strerror(errno));
-        if (fd >= 0) close(fd);
-        freeaddrinfo(res);
+        close(fd);
         return -1;
     }
-    freeaddrinfo(res);
     set_nonblock(fd);
     return fd;
 }

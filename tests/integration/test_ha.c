@@ -205,32 +205,7 @@ END_TEST
 START_TEST(node_added_resharded_into_and_removed) {
     struct load l;
     int newport = BASE + 6;
-    char ps[16], conf[64], log[200], dbf[64];
-    snprintf(ps, sizeof(ps), "%d", newport);
-    snprintf(conf, sizeof(conf), "nodes-%d.conf", newport);
-    snprintf(dbf, sizeof(dbf), "dump-%d.rdb", newport);
-    snprintf(log, sizeof(log), "%s/redis-%d.log", cl.dir, newport);
-    char *argv[] = {"redis-server",
-                    "--port",
-                    ps,
-                    "--bind",
-                    "127.0.0.1",
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    conf,
-                    "--cluster-node-timeout",
-                    "2000",
-                    "--dir",
-                    cl.dir,
-                    "--dbfilename",
-                    dbf,
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    NULL};
-    pid_t pid = spawn(argv, log);
+    pid_t pid = node_spawn(cl.dir, newport);
     long long until = now_ms() + 10000;
     while (!port_in_use(newport)) {
         ck_assert(now_ms() < until);

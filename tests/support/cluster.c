@@ -184,6 +184,38 @@ static void remove_stale_dirs(int base_port) {
     if (system(cmdline) != 0) fprintf(stderr, "could not clean stale test folders\n");
 }
 
+pid_t node_spawn(const char *dir, int port) {
+    char ps[16], conf[64], dbf[64], log[200];
+    snprintf(ps, sizeof(ps), "%d", port);
+    snprintf(conf, sizeof(conf), "nodes-%d.conf", port);
+    snprintf(dbf, sizeof(dbf), "dump-%d.rdb", port);
+    snprintf(log, sizeof(log), "%s/redis-%d.log", dir, port);
+    /* validity factor 0: a replica that fell behind on a loaded 2-core CI machine still takes over */
+    char *argv[] = {"redis-server",
+                    "--port",
+                    ps,
+                    "--bind",
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    conf,
+                    "--cluster-node-timeout",
+                    "2000",
+                    "--cluster-replica-validity-factor",
+                    "0",
+                    "--dir",
+                    (char *)dir,
+                    "--dbfilename",
+                    dbf,
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    NULL};
+    return spawn(argv, log);
+}
+
 void cluster_start(struct cluster *cl, int base_port, int masters, int replicas) {
     memset(cl, 0, sizeof(*cl));
     cl->base_port = base_port;
@@ -204,35 +236,7 @@ void cluster_start(struct cluster *cl, int base_port, int masters, int replicas)
     int n = snprintf(cmdline, sizeof(cmdline), "redis-cli --cluster create");
     for (int i = 0; i < cl->nnodes; i++) {
         int port = base_port + i;
-        char ps[16], conf[64], dbf[64], log[200];
-        snprintf(ps, sizeof(ps), "%d", port);
-        snprintf(conf, sizeof(conf), "nodes-%d.conf", port);
-        snprintf(dbf, sizeof(dbf), "dump-%d.rdb", port);
-        snprintf(log, sizeof(log), "%s/redis-%d.log", cl->dir, port);
-        /* validity factor 0: a replica that fell behind on a loaded 2-core CI machine still takes over */
-        char *argv[] = {"redis-server",
-                        "--port",
-                        ps,
-                        "--bind",
-                        "127.0.0.1",
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        conf,
-                        "--cluster-node-timeout",
-                        "2000",
-                        "--cluster-replica-validity-factor",
-                        "0",
-                        "--dir",
-                        cl->dir,
-                        "--dbfilename",
-                        dbf,
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                        NULL};
-        cl->pids[i] = spawn(argv, log);
+        cl->pids[i] = node_spawn(cl->dir, port);
         n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " 127.0.0.1:%d", port);
     }
     for (int i = 0; i < cl->nnodes; i++) {

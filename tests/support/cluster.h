@@ -54,6 +54,8 @@ redisReply *cmd(redisContext *c, const char *fmt, ...);
 /* A command whose reply must be the given status or bulk string. */
 void expect_str(redisContext *c, const char *want, const char *fmt, ...);
 pid_t spawn(char *const argv[], const char *log_path);
+/* One cluster-enabled redis-server on port, its files in dir (not yet part of any cluster). */
+pid_t node_spawn(const char *dir, int port);
 int port_in_use(int port);
 void track_pid(pid_t pid);
 void untrack_pid(pid_t pid);
