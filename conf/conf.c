@@ -52,6 +52,9 @@ static const struct setting settings[] = {
     {"max-redirects", T_INT, O(max_redirects), 1, 100, 0, "MOVED/ASK hops followed for one request (default 5)"},
     {"failover-hold-ms", T_INT, O(failover_hold_ms), 0, 600000, 0,
      "hold requests for an unreachable master this long (default 0: cluster-node-timeout + 3000)"},
+    {"probe-interval-ms", T_INT, O(probe_interval_ms), 100, 60000, 0, "how often every node is probed (default 1000)"},
+    {"probe-down-after", T_INT, O(probe_down_after), 1, 100, 0,
+     "failed probes in a row before a node is down (default 3)"},
     {"read-policy", T_READ, O(read_policy), 0, 0, 0,
      "master, prefer-replica or replica-only, for read-only commands (default master)"},
     {"requirepass", T_STR, O(requirepass), 0, 0, 1, "password clients must AUTH with (default: none)"},
@@ -83,6 +86,8 @@ void conf_defaults(struct conf *c) {
     c->client_query_buffer_limit = 1024LL * 1024 * 1024;
     c->client_max_pending_bytes = 64LL * 1024 * 1024;
     c->max_redirects = 5;
+    c->probe_interval_ms = 1000;
+    c->probe_down_after = 3;
 }
 
 static const struct setting *find_setting(const char *name) {

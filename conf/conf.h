@@ -32,6 +32,8 @@ struct conf {
     long long client_max_pending_bytes; /* replies waiting for a client before its reads pause */
     int max_redirects;
     int failover_hold_ms; /* 0: the cluster's cluster-node-timeout + 3000 */
+    int probe_interval_ms;
+    int probe_down_after; /* failed probes in a row before a node is down */
     int read_policy;      /* READ_* */
     char *requirepass;
     char *users[CONF_MAX_SEEDS]; /* "name:password": more users clients may AUTH as */

@@ -21,6 +21,8 @@ struct pnode {
     redisAsyncContext *ac;
     int state, failures, in_flight, is_master;
     double sent, latency_ms;
+    char role[16];         /* from INFO replication: master or slave */
+    long long repl_offset; /* master_repl_offset, or slave_repl_offset on a replica */
     char why[96];
 };
 
@@ -49,8 +51,9 @@ static void set_state(struct pnode *n, int state, const char *why) {
 static void probe_failed(struct pnode *n, const char *why) {
     snprintf(n->why, sizeof(n->why), "%s", why);
     n->failures++;
-    set_state(n, n->failures >= DOWN_AFTER ? NODE_DOWN : NODE_SUSPECT, n->why);
-    if (n->failures == DOWN_AFTER) refresher_request(n->p->refresher, "a node stopped answering probes");
+    int down_after = n->p->conf->probe_down_after;
+    set_state(n, n->failures >= down_after ? NODE_DOWN : NODE_SUSPECT, n->why);
+    if (n->failures == down_after) refresher_request(n->p->refresher, "a node stopped answering probes");
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
@@ -83,6 +86,30 @@ static void on_pong(redisAsyncContext *ac, void *reply, void *priv) {
     n->latency_ms = (ev_now(n->p->loop) - n->sent) * 1000;
     n->failures = 0;
     set_state(n, NODE_UP, NULL);
+}
+
+static long long info_field(const char *text, const char *name) {
+    const char *at = strstr(text, name);
+    return at ? atoll(at + strlen(name)) : 0;
+}
+
+/* Role and replication offset: a role that changes (promotion, demotion) is logged once and makes the
+ * refresher look at the slot map at once. */
+static void on_replication(redisAsyncContext *ac, void *reply, void *priv) {
+    struct pnode *n = priv;
+    redisReply *r = reply;
+    if (!n || n->ac != ac || !r || r->type != REDIS_REPLY_STRING) return;
+    const char *role = strstr(r->str, "role:");
+    if (!role) return;
+    char now[16] = "";
+    sscanf(role + 5, "%15[a-z]", now);
+    if (n->role[0] && strcmp(n->role, now) != 0) {
+        log_notice("node %s: role %s -> %s", n->addr, n->role, now);
+        refresher_request(n->p->refresher, "a node changed role");
+    }
+    snprintf(n->role, sizeof(n->role), "%s", now);
+    n->repl_offset = strcmp(now, "master") == 0 ? info_field(r->str, "master_repl_offset:")
+                                                : info_field(r->str, "slave_repl_offset:");
 }
 
 /* A digest of what makes up the topology: each node's id, flags that matter and config epoch. */
@@ -152,6 +179,7 @@ static void probe(struct pnode *n, int ask_nodes) {
     n->sent = ev_now(p->loop);
     n->in_flight = 1;
     redisAsyncCommand(n->ac, on_pong, n, "PING");
+    redisAsyncCommand(n->ac, on_replication, n, "INFO replication");
     if (ask_nodes) redisAsyncCommand(n->ac, on_nodes, n, "CLUSTER NODES");
 }
 
@@ -217,7 +245,7 @@ struct prober *prober_new(struct ev_loop *loop, const struct conf *conf, struct 
     p->loop = loop;
     p->conf = conf;
     p->refresher = refresher;
-    ev_timer_init(&p->tick, on_tick, PROBE_INTERVAL, PROBE_INTERVAL);
+    ev_timer_init(&p->tick, on_tick, conf->probe_interval_ms / 1000.0, conf->probe_interval_ms / 1000.0);
     p->tick.data = p;
     ev_timer_start(loop, &p->tick);
     return p;

@@ -268,6 +268,63 @@ START_TEST(node_added_resharded_into_and_removed) {
 }
 END_TEST
 
+/* A master restarted on another port with its own nodes.conf keeps its node ID; the cluster learns
+ * the new address by gossip and slotgate follows it without a restart. */
+START_TEST(node_moving_to_a_new_port_is_followed) {
+    struct load l;
+    int victim = cluster_master_for_slot(&cl, 0), newport = BASE + 8;
+    char id[41], ps[16], conf[64], dbf[64], log[200];
+    node_id(victim, id);
+    load_start(&l, SG_PORT, 50, MAX_KEYS, 120);
+    sleep_ms(1000);
+    redisContext *d = connect_port(victim);
+    expect_str(d, "OK", "SAVE"); /* the data comes back with it (writes after this may be lost: Redis's) */
+    redisFree(d);
+    kill(cl.pids[victim - BASE], SIGKILL);
+    waitpid(cl.pids[victim - BASE], NULL, 0);
+    untrack_pid(cl.pids[victim - BASE]);
+    snprintf(ps, sizeof(ps), "%d", newport);
+    snprintf(conf, sizeof(conf), "nodes-%d.conf", victim);
+    snprintf(dbf, sizeof(dbf), "dump-%d.rdb", victim);
+    snprintf(log, sizeof(log), "%s/redis-%d.log", cl.dir, newport);
+    char *argv[] = {"redis-server",
+                    "--port",
+                    ps,
+                    "--bind",
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    conf,
+                    "--cluster-node-timeout",
+                    "2000",
+                    "--dir",
+                    cl.dir,
+                    "--dbfilename",
+                    dbf,
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    NULL};
+    cl.pids[victim - BASE] = spawn(argv, log); /* within the node timeout: no failover, same master */
+    long long until = now_ms() + 30000;
+    while (cluster_master_for_slot(&cl, 0) != newport) {
+        ck_assert_msg(now_ms() < until, "the cluster never learned the new address");
+        sleep_ms(100);
+    }
+    char now_id[41];
+    node_id(newport, now_id);
+    ck_assert_str_eq(now_id, id);
+    sleep_ms(2000);
+    load_stop(&l);
+    report("master restarted on a new port (same node ID)", &l);
+    ck_assert_msg(l.errors == 0, "%lld errors, first: %s", l.errors, l.first_error);
+    verify("master restarted on a new port", &l);
+    load_free(&l);
+}
+END_TEST
+
 /* cmdstat_get calls on the node (0 when it never ran GET). */
 static long long get_calls(int port) {
     redisContext *d = connect_port(port);
@@ -354,6 +411,7 @@ int main(void) {
     tcase_add_test(tc, reshard_and_rebalance_under_load);
     tcase_add_test(tc, node_added_resharded_into_and_removed);
     tcase_add_test(tc, replica_reads_and_fallback);
+    tcase_add_test(tc, node_moving_to_a_new_port_is_followed);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
