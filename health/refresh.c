@@ -34,6 +34,10 @@ struct refresher {
     char asked[SM_HOST_LEN + 8];
     char asked_host[SM_HOST_LEN];
     char last_good[SM_HOST_LEN + 8]; /* asked first next time */
+    struct slotmap *answer;          /* this attempt's CLUSTER SLOTS, until its CLUSTER INFO is in */
+    struct slotmap *first;           /* a changed map waiting for a second node's word */
+    long long first_epoch;
+    char first_from[SM_HOST_LEN + 8];
     /* Contexts that exist: let go with redisAsyncDisconnect(), one is freed by hiredis only once its
      * replies are in, which a loop stopped for shutdown never delivers: those are freed at the end. */
     redisAsyncContext *live[16];
@@ -74,7 +78,28 @@ static void add_seed(struct refresher *h, const char *seed) {
     add_candidate(h, host, atoi(colon + 1));
 }
 
+static void log_change(struct refresher *h, const struct slotmap *m, const char *from);
+
+/* A new map becomes the current one and goes to the workers (an unchanged one is dropped). */
+static void accept_map(struct refresher *h, struct slotmap *m, const char *from) {
+    if (h->current && slotmap_same(h->current, m)) {
+        slotmap_unref(m);
+        return;
+    }
+    m->version = ++h->version;
+    log_change(h, m, from);
+    if (h->current) slotmap_unref(h->current);
+    h->current = m;
+    h->publish(h->ctx, m);
+}
+
 static void finish(struct refresher *h, int ok) {
+    if (h->first) { /* no second node answered: the one answer we have is the best we know */
+        struct slotmap *m = h->first;
+        h->first = NULL;
+        accept_map(h, m, h->first_from);
+        ok = 1;
+    }
     h->running = 0;
     ev_timer_stop(h->loop, &h->attempt_timeout);
     if (ok) {
@@ -96,6 +121,10 @@ static void drop_ac(struct refresher *h) {
 }
 
 static void attempt_failed(struct refresher *h, const char *why) {
+    if (h->answer) {
+        slotmap_unref(h->answer);
+        h->answer = NULL;
+    }
     log_verbose("slot map refresh: %s: %s", h->asked, why);
     ev_timer_stop(h->loop, &h->attempt_timeout);
     h->idx++;
@@ -103,9 +132,10 @@ static void attempt_failed(struct refresher *h, const char *why) {
     ev_timer_start(h->loop, &h->kick); /* next candidate outside hiredis's callback */
 }
 
-static void log_change(struct refresher *h, const struct slotmap *m) {
+static void log_change(struct refresher *h, const struct slotmap *m, const char *from) {
+    (void)h;
     log_notice("slot map version %llu from %s: %u/%d slots covered by %d masters, %d nodes",
-               (unsigned long long)m->version, h->asked, m->covered, SLOT_COUNT, m->nshards, m->nnodes);
+               (unsigned long long)m->version, from, m->covered, SLOT_COUNT, m->nshards, m->nnodes);
     for (int i = 0; i < m->nshards; i++) {
         const struct sm_node *n = &m->nodes[m->shards[i].master];
         log_verbose("  master %s:%d (%u slots, %d replicas)", n->host, n->port, m->shards[i].nslots,
@@ -157,16 +187,46 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *priv) {
         attempt_failed(h, m ? "the node serves no slots" : err);
         return;
     }
-    if (h->current && slotmap_same(h->current, m)) {
-        slotmap_unref(m);
-    } else {
-        m->version = ++h->version;
-        log_change(h, m);
-        if (h->current) slotmap_unref(h->current);
-        h->current = m;
-        h->publish(h->ctx, m);
-    }
+    h->answer = m; /* decided with the node's config epoch, in on_info */
+}
+
+/* A changed map is taken only once a second node agrees, or, when two nodes disagree (a failover or
+ * reshard seen by one node before the other), from the node that has seen the newer configuration
+ * epoch: that is the one the cluster converges to. */
+static void on_info(redisAsyncContext *ac, void *reply, void *priv) {
+    struct refresher *h = priv;
+    redisReply *r = reply;
+    if (ac != h->ac || !r || !h->answer) return;
+    const char *at = r->type == REDIS_REPLY_STRING ? strstr(r->str, "cluster_current_epoch:") : NULL;
+    long long epoch = at ? atoll(at + 22) : 0;
+    struct slotmap *m = h->answer;
+    h->answer = NULL;
     snprintf(h->last_good, sizeof(h->last_good), "%s", h->asked);
+    if (h->current && !slotmap_same(h->current, m) && !h->first) {
+        h->first = m;
+        h->first_epoch = epoch;
+        snprintf(h->first_from, sizeof(h->first_from), "%s", h->asked);
+        drop_ac(h);
+        h->idx++;
+        try_next(h); /* a second opinion */
+        return;
+    }
+    if (h->first) {
+        struct slotmap *keep = m;
+        if (!slotmap_same(h->first, m)) {
+            int first_wins = h->first_epoch > epoch;
+            log_notice("nodes disagree about the slot map: %s (epoch %lld) and %s (epoch %lld); taking %s's",
+                       h->first_from, h->first_epoch, h->asked, epoch, first_wins ? h->first_from : h->asked);
+            keep = first_wins ? h->first : m;
+            slotmap_unref(first_wins ? m : h->first);
+        } else {
+            slotmap_unref(h->first);
+        }
+        h->first = NULL;
+        accept_map(h, keep, h->asked);
+    } else {
+        accept_map(h, m, h->asked);
+    }
     if (!h->have_cmds) {
         redisAsyncCommand(ac, on_command, h, "COMMAND");
         redisAsyncCommand(ac, on_node_timeout, h, "CONFIG GET cluster-node-timeout");
@@ -225,6 +285,7 @@ static void try_next(struct refresher *h) {
     else if (c->backend_password)
         redisAsyncCommand(ac, NULL, NULL, "AUTH %s", c->backend_password);
     redisAsyncCommand(ac, on_slots, h, "CLUSTER SLOTS");
+    redisAsyncCommand(ac, on_info, h, "CLUSTER INFO");
     /* CLUSTER SLOTS answers in microseconds: a node that takes a second is stalled (SIGSTOP, overload),
      * and the next candidate is a better bet than waiting out the command timeout. */
     ev_timer_set(&h->attempt_timeout, (c->connect_timeout_ms + 1000) / 1000.0, 0);
@@ -352,5 +413,7 @@ void refresher_free(struct refresher *h) {
     ev_async_stop(h->loop, &h->wake);
     clear_candidates(h);
     if (h->current) slotmap_unref(h->current);
+    if (h->answer) slotmap_unref(h->answer);
+    if (h->first) slotmap_unref(h->first);
     free(h);
 }
