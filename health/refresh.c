@@ -37,6 +37,7 @@ struct refresher {
     struct slotmap *answer;          /* this attempt's CLUSTER SLOTS, until its CLUSTER INFO is in */
     struct slotmap *first;           /* a changed map waiting for a second node's word */
     long long first_epoch;
+    double retry_delay; /* after a round in which no node answered: 0.2 s doubling to 5 s */
     char first_from[SM_HOST_LEN + 8];
     /* Contexts that exist: let go with redisAsyncDisconnect(), one is freed by hiredis only once its
      * replies are in, which a loop stopped for shutdown never delivers: those are freed at the end. */
@@ -105,8 +106,15 @@ static void finish(struct refresher *h, int ok) {
     if (ok) {
         if (h->failures) log_notice("slot map refresh works again (from %s)", h->asked);
         h->failures = 0;
-    } else if (h->failures++ == 0) {
-        log_warning("slot map refresh failed: no known node or seed answered CLUSTER SLOTS; retrying");
+        h->retry_delay = 0;
+    } else {
+        if (h->failures++ == 0)
+            log_warning("slot map refresh failed: no known node or seed answered CLUSTER SLOTS; retrying");
+        /* Nobody answered: try again after a growing pause, whatever asks for it meanwhile. */
+        h->retry_delay = h->retry_delay ? h->retry_delay * 2 : MIN_INTERVAL;
+        if (h->retry_delay > 5.0) h->retry_delay = 5.0;
+        h->last_start = ev_now(h->loop) + h->retry_delay - MIN_INTERVAL;
+        h->again = 1;
     }
     if (h->again || !h->current) {
         h->again = 0;

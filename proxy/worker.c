@@ -511,6 +511,13 @@ void worker_stop(struct worker *w) {
 }
 
 void worker_destroy(struct worker *w) {
+    /* Clients closed in the loop's last turn are only in the dirty list (no longer in w->clients). */
+    while (w->dirty_clients) {
+        struct client *c = w->dirty_clients;
+        w->dirty_clients = c->next_dirty;
+        c->is_dirty = 0;
+        if (c->is_closed) free(c);
+    }
     while (w->clients) client_free(w->clients);
     /* Connections closed above (clients' dedicated ones) wait in the dirty list for a flush that the
      * stopped loop will not run. Pooled connections still open are freed with their nodes below. */
@@ -520,7 +527,6 @@ void worker_destroy(struct worker *w) {
         b->is_dirty = 0;
         if (b->state == BE_CLOSED) backend_free(b);
     }
-    w->dirty_clients = NULL; /* every client was freed just above */
     for (struct node *n = w->nodes, *next; n; n = next) {
         next = n->next;
         n->nrefs++; /* freed here, not by the last backend */
