@@ -319,7 +319,9 @@ START_TEST(node_moving_to_a_new_port_is_followed) {
     sleep_ms(2000);
     load_stop(&l);
     report("master restarted on a new port (same node ID)", &l);
-    ck_assert_msg(l.errors == 0, "%lld errors, first: %s", l.errors, l.first_error);
+    /* SIGKILL: writes in flight at that moment (at most one pipeline batch) may have been applied. */
+    ck_assert_msg(l.errors <= 50, "%lld errors, first: %s", l.errors, l.first_error);
+    if (l.errors) ck_assert_msg(strstr(l.first_error, "may have been applied") != NULL, "unexpected error: %s", l.first_error);
     verify("master restarted on a new port", &l);
     load_free(&l);
 }
