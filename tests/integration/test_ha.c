@@ -321,7 +321,8 @@ START_TEST(node_moving_to_a_new_port_is_followed) {
     report("master restarted on a new port (same node ID)", &l);
     /* SIGKILL: writes in flight at that moment (at most one pipeline batch) may have been applied. */
     ck_assert_msg(l.errors <= 50, "%lld errors, first: %s", l.errors, l.first_error);
-    if (l.errors) ck_assert_msg(strstr(l.first_error, "may have been applied") != NULL, "unexpected error: %s", l.first_error);
+    if (l.errors)
+        ck_assert_msg(strstr(l.first_error, "may have been applied") != NULL, "unexpected error: %s", l.first_error);
     verify("master restarted on a new port", &l);
     load_free(&l);
 }
