@@ -273,7 +273,7 @@ END_TEST
 START_TEST(node_moving_to_a_new_port_is_followed) {
     struct load l;
     int victim = cluster_master_for_slot(&cl, 0), newport = BASE + 8;
-    char id[41], ps[16], conf[64], dbf[64], log[200];
+    char id[41];
     node_id(victim, id);
     load_start(&l, SG_PORT, 50, MAX_KEYS, 120);
     sleep_ms(1000);
@@ -283,31 +283,8 @@ START_TEST(node_moving_to_a_new_port_is_followed) {
     kill(cl.pids[victim - BASE], SIGKILL);
     waitpid(cl.pids[victim - BASE], NULL, 0);
     untrack_pid(cl.pids[victim - BASE]);
-    snprintf(ps, sizeof(ps), "%d", newport);
-    snprintf(conf, sizeof(conf), "nodes-%d.conf", victim);
-    snprintf(dbf, sizeof(dbf), "dump-%d.rdb", victim);
-    snprintf(log, sizeof(log), "%s/redis-%d.log", cl.dir, newport);
-    char *argv[] = {"redis-server",
-                    "--port",
-                    ps,
-                    "--bind",
-                    "127.0.0.1",
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    conf,
-                    "--cluster-node-timeout",
-                    "2000",
-                    "--dir",
-                    cl.dir,
-                    "--dbfilename",
-                    dbf,
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    NULL};
-    cl.pids[victim - BASE] = spawn(argv, log); /* within the node timeout: no failover, same master */
+    cl.pids[victim - BASE] = node_spawn_with_files_of(cl.dir, newport, victim);
+        /* within the node timeout: no failover */ /* within the node timeout: no failover, same master */
     long long until = now_ms() + 30000;
     while (cluster_master_for_slot(&cl, 0) != newport) {
         ck_assert_msg(now_ms() < until, "the cluster never learned the new address");

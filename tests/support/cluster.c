@@ -184,11 +184,13 @@ static void remove_stale_dirs(int base_port) {
     if (system(cmdline) != 0) fprintf(stderr, "could not clean stale test folders\n");
 }
 
-pid_t node_spawn(const char *dir, int port) {
+pid_t node_spawn(const char *dir, int port) { return node_spawn_with_files_of(dir, port, port); }
+
+pid_t node_spawn_with_files_of(const char *dir, int port, int files_port) {
     char ps[16], conf[64], dbf[64], log[200];
     snprintf(ps, sizeof(ps), "%d", port);
-    snprintf(conf, sizeof(conf), "nodes-%d.conf", port);
-    snprintf(dbf, sizeof(dbf), "dump-%d.rdb", port);
+    snprintf(conf, sizeof(conf), "nodes-%d.conf", files_port);
+    snprintf(dbf, sizeof(dbf), "dump-%d.rdb", files_port);
     snprintf(log, sizeof(log), "%s/redis-%d.log", dir, port);
     /* validity factor 0: a replica that fell behind on a loaded 2-core CI machine still takes over */
     char *argv[] = {"redis-server",

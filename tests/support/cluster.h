@@ -56,6 +56,9 @@ void expect_str(redisContext *c, const char *want, const char *fmt, ...);
 pid_t spawn(char *const argv[], const char *log_path);
 /* One cluster-enabled redis-server on port, its files in dir (not yet part of any cluster). */
 pid_t node_spawn(const char *dir, int port);
+/* The same on port, but with the nodes.conf and dump of the node that was on files_port: that node,
+ * with its node ID and data, on a new address. */
+pid_t node_spawn_with_files_of(const char *dir, int port, int files_port);
 int port_in_use(int port);
 void track_pid(pid_t pid);
 void untrack_pid(pid_t pid);
