@@ -16,8 +16,8 @@ OPT     := -O2
 LDOPT   :=
 endif
 
-CFLAGS  += $(BASE) $(OPT)
-LIBS     = -lev $(shell pkg-config --libs hiredis jansson) -lpthread
+CFLAGS  += $(BASE) $(OPT) -I$(BUILD)/gen
+LIBS     = -lev $(shell pkg-config --libs hiredis jansson libmicrohttpd) -lpthread -lm
 CHECK    = $(shell pkg-config --libs check)
 
 CORE_SRC := $(wildcard router/*.c conf/*.c)
@@ -59,6 +59,12 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(CORE_OBJ)
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(SUPP_OBJ) $(CORE_OBJ)
 	@$(if $(V),,echo "  LINK  $@")
 	$(Q)$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
+
+# The dashboard page is compiled in as bytes, so the binary serves it with no file beside it.
+$(BUILD)/gen/dashboard.inc: proxy/dashboard.html
+	@mkdir -p $(dir $@)
+	$(Q)od -An -v -tx1 < $< | sed -E 's/ ([0-9a-f]{2})/0x\1,/g' > $@.tmp && mv -f $@.tmp $@
+$(BUILD)/proxy/admin.o: $(BUILD)/gen/dashboard.inc
 
 # Keep test objects (make would delete them as intermediates and rebuild every time).
 .SECONDARY:

@@ -15,7 +15,7 @@
 #define SLOTGATE_VERSION "0.1.0"
 #endif
 
-enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES, T_USERS, T_READ };
+enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES, T_USERS, T_READ, T_FORMAT };
 
 struct setting {
     const char *name;
@@ -61,11 +61,27 @@ static const struct setting settings[] = {
     {"users", T_USERS, O(users), 0, 0, 1, "more users for AUTH, as name:password (comma separated)"},
     {"allow-commands", T_NAMES, O(allow_commands), 0, 0, 0,
      "refused-by-default commands to allow, e.g. config|set,flushall"},
+    {"admin-bind", T_STR, O(admin_bind), 0, 0, 0, "address of the HTTP admin endpoint (default 127.0.0.1)"},
+    {"admin-port", T_INT, O(admin_port), 0, 65535, 0, "port of the HTTP admin endpoint, 0 for none (default 7778)"},
+    {"admin-token", T_STR, O(admin_token), 0, 0, 1,
+     "bearer token the admin endpoint requires, except /healthz and /readyz (default: none)"},
+    {"log-format", T_FORMAT, O(log_format), 0, 0, 0, "text (Redis's log lines) or json (one object a line)"},
+    {"drain-timeout-ms", T_INT, O(drain_timeout_ms), 0, 3600000, 0,
+     "on SIGTERM/SIGINT, how long requests in flight may take to finish (default 10000)"},
 };
+/* Settings a SIGHUP may change in a running slotgate; the others need a restart. */
+static const char *const live_settings[] = {
+    "log-level",           "log-format",        "connect-timeout-ms",        "command-timeout-ms",
+    "refresh-interval-ms", "read-policy",       "backend-connections",       "maxclients",
+    "proto-max-bulk-len",  "max-multibulk-len", "client-query-buffer-limit", "client-max-pending-bytes",
+    "max-redirects",       "failover-hold-ms",  "probe-interval-ms",         "probe-down-after",
+    "drain-timeout-ms"};
 #undef O
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
 static const char *levels[] = {"debug", "verbose", "notice", "warning"};
+static const char *policies[] = {"master", "prefer-replica", "replica-only"};
+static const char *formats[] = {"text", "json"};
 
 const char *conf_log_level_name(int level) { return level >= 0 && level <= LOG_WARNING ? levels[level] : "?"; }
 
@@ -88,6 +104,9 @@ void conf_defaults(struct conf *c) {
     c->max_redirects = 5;
     c->probe_interval_ms = 1000;
     c->probe_down_after = 3;
+    c->admin_bind = strdup("127.0.0.1");
+    c->admin_port = 7778;
+    c->drain_timeout_ms = 10000;
 }
 
 static const struct setting *find_setting(const char *name) {
@@ -216,12 +235,14 @@ int conf_set(struct conf *c, const char *name, const char *value, char *err, siz
     case T_SEEDS: return set_seeds(c, value, err, errlen);
     case T_NAMES: return set_names(c, value, err, errlen);
     case T_USERS: return set_users(c, value, err, errlen);
-    case T_READ: {
-        static const char *pol[] = {"master", "prefer-replica", "replica-only"};
+    case T_READ:
         for (int i = 0; i < 3; i++)
-            if (!strcasecmp(value, pol[i])) return c->read_policy = i, 0;
+            if (!strcasecmp(value, policies[i])) return c->read_policy = i, 0;
         return snprintf(err, errlen, "%s: '%s' is not one of master, prefer-replica, replica-only", name, value), -1;
-    }
+    case T_FORMAT:
+        for (int i = 0; i < 2; i++)
+            if (!strcasecmp(value, formats[i])) return c->log_format = i, 0;
+        return snprintf(err, errlen, "%s: '%s' is not one of text, json", name, value), -1;
     }
     return -1;
 }
@@ -386,5 +407,83 @@ void conf_free(struct conf *c) {
     for (int i = 0; i < c->nusers; i++) free(c->users[i]);
     for (int i = 0; i < c->nallow_commands; i++) free(c->allow_commands[i]);
     free(c->config_file);
+    free(c->admin_bind);
+    free(c->admin_token);
     memset(c, 0, sizeof(*c));
+}
+
+/* A setting's value as JSON; secrets that are set show as "(redacted)". */
+static json_t *setting_json(const struct conf *c, const struct setting *s) {
+    const char *field = (const char *)c + s->off;
+    switch (s->type) {
+    case T_INT: return json_integer(*(const int *)field);
+    case T_BYTES: return json_integer(*(const long long *)field);
+    case T_LEVEL: return json_string(conf_log_level_name(c->log_level));
+    case T_READ: return json_string(policies[c->read_policy >= 0 && c->read_policy < 3 ? c->read_policy : 0]);
+    case T_FORMAT: return json_string(formats[c->log_format ? 1 : 0]);
+    case T_STR: {
+        const char *v = *(char *const *)field;
+        return !v ? json_null() : s->secret ? json_string("(redacted)") : json_string(v);
+    }
+    default: break;
+    }
+    /* lists: seeds, allow-commands, users (user names shown, passwords redacted) */
+    char *const *list = (char *const *)field;
+    int n = s->type == T_SEEDS ? c->nseeds : s->type == T_NAMES ? c->nallow_commands : c->nusers;
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) {
+        if (s->type == T_USERS) {
+            const char *colon = strchr(list[i], ':');
+            char buf[256];
+            snprintf(buf, sizeof(buf), "%.*s:(redacted)", (int)(colon ? colon - list[i] : 0), list[i]);
+            json_array_append_new(a, json_string(buf));
+        } else {
+            json_array_append_new(a, json_string(list[i]));
+        }
+    }
+    return a;
+}
+
+json_t *conf_to_json(const struct conf *c) {
+    json_t *o = json_object();
+    for (size_t i = 0; i < NSETTINGS; i++) json_object_set_new(o, settings[i].name, setting_json(c, &settings[i]));
+    json_object_set_new(o, "config-file", c->config_file ? json_string(c->config_file) : json_null());
+    return o;
+}
+
+int conf_is_live(const char *name) {
+    for (size_t i = 0; i < sizeof(live_settings) / sizeof(live_settings[0]); i++)
+        if (strcmp(live_settings[i], name) == 0) return 1;
+    return 0;
+}
+
+/* Every scalar setting SIGHUP may change, copied from src. Strings and lists stay as they are. */
+void conf_copy_live(struct conf *dst, const struct conf *src) {
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        if (!conf_is_live(s->name)) continue;
+        size_t size = s->type == T_BYTES ? sizeof(long long) : sizeof(int);
+        memcpy((char *)dst + s->off, (const char *)src + s->off, size);
+    }
+}
+
+int conf_reload_diff(struct conf *cur, const struct conf *next, conf_change_fn report, void *ctx) {
+    int changed = 0;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        json_t *a = setting_json(cur, s), *b = setting_json(next, s);
+        if (!json_equal(a, b)) {
+            char *av = json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT),
+                 *bv = json_dumps(b, JSON_ENCODE_ANY | JSON_COMPACT);
+            int live = conf_is_live(s->name);
+            report(ctx, s->name, av ? av : "?", bv ? bv : "?", live);
+            changed += live;
+            free(av);
+            free(bv);
+        }
+        json_decref(a);
+        json_decref(b);
+    }
+    conf_copy_live(cur, next);
+    return changed;
 }

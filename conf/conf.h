@@ -40,8 +40,15 @@ struct conf {
     int nusers;
     char *allow_commands[CONF_MAX_SEEDS]; /* refused-by-default commands allowed by name ("config|set") */
     int nallow_commands;
+    char *admin_bind;
+    int admin_port; /* 0: no admin endpoint */
+    char *admin_token;
+    int log_format; /* LOG_FORMAT_* */
+    int drain_timeout_ms;
     char *config_file;
 };
+
+enum { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
 
 enum { CONF_RUN = 0, CONF_EXIT_OK = 1, CONF_EXIT_ERROR = 2 };
 
@@ -53,5 +60,18 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen);
 int conf_set(struct conf *c, const char *name, const char *value, char *err, size_t errlen);
 void conf_free(struct conf *c);
 const char *conf_log_level_name(int level);
+
+/* The effective configuration as a JSON object (jansson's json_t), secrets shown as "(redacted)". */
+struct json_t;
+struct json_t *conf_to_json(const struct conf *c);
+/* Whether SIGHUP may change this setting in a running process. */
+int conf_is_live(const char *name);
+/* Copies the settings SIGHUP may change from src into dst (scalars only). */
+void conf_copy_live(struct conf *dst, const struct conf *src);
+/* SIGHUP: reports every setting that differs between cur and next (values as JSON text, secrets
+ * redacted; live says whether it takes effect), then applies the live ones to cur. Returns how many
+ * live settings changed. */
+typedef void (*conf_change_fn)(void *ctx, const char *name, const char *from, const char *to, int live);
+int conf_reload_diff(struct conf *cur, const struct conf *next, conf_change_fn report, void *ctx);
 
 #endif

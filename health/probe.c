@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../proxy/log.h"
+#include "status.h"
 
 #define PROBE_INTERVAL 1.0
 #define DOWN_AFTER     3
@@ -20,11 +21,15 @@ struct pnode {
     char addr[SM_HOST_LEN + 8];
     redisAsyncContext *ac;
     int state, failures, in_flight, is_master;
-    double sent, latency_ms;
-    char role[16];         /* from INFO replication: master or slave */
-    long long repl_offset; /* master_repl_offset, or slave_repl_offset on a replica */
-    char why[96];
+    double sent;
+    double departed;       /* when it left the slot map while down (kept on the board a while), else 0 */
+    struct node_status ns; /* what the status board shows of it */
 };
+
+/* A node that left the map while down (a master that failed over, a replica the cluster marked failed)
+ * stays on the board, still probed, for up to this long, so operators see it as down rather than
+ * gone; it is in the map again if it comes back (as a replica of whoever took its slots). */
+#define KEEP_DEPARTED 300.0
 
 struct prober {
     struct ev_loop *loop;
@@ -35,7 +40,23 @@ struct prober {
     int n;
     unsigned rr;
     unsigned long long topology; /* digest of the last CLUSTER NODES topology */
+    struct status *status;
 };
+
+/* Copies every node's status to the board (a few times a second at most: after each reply). */
+static void publish(struct prober *p) {
+    if (!p->status) return;
+    struct node_status *all = calloc((size_t)p->n + 1, sizeof(*all));
+    if (!all) return;
+    for (int i = 0; i < p->n; i++) {
+        all[i] = p->nodes[i]->ns;
+        all[i].state = p->nodes[i]->state;
+    }
+    status_set_nodes(p->status, all, p->n);
+    free(all);
+}
+
+static void pnode_free(struct pnode *n);
 
 const char *node_state_name(int state) { return state == NODE_UP ? "up" : state == NODE_SUSPECT ? "suspect" : "down"; }
 
@@ -49,11 +70,12 @@ static void set_state(struct pnode *n, int state, const char *why) {
 }
 
 static void probe_failed(struct pnode *n, const char *why) {
-    snprintf(n->why, sizeof(n->why), "%s", why);
+    snprintf(n->ns.last_error, sizeof(n->ns.last_error), "%s", why);
     n->failures++;
     int down_after = n->p->conf->probe_down_after;
-    set_state(n, n->failures >= down_after ? NODE_DOWN : NODE_SUSPECT, n->why);
+    set_state(n, n->failures >= down_after ? NODE_DOWN : NODE_SUSPECT, n->ns.last_error);
     if (n->failures == down_after) refresher_request(n->p->refresher, "a node stopped answering probes");
+    publish(n->p);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
@@ -83,9 +105,13 @@ static void on_pong(redisAsyncContext *ac, void *reply, void *priv) {
         probe_failed(n, r ? r->str : "no reply");
         return;
     }
-    n->latency_ms = (ev_now(n->p->loop) - n->sent) * 1000;
+    ev_now_update(n->p->loop);
+    n->ns.latency_ms = (ev_now(n->p->loop) - n->sent) * 1000;
+    n->ns.last_ok = status_wall_now();
+    n->ns.probed = 1;
     n->failures = 0;
     set_state(n, NODE_UP, NULL);
+    publish(n->p);
 }
 
 static long long info_field(const char *text, const char *name) {
@@ -93,9 +119,17 @@ static long long info_field(const char *text, const char *name) {
     return at ? atoll(at + strlen(name)) : 0;
 }
 
-/* Role and replication offset: a role that changes (promotion, demotion) is logged once and makes the
- * refresher look at the slot map at once. */
-static void on_replication(redisAsyncContext *ac, void *reply, void *priv) {
+static void info_string(const char *text, const char *name, char *out, size_t len) {
+    const char *at = strstr(text, name);
+    size_t n = at ? strcspn(at + strlen(name), "\r\n") : 0;
+    if (n >= len) n = len - 1;
+    memcpy(out, at ? at + strlen(name) : "", n);
+    out[n] = '\0';
+}
+
+/* INFO replication, keyspace and memory: role, replication offset, keys and memory. A role that
+ * changes (promotion, demotion) is logged once and makes the refresher look at the slot map at once. */
+static void on_info(redisAsyncContext *ac, void *reply, void *priv) {
     struct pnode *n = priv;
     redisReply *r = reply;
     if (!n || n->ac != ac || !r || r->type != REDIS_REPLY_STRING) return;
@@ -103,13 +137,48 @@ static void on_replication(redisAsyncContext *ac, void *reply, void *priv) {
     if (!role) return;
     char now[16] = "";
     sscanf(role + 5, "%15[a-z]", now);
-    if (n->role[0] && strcmp(n->role, now) != 0) {
-        log_notice("node %s: role %s -> %s", n->addr, n->role, now);
+    if (strcmp(now, "slave") == 0) snprintf(now, sizeof(now), "replica");
+    if (n->ns.role[0] && strcmp(n->ns.role, now) != 0) {
+        log_notice("node %s: role %s -> %s", n->addr, n->ns.role, now);
         refresher_request(n->p->refresher, "a node changed role");
     }
-    snprintf(n->role, sizeof(n->role), "%s", now);
-    n->repl_offset = strcmp(now, "master") == 0 ? info_field(r->str, "master_repl_offset:")
-                                                : info_field(r->str, "slave_repl_offset:");
+    struct node_status *ns = &n->ns;
+    snprintf(ns->role, sizeof(ns->role), "%s", now);
+    int replica = strcmp(now, "replica") == 0;
+    ns->repl_offset = replica ? info_field(r->str, "slave_repl_offset:") : info_field(r->str, "master_repl_offset:");
+    ns->master_addr[0] = ns->link[0] = '\0';
+    if (replica) {
+        char host[SM_HOST_LEN];
+        info_string(r->str, "master_host:", host, sizeof(host));
+        snprintf(ns->master_addr, sizeof(ns->master_addr), "%s:%lld", host, info_field(r->str, "master_port:"));
+        info_string(r->str, "master_link_status:", ns->link, sizeof(ns->link));
+    }
+    ns->used_memory = info_field(r->str, "used_memory:");
+    ns->keys = ns->expires = 0;
+    for (const char *db = strstr(r->str, "\ndb"); db; db = strstr(db + 1, "\ndb")) {
+        const char *k = strstr(db, ":keys="), *e = strstr(db, ",expires=");
+        if (k) ns->keys += atoll(k + 6);
+        if (e) ns->expires += atoll(e + 9);
+    }
+    publish(n->p);
+}
+
+/* CLUSTER INFO of one master per interval: the cluster's own view, for /cluster. */
+static void on_cluster_info(redisAsyncContext *ac, void *reply, void *priv) {
+    struct pnode *n = priv;
+    redisReply *r = reply;
+    if (!n || n->ac != ac || !r || r->type != REDIS_REPLY_STRING || !n->p->status) return;
+    struct cluster_status c = {.known = 1};
+    snprintf(c.from, sizeof(c.from), "%s", n->addr);
+    info_string(r->str, "cluster_state:", c.state, sizeof(c.state));
+    c.slots_assigned = (int)info_field(r->str, "cluster_slots_assigned:");
+    c.slots_ok = (int)info_field(r->str, "cluster_slots_ok:");
+    c.slots_pfail = (int)info_field(r->str, "cluster_slots_pfail:");
+    c.slots_fail = (int)info_field(r->str, "cluster_slots_fail:");
+    c.known_nodes = (int)info_field(r->str, "cluster_known_nodes:");
+    c.size = (int)info_field(r->str, "cluster_size:");
+    c.current_epoch = info_field(r->str, "cluster_current_epoch:");
+    status_set_cluster(n->p->status, &c);
 }
 
 /* A digest of what makes up the topology: each node's id, flags that matter and config epoch. */
@@ -179,8 +248,11 @@ static void probe(struct pnode *n, int ask_nodes) {
     n->sent = ev_now(p->loop);
     n->in_flight = 1;
     redisAsyncCommand(n->ac, on_pong, n, "PING");
-    redisAsyncCommand(n->ac, on_replication, n, "INFO replication");
-    if (ask_nodes) redisAsyncCommand(n->ac, on_nodes, n, "CLUSTER NODES");
+    redisAsyncCommand(n->ac, on_info, n, "INFO replication keyspace memory");
+    if (ask_nodes) {
+        redisAsyncCommand(n->ac, on_nodes, n, "CLUSTER NODES");
+        redisAsyncCommand(n->ac, on_cluster_info, n, "CLUSTER INFO");
+    }
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *t, int revents) {
@@ -193,7 +265,18 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents) {
         if (n->is_master && n->state == NODE_UP) asker = (int)((p->rr + (unsigned)k) % (unsigned)p->n);
     }
     p->rr++;
-    for (int i = 0; i < p->n; i++) probe(p->nodes[i], i == asker);
+    for (int i = 0; i < p->n; i++) {
+        struct pnode *n = p->nodes[i];
+        if (n->departed && (n->state == NODE_UP || ev_now(p->loop) - n->departed >= KEEP_DEPARTED)) {
+            log_notice("node %s: no longer shown (%s)", n->addr,
+                       n->state == NODE_UP ? "answers again, not in the slot map" : "down too long");
+            pnode_free(n);
+            p->nodes[i--] = p->nodes[--p->n];
+            continue;
+        }
+        probe(n, i == asker);
+    }
+    publish(p);
 }
 
 static void pnode_free(struct pnode *n) {
@@ -207,8 +290,9 @@ static void pnode_free(struct pnode *n) {
 }
 
 void prober_set_map(struct prober *p, const struct slotmap *m) {
-    struct pnode **next = calloc((size_t)m->nnodes + 1, sizeof(*next));
+    struct pnode **next = calloc((size_t)m->nnodes + (size_t)p->n + 1, sizeof(*next));
     if (!next) return;
+    int count = 0;
     for (int i = 0; i < m->nnodes; i++) {
         const struct sm_node *sn = &m->nodes[i];
         struct pnode *n = NULL;
@@ -224,19 +308,38 @@ void prober_set_map(struct prober *p, const struct slotmap *m) {
         if (!n) continue;
         n->is_master = 0;
         for (int s = 0; s < m->nshards; s++) n->is_master |= m->shards[s].master == i;
-        next[i] = n;
+        snprintf(n->ns.addr, sizeof(n->ns.addr), "%s", n->addr);
+        snprintf(n->ns.id, sizeof(n->ns.id), "%s", sn->id);
+        n->ns.is_master = n->is_master;
+        n->ns.in_map = 1;
+        n->departed = 0;
+        next[count++] = n;
     }
+    double now = ev_now(p->loop);
     for (int k = 0; k < p->n; k++) { /* nodes gone from the map */
-        if (!p->nodes[k]) continue;
-        log_notice("node %s is no longer in the slot map (removed, or a replica the cluster marked failed)",
-                   p->nodes[k]->addr);
-        pnode_free(p->nodes[k]);
+        struct pnode *n = p->nodes[k];
+        if (!n) continue;
+        if (n->state != NODE_UP && (!n->departed || now - n->departed < KEEP_DEPARTED)) {
+            if (!n->departed) log_notice("node %s left the slot map while %s", n->addr, node_state_name(n->state));
+            n->departed = n->departed ? n->departed : now;
+            n->is_master = n->ns.is_master = n->ns.in_map = 0;
+            next[count++] = n;
+            continue;
+        }
+        log_notice("node %s is no longer in the slot map (removed, or a replica the cluster marked failed)", n->addr);
+        pnode_free(n);
     }
     free(p->nodes);
     p->nodes = next;
-    p->n = m->nnodes;
-    for (int i = 0; i < p->n; i++)
-        if (!p->nodes[i]) p->n = i; /* allocation failed: probe those we have */
+    p->n = count;
+    publish(p);
+}
+
+void prober_set_status(struct prober *p, struct status *s) { p->status = s; }
+
+void prober_conf_changed(struct prober *p) {
+    p->tick.repeat = p->conf->probe_interval_ms / 1000.0;
+    ev_timer_again(p->loop, &p->tick);
 }
 
 struct prober *prober_new(struct ev_loop *loop, const struct conf *conf, struct refresher *refresher) {

@@ -20,6 +20,11 @@ struct prober *prober_new(struct ev_loop *loop, const struct conf *conf, struct 
 /* The nodes to probe: those of this map (called on the main thread when a new map is published). */
 void prober_set_map(struct prober *p, const struct slotmap *m);
 void prober_free(struct prober *p);
+/* Where each node's probe results go (status.h). */
+struct status;
+void prober_set_status(struct prober *p, struct status *s);
+/* The configuration changed (SIGHUP): take the new probe interval. */
+void prober_conf_changed(struct prober *p);
 const char *node_state_name(int state);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "../proxy/log.h"
 #include "../router/command.h"
+#include "status.h"
 
 #define MIN_INTERVAL   0.2 /* seconds between two refreshes, however many are asked for */
 #define MAX_CANDIDATES 128
@@ -43,6 +44,7 @@ struct refresher {
      * replies are in, which a loop stopped for shutdown never delivers: those are freed at the end. */
     redisAsyncContext *live[16];
     int *node_timeout_ms;
+    struct status *status;
 };
 
 static void try_next(struct refresher *h);
@@ -91,6 +93,7 @@ static void accept_map(struct refresher *h, struct slotmap *m, const char *from)
     log_change(h, m, from);
     if (h->current) slotmap_unref(h->current);
     h->current = m;
+    if (h->status) status_set_map(h->status, m, from);
     h->publish(h->ctx, m);
 }
 
@@ -103,6 +106,8 @@ static void finish(struct refresher *h, int ok) {
     }
     h->running = 0;
     ev_timer_stop(h->loop, &h->attempt_timeout);
+    if (h->status)
+        status_refresh_result(h->status, ok, h->asked, ok ? NULL : "no known node or seed answered CLUSTER SLOTS");
     if (ok) {
         if (h->failures) log_notice("slot map refresh works again (from %s)", h->asked);
         h->failures = 0;
@@ -369,6 +374,12 @@ static void on_attempt_timeout(struct ev_loop *loop, ev_timer *t, int revents) {
 }
 
 void refresher_set_node_timeout_sink(struct refresher *h, int *ms) { h->node_timeout_ms = ms; }
+void refresher_set_status(struct refresher *h, struct status *s) { h->status = s; }
+
+void refresher_conf_changed(struct refresher *h) {
+    h->periodic.repeat = h->conf->refresh_interval_ms / 1000.0;
+    ev_timer_again(h->loop, &h->periodic);
+}
 
 struct refresher *refresher_new(struct ev_loop *loop, const struct conf *conf, refresh_publish_fn publish,
                                 refresh_publish_cmds_fn publish_cmds, void *ctx) {

@@ -25,6 +25,11 @@ struct refresher *refresher_new(struct ev_loop *loop, const struct conf *conf, r
 void refresher_start(struct refresher *h);
 /* Where to store the cluster's cluster-node-timeout once a node has told it (an atomic int). */
 void refresher_set_node_timeout_sink(struct refresher *h, int *ms);
+/* Where maps and refresh results are published for the admin endpoint and INFO. */
+struct status;
+void refresher_set_status(struct refresher *h, struct status *s);
+/* The configuration changed (SIGHUP): take the new refresh interval. */
+void refresher_conf_changed(struct refresher *h);
 /* Thread-safe. */
 void refresher_request(struct refresher *h, const char *why);
 /* The last map published (a new reference), or NULL. Main thread only. */

@@ -118,6 +118,7 @@ struct backend *backend_connect(struct worker *w, struct node *n, struct backend
     b->home = home;
     b->owner = owner;
     n->nrefs++;
+    CTR_INC(n->ctr, connections);
     b->dedicated = dedicated;
     b->fd = fd;
     b->state = BE_CONNECTING;
@@ -145,7 +146,7 @@ struct backend *backend_for(struct worker *w, struct node *n) {
 }
 
 struct backend *backend_for_reads(struct worker *w, struct node *n) {
-    if (!n->ro_conns && !(n->ro_conns = calloc((size_t)n->nconns, sizeof(*n->ro_conns)))) return NULL;
+    if (!n->ro_conns && !(n->ro_conns = calloc(NODE_MAX_CONNS, sizeof(*n->ro_conns)))) return NULL;
     int i = (int)(n->rr++ % (unsigned)n->nconns);
     struct backend *b = n->ro_conns[i];
     return b ? b : backend_connect(w, n, &n->ro_conns[i], NULL, DED_NONE, 1);
@@ -236,6 +237,7 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
     close(b->fd);
     b->fd = -1;
     b->state = BE_CLOSED;
+    CTR_ADD(n->ctr, connections, -1);
     if (b->home && *b->home == b) *b->home = NULL;
     b->home = NULL;
     struct req *r = b->head;
@@ -246,10 +248,13 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
         r->lnext = NULL;
         r->asking = 0;
         if (b->dedicated != DED_NONE)
-            req_reply_error(w, r, "ERR slotgate: connection to node %s lost (%s)", n->addr, why);
+            CTR_INC(n->ctr, errors),
+                req_reply_error(w, r, "ERR slotgate: connection to node %s lost (%s)", n->addr, why);
         else if (fail_written && b->written >= r->out_end && !r->is_readonly)
-            req_reply_error(w, r, "ERR slotgate: connection to node %s lost (%s); the command may have been applied",
-                            n->addr, why);
+            CTR_INC(n->ctr, errors),
+                req_reply_error(w, r,
+                                "ERR slotgate: connection to node %s lost (%s); the command may have been applied",
+                                n->addr, why);
         else
             park_request(w, r, NULL, 0, worker_now(w));
         r = next;
@@ -265,6 +270,7 @@ void backend_free(struct backend *b) {
         ev_io_stop(w->loop, &b->wio);
         ev_timer_stop(w->loop, &b->timer);
         close(b->fd);
+        CTR_ADD(b->node->ctr, connections, -1);
         if (b->home && *b->home == b) *b->home = NULL;
         if (b->owner) dedicated_detach(b);
     }
@@ -343,6 +349,8 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
     if (!b->head) b->tail = NULL;
     b->ninflight--;
     r->lnext = NULL;
+    CTR_INC(b->node->ctr, requests);
+    if (p[0] == '-') CTR_INC(b->node->ctr, errors);
     /* A released dedicated connection goes once its last reply is in (the cmd bytes stay readable
      * until the deferred free). */
     if (b->close_when_idle && !b->head) backend_close(b, "released", 0);

@@ -114,6 +114,18 @@ static void pop_head(struct worker *w, struct client *c) {
     req_free(w, r);
 }
 
+/* Replies by command family, and the time from the loop turn that read the request to the one that
+ * answers it (ev_now: no clock read per request). */
+static void count_reply(struct worker *w, const struct req *r, int is_error) {
+    int f = r->family < FAM_COUNT ? r->family : FAM_OTHER;
+    STAT_INC(w, calls[f]);
+    if (is_error) STAT_INC(w, failed[f]);
+    double us = (worker_now(w) - r->started) * 1e6;
+    if (!(us > 0)) us = 0;
+    STAT_INC(w, latency[hist_bucket(us)]);
+    __atomic_store_n(&w->stats.latency_us, w->stats.latency_us + (uint64_t)us, __ATOMIC_RELAXED);
+}
+
 void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
     struct client *c = r->client;
     if (r->cmd_chain) {
@@ -134,6 +146,7 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
         sbuf_free(&b);
         return;
     }
+    count_reply(w, r, reply[0] == '-');
     if (!c) {
         req_free(w, r);
         return;
@@ -219,6 +232,7 @@ static void handle_command(struct client *c, const char *cmd) {
     c->nqueued++;
     STAT_INC(w, commands);
     plan_request(w->cmds, &c->parser, cmd, plan);
+    if (plan->cmd) r->family = (uint8_t)plan->cmd->family;
     if (!c->is_authed && !(plan->cmd && (plan->cmd->local == LOCAL_AUTH || plan->cmd->local == LOCAL_HELLO ||
                                          plan->cmd->local == LOCAL_QUIT || plan->cmd->local == LOCAL_RESET)))
         return req_reply_error(w, r, "NOAUTH Authentication required.");

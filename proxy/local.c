@@ -11,6 +11,7 @@
 #include "../router/merge.h"
 #include "../router/slot.h"
 #include "log.h"
+#include "../health/probe.h"
 #include "proxy.h"
 
 #define REPLY_LIT(w, r, lit) req_reply(w, r, lit, sizeof(lit) - 1)
@@ -213,55 +214,99 @@ static void cluster_local(struct client *c, struct req *r, int what, const struc
     reply_sbuf(w, r, &b, rc);
 }
 
-enum { INFO_SERVER = 1, INFO_CLIENTS = 2, INFO_STATS = 4, INFO_CLUSTER = 8, INFO_KEYSPACE = 16, INFO_ALL = 31 };
+enum {
+    INFO_SERVER = 1,
+    INFO_CLIENTS = 2,
+    INFO_STATS = 4,
+    INFO_CLUSTER = 8,
+    INFO_KEYSPACE = 16,
+    INFO_COMMANDSTATS = 32,
+    INFO_DEFAULT = 31,
+    INFO_ALL = 63
+};
 
 static int info_sections(const struct resp_request *q, const char *cmd) {
     static const struct {
         const char *name;
         int bits;
     } names[] = {{"server", INFO_SERVER},   {"clients", INFO_CLIENTS},   {"stats", INFO_STATS},
-                 {"cluster", INFO_CLUSTER}, {"keyspace", INFO_KEYSPACE}, {"all", INFO_ALL},
-                 {"everything", INFO_ALL},  {"default", INFO_ALL}};
-    int bits = q->argc == 1 ? INFO_ALL : 0;
+                 {"cluster", INFO_CLUSTER}, {"keyspace", INFO_KEYSPACE}, {"commandstats", INFO_COMMANDSTATS},
+                 {"all", INFO_ALL},         {"everything", INFO_ALL},    {"default", INFO_DEFAULT}};
+    int bits = q->argc == 1 ? INFO_DEFAULT : 0;
     for (uint32_t i = 1; i < q->argc; i++)
         for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
             if (arg_is(q, cmd, i, names[k].name)) bits |= names[k].bits;
     return bits;
 }
 
+/* The cluster as the status board sees it (health/ writes it; NULL board: what the map says). */
+static int info_cluster(struct worker *w, struct sbuf *b) {
+    struct cluster_status cl = {0};
+    struct refresh_status rs = {0};
+    int up = 0, suspect = 0, down = 0;
+    if (w->status) {
+        pthread_mutex_lock(&w->status->lock);
+        cl = w->status->cluster;
+        rs = w->status->refresh;
+        for (int i = 0; i < w->status->nnodes; i++) {
+            int st = w->status->nodes[i].state;
+            up += st == NODE_UP, suspect += st == NODE_SUSPECT, down += st == NODE_DOWN;
+        }
+        pthread_mutex_unlock(&w->status->lock);
+    }
+    const char *state = w->map && slotmap_is_complete(w->map) ? "ok" : "fail";
+    return sbuf_printf(b,
+                       "# Cluster\r\ncluster_enabled:1\r\ncluster_state:%s\r\ncluster_slots_covered:%u\r\n"
+                       "cluster_masters:%d\r\ncluster_known_nodes:%d\r\ncluster_current_epoch:%lld\r\n"
+                       "cluster_reported_state:%s\r\nnodes_up:%d\r\nnodes_suspect:%d\r\nnodes_down:%d\r\n"
+                       "slot_map_version:%llu\r\nslot_map_refreshes:%llu\r\nslot_map_refreshes_failed:%llu\r\n"
+                       "slot_map_changes:%llu\r\n\r\n",
+                       state, w->map ? w->map->covered : 0, w->nshards, cl.known_nodes, cl.current_epoch,
+                       cl.known ? cl.state : "unknown", up, suspect, down,
+                       w->map ? (unsigned long long)w->map->version : 0ULL, (unsigned long long)rs.ok,
+                       (unsigned long long)rs.failed, (unsigned long long)rs.changes);
+}
+
 /* INFO [section ...]: slotgate's own sections in Redis's format, and "keyspace" summed over the masters. */
 static void info(struct client *c, struct req *r, const struct resp_request *q, const char *cmd) {
     struct worker *w = c->w;
     int want = info_sections(q, cmd);
-    unsigned long long cmds = 0, errs = 0, conns = 0, rejected = 0, moved = 0, ask = 0, tryagain = 0, timeouts = 0;
-    for (int i = 0; i < w->nworkers; i++) {
-        struct worker *o = &w->all[i];
-        cmds += STAT_READ(o, commands), errs += STAT_READ(o, errors), conns += STAT_READ(o, connections);
-        rejected += STAT_READ(o, rejected), moved += STAT_READ(o, moved), ask += STAT_READ(o, ask);
-        tryagain += STAT_READ(o, tryagain), timeouts += STAT_READ(o, timeouts);
-    }
+    struct stat_totals t;
+    worker_totals(w->all, w->nworkers, &t);
     struct sbuf b = {0};
     int rc = 0;
     if (want & INFO_SERVER)
         rc |= sbuf_printf(&b,
                           "# Server\r\nredis_version:7.0.0\r\nslotgate_version:%s\r\nredis_mode:cluster-proxy\r\n"
-                          "process_id:%d\r\ntcp_port:%d\r\nuptime_in_seconds:%d\r\nslotgate_worker_threads:%d\r\n\r\n",
-                          "0.1.0", (int)getpid(), w->conf->port, (int)(worker_now(w) - w->started), w->nworkers);
+                          "process_id:%d\r\ntcp_port:%d\r\nuptime_in_seconds:%d\r\nslotgate_worker_threads:%d\r\n"
+                          "admin_port:%d\r\nconfig_file:%s\r\n\r\n",
+                          SLOTGATE_VERSION, (int)getpid(), w->conf->port, (int)(worker_now(w) - w->started),
+                          w->nworkers, w->conf->admin_port, w->conf->config_file ? w->conf->config_file : "");
     if (want & INFO_CLIENTS)
         rc |= sbuf_printf(&b, "# Clients\r\nconnected_clients:%d\r\nmaxclients:%d\r\n\r\n",
                           __atomic_load_n(w->total_clients, __ATOMIC_RELAXED), w->conf->maxclients);
     if (want & INFO_STATS)
-        rc |= sbuf_printf(&b,
-                          "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
-                          "total_error_replies:%llu\r\nrejected_connections:%llu\r\nmoved_redirections:%llu\r\n"
-                          "ask_redirections:%llu\r\ntryagain_retries:%llu\r\nbackend_timeouts:%llu\r\n\r\n",
-                          conns, cmds, errs, rejected, moved, ask, tryagain, timeouts);
-    if (want & INFO_CLUSTER)
-        rc |= sbuf_printf(&b,
-                          "# Cluster\r\ncluster_enabled:1\r\ncluster_state:%s\r\ncluster_slots_covered:%u\r\n"
-                          "cluster_masters:%d\r\nslot_map_version:%llu\r\n\r\n",
-                          w->map && slotmap_is_complete(w->map) ? "ok" : "fail", w->map ? w->map->covered : 0,
-                          w->nshards, w->map ? (unsigned long long)w->map->version : 0ULL);
+        rc |= sbuf_printf(
+            &b,
+            "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
+            "total_error_replies:%llu\r\nrejected_connections:%llu\r\nmoved_redirections:%llu\r\n"
+            "ask_redirections:%llu\r\ntryagain_retries:%llu\r\nclusterdown_retries:%llu\r\n"
+            "backend_timeouts:%llu\r\nrequests_in_flight:%llu\r\nlatency_p50_usec:%.0f\r\n"
+            "latency_p90_usec:%.0f\r\nlatency_p99_usec:%.0f\r\nlatency_p999_usec:%.0f\r\n\r\n",
+            (unsigned long long)t.s.connections, (unsigned long long)t.s.commands, (unsigned long long)t.s.errors,
+            (unsigned long long)t.s.rejected, (unsigned long long)t.s.moved, (unsigned long long)t.s.ask,
+            (unsigned long long)t.s.tryagain, (unsigned long long)t.s.clusterdown, (unsigned long long)t.s.timeouts,
+            (unsigned long long)t.s.live_reqs, hist_quantile(t.s.latency, 0.5), hist_quantile(t.s.latency, 0.9),
+            hist_quantile(t.s.latency, 0.99), hist_quantile(t.s.latency, 0.999));
+    if (want & INFO_CLUSTER) rc |= info_cluster(w, &b);
+    if (want & INFO_COMMANDSTATS) {
+        rc |= sbuf_printf(&b, "# Commandstats\r\n");
+        for (int f = 0; f < FAM_COUNT; f++)
+            if (t.s.calls[f])
+                rc |= sbuf_printf(&b, "cmdfamily_%s:calls=%llu,failed_calls=%llu\r\n", cmd_family_name(f),
+                                  (unsigned long long)t.s.calls[f], (unsigned long long)t.s.failed[f]);
+        rc |= sbuf_printf(&b, "\r\n");
+    }
     if (rc < 0) return reply_sbuf(w, r, &b, -1);
     if ((want & INFO_KEYSPACE) && w->nshards > 0) {
         static const char info_keyspace[] = "*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n";

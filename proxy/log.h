@@ -1,4 +1,4 @@
-/* Logging: one line per event on stderr, with time, level and thread; written with one write(2) so
+/* Logging: one line per event on stderr (Redis's text format, or one JSON object a line), written with one write(2) so
  * lines from several workers never interleave. */
 #ifndef SLOTGATE_LOG_H
 #define SLOTGATE_LOG_H
@@ -6,6 +6,7 @@
 #include "../conf/conf.h"
 
 void log_set_level(int level);
+void log_set_format(int format); /* LOG_FORMAT_TEXT or LOG_FORMAT_JSON */
 int log_enabled(int level);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

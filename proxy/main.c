@@ -10,6 +10,8 @@
 #include "../conf/conf.h"
 #include "../health/probe.h"
 #include "../health/refresh.h"
+#include "../health/status.h"
+#include "admin.h"
 #include "log.h"
 #include "proxy.h"
 #include "scripts.h"
@@ -26,6 +28,14 @@ struct app {
     int total_clients;
     int node_timeout_ms;
     struct scripts *scripts;
+    struct status *status;
+    struct admin *admin;
+    struct ev_loop *loop;
+    int argc;
+    char **argv;
+    int draining;
+    double drain_started;
+    ev_timer drain_poll;
 };
 
 static void publish(void *ctx, struct slotmap *m) {
@@ -41,10 +51,78 @@ static void publish_cmds(void *ctx, struct cmdtable *t) {
 
 static void want_refresh(void *ctx, const char *why) { refresher_request(((struct app *)ctx)->refresher, why); }
 
+static void on_drain_poll(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    struct app *a = t->data;
+    int drained = 1;
+    for (int i = 0; i < a->nworkers; i++) drained &= worker_is_drained(&a->workers[i]);
+    if (drained) {
+        log_notice("every request in flight was answered; closing client connections");
+        ev_break(loop, EVBREAK_ALL);
+    } else if (ev_now(loop) - a->drain_started >= a->conf.drain_timeout_ms / 1000.0) {
+        struct stat_totals tot;
+        worker_totals(a->workers, a->nworkers, &tot);
+        log_warning("drain-timeout-ms %d reached with %llu requests unanswered; closing client connections",
+                    a->conf.drain_timeout_ms, (unsigned long long)tot.s.live_reqs);
+        ev_break(loop, EVBREAK_ALL);
+    }
+}
+
+/* SIGTERM/SIGINT: readiness turns false, listeners close, requests already read are answered (within
+ * drain-timeout-ms), then clients are closed and the process exits 0. A second signal stops at once. */
 static void on_signal(struct ev_loop *loop, ev_signal *s, int revents) {
     (void)revents;
-    log_notice("received %s, shutting down", s->signum == SIGINT ? "SIGINT" : "SIGTERM");
-    ev_break(loop, EVBREAK_ALL);
+    struct app *a = s->data;
+    const char *name = s->signum == SIGINT ? "SIGINT" : "SIGTERM";
+    if (a->draining) {
+        log_notice("received %s again, stopping now", name);
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    a->draining = 1;
+    __atomic_store_n(&a->status->draining, 1, __ATOMIC_RELAXED);
+    log_notice("received %s: not ready, no new connections; draining requests in flight (up to %d ms)", name,
+               a->conf.drain_timeout_ms);
+    for (int i = 0; i < a->nworkers; i++) worker_drain(&a->workers[i]);
+    a->drain_started = ev_now(loop);
+    ev_timer_init(&a->drain_poll, on_drain_poll, 0.02, 0.02);
+    a->drain_poll.data = a;
+    ev_timer_start(loop, &a->drain_poll);
+}
+
+static void report_change(void *ctx, const char *name, const char *from, const char *to, int live) {
+    (void)ctx;
+    if (live)
+        log_notice("SIGHUP: %s changed from %s to %s", name, from, to);
+    else
+        log_warning("SIGHUP: %s changed from %s to %s in the configuration, but takes effect only after a restart",
+                    name, from, to);
+}
+
+/* SIGHUP: read the configuration again (file < environment < flags, as at start) and apply the settings
+ * that can change live. An invalid file changes nothing. */
+static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents) {
+    (void)loop;
+    (void)revents;
+    struct app *a = s->data;
+    struct conf next;
+    char err[CONF_ERR_LEN];
+    int rc = conf_load(&next, a->argc, a->argv, environ, err, sizeof(err));
+    if (rc != CONF_RUN) {
+        log_warning("SIGHUP: configuration not reloaded, the running one stays: %s", err);
+        conf_free(&next);
+        return;
+    }
+    int changed = conf_reload_diff(&a->conf, &next, report_change, a);
+    conf_free(&next);
+    log_set_level(a->conf.log_level);
+    log_set_format(a->conf.log_format);
+    for (int i = 0; i < a->nworkers; i++) worker_publish_conf(&a->workers[i], &a->conf);
+    refresher_conf_changed(a->refresher);
+    if (a->prober) prober_conf_changed(a->prober);
+    admin_set_config(a->admin, &a->conf);
+    log_notice("SIGHUP: configuration reloaded from %s (%d live settings changed)",
+               a->conf.config_file ? a->conf.config_file : "the environment and flags", changed);
 }
 
 /* Each client and backend connection is a descriptor: ask for maxclients plus room for backends. */
@@ -69,6 +147,7 @@ static int start_failed(struct app *a) {
     refresher_free(a->refresher);
     cmdtable_free(a->cmds);
     scripts_free(a->scripts);
+    status_free(a->status);
     conf_free(&a->conf);
     return 1;
 }
@@ -84,13 +163,18 @@ int main(int argc, char **argv) {
     }
     signal(SIGPIPE, SIG_IGN);
     log_set_level(a.conf.log_level);
+    log_set_format(a.conf.log_format);
+    a.argc = argc;
+    a.argv = argv;
     raise_fd_limit(a.conf.maxclients);
     a.cmds = cmdtable_new_builtin(a.conf.allow_commands, a.conf.nallow_commands);
     struct ev_loop *loop = ev_default_loop(0);
     a.refresher = refresher_new(loop, &a.conf, publish, publish_cmds, &a);
     a.workers = calloc((size_t)a.conf.threads, sizeof(*a.workers));
     a.scripts = scripts_new(10000, 64 * 1024 * 1024);
-    if (!a.cmds || !a.refresher || !a.workers || !a.scripts) {
+    a.status = status_new(a.conf.threads);
+    a.loop = loop;
+    if (!a.cmds || !a.refresher || !a.workers || !a.scripts || !a.status) {
         fprintf(stderr, "slotgate: out of memory at start\n");
         return start_failed(&a);
     }
@@ -110,7 +194,15 @@ int main(int argc, char **argv) {
         a.workers[i].all = a.workers;
         a.workers[i].scripts = a.scripts;
         a.workers[i].nworkers = a.conf.threads;
+        a.workers[i].status = a.status;
         a.nworkers++;
+    }
+    if (a.conf.admin_port) {
+        struct admin_view view = {a.status, a.workers, a.nworkers, &a.total_clients, a.conf.maxclients, a.conf.port};
+        if (!(a.admin = admin_start(&a.conf, &view, err, sizeof(err)))) {
+            log_warning("%s", err);
+            return start_failed(&a);
+        }
     }
     for (int i = 0; i < a.nworkers; i++) {
         if (worker_start(&a.workers[i]) != 0) {
@@ -118,24 +210,33 @@ int main(int argc, char **argv) {
             exit(1); /* threads already running: the process ends them */
         }
     }
-    ev_signal sigint, sigterm;
+    __atomic_store_n(&a.status->listening, 1, __ATOMIC_RELAXED);
+    ev_signal sigint, sigterm, sighup;
     ev_signal_init(&sigint, on_signal, SIGINT);
     ev_signal_init(&sigterm, on_signal, SIGTERM);
+    ev_signal_init(&sighup, on_sighup, SIGHUP);
+    sigint.data = sigterm.data = sighup.data = &a;
     ev_signal_start(loop, &sigint);
     ev_signal_start(loop, &sigterm);
+    ev_signal_start(loop, &sighup);
     refresher_set_node_timeout_sink(a.refresher, &a.node_timeout_ms);
+    refresher_set_status(a.refresher, a.status);
     a.prober = prober_new(loop, &a.conf, a.refresher);
+    if (a.prober) prober_set_status(a.prober, a.status);
     refresher_start(a.refresher);
-    log_notice("slotgate %s ready to accept connections on %s:%d (%d worker threads, seeds: %s%s)", "0.1.0",
+    log_notice("slotgate %s ready to accept connections on %s:%d (%d worker threads, seeds: %s%s)", SLOTGATE_VERSION,
                a.conf.bind, a.conf.port, a.nworkers, a.conf.seeds[0], a.conf.nseeds > 1 ? ", ..." : "");
+    if (a.admin) log_notice("admin endpoint on http://%s:%d/", a.conf.admin_bind, a.conf.admin_port);
     ev_run(loop, 0);
     for (int i = 0; i < a.nworkers; i++) worker_stop(&a.workers[i]);
+    admin_stop(a.admin);
     for (int i = 0; i < a.nworkers; i++) worker_destroy(&a.workers[i]);
     free(a.workers);
     prober_free(a.prober);
     refresher_free(a.refresher);
     cmdtable_free(a.cmds);
     scripts_free(a.scripts);
+    status_free(a.status);
     conf_free(&a.conf);
     ev_loop_destroy(loop);
     log_notice("slotgate stopped");

@@ -10,7 +10,9 @@
 #include <stdint.h>
 
 #include "../conf/conf.h"
+#include "../health/status.h"
 #include "../router/command.h"
+#include "../router/hist.h"
 #include "../router/resp.h"
 #include "../router/slotmap.h"
 #include "buf.h"
@@ -51,17 +53,21 @@ struct req {
     uint16_t scan_shard;
     uint8_t dedicated;   /* DED_*: must go on the client's own connection, not the shared pool */
     uint8_t is_readonly; /* safe to send again after its connection died after writing it */
+    uint8_t family;      /* enum cmd_family, for the statistics */
     char last_error[96];
 };
+
+#define NODE_MAX_CONNS 64 /* backend-connections' maximum: pools are sized for it, SIGHUP may grow them */
 
 struct node {
     struct node *next;
     char host[SM_HOST_LEN];
     int port;
     char addr[SM_HOST_LEN + 8]; /* host:port, for errors and logs */
-    struct backend **conns;     /* the shared pool */
+    struct backend **conns;     /* the shared pool (NODE_MAX_CONNS places, nconns used) */
     struct backend **ro_conns;  /* the shared pool for replica reads: READONLY sent on connect */
     int nconns;
+    struct node_counters *ctr; /* this worker's column of the node's counters (status.h) */
     unsigned rr;
     int nrefs;         /* backends pointing at this node (it is freed only at 0) */
     int is_retired;    /* no longer in the slot map: its connections close once idle */
@@ -129,13 +135,23 @@ struct client {
 
 struct worker_stats {
     uint64_t commands, errors, moved, ask, tryagain, clusterdown, timeouts, connections, rejected;
+    uint64_t calls[FAM_COUNT], failed[FAM_COUNT]; /* replies, and error replies, by command family */
+    uint64_t latency[HIST_BUCKETS];               /* request in to reply out, by hist.h bucket */
+    uint64_t latency_us;                          /* their sum, for Prometheus's _sum */
+    uint64_t live_reqs;                           /* requests not yet answered (a gauge) */
 };
 
 struct worker {
     int id;
     pthread_t thread;
     struct ev_loop *loop;
-    const struct conf *conf;
+    const struct conf *conf;        /* = &conf_copy: this thread's own copy, see worker_publish_conf */
+    struct conf conf_copy;          /* strings and lists point into main's struct conf, never changed */
+    struct conf *conf_mailbox;      /* atomic: the settings SIGHUP changed */
+    struct status *status;          /* the status board, for per-node counters */
+    struct node_counters spare_ctr; /* when the board has no row to give */
+    int draining;                   /* atomic: stop accepting, let requests finish */
+    int is_drained;                 /* atomic: draining, and no request or reply is left */
     struct cmdtable *cmds;
     struct cmdtable *cmds_mailbox; /* atomic: a table built from a live COMMAND reply */
     struct plan plan;              /* scratch for the request being planned */
@@ -156,6 +172,7 @@ struct worker {
     ev_async wake;    /* a new slot map in the mailbox, or stop */
     ev_prepare flush; /* one write per socket per loop turn, just before the loop sleeps */
     ev_timer park_timer;
+    ev_timer drain_timer;
     struct slotmap *mailbox; /* atomic: the next map, handed over by health/ */
     int stop;                /* atomic */
     struct slotmap *map;
@@ -179,6 +196,13 @@ struct worker {
     struct worker_stats stats;
 };
 
+/* Process-wide figures: every worker's counters added up (read with relaxed atomics). */
+struct stat_totals {
+    struct worker_stats s;
+    int workers;
+};
+void worker_totals(struct worker *all, int n, struct stat_totals *t);
+
 /* worker.c */
 int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtable *cmds, char *err, size_t errlen);
 void worker_publish_cmds(struct worker *w, struct cmdtable *t); /* takes a reference for w */
@@ -186,6 +210,12 @@ int worker_check_port(const char *bind_addr, int port, char *err, size_t errlen)
 int worker_start(struct worker *w);
 void worker_publish_map(struct worker *w, struct slotmap *m); /* takes a reference for w */
 void worker_stop(struct worker *w);
+/* Hands the worker the settings a SIGHUP changed (copied; the caller keeps c). */
+void worker_publish_conf(struct worker *w, const struct conf *c);
+/* SIGTERM: close the listener; the worker sets is_drained once every client's requests are answered
+ * and written (clients stay connected until worker_stop). */
+void worker_drain(struct worker *w);
+int worker_is_drained(struct worker *w);
 void worker_destroy(struct worker *w);
 struct req *req_new(struct worker *w);
 void req_free(struct worker *w, struct req *r);

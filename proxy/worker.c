@@ -27,12 +27,15 @@ struct req *req_new(struct worker *w) {
         return NULL;
     memset(r, 0, sizeof(*r));
     r->slot = -1;
+    r->family = FAM_OTHER;
+    STAT_INC(w, live_reqs);
     return r;
 }
 
 void req_free(struct worker *w, struct req *r) {
     r->qnext = w->free_reqs;
     w->free_reqs = r;
+    __atomic_store_n(&w->stats.live_reqs, w->stats.live_reqs - 1, __ATOMIC_RELAXED);
 }
 
 void worker_mark_client(struct worker *w, struct client *c) {
@@ -89,11 +92,15 @@ struct node *worker_node(struct worker *w, const char *host, int port) {
     snprintf(n->addr, sizeof(n->addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
     n->nconns = w->conf->backend_connections;
     n->is_retired = 0;
-    n->conns = calloc((size_t)n->nconns, sizeof(*n->conns));
+    n->conns = calloc(NODE_MAX_CONNS, sizeof(*n->conns));
     if (!n->conns) {
         free(n);
         return NULL;
     }
+    char key[SM_HOST_LEN + 8];
+    snprintf(key, sizeof(key), "%s:%d", host, port); /* as health/ names it */
+    n->ctr = w->status ? status_node_counters(w->status, key, w->id) : NULL;
+    if (!n->ctr) n->ctr = &w->spare_ctr;
     n->next = w->nodes;
     w->nodes = n;
     return n;
@@ -128,7 +135,7 @@ static void retire_nodes(struct worker *w, const struct slotmap *m) {
         next = n->next;
         if (!n->is_retired) continue;
         n->nrefs++; /* hold it while its connections close */
-        for (int i = 0; i < n->nconns; i++) {
+        for (int i = 0; i < NODE_MAX_CONNS; i++) {
             if (n->conns[i] && !n->conns[i]->head)
                 n->conns[i]->close_when_idle = 1, backend_close(n->conns[i], "left the cluster", 0);
             if (n->ro_conns && n->ro_conns[i] && !n->ro_conns[i]->head)
@@ -203,6 +210,8 @@ static void install_map(struct worker *w, struct slotmap *m) {
 
 static void park_run(struct worker *w, int all);
 
+static void apply_conf(struct worker *w, const struct conf *c);
+
 static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
     (void)revents;
     struct worker *w = a->data;
@@ -220,7 +229,71 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
         install_map(w, m);
         park_run(w, 1);
     }
+    struct conf *c = __atomic_exchange_n(&w->conf_mailbox, NULL, __ATOMIC_ACQ_REL);
+    if (c) {
+        apply_conf(w, c);
+        free(c);
+    }
+    if (__atomic_load_n(&w->draining, __ATOMIC_ACQUIRE) && ev_is_active(&w->listen_io)) {
+        ev_io_stop(loop, &w->listen_io);
+        close(w->listen_fd); /* new connections are refused from now on */
+        w->listen_fd = -1;
+        ev_timer_start(loop, &w->drain_timer);
+    }
 }
+
+/* Settings a SIGHUP changed. A pool that shrinks closes its extra connections once they are idle. */
+static void apply_conf(struct worker *w, const struct conf *c) {
+    conf_copy_live(&w->conf_copy, c);
+    for (struct node *n = w->nodes; n; n = n->next) {
+        n->nconns = w->conf->backend_connections;
+        for (int i = n->nconns; i < NODE_MAX_CONNS; i++) {
+            struct backend *b = n->conns[i];
+            if (b) b->close_when_idle = 1;
+            if (b && !b->head) backend_close(b, "pool size reduced", 0);
+            b = n->ro_conns ? n->ro_conns[i] : NULL;
+            if (b) b->close_when_idle = 1;
+            if (b && !b->head) backend_close(b, "pool size reduced", 0);
+        }
+    }
+}
+
+void worker_publish_conf(struct worker *w, const struct conf *c) {
+    struct conf *copy = malloc(sizeof(*copy));
+    if (!copy) return;
+    memcpy(copy, c, sizeof(*copy)); /* only its scalars are read (conf_copy_live) */
+    struct conf *old = __atomic_exchange_n(&w->conf_mailbox, copy, __ATOMIC_ACQ_REL);
+    free(old);
+    ev_async_send(w->loop, &w->wake);
+}
+
+/* While draining: done once no client waits for a reply or has one unwritten. */
+static void on_drain_check(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop;
+    (void)revents;
+    struct worker *w = t->data;
+    for (struct client *c = w->clients; c; c = c->next)
+        if (c->qhead || c->out.pending) return;
+    __atomic_store_n(&w->is_drained, 1, __ATOMIC_RELEASE);
+}
+
+void worker_totals(struct worker *all, int n, struct stat_totals *t) {
+    memset(t, 0, sizeof(*t));
+    t->workers = n;
+    for (int i = 0; i < n; i++) {
+        const uint64_t *src = (const uint64_t *)&all[i].stats;
+        uint64_t *dst = (uint64_t *)&t->s;
+        for (size_t k = 0; k < sizeof(t->s) / sizeof(uint64_t); k++)
+            dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+    }
+}
+
+void worker_drain(struct worker *w) {
+    __atomic_store_n(&w->draining, 1, __ATOMIC_RELEASE);
+    ev_async_send(w->loop, &w->wake);
+}
+
+int worker_is_drained(struct worker *w) { return __atomic_load_n(&w->is_drained, __ATOMIC_ACQUIRE); }
 
 void worker_publish_cmds(struct worker *w, struct cmdtable *t) {
     struct cmdtable *old = __atomic_exchange_n(&w->cmds_mailbox, cmdtable_ref(t), __ATOMIC_ACQ_REL);
@@ -469,7 +542,8 @@ static int listen_on(const char *bind_addr, int port, char *err, size_t errlen) 
 int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtable *cmds, char *err, size_t errlen) {
     memset(w, 0, sizeof(*w));
     w->id = id;
-    w->conf = conf;
+    w->conf_copy = *conf;
+    w->conf = &w->conf_copy;
     w->cmds = cmdtable_ref(cmds);
     plan_init(&w->plan);
     w->slot_child = malloc(sizeof(int32_t) * SLOT_COUNT);
@@ -493,6 +567,8 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
     ev_init(&w->park_timer, on_park_timer);
     w->park_timer.repeat = PARK_TICK;
     w->park_timer.data = w;
+    ev_timer_init(&w->drain_timer, on_drain_check, 0, 0.02);
+    w->drain_timer.data = w;
     return 0;
 }
 
@@ -530,7 +606,7 @@ void worker_destroy(struct worker *w) {
     for (struct node *n = w->nodes, *next; n; n = next) {
         next = n->next;
         n->nrefs++; /* freed here, not by the last backend */
-        for (int i = 0; i < n->nconns; i++) {
+        for (int i = 0; i < NODE_MAX_CONNS; i++) {
             if (n->conns[i]) backend_free(n->conns[i]);
             if (n->ro_conns && n->ro_conns[i]) backend_free(n->ro_conns[i]);
         }
@@ -564,6 +640,7 @@ void worker_destroy(struct worker *w) {
     free(w->replica_off);
     pool_drain(&w->pool);
     free(w->scratch);
-    close(w->listen_fd);
+    free(__atomic_exchange_n(&w->conf_mailbox, NULL, __ATOMIC_ACQ_REL));
+    if (w->listen_fd >= 0) close(w->listen_fd);
     ev_loop_destroy(w->loop);
 }

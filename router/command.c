@@ -26,6 +26,7 @@ static const struct {
     uint32_t flags;
     int first, last, step, subs, nspecs;
     struct keyspec specs[MAX_KEYSPECS];
+    int family;
 } builtin[] = {
 #include "command_table.inc"
 };
@@ -190,6 +191,7 @@ struct cmdtable *cmdtable_new_builtin(char *const *allow, int nallow) {
         c->has_subcommands = builtin[i].subs;
         c->nspecs = builtin[i].nspecs;
         memcpy(c->specs, builtin[i].specs, sizeof(c->specs));
+        c->family = builtin[i].family;
     }
     if (index_table(t, allow, nallow) < 0) goto fail;
     return t;
@@ -288,6 +290,35 @@ static const struct {
     {"response_policy:special", TIP_RESP_SPECIAL},
 };
 
+static const char *const family_names[FAM_COUNT] = {
+    "string", "list",      "hash",        "set",        "sortedset", "stream", "bitmap",  "hyperloglog", "geo",
+    "pubsub", "scripting", "transaction", "connection", "keyspace",  "server", "cluster", "other"};
+
+const char *cmd_family_name(int family) { return family >= 0 && family < FAM_COUNT ? family_names[family] : "other"; }
+
+/* The order scripts/gen-command-table uses: the first category naming a family wins. */
+int cmd_family_of(const char *name, const char *const *categories, size_t n) {
+    static const int order[] = {FAM_BITMAP,    FAM_HYPERLOGLOG, FAM_GEO,        FAM_STREAM,    FAM_STRING,
+                                FAM_LIST,      FAM_HASH,        FAM_SET,        FAM_SORTEDSET, FAM_PUBSUB,
+                                FAM_SCRIPTING, FAM_TRANSACTION, FAM_CONNECTION, FAM_KEYSPACE};
+    if (strncmp(name, "cluster", 7) == 0) return FAM_CLUSTER;
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+        for (size_t i = 0; i < n; i++) {
+            const char *c = categories[i][0] == '@' ? categories[i] + 1 : categories[i];
+            if (strcmp(c, family_names[order[k]]) == 0) return order[k];
+        }
+    return FAM_SERVER;
+}
+
+static int family_of_reply(const char *name, const redisReply *list) {
+    const char *cats[32];
+    size_t n = 0;
+    for (size_t i = 0; list && list->type == REDIS_REPLY_ARRAY && i < list->elements && n < 32; i++)
+        if (list->element[i]->type == REDIS_REPLY_STATUS || list->element[i]->type == REDIS_REPLY_STRING)
+            cats[n++] = list->element[i]->str;
+    return cmd_family_of(name, cats, n);
+}
+
 static uint32_t bits_of(const redisReply *list) {
     uint32_t bits = 0;
     for (size_t i = 0; list && list->type == REDIS_REPLY_ARRAY && i < list->elements; i++) {
@@ -317,6 +348,7 @@ static int add_from_reply(struct cmdtable *t, const redisReply *c, size_t *cap_c
     cmd->first = (int)c->element[3]->integer;
     cmd->last = (int)c->element[4]->integer;
     cmd->step = (int)c->element[5]->integer;
+    cmd->family = family_of_reply(cmd->name, c->element[6]);
     const redisReply *specs = c->element[8], *subs = c->element[9];
     for (size_t i = 0; specs->type == REDIS_REPLY_ARRAY && i < specs->elements && i < MAX_KEYSPECS; i++)
         parse_spec(t, specs->element[i], &cmd->specs[cmd->nspecs++], cap_str);

@@ -117,12 +117,38 @@ enum cmd_local {
     LOCAL_ACL_WHOAMI,
 };
 
+/* A command's family, from its Redis ACL categories: what /stats and /metrics count commands by. */
+enum cmd_family {
+    FAM_STRING = 0,
+    FAM_LIST,
+    FAM_HASH,
+    FAM_SET,
+    FAM_SORTEDSET,
+    FAM_STREAM,
+    FAM_BITMAP,
+    FAM_HYPERLOGLOG,
+    FAM_GEO,
+    FAM_PUBSUB,
+    FAM_SCRIPTING,
+    FAM_TRANSACTION,
+    FAM_CONNECTION,
+    FAM_KEYSPACE,
+    FAM_SERVER,
+    FAM_CLUSTER,
+    FAM_OTHER, /* a command Redis does not have, or a protocol error */
+    FAM_COUNT
+};
+const char *cmd_family_name(int family);
+/* The family of a command with these ACL categories ("string", "@string", ...); name decides "cluster". */
+int cmd_family_of(const char *name, const char *const *categories, size_t n);
+
 struct command {
     const char *name; /* lower case; "container|sub" for subcommands */
     int arity;        /* Redis's: N exact, -N at least N */
     uint32_t flags;
     int first, last, step;
     int has_subcommands;
+    int family; /* enum cmd_family */
     int nspecs;
     struct keyspec specs[MAX_KEYSPECS];
     int route;

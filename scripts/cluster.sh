@@ -2,6 +2,13 @@
 # Every process started is recorded by PID in $CLUSTER_PIDS; cluster_stop kills exactly those.
 CLUSTER_PIDS=""
 
+# node_start DIR PORT: one cluster-enabled redis-server in the background (its PID in $!), files in DIR.
+node_start() {
+    redis-server --port "$2" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file "nodes-$2.conf" \
+        --cluster-node-timeout 2000 --dir "$1" --dbfilename "dump-$2.rdb" --save '' --appendonly no \
+        --logfile "$1/redis-$2.log" --daemonize no >/dev/null 2>&1 &
+}
+
 # cluster_start DIR BASE_PORT MASTERS REPLICAS_PER_MASTER
 cluster_start() {
     dir=$1 base=$2 masters=$3 reps=$4
@@ -11,9 +18,7 @@ cluster_start() {
     i=0
     while [ $i -lt $n ]; do
         port=$((base + i))
-        redis-server --port $port --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file "nodes-$port.conf" \
-            --cluster-node-timeout 2000 --dir "$dir" --dbfilename "dump-$port.rdb" --save '' --appendonly no \
-            --logfile "$dir/redis-$port.log" --daemonize no >/dev/null 2>&1 &
+        node_start "$dir" $port
         CLUSTER_PIDS="$CLUSTER_PIDS $!"
         addrs="$addrs 127.0.0.1:$port"
         i=$((i + 1))

@@ -284,7 +284,7 @@ START_TEST(node_moving_to_a_new_port_is_followed) {
     waitpid(cl.pids[victim - BASE], NULL, 0);
     untrack_pid(cl.pids[victim - BASE]);
     cl.pids[victim - BASE] = node_spawn_with_files_of(cl.dir, newport, victim);
-        /* within the node timeout: no failover */ /* within the node timeout: no failover, same master */
+    /* within the node timeout: no failover */ /* within the node timeout: no failover, same master */
     long long until = now_ms() + 30000;
     while (cluster_master_for_slot(&cl, 0) != newport) {
         ck_assert_msg(now_ms() < until, "the cluster never learned the new address");

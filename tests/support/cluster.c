@@ -381,13 +381,26 @@ const char *slotgate_bin(void) {
 }
 
 void slotgate_start(struct slotgate *sg, int port, const char *args, const char *seeds, int wait_map) {
-    char *argv[64], buf[2048], ps[16];
+    char *argv[64], buf[2048], ps[16], aps[16];
     int n = 0;
     snprintf(ps, sizeof(ps), "%d", port);
     snprintf(buf, sizeof(buf), "%s %s", args ? args : "", seeds);
     argv[n++] = (char *)slotgate_bin();
     argv[n++] = "--port";
     argv[n++] = ps;
+    /* Each slotgate's admin endpoint on its own port (SLOTGATE_ADMIN_OFFSET above the RESP port), and a
+     * short drain so a test that stops slotgate with a blocked client waits seconds, not the default. */
+    sg->admin_port = 0;
+    if (!args || !strstr(args, "--admin-port")) {
+        sg->admin_port = port + SLOTGATE_ADMIN_OFFSET;
+        snprintf(aps, sizeof(aps), "%d", sg->admin_port);
+        argv[n++] = "--admin-port";
+        argv[n++] = aps;
+    }
+    if (!args || !strstr(args, "--drain-timeout-ms")) {
+        argv[n++] = "--drain-timeout-ms";
+        argv[n++] = "3000";
+    }
     for (char *save = NULL, *t = strtok_r(buf, " ", &save); t && n < 62; t = strtok_r(NULL, " ", &save)) argv[n++] = t;
     argv[n] = NULL;
     sg->port = port;

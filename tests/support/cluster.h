@@ -16,9 +16,12 @@ struct cluster {
     pid_t pids[CLUSTER_MAX_NODES];
 };
 
+#define SLOTGATE_ADMIN_OFFSET 5000 /* slotgate_start puts the admin endpoint on port + this */
+
 struct slotgate {
     pid_t pid;
     int port;
+    int admin_port; /* 0 when the test chose its own with --admin-port */
     char log[160];
 };
 

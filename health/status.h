@@ -1,0 +1,90 @@
+/* The status board: what slotgate knows about the cluster and itself, published for readers on other
+ * threads (the admin endpoint, INFO). health/ writes the slot map, the refresh history, each node's
+ * probe results and the cluster's own CLUSTER INFO; workers own per-node request counters (one column
+ * each, so no counter has two writers). Everything but the counters is behind one mutex, taken a few
+ * times a second by writers and once per admin request by readers: never on the request path. */
+#ifndef SLOTGATE_STATUS_H
+#define SLOTGATE_STATUS_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "../router/slotmap.h"
+
+struct node_status {
+    char addr[SM_HOST_LEN + 8]; /* host:port as the slot map names it */
+    char id[SM_ID_LEN];
+    int is_master; /* serves slots in the current map */
+    int in_map;    /* 0: left the map while down, still shown for a while */
+    int state;     /* NODE_UP / NODE_SUSPECT / NODE_DOWN (probe.h) */
+    int probed;    /* at least one probe answered */
+    double latency_ms;
+    double last_ok;                    /* wall-clock time of the last answered probe, 0 if none */
+    char role[16];                     /* what the node says: master or replica */
+    char master_addr[SM_HOST_LEN + 8]; /* a replica's master (INFO replication) */
+    char link[16];                     /* a replica's master_link_status */
+    long long repl_offset;             /* master_repl_offset, or slave_repl_offset on a replica */
+    long long keys, expires, used_memory;
+    char last_error[96];
+};
+
+struct cluster_status {
+    int known; /* a CLUSTER INFO has been read */
+    char from[SM_HOST_LEN + 8];
+    char state[8];
+    int slots_assigned, slots_ok, slots_pfail, slots_fail, known_nodes, size;
+    long long current_epoch;
+};
+
+struct refresh_status {
+    uint64_t ok, failed, changes;
+    double last_ok;     /* wall clock */
+    double last_change; /* wall clock of the current map */
+    char from[SM_HOST_LEN + 8];
+    char last_error[128];
+};
+
+/* Counters one worker keeps for one node address: written by that worker only (relaxed atomics). */
+struct node_counters {
+    uint64_t requests, errors;
+    int64_t connections;
+};
+
+struct status {
+    pthread_mutex_t lock;
+    struct slotmap *map; /* the last map published */
+    struct refresh_status refresh;
+    struct cluster_status cluster;
+    struct node_status *nodes;
+    int nnodes;
+    int listening, draining; /* atomic */
+    double started;          /* wall clock */
+    int nworkers;
+    /* per-node counters: addresses ever routed to, each with one column per worker */
+    struct counter_row **rows;
+    int nrows, cap_rows;
+};
+
+struct status *status_new(int nworkers);
+void status_free(struct status *s);
+double status_wall_now(void);
+
+void status_set_map(struct status *s, struct slotmap *m, const char *from); /* takes a new reference */
+/* The current map with a reference for the caller (slotmap_unref it), or NULL. */
+struct slotmap *status_map(struct status *s);
+void status_refresh_result(struct status *s, int ok, const char *from, const char *error);
+void status_set_nodes(struct status *s, const struct node_status *nodes, int n);
+void status_set_cluster(struct status *s, const struct cluster_status *c);
+
+/* Ready to take clients: a full slot map, listeners accepting, not draining. Writes why not. */
+int status_ready(struct status *s, char *why, size_t len);
+
+/* Worker `worker`'s counters for the node at addr (stable for the life of the board). */
+struct node_counters *status_node_counters(struct status *s, const char *addr, int worker);
+/* Sums over workers for addr (zeros for an address never routed to). */
+void status_node_totals(struct status *s, const char *addr, struct node_counters *out);
+
+#define CTR_INC(ctr, field)      __atomic_store_n(&(ctr)->field, (ctr)->field + 1, __ATOMIC_RELAXED)
+#define CTR_ADD(ctr, field, val) __atomic_store_n(&(ctr)->field, (ctr)->field + (val), __ATOMIC_RELAXED)
+
+#endif

@@ -1,0 +1,408 @@
+/* See admin.h. Every response is JSON built with jansson (the dashboard page and /metrics aside);
+ * every handler copies what it needs from the status board under its lock and builds the body after. */
+#include "admin.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../health/probe.h"
+#include "../router/merge.h"
+#include "../router/slot.h"
+#include "log.h"
+
+static const unsigned char dashboard[] = {
+#include "dashboard.inc"
+};
+
+struct admin {
+    struct MHD_Daemon *d;
+    struct admin_view v;
+    char *token;
+    pthread_mutex_t conf_lock;
+    json_t *config; /* what /config shows */
+};
+
+/* ---- helpers ---- */
+
+static json_t *iso_time(double t) {
+    if (t <= 0) return json_null();
+    time_t s = (time_t)t;
+    struct tm tm;
+    char buf[40];
+    gmtime_r(&s, &tm);
+    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)((t - (double)s) * 1000));
+    return json_string(buf);
+}
+
+static enum MHD_Result send_body(struct MHD_Connection *c, unsigned code, const char *type, const void *body,
+                                 size_t len) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (code == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(r, "Allow", "GET, HEAD");
+    if (code == MHD_HTTP_UNAUTHORIZED) MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"slotgate\"");
+    enum MHD_Result rc = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* Takes the reference to j. */
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, json_t *j) {
+    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    if (!text)
+        return send_body(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json", "{\"error\":\"out of memory\"}\n", 26);
+    size_t len = strlen(text);
+    char *body = realloc(text, len + 2);
+    if (body) text = body, text[len++] = '\n';
+    enum MHD_Result rc = send_body(c, code, "application/json", text, len);
+    free(text);
+    return rc;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned code, const char *msg, const char *url) {
+    return send_json(c, code, json_pack("{s:s, s:s?}", "error", msg, "path", url));
+}
+
+static json_t *node_ref(const struct slotmap *m, int i) {
+    char addr[SM_HOST_LEN + 8];
+    snprintf(addr, sizeof(addr), "%s:%d", m->nodes[i].host, m->nodes[i].port);
+    return json_pack("{s:s, s:s}", "id", m->nodes[i].id, "addr", addr);
+}
+
+static json_t *shard_json(const struct slotmap *m, const struct sm_shard *sh) {
+    json_t *replicas = json_array();
+    for (int r = 0; r < sh->nreplicas; r++) json_array_append_new(replicas, node_ref(m, sh->replicas[r]));
+    return json_pack("{s:o, s:o}", "master", node_ref(m, sh->master), "replicas", replicas);
+}
+
+/* ---- endpoints ---- */
+
+static enum MHD_Result get_slots(struct admin *a, struct MHD_Connection *c) {
+    struct slotmap *m = status_map(a->v.status);
+    struct status *st = a->v.status;
+    pthread_mutex_lock(&st->lock);
+    struct refresh_status rs = st->refresh;
+    pthread_mutex_unlock(&st->lock);
+    json_t *ranges = json_array();
+    for (unsigned s = 0; m && s < SLOT_COUNT;) {
+        unsigned e = s;
+        while (e + 1 < SLOT_COUNT && m->slot_shard[e + 1] == m->slot_shard[s]) e++;
+        const struct sm_shard *sh = slotmap_shard(m, s);
+        json_t *r = sh ? shard_json(m, sh) : json_pack("{s:n, s:[]}", "master", "replicas");
+        json_object_set_new(r, "start", json_integer(s));
+        json_object_set_new(r, "end", json_integer(e));
+        json_object_set_new(r, "slots", json_integer(e - s + 1));
+        json_array_append_new(ranges, r);
+        s = e + 1;
+    }
+    json_t *j = json_pack("{s:I, s:i, s:b, s:i, s:o, s:o, s:s, s:o}", "version", m ? (json_int_t)m->version : 0,
+                          "slots_covered", m ? (int)m->covered : 0, "complete", m && slotmap_is_complete(m), "masters",
+                          m ? m->nshards : 0, "refreshed_at", iso_time(rs.last_ok), "changed_at",
+                          iso_time(rs.last_change), "refreshed_from", rs.from, "ranges", ranges);
+    if (m) slotmap_unref(m);
+    return send_json(c, MHD_HTTP_OK, j);
+}
+
+static enum MHD_Result one_slot(struct admin *a, struct MHD_Connection *c, int slot, const char *key) {
+    struct slotmap *m = status_map(a->v.status);
+    const struct sm_shard *sh = m ? slotmap_shard(m, (unsigned)slot) : NULL;
+    json_t *j = sh ? shard_json(m, sh) : json_pack("{s:n, s:[]}", "master", "replicas");
+    json_object_set_new(j, "slot", json_integer(slot));
+    if (key) json_object_set_new(j, "key", json_string(key));
+    if (m) slotmap_unref(m);
+    return send_json(c, MHD_HTTP_OK, j);
+}
+
+static enum MHD_Result get_slot(struct admin *a, struct MHD_Connection *c, const char *arg, const char *url) {
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (!*arg || *end || n < 0 || n >= SLOT_COUNT) return send_error(c, 400, "slot must be 0 to 16383", url);
+    return one_slot(a, c, (int)n, NULL);
+}
+
+static enum MHD_Result get_keyslot(struct admin *a, struct MHD_Connection *c, const char *url) {
+    const char *key = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "key");
+    if (!key) return send_error(c, 400, "give the key as ?key=...", url);
+    return one_slot(a, c, (int)slot_for_key(key, strlen(key)), key);
+}
+
+/* A copy of the board's nodes, for use after the lock is released. */
+static struct node_status *copy_nodes(struct status *st, int *n, struct cluster_status *cl) {
+    pthread_mutex_lock(&st->lock);
+    *n = st->nnodes;
+    struct node_status *copy = malloc(sizeof(*copy) * ((size_t)st->nnodes + 1));
+    if (copy && st->nnodes) memcpy(copy, st->nodes, sizeof(*copy) * (size_t)st->nnodes);
+    if (cl) *cl = st->cluster;
+    pthread_mutex_unlock(&st->lock);
+    if (!copy) *n = 0;
+    return copy;
+}
+
+static long long lag_of(const struct node_status *all, int n, const struct node_status *x) {
+    if (strcmp(x->role, "replica") != 0 || !x->probed) return -1;
+    for (int i = 0; i < n; i++)
+        if (strcmp(all[i].addr, x->master_addr) == 0 && all[i].probed) {
+            long long lag = all[i].repl_offset - x->repl_offset;
+            return lag > 0 ? lag : 0;
+        }
+    return -1;
+}
+
+static unsigned slots_of(const struct slotmap *m, const char *addr) {
+    for (int s = 0; m && s < m->nshards; s++) {
+        char a[SM_HOST_LEN + 8];
+        const struct sm_node *sn = &m->nodes[m->shards[s].master];
+        snprintf(a, sizeof(a), "%s:%d", sn->host, sn->port);
+        if (strcmp(a, addr) == 0) return m->shards[s].nslots;
+    }
+    return 0;
+}
+
+static enum MHD_Result get_nodes(struct admin *a, struct MHD_Connection *c) {
+    int n;
+    struct node_status *ns = copy_nodes(a->v.status, &n, NULL);
+    struct slotmap *m = status_map(a->v.status);
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        const struct node_status *x = &ns[i];
+        struct node_counters t;
+        status_node_totals(a->v.status, x->addr, &t);
+        long long lag = lag_of(ns, n, x);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:o, s:o}", "addr", x->addr, "id", x->id, "role",
+                      !x->in_map     ? "none"
+                      : x->is_master ? "master"
+                                     : "replica",
+                      "state", node_state_name(x->state), "reported_role", x->role[0] ? x->role : NULL, "slots",
+                      (json_int_t)slots_of(m, x->addr), "probe_latency_ms",
+                      x->probed ? json_real(x->latency_ms) : json_null(), "last_probe_ok", iso_time(x->last_ok));
+        json_object_set_new(o, "in_slot_map", json_boolean(x->in_map));
+        json_object_set_new(o, "keys", json_integer(x->keys));
+        json_object_set_new(o, "expires", json_integer(x->expires));
+        json_object_set_new(o, "used_memory_bytes", json_integer(x->used_memory));
+        json_object_set_new(o, "connections", json_integer(t.connections));
+        json_object_set_new(o, "requests", json_integer((json_int_t)t.requests));
+        json_object_set_new(o, "errors", json_integer((json_int_t)t.errors));
+        json_object_set_new(o, "replication_offset", json_integer(x->repl_offset));
+        if (strcmp(x->role, "replica") == 0) {
+            json_object_set_new(o, "master", json_string(x->master_addr));
+            json_object_set_new(o, "master_link_status", json_string(x->link));
+            json_object_set_new(o, "lag_bytes", lag >= 0 ? json_integer(lag) : json_null());
+        }
+        json_object_set_new(o, "last_error", x->state == NODE_UP ? json_null() : json_string(x->last_error));
+        json_array_append_new(arr, o);
+    }
+    free(ns);
+    if (m) slotmap_unref(m);
+    return send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "nodes", arr));
+}
+
+static enum MHD_Result get_cluster(struct admin *a, struct MHD_Connection *c) {
+    int n;
+    struct cluster_status cl;
+    struct node_status *ns = copy_nodes(a->v.status, &n, &cl);
+    struct slotmap *m = status_map(a->v.status);
+    long long total = 0;
+    int masters = 0, replicas = 0, up = 0, suspect = 0, down = 0;
+    for (int i = 0; i < n; i++) {
+        if (ns[i].is_master)
+            total += ns[i].keys, masters++;
+        else if (ns[i].in_map)
+            replicas++;
+        up += ns[i].state == NODE_UP, suspect += ns[i].state == NODE_SUSPECT, down += ns[i].state == NODE_DOWN;
+    }
+    json_t *dist = json_array();
+    for (int i = 0; i < n; i++) {
+        if (!ns[i].is_master) continue;
+        json_array_append_new(dist, json_pack("{s:s, s:s, s:I, s:I, s:f}", "addr", ns[i].addr, "id", ns[i].id, "keys",
+                                              (json_int_t)ns[i].keys, "slots", (json_int_t)slots_of(m, ns[i].addr),
+                                              "share", total ? (double)ns[i].keys / (double)total : 0.0));
+    }
+    json_t *j = json_pack("{s:s?, s:s?, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I}", "state",
+                          cl.known ? cl.state : NULL, "seen_from", cl.known ? cl.from : NULL, "slots_assigned",
+                          cl.slots_assigned, "slots_ok", cl.slots_ok, "slots_pfail", cl.slots_pfail, "slots_fail",
+                          cl.slots_fail, "known_nodes", cl.known_nodes, "size", cl.size, "masters", masters, "replicas",
+                          replicas, "current_epoch", (json_int_t)cl.current_epoch, "keys_total", (json_int_t)total);
+    json_object_set_new(j, "slots_covered_by_map", json_integer(m ? m->covered : 0));
+    json_object_set_new(j, "slot_map_version", json_integer(m ? (json_int_t)m->version : 0));
+    json_object_set_new(j, "nodes_up", json_integer(up));
+    json_object_set_new(j, "nodes_suspect", json_integer(suspect));
+    json_object_set_new(j, "nodes_down", json_integer(down));
+    json_object_set_new(j, "keys_by_master", dist);
+    free(ns);
+    if (m) slotmap_unref(m);
+    return send_json(c, MHD_HTTP_OK, j);
+}
+
+static enum MHD_Result get_stats(struct admin *a, struct MHD_Connection *c) {
+    struct stat_totals t;
+    worker_totals(a->v.workers, a->v.nworkers, &t);
+    struct status *st = a->v.status;
+    pthread_mutex_lock(&st->lock);
+    struct refresh_status rs = st->refresh;
+    pthread_mutex_unlock(&st->lock);
+    json_t *fam = json_object();
+    for (int f = 0; f < FAM_COUNT; f++)
+        if (t.s.calls[f])
+            json_object_set_new(
+                fam, cmd_family_name(f),
+                json_pack("{s:I, s:I}", "calls", (json_int_t)t.s.calls[f], "errors", (json_int_t)t.s.failed[f]));
+    uint64_t count = 0;
+    for (int i = 0; i < HIST_BUCKETS; i++) count += t.s.latency[i];
+    json_t *lat = json_pack("{s:I, s:f, s:f, s:f, s:f, s:f}", "count", (json_int_t)count, "mean",
+                            count ? (double)t.s.latency_us / (double)count : 0.0, "p50",
+                            hist_quantile(t.s.latency, 0.5), "p90", hist_quantile(t.s.latency, 0.9), "p99",
+                            hist_quantile(t.s.latency, 0.99), "p999", hist_quantile(t.s.latency, 0.999));
+    json_t *j = json_pack(
+        "{s:f, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I}, s:{s:I, s:I}, s:I, s:{s:I, s:I, s:I}, "
+        "s:o}",
+        "uptime_seconds", status_wall_now() - st->started, "worker_threads", a->v.nworkers, "clients_connected",
+        __atomic_load_n(a->v.total_clients, __ATOMIC_RELAXED), "maxclients", a->v.maxclients, "connections_received",
+        (json_int_t)t.s.connections, "rejected_connections", (json_int_t)t.s.rejected, "commands_processed",
+        (json_int_t)t.s.commands, "error_replies", (json_int_t)t.s.errors, "requests_in_flight",
+        (json_int_t)t.s.live_reqs, "commands_by_family", fam, "redirections", "moved", (json_int_t)t.s.moved, "ask",
+        (json_int_t)t.s.ask, "retries", "tryagain", (json_int_t)t.s.tryagain, "clusterdown",
+        (json_int_t)t.s.clusterdown, "backend_timeouts", (json_int_t)t.s.timeouts, "refreshes", "ok", (json_int_t)rs.ok,
+        "failed", (json_int_t)rs.failed, "map_changes", (json_int_t)rs.changes, "latency_us", lat);
+    return send_json(c, MHD_HTTP_OK, j);
+}
+
+static enum MHD_Result get_ready(struct admin *a, struct MHD_Connection *c) {
+    char why[160];
+    int ok = status_ready(a->v.status, why, sizeof(why));
+    return send_json(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                     json_pack("{s:b, s:s}", "ready", ok, "reason", why));
+}
+
+static enum MHD_Result get_metrics(struct admin *a, struct MHD_Connection *c) {
+    struct sbuf b = {0};
+    if (metrics_render(&a->v, &b) < 0) {
+        sbuf_free(&b);
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", "/metrics");
+    }
+    enum MHD_Result rc = send_body(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.p ? b.p : "", b.len);
+    sbuf_free(&b);
+    return rc;
+}
+
+/* The token, compared in constant time. */
+static int authorized(struct admin *a, struct MHD_Connection *c) {
+    if (!a->token) return 1;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return 0;
+    const char *got = h + 7;
+    size_t glen = strlen(got), tlen = strlen(a->token);
+    unsigned char diff = (unsigned char)(glen != tlen);
+    for (size_t i = 0; i < tlen; i++) diff |= (unsigned char)(a->token[i] ^ (i < glen ? got[i] : 0));
+    return diff == 0;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload, size_t *upload_size, void **state) {
+    (void)version;
+    (void)upload;
+    struct admin *a = cls;
+    if (!*state) { /* first call for this request: headers only */
+        *state = a;
+        return MHD_YES;
+    }
+    if (*upload_size) { /* a body we do not want: discard it */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", url);
+    if (strcmp(url, "/healthz") == 0)
+        return send_json(
+            c, MHD_HTTP_OK,
+            json_pack("{s:s, s:f}", "status", "ok", "uptime_seconds", status_wall_now() - a->v.status->started));
+    if (strcmp(url, "/readyz") == 0) return get_ready(a, c);
+    if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0) /* the page asks for data with the token */
+        return send_body(c, MHD_HTTP_OK, "text/html; charset=utf-8", dashboard, sizeof(dashboard));
+    if (!authorized(a, c)) return send_error(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is required", url);
+    if (strcmp(url, "/slots") == 0) return get_slots(a, c);
+    if (strncmp(url, "/slots/", 7) == 0) return get_slot(a, c, url + 7, url);
+    if (strcmp(url, "/keyslot") == 0) return get_keyslot(a, c, url);
+    if (strcmp(url, "/nodes") == 0) return get_nodes(a, c);
+    if (strcmp(url, "/cluster") == 0) return get_cluster(a, c);
+    if (strcmp(url, "/stats") == 0) return get_stats(a, c);
+    if (strcmp(url, "/metrics") == 0) return get_metrics(a, c);
+    if (strcmp(url, "/config") == 0) {
+        pthread_mutex_lock(&a->conf_lock);
+        json_t *j = json_deep_copy(a->config);
+        pthread_mutex_unlock(&a->conf_lock);
+        return send_json(c, MHD_HTTP_OK, j);
+    }
+    return send_error(c, MHD_HTTP_NOT_FOUND, "not found", url);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char buf[512];
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    buf[strcspn(buf, "\n")] = '\0';
+    log_verbose("admin endpoint: %s", buf);
+}
+
+struct admin *admin_start(const struct conf *c, const struct admin_view *view, char *err, size_t errlen) {
+    struct addrinfo hints = {0}, *res;
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", c->admin_port);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+    int rc = getaddrinfo(c->admin_bind, ps, &hints, &res);
+    if (rc != 0) return snprintf(err, errlen, "admin-bind: '%s' is not an address", c->admin_bind), NULL;
+    struct admin *a = calloc(1, sizeof(*a));
+    if (!a) {
+        freeaddrinfo(res);
+        return NULL;
+    }
+    a->v = *view;
+    a->token = c->admin_token && *c->admin_token ? strdup(c->admin_token) : NULL;
+    pthread_mutex_init(&a->conf_lock, NULL);
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    if (res->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    a->d = MHD_start_daemon(flags, (uint16_t)c->admin_port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR, res->ai_addr,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+                            NULL, MHD_OPTION_END);
+    freeaddrinfo(res);
+    if (!a->d) {
+        snprintf(err, errlen, "cannot start the admin endpoint on %s:%d (port taken?)", c->admin_bind, c->admin_port);
+        free(a->token);
+        pthread_mutex_destroy(&a->conf_lock);
+        free(a);
+        return NULL;
+    }
+    admin_set_config(a, c);
+    return a;
+}
+
+void admin_set_config(struct admin *a, const struct conf *c) {
+    if (!a) return;
+    json_t *j = conf_to_json(c);
+    pthread_mutex_lock(&a->conf_lock);
+    json_t *old = a->config;
+    a->config = j;
+    pthread_mutex_unlock(&a->conf_lock);
+    json_decref(old);
+}
+
+void admin_stop(struct admin *a) {
+    if (!a) return;
+    MHD_stop_daemon(a->d);
+    json_decref(a->config);
+    free(a->token);
+    pthread_mutex_destroy(&a->conf_lock);
+    free(a);
+}

@@ -1,0 +1,32 @@
+/* The HTTP admin endpoint: JSON views of the slot map, nodes, cluster, statistics and configuration,
+ * health and readiness probes, Prometheus metrics and a dashboard page. Served by GNU libmicrohttpd
+ * on a thread of its own, so a slow or malformed HTTP client never touches a worker's loop; it only
+ * reads what the status board (health/status.h) and the workers' counters publish. */
+#ifndef SLOTGATE_ADMIN_H
+#define SLOTGATE_ADMIN_H
+
+#include <stddef.h>
+
+#include "proxy.h"
+
+struct admin;
+
+struct admin_view {
+    struct status *status;
+    struct worker *workers;
+    int nworkers;
+    int *total_clients; /* atomic */
+    int maxclients, port;
+};
+
+/* NULL with err when the listener cannot be opened (the port is taken, a bad address). */
+struct admin *admin_start(const struct conf *c, const struct admin_view *view, char *err, size_t errlen);
+/* The configuration /config shows (after start and after each SIGHUP). Main thread. */
+void admin_set_config(struct admin *a, const struct conf *c);
+void admin_stop(struct admin *a);
+
+/* metrics.c: the Prometheus text exposition of everything /stats, /nodes and /cluster show. */
+struct sbuf;
+int metrics_render(const struct admin_view *v, struct sbuf *out);
+
+#endif

@@ -1,0 +1,209 @@
+/* Prometheus text exposition (format 0.0.4) of slotgate's figures: counters end in _total, times are
+ * in seconds and sizes in bytes, every family has HELP and TYPE, label values are escaped. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../health/probe.h"
+#include "../router/merge.h"
+#include "admin.h"
+
+static int family(struct sbuf *b, const char *name, const char *type, const char *help) {
+    return sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value with \, " and newlines escaped. */
+static void esc(const char *in, char *out, size_t cap) {
+    size_t n = 0;
+    for (; *in && n + 3 < cap; in++) {
+        if (*in == '\\' || *in == '"')
+            out[n++] = '\\', out[n++] = *in;
+        else if (*in == '\n')
+            out[n++] = '\\', out[n++] = 'n';
+        else
+            out[n++] = *in;
+    }
+    out[n] = '\0';
+}
+
+static double proc_cpu_seconds(void) {
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f) return 0;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (p) sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long long proc_rss_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long long pages = 0, rss = 0;
+    if (!f) return 0;
+    if (fscanf(f, "%lld %lld", &pages, &rss) != 2) rss = 0;
+    fclose(f);
+    return rss * sysconf(_SC_PAGESIZE);
+}
+
+static int proc_open_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (!d) return 0;
+    while (readdir(d)) n++;
+    closedir(d);
+    return n > 2 ? n - 3 : 0; /* ".", ".." and the directory's own descriptor */
+}
+
+static int node_metrics(const struct admin_view *v, struct sbuf *b) {
+    struct status *st = v->status;
+    pthread_mutex_lock(&st->lock);
+    int n = st->nnodes;
+    struct node_status *ns = malloc(sizeof(*ns) * ((size_t)n + 1));
+    if (ns && n) memcpy(ns, st->nodes, sizeof(*ns) * (size_t)n);
+    pthread_mutex_unlock(&st->lock);
+    if (!ns) return -1;
+    struct node_counters *t = calloc((size_t)n + 1, sizeof(*t));
+    char(*lbl)[2 * SM_HOST_LEN + 32] = calloc((size_t)n + 1, sizeof(*lbl));
+    int rc = t && lbl ? 0 : -1;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        char addr[2 * SM_HOST_LEN];
+        esc(ns[i].addr, addr, sizeof(addr));
+        snprintf(lbl[i], sizeof(lbl[i]), "node=\"%s\"", addr);
+        status_node_totals(st, ns[i].addr, &t[i]);
+    }
+    if (rc == 0)
+        rc |= family(b, "slotgate_node_up", "gauge", "1 when the node answers probes, 0 when suspect or down.");
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc |= sbuf_printf(b, "slotgate_node_up{%s,id=\"%s\",role=\"%s\",state=\"%s\"} %d\n", lbl[i], ns[i].id,
+                          ns[i].is_master ? "master" : "replica", node_state_name(ns[i].state), ns[i].state == NODE_UP);
+    if (rc == 0)
+        rc |= family(b, "slotgate_node_probe_latency_seconds", "gauge", "Round trip of the last answered probe.");
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc |= sbuf_printf(b, "slotgate_node_probe_latency_seconds{%s} %.6f\n", lbl[i], ns[i].latency_ms / 1000);
+    if (rc == 0) rc |= family(b, "slotgate_node_keys", "gauge", "Keys the node holds (INFO keyspace).");
+    for (int i = 0; rc == 0 && i < n; i++) rc |= sbuf_printf(b, "slotgate_node_keys{%s} %lld\n", lbl[i], ns[i].keys);
+    if (rc == 0) rc |= family(b, "slotgate_node_used_memory_bytes", "gauge", "The node's used_memory (INFO memory).");
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc |= sbuf_printf(b, "slotgate_node_used_memory_bytes{%s} %lld\n", lbl[i], ns[i].used_memory);
+    if (rc == 0)
+        rc |= family(b, "slotgate_node_replication_offset_bytes", "gauge",
+                     "master_repl_offset of a master, slave_repl_offset of a replica.");
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc |= sbuf_printf(b, "slotgate_node_replication_offset_bytes{%s} %lld\n", lbl[i], ns[i].repl_offset);
+    if (rc == 0)
+        rc |= family(b, "slotgate_node_backend_connections", "gauge", "Connections slotgate holds open to the node.");
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc |= sbuf_printf(b, "slotgate_node_backend_connections{%s} %lld\n", lbl[i], (long long)t[i].connections);
+    if (rc == 0) rc |= family(b, "slotgate_node_requests_total", "counter", "Replies slotgate received from the node.");
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc |= sbuf_printf(b, "slotgate_node_requests_total{%s} %llu\n", lbl[i], (unsigned long long)t[i].requests);
+    if (rc == 0)
+        rc |= family(b, "slotgate_node_errors_total", "counter",
+                     "Error replies from the node, and requests failed by a lost connection to it.");
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc |= sbuf_printf(b, "slotgate_node_errors_total{%s} %llu\n", lbl[i], (unsigned long long)t[i].errors);
+    free(ns);
+    free(t);
+    free(lbl);
+    return rc;
+}
+
+int metrics_render(const struct admin_view *v, struct sbuf *b) {
+    struct stat_totals t;
+    worker_totals(v->workers, v->nworkers, &t);
+    struct status *st = v->status;
+    char why[128];
+    int ready = status_ready(st, why, sizeof(why));
+    pthread_mutex_lock(&st->lock);
+    struct refresh_status rs = st->refresh;
+    struct cluster_status cl = st->cluster;
+    unsigned covered = st->map ? st->map->covered : 0;
+    unsigned long long version = st->map ? (unsigned long long)st->map->version : 0;
+    pthread_mutex_unlock(&st->lock);
+    int rc = 0;
+    rc |= family(b, "slotgate_build_info", "gauge", "Always 1; the version is a label.");
+    rc |= sbuf_printf(b, "slotgate_build_info{version=\"%s\"} 1\n", SLOTGATE_VERSION);
+    rc |= family(b, "slotgate_up_seconds", "gauge", "Seconds since slotgate started.");
+    rc |= sbuf_printf(b, "slotgate_up_seconds %.3f\n", status_wall_now() - st->started);
+    rc |= family(b, "slotgate_ready", "gauge", "1 when /readyz answers 200.");
+    rc |= sbuf_printf(b, "slotgate_ready %d\n", ready);
+    rc |= family(b, "slotgate_connected_clients", "gauge", "Client connections open now.");
+    rc |= sbuf_printf(b, "slotgate_connected_clients %d\n", __atomic_load_n(v->total_clients, __ATOMIC_RELAXED));
+    rc |= family(b, "slotgate_max_clients", "gauge", "The maxclients setting.");
+    rc |= sbuf_printf(b, "slotgate_max_clients %d\n", v->maxclients);
+    rc |= family(b, "slotgate_connections_received_total", "counter", "Client connections accepted.");
+    rc |= sbuf_printf(b, "slotgate_connections_received_total %llu\n", (unsigned long long)t.s.connections);
+    rc |= family(b, "slotgate_rejected_connections_total", "counter", "Clients refused at maxclients.");
+    rc |= sbuf_printf(b, "slotgate_rejected_connections_total %llu\n", (unsigned long long)t.s.rejected);
+    rc |= family(b, "slotgate_commands_total", "counter", "Commands answered, by command family.");
+    for (int f = 0; f < FAM_COUNT; f++)
+        rc |= sbuf_printf(b, "slotgate_commands_total{family=\"%s\"} %llu\n", cmd_family_name(f),
+                          (unsigned long long)t.s.calls[f]);
+    rc |= family(b, "slotgate_command_errors_total", "counter", "Commands answered with an error, by family.");
+    for (int f = 0; f < FAM_COUNT; f++)
+        rc |= sbuf_printf(b, "slotgate_command_errors_total{family=\"%s\"} %llu\n", cmd_family_name(f),
+                          (unsigned long long)t.s.failed[f]);
+    rc |= family(b, "slotgate_requests_in_flight", "gauge", "Requests read and not yet answered.");
+    rc |= sbuf_printf(b, "slotgate_requests_in_flight %llu\n", (unsigned long long)t.s.live_reqs);
+    rc |= family(b, "slotgate_redirections_total", "counter", "MOVED and ASK replies slotgate followed.");
+    rc |= sbuf_printf(
+        b, "slotgate_redirections_total{type=\"moved\"} %llu\nslotgate_redirections_total{type=\"ask\"} %llu\n",
+        (unsigned long long)t.s.moved, (unsigned long long)t.s.ask);
+    rc |= family(b, "slotgate_cluster_retries_total", "counter", "Requests retried after TRYAGAIN or CLUSTERDOWN.");
+    rc |= sbuf_printf(b,
+                      "slotgate_cluster_retries_total{reason=\"tryagain\"} %llu\n"
+                      "slotgate_cluster_retries_total{reason=\"clusterdown\"} %llu\n",
+                      (unsigned long long)t.s.tryagain, (unsigned long long)t.s.clusterdown);
+    rc |= family(b, "slotgate_backend_timeouts_total", "counter", "Backend connections dropped for a stalled reply.");
+    rc |= sbuf_printf(b, "slotgate_backend_timeouts_total %llu\n", (unsigned long long)t.s.timeouts);
+    rc |= family(b, "slotgate_request_duration_seconds", "histogram",
+                 "From the loop turn that read a request to the one that answered it.");
+    uint64_t cum = 0;
+    for (int i = 0; i < HIST_BUCKETS - 1; i++) {
+        cum += t.s.latency[i];
+        int m = i % 10;
+        if (i < 10 || (m != 0 && m != 4 && m != 7)) continue; /* 1, 2.5, 5 x 10^k us, from 10 us */
+        rc |= sbuf_printf(b, "slotgate_request_duration_seconds_bucket{le=\"%g\"} %llu\n", hist_bound(i) / 1e6,
+                          (unsigned long long)cum);
+    }
+    cum += t.s.latency[HIST_BUCKETS - 1];
+    rc |= sbuf_printf(b,
+                      "slotgate_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                      "slotgate_request_duration_seconds_sum %.6f\nslotgate_request_duration_seconds_count %llu\n",
+                      (unsigned long long)cum, (double)t.s.latency_us / 1e6, (unsigned long long)cum);
+    rc |= family(b, "slotgate_slot_map_refreshes_total", "counter", "Slot-map refresh rounds, by result.");
+    rc |= sbuf_printf(b,
+                      "slotgate_slot_map_refreshes_total{result=\"ok\"} %llu\n"
+                      "slotgate_slot_map_refreshes_total{result=\"failed\"} %llu\n",
+                      (unsigned long long)rs.ok, (unsigned long long)rs.failed);
+    rc |= family(b, "slotgate_slot_map_changes_total", "counter", "New slot maps taken (failovers, reshards).");
+    rc |= sbuf_printf(b, "slotgate_slot_map_changes_total %llu\n", (unsigned long long)rs.changes);
+    rc |= family(b, "slotgate_slot_map_version", "gauge", "Version of the slot map in use.");
+    rc |= sbuf_printf(b, "slotgate_slot_map_version %llu\n", version);
+    rc |= family(b, "slotgate_slots_covered", "gauge", "Slots (of 16384) the slot map assigns to a master.");
+    rc |= sbuf_printf(b, "slotgate_slots_covered %u\n", covered);
+    rc |= family(b, "slotgate_cluster_state_ok", "gauge", "1 when CLUSTER INFO says cluster_state:ok.");
+    rc |= sbuf_printf(b, "slotgate_cluster_state_ok %d\n", cl.known && strcmp(cl.state, "ok") == 0);
+    rc |= family(b, "slotgate_cluster_current_epoch", "gauge", "cluster_current_epoch from CLUSTER INFO.");
+    rc |= sbuf_printf(b, "slotgate_cluster_current_epoch %lld\n", cl.current_epoch);
+    rc |= family(b, "slotgate_cluster_slots", "gauge", "Slots by state, from CLUSTER INFO.");
+    rc |= sbuf_printf(b,
+                      "slotgate_cluster_slots{state=\"ok\"} %d\nslotgate_cluster_slots{state=\"pfail\"} %d\n"
+                      "slotgate_cluster_slots{state=\"fail\"} %d\n",
+                      cl.slots_ok, cl.slots_pfail, cl.slots_fail);
+    if (rc == 0) rc |= node_metrics(v, b);
+    rc |= family(b, "process_cpu_seconds_total", "counter", "User and system CPU time spent.");
+    rc |= sbuf_printf(b, "process_cpu_seconds_total %.2f\n", proc_cpu_seconds());
+    rc |= family(b, "process_resident_memory_bytes", "gauge", "Resident memory size.");
+    rc |= sbuf_printf(b, "process_resident_memory_bytes %lld\n", proc_rss_bytes());
+    rc |= family(b, "process_open_fds", "gauge", "Open file descriptors.");
+    rc |= sbuf_printf(b, "process_open_fds %d\n", proc_open_fds());
+    rc |= family(b, "process_start_time_seconds", "gauge", "Start time since the Unix epoch.");
+    rc |= sbuf_printf(b, "process_start_time_seconds %.3f\n", st->started);
+    return rc < 0 ? -1 : 0;
+}
