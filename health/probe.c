@@ -267,9 +267,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents) {
     p->rr++;
     for (int i = 0; i < p->n; i++) {
         struct pnode *n = p->nodes[i];
-        if (n->departed && (n->state == NODE_UP || ev_now(p->loop) - n->departed >= KEEP_DEPARTED)) {
-            log_notice("node %s: no longer shown (%s)", n->addr,
-                       n->state == NODE_UP ? "answers again, not in the slot map" : "down too long");
+        if (n->departed && ev_now(p->loop) - n->departed >= KEEP_DEPARTED) {
+            log_notice("node %s: out of the slot map for %.0f s, no longer shown", n->addr, KEEP_DEPARTED);
             pnode_free(n);
             p->nodes[i--] = p->nodes[--p->n];
             continue;

@@ -85,6 +85,12 @@ static json_t *shard_json(const struct slotmap *m, const struct sm_shard *sh) {
     return json_pack("{s:o, s:o}", "master", node_ref(m, sh->master), "replicas", replicas);
 }
 
+/* Adds src's members to dst and releases src. */
+static void merge_into(json_t *dst, json_t *src) {
+    json_object_update(dst, src);
+    json_decref(src);
+}
+
 /* ---- endpoints ---- */
 
 static enum MHD_Result get_slots(struct admin *a, struct MHD_Connection *c) {
@@ -98,10 +104,8 @@ static enum MHD_Result get_slots(struct admin *a, struct MHD_Connection *c) {
         unsigned e = s;
         while (e + 1 < SLOT_COUNT && m->slot_shard[e + 1] == m->slot_shard[s]) e++;
         const struct sm_shard *sh = slotmap_shard(m, s);
-        json_t *r = sh ? shard_json(m, sh) : json_pack("{s:n, s:[]}", "master", "replicas");
-        json_object_set_new(r, "start", json_integer(s));
-        json_object_set_new(r, "end", json_integer(e));
-        json_object_set_new(r, "slots", json_integer(e - s + 1));
+        json_t *r = json_pack("{s:i, s:i, s:i}", "start", (int)s, "end", (int)e, "slots", (int)(e - s + 1));
+        merge_into(r, sh ? shard_json(m, sh) : json_pack("{s:n, s:[]}", "master", "replicas"));
         json_array_append_new(ranges, r);
         s = e + 1;
     }
@@ -116,9 +120,8 @@ static enum MHD_Result get_slots(struct admin *a, struct MHD_Connection *c) {
 static enum MHD_Result one_slot(struct admin *a, struct MHD_Connection *c, int slot, const char *key) {
     struct slotmap *m = status_map(a->v.status);
     const struct sm_shard *sh = m ? slotmap_shard(m, (unsigned)slot) : NULL;
-    json_t *j = sh ? shard_json(m, sh) : json_pack("{s:n, s:[]}", "master", "replicas");
-    json_object_set_new(j, "slot", json_integer(slot));
-    if (key) json_object_set_new(j, "key", json_string(key));
+    json_t *j = key ? json_pack("{s:s, s:i}", "key", key, "slot", slot) : json_pack("{s:i}", "slot", slot);
+    merge_into(j, sh ? shard_json(m, sh) : json_pack("{s:n, s:[]}", "master", "replicas"));
     if (m) slotmap_unref(m);
     return send_json(c, MHD_HTTP_OK, j);
 }

@@ -350,7 +350,6 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
     b->ninflight--;
     r->lnext = NULL;
     CTR_INC(b->node->ctr, requests);
-    if (p[0] == '-') CTR_INC(b->node->ctr, errors);
     /* A released dedicated connection goes once its last reply is in (the cmd bytes stay readable
      * until the deferred free). */
     if (b->close_when_idle && !b->head) backend_close(b, "released", 0);
@@ -397,6 +396,7 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
             r->retries++;
             return;
         }
+        CTR_INC(b->node->ctr, errors); /* an error the client sees (redirections and retries are not) */
     }
     req_reply(w, r, p, len);
 }

@@ -77,10 +77,14 @@ static int node_metrics(const struct admin_view *v, struct sbuf *b) {
         status_node_totals(st, ns[i].addr, &t[i]);
     }
     if (rc == 0)
-        rc |= family(b, "slotgate_node_up", "gauge", "1 when the node answers probes, 0 when suspect or down.");
+        rc |= family(b, "slotgate_node_up", "gauge",
+                     "1 when the node answers probes, 0 when suspect or down; role as in the slot map.");
     for (int i = 0; rc == 0 && i < n; i++)
-        rc |= sbuf_printf(b, "slotgate_node_up{%s,id=\"%s\",role=\"%s\",state=\"%s\"} %d\n", lbl[i], ns[i].id,
-                          ns[i].is_master ? "master" : "replica", node_state_name(ns[i].state), ns[i].state == NODE_UP);
+        rc |= sbuf_printf(b, "slotgate_node_up{%s,id=\"%s\",role=\"%s\"} %d\n", lbl[i], ns[i].id,
+                          !ns[i].in_map     ? "none"
+                          : ns[i].is_master ? "master"
+                                            : "replica",
+                          ns[i].state == NODE_UP);
     if (rc == 0)
         rc |= family(b, "slotgate_node_probe_latency_seconds", "gauge", "Round trip of the last answered probe.");
     for (int i = 0; rc == 0 && i < n; i++)

@@ -159,6 +159,44 @@ END_TEST
 static void setup(void) { t = cmdtable_new_builtin(NULL, 0); }
 static void teardown(void) { cmdtable_free(t); }
 
+/* Families come from Redis's ACL categories, the same for the built-in table and a live COMMAND reply. */
+START_TEST(families_from_acl_categories) {
+    static const struct {
+        const char *name;
+        int family;
+    } want[] = {{"get", FAM_STRING},
+                {"mset", FAM_STRING},
+                {"lpush", FAM_LIST},
+                {"hset", FAM_HASH},
+                {"sadd", FAM_SET},
+                {"zadd", FAM_SORTEDSET},
+                {"xadd", FAM_STREAM},
+                {"setbit", FAM_BITMAP},
+                {"pfadd", FAM_HYPERLOGLOG},
+                {"geoadd", FAM_GEO},
+                {"publish", FAM_PUBSUB},
+                {"eval", FAM_SCRIPTING},
+                {"multi", FAM_TRANSACTION},
+                {"ping", FAM_CONNECTION},
+                {"del", FAM_KEYSPACE},
+                {"info", FAM_SERVER},
+                {"cluster|slots", FAM_CLUSTER},
+                {"client|list", FAM_CONNECTION}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const struct command *c = cmdtable_lookup(t, want[i].name, strlen(want[i].name));
+        ck_assert_ptr_nonnull(c);
+        ck_assert_msg(c->family == want[i].family, "%s: %s, want %s", want[i].name, cmd_family_name(c->family),
+                      cmd_family_name(want[i].family));
+    }
+    const char *geo[] = {"@write", "@geo", "@sortedset", "@slow"}, *none[] = {"@slow"};
+    ck_assert_int_eq(cmd_family_of("geoadd", geo, 4), FAM_GEO); /* the first family category in Redis's order */
+    ck_assert_int_eq(cmd_family_of("lolwut", none, 1), FAM_SERVER);
+    ck_assert_int_eq(cmd_family_of("cluster|info", none, 1), FAM_CLUSTER);
+    ck_assert_str_eq(cmd_family_name(FAM_OTHER), "other");
+    ck_assert_str_eq(cmd_family_name(99), "other");
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("command");
     TCase *tc = tcase_create("plan");
@@ -167,6 +205,7 @@ int main(void) {
     tcase_add_loop_test(tc, planning, 0, (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_test(tc, unknown_command_args_are_truncated_like_redis);
     tcase_add_test(tc, allowed_commands_route_by_their_tips);
+    tcase_add_test(tc, families_from_acl_categories);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "../../conf/conf.h"
 #include "../support/run.h"
 
@@ -111,6 +113,77 @@ START_TEST(no_seed_is_an_error) {
 }
 END_TEST
 
+/* /config: every setting by name, secrets redacted, lists as arrays. */
+START_TEST(json_view_redacts_secrets) {
+    struct conf c;
+    char err[CONF_ERR_LEN];
+    char *argv[] = {"slotgate",        "--requirepass", "pw1",  "--admin-token",  "tok", "--users",
+                    "app:pw2,ops:pw3", "--log-format",  "json", "127.0.0.1:7000", NULL};
+    char *envp[] = {"SLOTGATE_BACKEND_PASSWORD=pw4", NULL};
+    ck_assert_int_eq(load(&c, argv, envp, err), CONF_RUN);
+    json_t *j = conf_to_json(&c);
+    char *text = json_dumps(j, JSON_COMPACT);
+    ck_assert_msg(!strstr(text, "pw1") && !strstr(text, "pw2") && !strstr(text, "pw3") && !strstr(text, "pw4") &&
+                      !strstr(text, "tok\""),
+                  "%s", text);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "requirepass")), "(redacted)");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "backend-password")), "(redacted)");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "users"), 1)), "ops:(redacted)");
+    ck_assert(json_is_null(json_object_get(j, "backend-user")));
+    ck_assert_str_eq(json_string_value(json_object_get(j, "log-format")), "json");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "seeds"), 0)), "127.0.0.1:7000");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "admin-port")), 7778);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "drain-timeout-ms")), 10000);
+    ck_assert_int_eq(c.log_format, LOG_FORMAT_JSON);
+    free(text);
+    json_decref(j);
+    conf_free(&c);
+}
+END_TEST
+
+struct change {
+    char names[512];
+    int live, restart;
+};
+static void on_change(void *ctx, const char *name, const char *from, const char *to, int live) {
+    struct change *ch = ctx;
+    (void)from;
+    (void)to;
+    strcat(ch->names, name);
+    strcat(ch->names, live ? "+ " : "- ");
+    if (live)
+        ch->live++;
+    else
+        ch->restart++;
+}
+
+/* SIGHUP: live settings copied, others reported only. */
+START_TEST(reload_applies_only_live_settings) {
+    struct conf cur, next;
+    char err[CONF_ERR_LEN];
+    char *a1[] = {"slotgate", "--config", (char *)write_file("{\"read-policy\": \"master\", \"port\": 7000}"),
+                  "127.0.0.1:7000", NULL};
+    char *envp[] = {NULL};
+    ck_assert_int_eq(load(&cur, a1, envp, err), CONF_RUN);
+    write_file("{\"read-policy\": \"replica-only\", \"port\": 7001, \"command-timeout-ms\": 900, "
+               "\"log-level\": \"debug\", \"backend-connections\": 4}");
+    ck_assert_int_eq(load(&next, a1, envp, err), CONF_RUN);
+    struct change ch = {.names = ""};
+    ck_assert_int_eq(conf_reload_diff(&cur, &next, on_change, &ch), 4);
+    ck_assert_int_eq(ch.restart, 1);
+    ck_assert_str_eq(ch.names, "port- backend-connections+ command-timeout-ms+ log-level+ read-policy+ ");
+    ck_assert_int_eq(cur.read_policy, READ_REPLICA_ONLY);
+    ck_assert_int_eq(cur.command_timeout_ms, 900);
+    ck_assert_int_eq(cur.log_level, LOG_DEBUG);
+    ck_assert_int_eq(cur.backend_connections, 4);
+    ck_assert_int_eq(cur.port, 7000); /* needs a restart */
+    ck_assert(conf_is_live("read-policy") && !conf_is_live("port") && !conf_is_live("requirepass"));
+    conf_free(&cur);
+    conf_free(&next);
+    unlink(path);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("conf");
     TCase *tc = tcase_create("load");
@@ -118,6 +191,8 @@ int main(void) {
     tcase_add_test(tc, file_then_env_then_flags);
     tcase_add_loop_test(tc, bad_values_name_the_setting, 0, (int)(sizeof(errors) / sizeof(errors[0])));
     tcase_add_test(tc, no_seed_is_an_error);
+    tcase_add_test(tc, json_view_redacts_secrets);
+    tcase_add_test(tc, reload_applies_only_live_settings);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
