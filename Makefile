@@ -32,7 +32,7 @@ SUPP_OBJ := $(SUPP_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INTG_BIN := $(INTG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
-.PHONY: all deps demo test test-build unit integration clean format lint bench
+.PHONY: all deps demo test test-build unit integration clean format lint bench bench-scale
 all: $(BUILD)/slotgate
 ifneq ($(SANITIZE),1)
 all: slotgate
@@ -108,3 +108,9 @@ clean:
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench
+
+# Memory and scaling: idle clients, a 64 MiB value, pipeline depths, one-client latency, 3 vs 32
+# masters, and a callgrind instruction count per GET (see scripts/bench-scale).
+bench-scale: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench-scale

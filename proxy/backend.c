@@ -18,7 +18,9 @@
 #include "proxy.h"
 #include "scripts.h"
 
-#define MAX_CLUSTER_RETRIES 100 /* bounded in time by the request's deadline */
+#define MAX_CLUSTER_RETRIES 100           /* bounded in time by the request's deadline */
+#define STREAM_MIN          (256 * 1024)  /* bulk replies this large go to the client as they arrive */
+#define STREAM_BUFFER       (1024 * 1024) /* reading them pauses while the client has this much unwritten */
 #define BACKOFF_MIN         0.05
 #define BACKOFF_MAX         1.0
 
@@ -166,15 +168,18 @@ int backend_send(struct backend *b, struct req *r, const char *p, size_t len) {
         if (chain_append(&w->pool, &b->out, ASKING_CMD, sizeof(ASKING_CMD) - 1) < 0) return -1;
         b->appended += sizeof(ASKING_CMD) - 1;
     }
-    if (p) {
+    if (p && r->xform == XFORM_UPLOAD) { /* never sent again (upload.c): not pinned, so its chunks go as written */
+        if (chain_append(&w->pool, &b->out, p, len) < 0) return -1;
+        pinned = (struct cref){0};
+    } else if (p) {
         if (chain_append_pinned(&w->pool, &b->out, p, len, &pinned) < 0) return -1;
     } else {
         if (chain_copy(&w->pool, &b->out, &r->cmd, &pinned) < 0) return -1;
         chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
     }
     r->cmd = pinned;
-    r->cmd_chain = &b->out;
-    b->appended += pinned.len;
+    r->cmd_chain = pinned.chunk ? &b->out : NULL;
+    b->appended += p ? len : pinned.len;
     r->out_end = b->appended;
     r->sent_at = worker_now(w);
     r->expires =
@@ -209,6 +214,7 @@ void backend_flush(struct backend *b) {
             return;
         }
         if (n > 0) b->written += (uint64_t)n;
+        if (b->owner) upload_node_drained(b);
     }
     if (b->out.pending && !ev_is_active(&b->wio))
         ev_io_start(b->w->loop, &b->wio);
@@ -223,6 +229,7 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
     struct worker *w = b->w;
     struct node *n = b->node;
     if (b->state == BE_CLOSED) return;
+    struct client *owner = b->owner;
     int was_ready = b->state == BE_READY;
     if (b->close_when_idle && !b->head) {
         log_debug("worker %d: dedicated connection to %s released", w->id, n->addr);
@@ -240,6 +247,14 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
     CTR_ADD(n->ctr, connections, -1);
     if (b->home && *b->home == b) *b->home = NULL;
     b->home = NULL;
+    if (owner && owner->upload) /* part of a command went out: the rest of it cannot be parsed */
+        client_close(owner);
+    if (b->stream) { /* its client has part of a reply: nothing can follow that */
+        struct req *sr = b->stream;
+        b->stream = NULL;
+        if (sr->client) sr->client->streaming = NULL, client_close(sr->client);
+        req_free(w, sr);
+    }
     struct req *r = b->head;
     b->head = b->tail = NULL;
     b->ninflight = 0;
@@ -278,6 +293,10 @@ void backend_free(struct backend *b) {
         struct req *r = b->head;
         b->head = r->lnext;
         req_free(w, r);
+    }
+    if (b->stream) {
+        if (b->stream->client) b->stream->client->streaming = NULL;
+        req_free(w, b->stream);
     }
     chain_free(&w->pool, &b->out);
     ibuf_free(&w->pool, &b->in);
@@ -358,6 +377,11 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         req_free(w, r);
         return;
     }
+    if (r->xform == XFORM_UPLOAD) { /* its bytes were not kept: no redirection or retry (upload.c) */
+        if (p[0] == '-' && upload_reply_error(w, r, p, len)) return;
+        req_reply(w, r, p, len);
+        return;
+    }
     if (p[0] == '-' && r->dedicated != DED_TXN) { /* a transaction's errors are the client's to see */
         struct redirect rd;
         double now = worker_now(w);
@@ -401,6 +425,70 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
     req_reply(w, r, p, len);
 }
 
+/* A bulk reply of STREAM_MIN bytes or more for a request at the head of its client's queue is passed on
+ * as it arrives instead of being gathered first: slotgate holds at most a read buffer of it. Returns 1
+ * when such a reply starts at the front of the input. */
+static int stream_start(struct backend *b) {
+    struct worker *w = b->w;
+    struct req *r = b->head;
+    const char *p = b->in.data + b->in.start;
+    size_t avail = ibuf_len(&b->in);
+    if (!r || b->setup_replies || b->dedicated == DED_PUBSUB || r->asking || r->parent || r->xform != XFORM_NONE ||
+        avail < 4 || p[0] != '$' || (r->client && r->client->qhead != r))
+        return 0;
+    const char *crlf = memchr(p, '\r', avail < 24 ? avail : 24);
+    long long n;
+    if (!crlf || (size_t)(crlf - p) + 2 > avail || resp_parse_ll(p + 1, (size_t)(crlf - p - 1), &n) < 0 ||
+        n < STREAM_MIN || n > w->conf->proto_max_bulk_len)
+        return 0;
+    b->head = r->lnext;
+    if (!b->head) b->tail = NULL;
+    b->ninflight--;
+    r->lnext = NULL;
+    CTR_INC(b->node->ctr, requests);
+    b->stream = r;
+    b->stream_left = (uint64_t)(crlf - p) + 2 + (uint64_t)n + 2;
+    resp_scanner_init(&b->scan, w->conf->proto_max_bulk_len); /* it resumes at the next reply */
+    req_stream_begin(w, r);
+    return 1;
+}
+
+/* The client of a paused stream has written most of it out: read the node again. */
+void backend_stream_resume(struct backend *b) {
+    if (b->state == BE_READY && !ev_is_active(&b->rio)) ev_io_start(b->w->loop, &b->rio);
+}
+
+/* Passes on what has arrived of the reply being streamed; ends it once complete. */
+static void stream_forward(struct backend *b) {
+    struct worker *w = b->w;
+    size_t n = ibuf_len(&b->in);
+    if (n > b->stream_left) n = (size_t)b->stream_left;
+    struct req *r = b->stream;
+    req_stream_data(w, r, b->in.data + b->in.start, n);
+    ibuf_consume(&w->pool, &b->in, n);
+    b->stream_left -= n;
+    struct client *c = r->client;
+    if (b->stream_left) {
+        if (!c || c->out.pending <= STREAM_BUFFER) return;
+        if (b->dedicated != DED_NONE) {
+            /* The client's own connection: stop reading the node until the client has taken most of
+             * it (client_flush resumes), so slotgate holds about STREAM_BUFFER of the reply at most. */
+            if (ev_is_active(&b->rio)) ev_io_stop(w->loop, &b->rio);
+            c->streaming = b;
+        } else if ((long long)c->out.pending > w->conf->client_max_pending_bytes) {
+            /* A shared connection is never paused for one client: one that cannot keep up goes. */
+            log_notice("worker %d: closing client %s: %zu bytes of replies unread (client-max-pending-bytes)", w->id,
+                       c->addr, c->out.pending);
+            client_close(c);
+        }
+        return;
+    }
+    b->stream = NULL;
+    if (c) c->streaming = NULL;
+    req_stream_end(w, r);
+    if (b->close_when_idle && !b->head) backend_close(b, "released", 0);
+}
+
 static void backend_read(struct backend *b) {
     struct worker *w = b->w;
     if (ibuf_reserve(&w->pool, &b->in, 16 * 1024, 0) < 0) {
@@ -415,6 +503,11 @@ static void backend_read(struct backend *b) {
     if (n < 0) return;
     b->in.end += (size_t)n;
     for (;;) {
+        if (b->stream || stream_start(b)) {
+            stream_forward(b);
+            if (b->stream || b->state == BE_CLOSED) break;
+            continue;
+        }
         size_t rlen;
         char err[RESP_ERR_LEN];
         int rc = resp_scan_reply(&b->scan, b->in.data + b->in.start, ibuf_len(&b->in), &rlen, err, sizeof(err));

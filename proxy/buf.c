@@ -43,10 +43,21 @@ struct chunk *pool_get(struct pool *p) {
     return c;
 }
 
+void pool_shrink(struct pool *p, size_t keep) {
+    while (p->nfree > keep) {
+        struct chunk *c = p->free;
+        p->free = c->next;
+        p->nfree--;
+        free(c);
+        p->released++;
+    }
+}
+
 void pool_put(struct pool *p, struct chunk *c) {
     p->in_use--;
     if (p->nfree >= p->max_free) {
         free(c);
+        p->released++;
         return;
     }
     c->next = p->free;
@@ -133,7 +144,7 @@ void chain_unpin(struct pool *p, struct chain *ch, struct cref *r) {
     }
     r->chunk = NULL;
     r->len = 0;
-    chain_trim(p, ch);
+    if (ch) chain_trim(p, ch);
 }
 
 void chain_trim(struct pool *p, struct chain *ch) {

@@ -25,13 +25,15 @@ struct chunk {
 struct pool {
     struct chunk *free;
     size_t nfree, max_free;
-    size_t in_use; /* chunks handed out, for stats */
+    size_t in_use;   /* chunks handed out, for stats */
+    size_t released; /* chunks given back to malloc since the owner last trimmed (see worker.c) */
 };
 
 void pool_init(struct pool *p, size_t max_free);
 void pool_drain(struct pool *p);
 struct chunk *pool_get(struct pool *p);
 void pool_put(struct pool *p, struct chunk *c);
+void pool_shrink(struct pool *p, size_t keep); /* frees free chunks beyond keep */
 
 struct chain {
     struct chunk *head, *tail;

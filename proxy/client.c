@@ -87,6 +87,10 @@ void client_close(struct client *c) {
             r->client = NULL;
     }
     c->qhead = c->qtail = NULL;
+    if (c->streaming) { /* the node's reply is still coming: read it (and drop it) */
+        backend_stream_resume(c->streaming);
+        c->streaming = NULL;
+    }
     dedicated_close_all(c);
     chain_free(&w->pool, &c->out);
     chain_free(&w->pool, &c->hold);
@@ -111,8 +115,12 @@ static void pop_head(struct worker *w, struct client *c) {
     c->qhead = r->qnext;
     if (!c->qhead) c->qtail = NULL;
     c->nqueued--;
+    if (c->upload_barrier == r) c->upload_barrier = NULL, c->resume_parse = 1; /* upload.c */
+    if (!c->qhead && c->upload_wait) c->upload_wait = 0, c->resume_parse = 1;
     req_free(w, r);
 }
+
+static void release_held(struct worker *w, struct client *c);
 
 /* Replies by command family, and the time from the loop turn that read the request to the one that
  * answers it (ev_now: no clock read per request). */
@@ -166,6 +174,11 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
         return;
     }
     pop_head(w, c);
+    release_held(w, c);
+}
+
+/* After the head request's reply went out: the replies that were waiting behind it follow. */
+static void release_held(struct worker *w, struct client *c) {
     while (c->qhead && c->qhead->state == REQ_DONE) {
         struct req *h = c->qhead;
         if (chain_copy(&w->pool, &c->out, &h->reply, NULL) < 0) {
@@ -177,6 +190,37 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
     }
     if (!c->qhead && c->push.head) dedicated_flush_push(c);
     worker_mark_client(w, c);
+}
+
+/* A large bulk reply forwarded as it arrives (backend.c): r is at the head of its client's queue, so
+ * its bytes can go straight to the client's output. */
+void req_stream_begin(struct worker *w, struct req *r) {
+    if (r->cmd_chain) {
+        chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
+        r->cmd_chain = NULL;
+    }
+    count_reply(w, r, 0);
+}
+
+int req_stream_data(struct worker *w, struct req *r, const char *p, size_t len) {
+    struct client *c = r->client;
+    if (!c) return 0; /* gone: the rest of the reply is dropped */
+    if (chain_append(&w->pool, &c->out, p, len) < 0) {
+        client_close(c);
+        return -1;
+    }
+    worker_mark_client(w, c);
+    return 0;
+}
+
+void req_stream_end(struct worker *w, struct req *r) {
+    struct client *c = r->client;
+    if (!c) {
+        req_free(w, r);
+        return;
+    }
+    pop_head(w, c);
+    release_held(w, c);
 }
 
 void req_reply_error(struct worker *w, struct req *r, const char *fmt, ...) {
@@ -198,12 +242,11 @@ void req_reply_error(struct worker *w, struct req *r, const char *fmt, ...) {
 /* EVAL bodies are remembered by SHA-1; EVALSHA is marked so a NOSCRIPT can be repaired (backend.c). */
 static void remember_scripts(struct worker *w, struct req *r, const struct plan *p, const struct resp_request *q,
                              const char *cmd) {
-    const char *name = p->cmd->name;
-    if (name[0] != 'e' && name[0] != 's') return;
-    if (!strcmp(name, "eval") || !strcmp(name, "eval_ro") || !strcmp(name, "script|load")) {
-        uint32_t at = name[0] == 's' ? 2 : 1;
+    int special = p->cmd->special;
+    if (special == SPECIAL_EVAL || special == SPECIAL_SCRIPT_LOAD) {
+        uint32_t at = special == SPECIAL_SCRIPT_LOAD ? 2 : 1;
         scripts_remember(w->scripts, resp_request_arg(q, cmd, at), q->argv[at].len);
-    } else if ((!strcmp(name, "evalsha") || !strcmp(name, "evalsha_ro")) && q->argv[1].len == 40) {
+    } else if (special == SPECIAL_EVALSHA && q->argv[1].len == 40) {
         r->xform = XFORM_EVALSHA;
         memcpy(r->sha, resp_request_arg(q, cmd, 1), 40);
         r->sha[40] = '\0';
@@ -293,6 +336,12 @@ static void protocol_error(struct client *c, const char *err) {
 static void client_process(struct client *c) {
     struct worker *w = c->w;
     while (!c->is_closing && !c->is_closed && ibuf_len(&c->in) > 0) {
+        if (c->upload) { /* a large argument on its way to its node */
+            upload_forward(c);
+            if (c->upload || c->is_closed) break;
+            continue;
+        }
+        if (c->upload_barrier || c->upload_wait) break;
         if (over_limits(c)) {
             pause_reading(c);
             break;
@@ -301,6 +350,10 @@ static void client_process(struct client *c) {
         const char *cmd = c->in.data + c->in.start;
         int rc = resp_request_parse(&c->parser, cmd, ibuf_len(&c->in), err, sizeof(err));
         if (rc == RESP_AGAIN) {
+            if (upload_try_start(c)) {
+                if (c->is_closed) return;
+                continue;
+            }
             if ((long long)ibuf_len(&c->in) > w->conf->client_query_buffer_limit ||
                 (long long)c->parser.need > w->conf->client_query_buffer_limit) {
                 log_notice("worker %d: closing client %s that reached max query buffer length", w->id, c->addr);
@@ -355,6 +408,11 @@ void client_flush(struct client *c) {
             return;
         }
     }
+    if (c->streaming && c->out.pending < 256 * 1024) {
+        struct backend *b = c->streaming;
+        c->streaming = NULL;
+        backend_stream_resume(b);
+    }
     if (c->out.pending) {
         if (!ev_is_active(&c->wio)) ev_io_start(w->loop, &c->wio);
         return;
@@ -367,6 +425,12 @@ void client_flush(struct client *c) {
     if (c->is_paused && !c->is_closing && c->nqueued < MAX_QUEUED / 2) {
         c->is_paused = 0;
         ev_io_start(w->loop, &c->rio);
+        client_process(c);
+        if (c->is_closed) return;
+    }
+    if (c->resume_parse && !c->is_closing) { /* an upload's wait is over */
+        c->resume_parse = 0;
+        if (!c->is_paused && !c->upload_paused && !c->upload_wait) ev_io_start(w->loop, &c->rio);
         client_process(c);
     }
 }

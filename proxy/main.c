@@ -1,6 +1,7 @@
 /* slotgate's wiring: configuration, the command table, N worker threads, the slot-map refresher on
  * the main thread's loop, and signals. The only place that knows about all the modules. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,9 @@ int main(int argc, char **argv) {
         return rc == CONF_EXIT_OK ? 0 : 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Buffers of 256 KiB and more (a large value's) come from mmap and go back to the system when
+     * freed; glibc would otherwise raise this threshold after the first such free and keep them. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     log_set_level(a.conf.log_level);
     log_set_format(a.conf.log_format);
     a.argc = argc;

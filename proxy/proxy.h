@@ -22,7 +22,7 @@ struct client;
 struct backend;
 
 enum req_state { REQ_NEW = 0, REQ_SENT, REQ_PARKED, REQ_DONE };
-enum req_xform { XFORM_NONE = 0, XFORM_SCAN, XFORM_EVALSHA };
+enum req_xform { XFORM_NONE = 0, XFORM_SCAN, XFORM_EVALSHA, XFORM_UPLOAD };
 
 struct fanout; /* fanout.c: a request split over slots or sent to every master */
 
@@ -49,12 +49,12 @@ struct req {
     uint8_t retries;
     uint8_t asking; /* an ASKING reply precedes this request's reply on its backend connection */
     uint8_t xform;  /* enum req_xform: how the reply is handled for the client */
-    char sha[41];   /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */
     uint16_t scan_shard;
     uint8_t dedicated;   /* DED_*: must go on the client's own connection, not the shared pool */
     uint8_t is_readonly; /* safe to send again after its connection died after writing it */
     uint8_t family;      /* enum cmd_family, for the statistics */
-    char last_error[96];
+    /* Not cleared by req_new (written before it is read): */
+    char sha[41]; /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */
 };
 
 #define NODE_MAX_CONNS 64 /* backend-connections' maximum: pools are sized for it, SIGHUP may grow them */
@@ -101,6 +101,8 @@ struct backend {
     int close_when_idle;
     long long subscriptions; /* pub/sub: channels + patterns subscribed on this connection */
     uint64_t appended, written;
+    struct req *stream;   /* a large bulk reply being passed to its client as it arrives */
+    uint64_t stream_left; /* bytes of it still to come */
     int is_dirty;
     struct backend *next_dirty;
 };
@@ -130,7 +132,15 @@ struct client {
     int in_multi, txn_slot, txn_dirty, is_watching;
     struct chain txn_held; /* commands queued after MULTI before its node is known (first key) */
     int txn_nheld;
-    struct chain push; /* pub/sub messages waiting for replies ahead of them */
+    struct chain push;         /* pub/sub messages waiting for replies ahead of them */
+    struct backend *streaming; /* streams a large reply to this client; paused while its output is full */
+    /* A large last argument streamed to its node as it arrives (upload.c). */
+    struct req *upload;         /* being sent */
+    size_t upload_left;         /* bytes of it still to come from the client */
+    struct req *upload_barrier; /* sent, not yet answered: the next command waits */
+    int upload_wait;            /* an upload waits for the earlier requests' replies */
+    int upload_paused;          /* reading paused while the node takes the upload slower */
+    int resume_parse;           /* a wait ended: parse what is buffered at the next flush */
 };
 
 struct worker_stats {
@@ -173,6 +183,7 @@ struct worker {
     ev_prepare flush; /* one write per socket per loop turn, just before the loop sleeps */
     ev_timer park_timer;
     ev_timer drain_timer;
+    ev_timer trim_timer;     /* returns memory to the system after a burst (worker.c) */
     struct slotmap *mailbox; /* atomic: the next map, handed over by health/ */
     int stop;                /* atomic */
     struct slotmap *map;
@@ -239,6 +250,7 @@ int backend_send(struct backend *b, struct req *r, const char *p, size_t len);
 void backend_flush(struct backend *b);
 void backend_close(struct backend *b, const char *why, int fail_written);
 void backend_free(struct backend *b);
+void backend_stream_resume(struct backend *b); /* its streamed reply's client has room again */
 
 /* fanout.c */
 void fanout_split(struct worker *w, struct req *r, const struct resp_request *q, const char *cmd, const struct plan *p);
@@ -258,6 +270,12 @@ void dedicated_close_all(struct client *c);
 void dedicated_flush_push(struct client *c);
 int dedicated_send(struct req *r, struct node *n, const char *p, size_t len);
 
+/* upload.c */
+int upload_try_start(struct client *c); /* 1: the parser's current request is streamed (or waits to be) */
+void upload_forward(struct client *c);
+void upload_node_drained(struct backend *b); /* the dedicated connection's output went down */
+int upload_reply_error(struct worker *w, struct req *r, const char *p, size_t len); /* 1: answered */
+
 /* local.c */
 void local_run(struct client *c, struct req *r, const struct plan *p, const char *cmd);
 void reply_bulk(struct worker *w, struct req *r, const char *p, size_t len);
@@ -271,6 +289,10 @@ void client_close(struct client *c);
 /* Delivers a request's reply (raw RESP bytes), keeping the client's replies in request order. */
 void req_reply(struct worker *w, struct req *r, const char *reply, size_t len);
 void req_reply_error(struct worker *w, struct req *r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A large bulk reply passed on in pieces as it arrives (r at the head of its client's queue). */
+void req_stream_begin(struct worker *w, struct req *r);
+int req_stream_data(struct worker *w, struct req *r, const char *p, size_t len); /* -1: client closed */
+void req_stream_end(struct worker *w, struct req *r);
 
 static inline double worker_now(struct worker *w) { return ev_now(w->loop); }
 /* How long a request may be held while its master is unreachable or the cluster is failing over. */

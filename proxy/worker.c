@@ -9,6 +9,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <malloc.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,7 +27,7 @@ struct req *req_new(struct worker *w) {
         w->free_reqs = r->qnext;
     else if (!(r = malloc(sizeof(*r))))
         return NULL;
-    memset(r, 0, sizeof(*r));
+    memset(r, 0, offsetof(struct req, sha)); /* sha is written before it is read */
     r->slot = -1;
     r->family = FAM_OTHER;
     STAT_INC(w, live_reqs);
@@ -368,6 +370,22 @@ static void park_run(struct worker *w, int all) {
     if (!w->park_head) ev_timer_stop(w->loop, &w->park_timer);
 }
 
+/* Once a second: free chunks beyond a small reserve go back to malloc, and after a burst (a large
+ * value, a deep pipeline) malloc_trim returns the freed pages inside the heap to the system, which
+ * free() alone does not. An idle worker thus goes back to about the memory it started with. */
+#define POOL_KEEP         32
+#define TRIM_AFTER_CHUNKS 16
+
+static void on_trim_timer(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop;
+    (void)revents;
+    struct worker *w = t->data;
+    pool_shrink(&w->pool, POOL_KEEP);
+    if (w->pool.released < TRIM_AFTER_CHUNKS) return;
+    w->pool.released = 0;
+    malloc_trim(0);
+}
+
 static void on_park_timer(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop;
     (void)revents;
@@ -569,6 +587,9 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
     w->park_timer.data = w;
     ev_timer_init(&w->drain_timer, on_drain_check, 0, 0.02);
     w->drain_timer.data = w;
+    ev_timer_init(&w->trim_timer, on_trim_timer, 1.0, 1.0);
+    w->trim_timer.data = w;
+    ev_timer_start(w->loop, &w->trim_timer);
     return 0;
 }
 

@@ -114,7 +114,20 @@ static int merge_from_tips(uint32_t f, int none) {
     return none;
 }
 
+static int special_of(const char *name) {
+    static const struct {
+        const char *name;
+        int special;
+    } specials[] = {{"sort", SPECIAL_SORT},       {"xread", SPECIAL_XREAD},       {"xreadgroup", SPECIAL_XREAD},
+                    {"eval", SPECIAL_EVAL},       {"eval_ro", SPECIAL_EVAL},      {"script|load", SPECIAL_SCRIPT_LOAD},
+                    {"evalsha", SPECIAL_EVALSHA}, {"evalsha_ro", SPECIAL_EVALSHA}};
+    for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); i++)
+        if (strcmp(name, specials[i].name) == 0) return specials[i].special;
+    return SPECIAL_NONE;
+}
+
 static void assign_route(struct command *c, char *const *allow, int nallow) {
+    c->special = special_of(c->name);
     c->route = ROUTE_REFUSED;
     c->merge = MERGE_NONE;
     c->local = LOCAL_NONE;

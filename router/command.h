@@ -117,6 +117,15 @@ enum cmd_local {
     LOCAL_ACL_WHOAMI,
 };
 
+enum cmd_special {
+    SPECIAL_NONE = 0,
+    SPECIAL_SORT,        /* SORT ... STORE dest: a key the key specs do not give */
+    SPECIAL_XREAD,       /* XREAD/XREADGROUP: blocking only with BLOCK */
+    SPECIAL_EVAL,        /* EVAL, EVAL_RO: the script body is argument 1 */
+    SPECIAL_SCRIPT_LOAD, /* SCRIPT LOAD: the body is argument 2 */
+    SPECIAL_EVALSHA,     /* EVALSHA, EVALSHA_RO: NOSCRIPT can be repaired */
+};
+
 /* A command's family, from its Redis ACL categories: what /stats and /metrics count commands by. */
 enum cmd_family {
     FAM_STRING = 0,
@@ -148,7 +157,8 @@ struct command {
     uint32_t flags;
     int first, last, step;
     int has_subcommands;
-    int family; /* enum cmd_family */
+    int family;  /* enum cmd_family */
+    int special; /* enum cmd_special: a command the data path treats specially, found without strcmp */
     int nspecs;
     struct keyspec specs[MAX_KEYSPECS];
     int route;

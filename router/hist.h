@@ -1,4 +1,4 @@
-/* A latency histogram with fixed buckets: ten per decade from 1 us to 100 s, at 1, 1.25, 1.5, 2, 2.5,
+/* A latency histogram with fixed buckets: ten per decade from 1 us to 80 s, at 1, 1.25, 1.5, 2, 2.5,
  * 3, 4, 5, 6 and 8 times a power of ten, so that the 1-2.5-5 bounds Prometheus users expect are exact
  * bucket edges and a percentile is known within a quarter of its value. Counting is one array
  * increment; workers keep one histogram each and readers add them up. Pure logic, no I/O. */

@@ -94,7 +94,7 @@ int command_find_keys(const struct command *c, const struct resp_request *r, con
             if (push_key(p, i) < 0) goto oom;
         }
     }
-    if (strcmp(c->name, "sort") == 0 && sort_store_key(r, cmd, p) < 0) goto oom;
+    if (c->special == SPECIAL_SORT && sort_store_key(r, cmd, p) < 0) goto oom;
     return p->nkeys;
 invalid:
     /* Redis answers these itself (e.g. "Number of keys can't be greater than number of args"):
@@ -220,8 +220,7 @@ void plan_request(const struct cmdtable *t, const struct resp_request *r, const 
     }
     case ROUTE_BLOCKING:
         /* XREAD/XREADGROUP block only with BLOCK; without it they are ordinary reads. */
-        if ((strcmp(c->name, "xread") == 0 || strcmp(c->name, "xreadgroup") == 0) && !has_block_option(r, cmd))
-            p->route = ROUTE_KEYS;
+        if (c->special == SPECIAL_XREAD && !has_block_option(r, cmd)) p->route = ROUTE_KEYS;
         /* fall through */
     case ROUTE_KEYS:
     case ROUTE_SPLIT:

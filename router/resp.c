@@ -7,7 +7,10 @@
 #include <limits.h>
 #include <string.h>
 
-enum { ST_START = 0, ST_MB_COUNT, ST_BULK_LEN, ST_BULK_DATA };
+#define ST_START     RESP_ST_START
+#define ST_MB_COUNT  RESP_ST_MB_COUNT
+#define ST_BULK_LEN  RESP_ST_BULK_LEN
+#define ST_BULK_DATA RESP_ST_BULK_DATA
 
 int resp_parse_ll(const char *p, size_t len, long long *out) {
     size_t i = 0;

@@ -19,6 +19,10 @@ struct resp_arg {
     uint32_t len;
 };
 
+/* Where a multibulk request's parse stopped (state): RESP_ST_BULK_DATA with bulk/pos while waiting
+ * for the data of argument argc (the proxy streams a large last argument from there). */
+enum { RESP_ST_START = 0, RESP_ST_MB_COUNT, RESP_ST_BULK_LEN, RESP_ST_BULK_DATA };
+
 struct resp_request {
     /* Results, valid when resp_request_parse() returned RESP_DONE. argc 0 means an empty command
      * (a blank inline line, "*0"): consume cmd_len bytes and reply nothing, as Redis does. */

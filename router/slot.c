@@ -1,6 +1,8 @@
 /* CRC16-CCITT (XMODEM: poly 0x1021, init 0) as Redis Cluster uses it, table-driven, plus the hash-tag rule. */
 #include "slot.h"
 
+#include <string.h>
+
 static const uint16_t crc16tab[256] = {
     0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50a5, 0x60c6, 0x70e7, 0x8108, 0x9129, 0xa14a, 0xb16b, 0xc18c, 0xd1ad,
     0xe1ce, 0xf1ef, 0x1231, 0x0210, 0x3273, 0x2252, 0x52b5, 0x4294, 0x72f7, 0x62d6, 0x9339, 0x8318, 0xb37b, 0xa35a,
@@ -31,12 +33,10 @@ uint16_t slot_crc16(const char *buf, size_t len) {
 /* Hash tags: if the key has a '{' and a later '}' with at least one byte between the first '{' and
  * the first '}' after it, only those bytes are hashed. "{}" (empty tag) hashes the whole key. */
 unsigned slot_for_key(const char *key, size_t len) {
-    size_t s, e;
-    for (s = 0; s < len; s++)
-        if (key[s] == '{') break;
-    if (s == len) return slot_crc16(key, len) & (SLOT_COUNT - 1);
-    for (e = s + 1; e < len; e++)
-        if (key[e] == '}') break;
-    if (e == len || e == s + 1) return slot_crc16(key, len) & (SLOT_COUNT - 1);
-    return slot_crc16(key + s + 1, e - s - 1) & (SLOT_COUNT - 1);
+    const char *open = memchr(key, '{', len);
+    if (!open) return slot_crc16(key, len) & (SLOT_COUNT - 1);
+    size_t s = (size_t)(open - key);
+    const char *close = memchr(open + 1, '}', len - s - 1);
+    if (!close || close == open + 1) return slot_crc16(key, len) & (SLOT_COUNT - 1);
+    return slot_crc16(open + 1, (size_t)(close - open - 1)) & (SLOT_COUNT - 1);
 }
