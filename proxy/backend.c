@@ -432,9 +432,12 @@ static int stream_start(struct backend *b) {
     struct worker *w = b->w;
     struct req *r = b->head;
     const char *p = b->in.data + b->in.start;
-    size_t avail = ibuf_len(&b->in);
+    size_t avail = ibuf_len(&b->in), digits = 1;
+    if (avail < 9 || p[0] != '$') return 0;
+    while (digits < 8 && p[digits] >= '0' && p[digits] <= '9') digits++;
+    if (digits < 7) return 0; /* fewer than 6 digits: under STREAM_MIN, the common case ends here */
     if (!r || b->setup_replies || b->dedicated == DED_PUBSUB || r->asking || r->parent || r->xform != XFORM_NONE ||
-        avail < 4 || p[0] != '$' || (r->client && r->client->qhead != r))
+        (r->client && r->client->qhead != r))
         return 0;
     const char *crlf = memchr(p, '\r', avail < 24 ? avail : 24);
     long long n;

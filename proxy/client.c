@@ -107,6 +107,7 @@ void client_free(struct client *c) {
         c->is_dirty = 1; /* freed right here, not from the dirty list */
         client_close(c);
     }
+    c->w->clients_freed++;
     free(c);
 }
 
@@ -130,7 +131,11 @@ static void count_reply(struct worker *w, const struct req *r, int is_error) {
     if (is_error) STAT_INC(w, failed[f]);
     double us = (worker_now(w) - r->started) * 1e6;
     if (!(us > 0)) us = 0;
-    STAT_INC(w, latency[hist_bucket(us)]);
+    if (us != w->last_latency) { /* replies in one loop turn to requests of one turn share the value */
+        w->last_latency = us;
+        w->last_bucket = hist_bucket(us);
+    }
+    STAT_INC(w, latency[w->last_bucket]);
     __atomic_store_n(&w->stats.latency_us, w->stats.latency_us + (uint64_t)us, __ATOMIC_RELAXED);
 }
 

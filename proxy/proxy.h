@@ -191,6 +191,9 @@ struct worker {
     struct node *nodes;
     struct client *clients;
     uint32_t nclients;
+    uint32_t clients_freed; /* since the last malloc_trim */
+    double last_latency;    /* count_reply's cache of the last latency and its histogram bucket */
+    int last_bucket;
     uint64_t next_client_id;
     struct req *free_reqs;
     struct req *park_head, *park_tail;

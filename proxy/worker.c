@@ -374,15 +374,18 @@ static void park_run(struct worker *w, int all) {
  * value, a deep pipeline) malloc_trim returns the freed pages inside the heap to the system, which
  * free() alone does not. An idle worker thus goes back to about the memory it started with. */
 #define POOL_KEEP         32
-#define TRIM_AFTER_CHUNKS 16
+#define TRIM_AFTER_CHUNKS  16
+#define TRIM_AFTER_CLIENTS 256 /* connections closed (their structs freed) */
 
 static void on_trim_timer(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop;
     (void)revents;
     struct worker *w = t->data;
+    if (w->pool.in_use > POOL_KEEP) return; /* busy: the chunks will be needed again */
     pool_shrink(&w->pool, POOL_KEEP);
-    if (w->pool.released < TRIM_AFTER_CHUNKS) return;
+    if (w->pool.released < TRIM_AFTER_CHUNKS && w->clients_freed < TRIM_AFTER_CLIENTS) return;
     w->pool.released = 0;
+    w->clients_freed = 0;
     malloc_trim(0);
 }
 

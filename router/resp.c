@@ -13,6 +13,10 @@
 #define ST_BULK_DATA RESP_ST_BULK_DATA
 
 int resp_parse_ll(const char *p, size_t len, long long *out) {
+    /* The lengths in requests and replies are mostly one or two digits. */
+    if (len == 1 && p[0] >= '1' && p[0] <= '9') return *out = p[0] - '0', 0;
+    if (len == 2 && p[0] >= '1' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9')
+        return *out = (p[0] - '0') * 10 + (p[1] - '0'), 0;
     size_t i = 0;
     int neg = 0;
     unsigned long long v = 0;
@@ -187,6 +191,19 @@ static int parse_inline(struct resp_request *r, const char *buf, size_t len, cha
     return RESP_DONE;
 }
 
+/* The common case of a count or length: 1 to 18 digits, no leading zero, then CRLF, all in the buffer.
+ * Returns the offset just past the CRLF with the value in *out, or 0 for anything else (the general
+ * path then decides: a sign, a leading zero, more bytes needed, an error). */
+static size_t quick_number(const char *buf, size_t at, size_t len, long long *out) {
+    size_t i = at;
+    long long v = 0;
+    if (i >= len || buf[i] < '1' || buf[i] > '9') return 0;
+    while (i < len && i - at < 18 && buf[i] >= '0' && buf[i] <= '9') v = v * 10 + (buf[i++] - '0');
+    if (i + 1 >= len || buf[i] != '\r' || buf[i + 1] != '\n') return 0;
+    *out = v;
+    return i + 2;
+}
+
 /* Finds "\r\n" at or after from; returns the offset of '\r' or -1. */
 static long find_crlf(const char *buf, size_t from, size_t len) {
     while (from < len) {
@@ -212,7 +229,16 @@ int resp_request_parse(struct resp_request *r, const char *buf, size_t len, char
             r->pos = 1;
             r->state = ST_MB_COUNT;
             break;
-        case ST_MB_COUNT:
+        case ST_MB_COUNT: {
+            size_t next = quick_number(buf, 1, len, &ll);
+            if (next && ll <= r->max_multibulk) {
+                r->pos = next;
+                r->nargs = ll;
+                r->argc = 0;
+                r->state = ST_BULK_LEN;
+                break;
+            }
+        }
             cr = find_crlf(buf, r->pos, len);
             if (cr < 0) {
                 if (len - r->pos > RESP_INLINE_MAX)
@@ -236,6 +262,15 @@ int resp_request_parse(struct resp_request *r, const char *buf, size_t len, char
             if (buf[r->pos] != '$') {
                 snprintf(err, errlen, "Protocol error: expected '$', got '%c'", buf[r->pos]);
                 return RESP_ERROR;
+            }
+            {
+                size_t next = quick_number(buf, r->pos + 1, len, &ll);
+                if (next && ll <= r->max_bulk) {
+                    r->bulk = ll;
+                    r->pos = next;
+                    r->state = ST_BULK_DATA;
+                    break;
+                }
             }
             cr = find_crlf(buf, r->pos + 1, len);
             if (cr < 0) {
