@@ -10,10 +10,13 @@
 #include "log.h"
 #include "proxy.h"
 
+/* The parts' replies are appended to one buffer (offsets, not pointers, since it may move as it
+ * grows) and merged once the last is in. */
 struct fanout {
     int policy;
     int n, pending; /* pending counts the parts not yet answered, +1 while parts are still being sent */
-    struct reply_ref *replies;
+    struct sbuf arena;
+    size_t *off; /* per part: where its reply starts in arena, and its length (2 entries each) */
     int *key_child;
     int nkeys;
     char *prefix;
@@ -21,8 +24,8 @@ struct fanout {
 
 void fanout_free(struct fanout *f) {
     if (!f) return;
-    for (int i = 0; i < f->n; i++) free((char *)f->replies[i].p);
-    free(f->replies);
+    sbuf_free(&f->arena);
+    free(f->off);
     free(f->key_child);
     free(f->prefix);
     free(f);
@@ -34,41 +37,49 @@ static struct fanout *fanout_new(int policy, int n) {
     f->policy = policy;
     f->n = n;
     f->pending = n + 1;
-    f->replies = calloc((size_t)n, sizeof(*f->replies));
-    if (!f->replies) {
+    f->off = calloc((size_t)n * 2, sizeof(*f->off));
+    if (!f->off) {
         free(f);
         return NULL;
     }
     return f;
 }
 
+static void set_reply(struct fanout *f, int idx, const char *p, size_t len) {
+    static const char oom[] = "-ERR slotgate: out of memory\r\n";
+    f->off[2 * idx] = f->arena.len;
+    if (sbuf_add(&f->arena, p, len) < 0) { /* merged as an error, never as an empty nothing */
+        f->arena.len = f->off[2 * idx];
+        if (sbuf_add(&f->arena, oom, sizeof(oom) - 1) < 0) return;
+        len = sizeof(oom) - 1;
+    }
+    f->off[2 * idx + 1] = len;
+}
+
 static void finish(struct worker *w, struct req *parent) {
     struct fanout *f = parent->fan;
     if (--f->pending > 0) return;
-    struct sbuf out = {0};
-    int rc = merge_replies(f->policy, f->replies, f->n, f->key_child, f->nkeys, w->any_rr++, f->prefix, &out);
+    struct reply_ref small[64], *refs = f->n <= 64 ? small : malloc(sizeof(*refs) * (size_t)f->n);
+    int rc = -1;
+    struct sbuf *out = &w->merge_out;
+    out->len = 0;
+    if (refs) {
+        for (int i = 0; i < f->n; i++) refs[i] = (struct reply_ref){f->arena.p + f->off[2 * i], f->off[2 * i + 1]};
+        rc = merge_replies(f->policy, refs, f->n, f->key_child, f->nkeys, w->any_rr++, f->prefix, out);
+    }
+    if (refs != small) free(refs);
     parent->fan = NULL;
     fanout_free(f);
     if (rc < 0)
         req_reply_error(w, parent, "ERR slotgate: out of memory");
     else
-        req_reply(w, parent, out.p, out.len);
-    sbuf_free(&out);
+        req_reply(w, parent, out->p, out->len);
+    if (out->cap > 1024 * 1024) sbuf_free(out); /* keep a small one for the next merge */
 }
 
 void fanout_child_done(struct worker *w, struct req *child, const char *reply, size_t len) {
     struct req *parent = child->parent;
-    struct fanout *f = parent->fan;
-    char *copy = malloc(len ? len : 1);
-    if (copy)
-        memcpy(copy, reply, len);
-    else
-        len = 0;
-    f->replies[child->child_idx] = (struct reply_ref){copy, len};
-    if (!copy) { /* an empty reply is merged as an error-free nothing; make it an error instead */
-        static const char oom[] = "-ERR slotgate: out of memory\r\n";
-        f->replies[child->child_idx] = (struct reply_ref){strdup(oom), sizeof(oom) - 1};
-    }
+    set_reply(parent->fan, child->child_idx, reply, len);
     req_free(w, child);
     finish(w, parent);
 }
@@ -87,12 +98,19 @@ static struct req *new_child(struct worker *w, struct req *parent, int idx, int 
 
 static void fail_child(struct worker *w, struct req *parent, int idx) {
     static const char msg[] = "-ERR slotgate: out of memory\r\n";
-    parent->fan->replies[idx] = (struct reply_ref){strdup(msg), sizeof(msg) - 1};
+    set_reply(parent->fan, idx, msg, sizeof(msg) - 1);
     finish(w, parent);
 }
 
-static int add_bulk(struct sbuf *b, const char *p, size_t len) {
-    return sbuf_printf(b, "$%zu\r\n", len) < 0 || sbuf_add(b, p, len) < 0 || sbuf_add(b, "\r\n", 2) < 0 ? -1 : 0;
+/* Worker scratch for splitting: four int arrays of at least n entries, grown once and kept. */
+static int split_scratch(struct worker *w, int n) {
+    if (w->split_cap >= n) return 0;
+    int cap = n < 64 ? 64 : n;
+    int *a = realloc(w->split, sizeof(int) * 4 * (size_t)cap);
+    if (!a) return -1;
+    w->split = a;
+    w->split_cap = cap;
+    return 0;
 }
 
 /* One command per slot: the command name, then each of that slot's keys with the arguments that
@@ -102,18 +120,21 @@ void fanout_split(struct worker *w, struct req *r, const struct resp_request *q,
     int step =
         (p->cmd->nspecs > 0 && p->cmd->specs[0].fk == KS_FK_RANGE && p->cmd->specs[0].b > 0) ? p->cmd->specs[0].b : 1;
     int nkeys = p->nkeys, n = 0;
-    int *key_child = malloc(sizeof(int) * (size_t)nkeys), *next = malloc(sizeof(int) * (size_t)nkeys);
-    int *head = malloc(sizeof(int) * (size_t)nkeys), *tail = malloc(sizeof(int) * (size_t)nkeys);
-    int *count = calloc((size_t)nkeys, sizeof(int));
-    uint16_t *slot_of = malloc(sizeof(uint16_t) * (size_t)nkeys);
-    struct sbuf b = {0};
-    if (!key_child || !next || !head || !tail || !count || !slot_of) goto oom;
+    int *key_child = malloc(sizeof(int) * (size_t)nkeys);
+    struct sbuf *b = &w->split_cmd;
+    if (!key_child || split_scratch(w, nkeys) < 0) {
+        free(key_child);
+        req_reply_error(w, r, "ERR slotgate: out of memory");
+        return;
+    }
+    /* per part: its first and last key, its key count and slot; per key: the next key of its part */
+    int *next = w->split, *head = next + w->split_cap, *tail = head + w->split_cap, *count = tail + w->split_cap;
     for (int i = 0; i < nkeys; i++) {
         int s = p->slots[i];
         if (w->slot_child[s] < 0) {
             w->slot_child[s] = n;
-            slot_of[n] = (uint16_t)s;
             head[n] = i;
+            count[n] = 0;
             n++;
         } else {
             next[tail[w->slot_child[s]]] = i;
@@ -124,40 +145,33 @@ void fanout_split(struct worker *w, struct req *r, const struct resp_request *q,
         key_child[i] = c;
         count[c]++;
     }
-    for (int c = 0; c < n; c++) w->slot_child[slot_of[c]] = -1;
+    for (int c = 0; c < n; c++) w->slot_child[p->slots[head[c]]] = -1;
     struct fanout *f = fanout_new(p->merge, n);
-    if (!f) goto oom;
+    if (!f) {
+        free(key_child);
+        req_reply_error(w, r, "ERR slotgate: out of memory");
+        return;
+    }
     f->key_child = key_child;
     f->nkeys = nkeys;
-    key_child = NULL;
     r->fan = f;
     r->is_readonly = (p->cmd->flags & CMD_READONLY) != 0;
     for (int c = 0; c < n; c++) {
-        b.len = 0;
-        int rc =
-            sbuf_printf(&b, "*%d\r\n", 1 + count[c] * step) | add_bulk(&b, resp_request_arg(q, cmd, 0), q->argv[0].len);
+        b->len = 0;
+        int rc = sbuf_add_header(b, '*', (unsigned long long)(1 + count[c] * step)) |
+                 sbuf_add_bulk(b, resp_request_arg(q, cmd, 0), q->argv[0].len);
         for (int i = head[c]; i >= 0 && rc == 0; i = next[i])
             for (int a = p->keys[i]; a < p->keys[i] + step && a < (int)q->argc && rc == 0; a++)
-                rc = add_bulk(&b, resp_request_arg(q, cmd, (uint32_t)a), q->argv[a].len);
-        struct req *child = rc == 0 ? new_child(w, r, c, slot_of[c]) : NULL;
+                rc = sbuf_add_bulk(b, resp_request_arg(q, cmd, (uint32_t)a), q->argv[a].len);
+        struct req *child = rc == 0 ? new_child(w, r, c, p->slots[head[c]]) : NULL;
         if (!child) {
             fail_child(w, r, c);
             continue;
         }
-        route_request(w, child, NULL, b.p, b.len);
+        route_request(w, child, NULL, b->p, b->len);
     }
-    finish(w, r); /* drops the +1 held while sending */
-    goto done;
-oom:
-    req_reply_error(w, r, "ERR slotgate: out of memory");
-done:
-    sbuf_free(&b);
-    free(key_child);
-    free(next);
-    free(head);
-    free(tail);
-    free(count);
-    free(slot_of);
+    if (b->cap > 1024 * 1024) sbuf_free(b); /* a huge MSET's buffer is not kept */
+    finish(w, r);                           /* drops the +1 held while sending */
 }
 
 void fanout_all(struct worker *w, struct req *r, const char *bytes, size_t len, int policy, const char *prefix) {
@@ -203,7 +217,8 @@ void fanout_scan(struct worker *w, struct req *r, const struct resp_request *q, 
     char num[32];
     int nl = snprintf(num, sizeof(num), "%llu", node_cursor);
     int rc = sbuf_printf(&b, "*%u\r\n$4\r\nSCAN\r\n$%d\r\n%s\r\n", q->argc, nl, num);
-    for (uint32_t i = 2; i < q->argc && rc == 0; i++) rc = add_bulk(&b, resp_request_arg(q, cmd, i), q->argv[i].len);
+    for (uint32_t i = 2; i < q->argc && rc == 0; i++)
+        rc = sbuf_add_bulk(&b, resp_request_arg(q, cmd, i), q->argv[i].len);
     if (rc < 0) {
         sbuf_free(&b);
         req_reply_error(w, r, "ERR slotgate: out of memory");

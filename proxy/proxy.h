@@ -13,6 +13,7 @@
 #include "../health/status.h"
 #include "../router/command.h"
 #include "../router/hist.h"
+#include "../router/merge.h"
 #include "../router/resp.h"
 #include "../router/slotmap.h"
 #include "buf.h"
@@ -166,8 +167,12 @@ struct worker {
     struct cmdtable *cmds_mailbox; /* atomic: a table built from a live COMMAND reply */
     struct plan plan;              /* scratch for the request being planned */
     int32_t *slot_child;           /* scratch for splitting: slot -> part, -1 when unused */
-    uint16_t *shard_slot;          /* the current map's shards in slot order, as one slot each */
-    struct node **map_master;      /* per map shard: its master, and its replicas from replica_off[] */
+    int *split;                    /* more scratch for splitting (fanout.c), 4 x split_cap ints */
+    int split_cap;
+    struct sbuf split_cmd;    /* a part's command being built (fanout.c) */
+    struct sbuf merge_out;    /* a merged reply being built (fanout.c) */
+    uint16_t *shard_slot;     /* the current map's shards in slot order, as one slot each */
+    struct node **map_master; /* per map shard: its master, and its replicas from replica_off[] */
     struct node **replicas;
     int *replica_off;
     int nshards;

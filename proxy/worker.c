@@ -373,7 +373,7 @@ static void park_run(struct worker *w, int all) {
 /* Once a second: free chunks beyond a small reserve go back to malloc, and after a burst (a large
  * value, a deep pipeline) malloc_trim returns the freed pages inside the heap to the system, which
  * free() alone does not. An idle worker thus goes back to about the memory it started with. */
-#define POOL_KEEP         32
+#define POOL_KEEP          32
 #define TRIM_AFTER_CHUNKS  16
 #define TRIM_AFTER_CLIENTS 256 /* connections closed (their structs freed) */
 
@@ -658,6 +658,9 @@ void worker_destroy(struct worker *w) {
     cmdtable_unref(w->cmds);
     plan_free(&w->plan);
     free(w->slot_child);
+    free(w->split);
+    sbuf_free(&w->split_cmd);
+    sbuf_free(&w->merge_out);
     free(w->shard_slot);
     free(w->map_master);
     free(w->replicas);

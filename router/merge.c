@@ -25,6 +25,21 @@ int sbuf_add(struct sbuf *b, const char *p, size_t len) {
     return 0;
 }
 
+int sbuf_add_header(struct sbuf *b, char type, unsigned long long n) {
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    tmp[--i] = '\n';
+    tmp[--i] = '\r';
+    do tmp[--i] = (char)('0' + n % 10);
+    while ((n /= 10) && i > 1);
+    tmp[--i] = type;
+    return sbuf_add(b, tmp + i, sizeof(tmp) - i);
+}
+
+int sbuf_add_bulk(struct sbuf *b, const char *p, size_t len) {
+    return sbuf_add_header(b, '$', len) < 0 || sbuf_add(b, p, len) < 0 || sbuf_add(b, "\r\n", 2) < 0 ? -1 : 0;
+}
+
 int sbuf_printf(struct sbuf *b, const char *fmt, ...) {
     char tmp[512];
     va_list ap;
@@ -98,7 +113,7 @@ static int merge_mget(const struct reply_ref *rs, int n, const int *key_child, i
             goto done;
         }
     }
-    if (sbuf_printf(out, "*%d\r\n", nkeys) < 0) goto done;
+    if (sbuf_add_header(out, '*', (unsigned long long)nkeys) < 0) goto done;
     for (int k = 0; k < nkeys; k++) {
         int c = key_child[k], e = next[c]++;
         if (sbuf_add(out, rs[c].p + offs[c][e], offs[c][e + 1] - offs[c][e]) < 0) goto done;

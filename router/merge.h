@@ -14,6 +14,9 @@ struct sbuf {
 
 int sbuf_add(struct sbuf *b, const char *p, size_t len);
 int sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "<type><n>\r\n" (a RESP count or length) and "$<len>\r\n<p>\r\n", without printf. */
+int sbuf_add_header(struct sbuf *b, char type, unsigned long long n);
+int sbuf_add_bulk(struct sbuf *b, const char *p, size_t len);
 void sbuf_free(struct sbuf *b);
 
 struct reply_ref {
