@@ -32,7 +32,7 @@ SUPP_OBJ := $(SUPP_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INTG_BIN := $(INTG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
-.PHONY: all deps demo test test-build unit integration clean format lint bench bench-scale
+.PHONY: all deps demo test test-build unit integration clean format lint bench bench-scale fuzz fuzz-build
 all: $(BUILD)/slotgate
 ifneq ($(SANITIZE),1)
 all: slotgate
@@ -66,6 +66,25 @@ $(BUILD)/gen/dashboard.inc: proxy/dashboard.html
 	$(Q)od -An -v -tx1 < $< | sed -E 's/ ([0-9a-f]{2})/0x\1,/g' > $@.tmp && mv -f $@.tmp $@
 $(BUILD)/proxy/admin.o: $(BUILD)/gen/dashboard.inc
 
+# Fuzzing (clang's libFuzzer with ASan+UBSan): the request parser, the reply framer, CLUSTER SLOTS and
+# the configuration loader. `make fuzz FUZZ_TIME=600` runs each for 10 minutes; make test runs each for
+# FUZZ_SHORT seconds.
+FUZZ_TIME  ?= 60
+FUZZ_SHORT ?= 10
+FUZZERS    := request reply slots conf
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=undefined
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard router/*.h conf/*.h)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  FUZZ  $@")
+	$(Q)clang $(FUZZ_FLAGS) $< $(CORE_SRC) -o $@ $(LIBS)
+
+fuzz-build: $(FUZZERS:%=build/fuzz/fuzz_%)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@scripts/run-fuzz $(FUZZ_TIME) $(FUZZERS)
+
 # Keep test objects (make would delete them as intermediates and rebuild every time).
 .SECONDARY:
 
@@ -83,8 +102,10 @@ test-build: $(BUILD)/slotgate $(UNIT_BIN) $(INTG_BIN)
 test: deps
 	@$(MAKE) --no-print-directory all test-build
 	@$(MAKE) --no-print-directory SANITIZE=1 test-build
+	@$(MAKE) --no-print-directory fuzz-build
 	@TEST_SLOTGATE_BIN=build/asan/slotgate scripts/run-tests build/release/tests/unit/* build/asan/tests/unit/* \
 		build/asan/tests/integration/*
+	@scripts/run-fuzz $(FUZZ_SHORT) $(FUZZERS)
 
 unit: test-build
 	@scripts/run-tests $(UNIT_BIN)

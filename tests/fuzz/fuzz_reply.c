@@ -1,0 +1,48 @@
+/* libFuzzer: the backend reply framer (router/resp.c). Whole and in pieces it must find the same reply
+ * boundaries (or the same error), never reading past what it was given. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../router/resp.h"
+
+#define MAX_REPLIES 64
+
+static int frame(const uint8_t *data, size_t len, size_t step, size_t *ends, int *error) {
+    struct resp_scanner s;
+    char err[RESP_ERR_LEN];
+    resp_scanner_init(&s, 1 << 20);
+    size_t start = 0, avail = step < len ? step : len;
+    int n = 0;
+    *error = 0;
+    while (n < MAX_REPLIES) {
+        size_t rlen;
+        int rc = resp_scan_reply(&s, (const char *)data + start, avail - start, &rlen, err, sizeof(err));
+        if (rc == RESP_ERROR) {
+            *error = 1;
+            break;
+        }
+        if (rc == RESP_DONE) {
+            if (rlen == 0 || rlen > avail - start) abort();
+            start += rlen;
+            ends[n++] = start;
+            continue;
+        }
+        if (avail == len) break;
+        avail = avail + step > len ? len : avail + step;
+    }
+    return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 2) return 0;
+    size_t step = data[0] % 32 + 1;
+    static size_t a[MAX_REPLIES], b[MAX_REPLIES];
+    int ea, eb;
+    int na = frame(data + 1, size - 1, size, a, &ea), nb = frame(data + 1, size - 1, step, b, &eb);
+    if (na != nb || ea != eb) abort();
+    for (int i = 0; i < na; i++)
+        if (a[i] != b[i]) abort();
+    return 0;
+}
