@@ -40,6 +40,8 @@ static const struct setting settings[] = {
     {"log-level", T_LEVEL, O(log_level), 0, 0, 0, "debug, verbose, notice or warning (default notice)"},
     {"backend-user", T_STR, O(backend_user), 0, 0, 0, "ACL user for backend connections"},
     {"backend-password", T_STR, O(backend_password), 0, 0, 1, "password for backend connections (never logged)"},
+    {"backend-password-file", T_STR, O(backend_password_file), 0, 0, 0,
+     "file holding the backend password (its first line), e.g. a mounted Kubernetes Secret"},
     {"maxclients", T_INT, O(maxclients), 1, 1000000, 0, "most clients connected at once (default 10000)"},
     {"proto-max-bulk-len", T_BYTES, O(proto_max_bulk_len), 1024 * 1024, 1LL << 32, 0,
      "largest bulk string (default 512mb)"},
@@ -68,6 +70,8 @@ static const struct setting settings[] = {
     {"log-format", T_FORMAT, O(log_format), 0, 0, 0, "text (Redis's log lines) or json (one object a line)"},
     {"drain-timeout-ms", T_INT, O(drain_timeout_ms), 0, 3600000, 0,
      "on SIGTERM/SIGINT, how long requests in flight may take to finish (default 10000)"},
+    {"timeout", T_INT, O(timeout), 0, 31536000, 0,
+     "close a client idle this many seconds, as Redis's timeout (default 0: never)"},
 };
 /* Settings a SIGHUP may change in a running slotgate; the others need a restart. */
 static const char *const live_settings[] = {
@@ -330,6 +334,20 @@ static void usage(FILE *f) {
     for (size_t i = 0; i < NSETTINGS; i++) fprintf(f, "  --%-28s %s\n", settings[i].name, settings[i].help);
 }
 
+/* backend-password-file: its first line (without the newline) is the backend password. */
+static int read_secret_file(struct conf *c, char *err, size_t errlen) {
+    FILE *f = fopen(c->backend_password_file, "r");
+    char line[1024];
+    if (!f) return snprintf(err, errlen, "backend-password-file: cannot read %s", c->backend_password_file), -1;
+    if (!fgets(line, sizeof(line), f)) line[0] = '\0';
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!line[0]) return snprintf(err, errlen, "backend-password-file: %s is empty", c->backend_password_file), -1;
+    free(c->backend_password);
+    c->backend_password = strdup(line);
+    return 0;
+}
+
 enum { OPT_HELP = 1000, OPT_VERSION, OPT_CHECK, OPT_CONFIG, OPT_SETTING };
 
 int conf_load(struct conf *c, int argc, char **argv, char **envp, char *err, size_t errlen) {
@@ -394,6 +412,7 @@ int conf_load(struct conf *c, int argc, char **argv, char **envp, char *err, siz
         snprintf(err, errlen, "seeds: no seed node given (e.g. slotgate 127.0.0.1:7000, or \"seeds\" in the file)");
         return CONF_EXIT_ERROR;
     }
+    if (c->backend_password_file && read_secret_file(c, err, errlen) < 0) return CONF_EXIT_ERROR;
     if (check_only) return printf("configuration %s is valid\n", file), CONF_EXIT_OK;
     return CONF_RUN;
 }
@@ -409,6 +428,7 @@ void conf_free(struct conf *c) {
     free(c->config_file);
     free(c->admin_bind);
     free(c->admin_token);
+    free(c->backend_password_file);
     memset(c, 0, sizeof(*c));
 }
 

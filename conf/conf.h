@@ -25,6 +25,7 @@ struct conf {
     int log_level;
     char *backend_user;
     char *backend_password;
+    char *backend_password_file; /* read into backend_password at load */
     int maxclients;
     long long proto_max_bulk_len;
     int max_multibulk_len;
@@ -45,6 +46,7 @@ struct conf {
     char *admin_token;
     int log_format; /* LOG_FORMAT_* */
     int drain_timeout_ms;
+    int timeout; /* seconds a client may stay idle; 0: forever */
     char *config_file;
 };
 

@@ -144,6 +144,10 @@ int metrics_render(const struct admin_view *v, struct sbuf *b) {
     rc |= sbuf_printf(b, "slotgate_connections_received_total %llu\n", (unsigned long long)t.s.connections);
     rc |= family(b, "slotgate_rejected_connections_total", "counter", "Clients refused at maxclients.");
     rc |= sbuf_printf(b, "slotgate_rejected_connections_total %llu\n", (unsigned long long)t.s.rejected);
+    rc |= family(b, "slotgate_auth_failures_total", "counter", "AUTH attempts refused (WRONGPASS).");
+    rc |= sbuf_printf(b, "slotgate_auth_failures_total %llu\n", (unsigned long long)t.s.auth_failures);
+    rc |= family(b, "slotgate_idle_clients_closed_total", "counter", "Clients closed by the timeout setting.");
+    rc |= sbuf_printf(b, "slotgate_idle_clients_closed_total %llu\n", (unsigned long long)t.s.idle_closed);
     rc |= family(b, "slotgate_commands_total", "counter", "Commands answered, by command family.");
     for (int f = 0; f < FAM_COUNT; f++)
         rc |= sbuf_printf(b, "slotgate_commands_total{family=\"%s\"} %llu\n", cmd_family_name(f),

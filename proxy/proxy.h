@@ -146,6 +146,7 @@ struct client {
 
 struct worker_stats {
     uint64_t commands, errors, moved, ask, tryagain, clusterdown, timeouts, connections, rejected;
+    uint64_t auth_failures, idle_closed;
     uint64_t calls[FAM_COUNT], failed[FAM_COUNT]; /* replies, and error replies, by command family */
     uint64_t latency[HIST_BUCKETS];               /* request in to reply out, by hist.h bucket */
     uint64_t latency_us;                          /* their sum, for Prometheus's _sum */

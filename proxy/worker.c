@@ -377,10 +377,26 @@ static void park_run(struct worker *w, int all) {
 #define TRIM_AFTER_CHUNKS  16
 #define TRIM_AFTER_CLIENTS 256 /* connections closed (their structs freed) */
 
+/* timeout (Redis's): a client with nothing in flight, not subscribed, idle longer than that, goes. */
+static void close_idle_clients(struct worker *w) {
+    int limit = w->conf->timeout;
+    if (limit <= 0) return;
+    double now = worker_now(w);
+    for (struct client *c = w->clients, *next; c; c = next) {
+        next = c->next;
+        if (c->qhead || c->sub || c->ssub || c->upload || now - c->last_cmd <= limit) continue;
+        log_verbose("worker %d: closing client %s: idle for %.0f s (timeout %d)", w->id, c->addr, now - c->last_cmd,
+                    limit);
+        STAT_INC(w, idle_closed);
+        client_close(c);
+    }
+}
+
 static void on_trim_timer(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop;
     (void)revents;
     struct worker *w = t->data;
+    close_idle_clients(w);
     if (w->pool.in_use > POOL_KEEP) return; /* busy: the chunks will be needed again */
     pool_shrink(&w->pool, POOL_KEEP);
     if (w->pool.released < TRIM_AFTER_CHUNKS && w->clients_freed < TRIM_AFTER_CLIENTS) return;

@@ -462,13 +462,25 @@ START_TEST(token_redaction_and_json_logs) {
     ck_assert_int_eq(jint(j, "port"), SG_PORT + 1);
     json_decref(j);
     http_reply_free(&r);
+    /* a wrong AUTH is refused, counted and logged without the password */
+    redisContext *c = connect_port(SG_PORT + 1);
+    redisReply *rr = redisCommand(c, "AUTH %s", "not-the-password");
+    ck_assert_str_eq(rr->str, "WRONGPASS invalid username-password pair or user is disabled.");
+    freeReplyObject(rr);
+    rr = redisCommand(c, "AUTH app apppw-9");
+    ck_assert_str_eq(rr->str, "OK");
+    freeReplyObject(rr);
+    redisFree(c);
+    http_request(&r, "GET", admin, "/stats", "-H 'Authorization: Bearer t0ken-42'");
+    ck_assert_msg(strstr(r.body, "\"auth_failures\": 1"), "%s", r.body);
+    http_reply_free(&r);
     http_request(&r, "GET", admin, "/readyz", NULL); /* no token needed: probes */
     ck_assert_msg(r.status == 200 || r.status == 503, "%d", r.status);
     http_reply_free(&r);
     FILE *f = fopen(s2.log, "r");
     ck_assert_ptr_nonnull(f);
     char line[4096];
-    int lines = 0, ready_line = 0;
+    int lines = 0, ready_line = 0, auth_line = 0;
     while (fgets(line, sizeof(line), f)) {
         json_error_t err;
         json_t *o = json_loads(line, 0, &err);
@@ -476,13 +488,16 @@ START_TEST(token_redaction_and_json_logs) {
         ck_assert_int_eq(strlen(jstr(o, "time")), 24);
         ck_assert_msg(strlen(jstr(o, "level")) > 0 && json_is_integer(json_object_get(o, "pid")), "%s", line);
         ready_line |= strstr(jstr(o, "msg"), "ready to accept connections") != NULL;
-        ck_assert_msg(!strstr(line, "s3cret-pw") && !strstr(line, "t0ken-42"), "a secret in the log: %s", line);
+        ck_assert_msg(!strstr(line, "s3cret-pw") && !strstr(line, "t0ken-42") && !strstr(line, "not-the-password"),
+                      "a secret in the log: %s", line);
+        auth_line |= strstr(jstr(o, "msg"), "authentication failed for user 'default'") != NULL;
         json_decref(o);
         lines++;
     }
     fclose(f);
     ck_assert_int_ge(lines, 2);
     ck_assert(ready_line);
+    ck_assert(auth_line);
     ck_assert_int_eq(slotgate_stop(&s2), 0);
 }
 END_TEST

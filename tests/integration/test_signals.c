@@ -208,6 +208,42 @@ START_TEST(sighup_applies_live_settings_and_keeps_running_on_a_bad_file) {
 }
 END_TEST
 
+/* timeout 1: an idle client is closed after about a second; a subscriber and a blocked client are not. */
+START_TEST(timeout_closes_idle_clients_only) {
+    struct slotgate sg;
+    slotgate_start(&sg, SG_PORT + 3, "--threads 1 --timeout 1", seed, 1);
+    redisContext *idle = connect_port(SG_PORT + 3), *sub = connect_port(SG_PORT + 3);
+    redisContext *blocked = connect_port(SG_PORT + 3), *pub = connect_port(SG_PORT + 3);
+    expect_str(idle, "PONG", "PING");
+    redisReply *r = cmd(sub, "SUBSCRIBE idle:ch");
+    freeReplyObject(r);
+    redisAppendCommand(blocked, "BLPOP idle:list 3");
+    int done = 0;
+    while (!done) ck_assert_int_eq(redisBufferWrite(blocked, &done), REDIS_OK);
+    for (int i = 0; i < 25; i++) { /* pub stays busy: never idle for a second */
+        expect_str(pub, "PONG", "PING");
+        sleep_ms(100);
+    }
+    r = redisCommand(idle, "PING");
+    ck_assert_msg(r == NULL && idle->err, "the idle client was not closed");
+    freeReplyObject(cmd(pub, "PUBLISH idle:ch hello"));
+    ck_assert_int_eq(redisGetReply(sub, (void **)&r), REDIS_OK);
+    ck_assert_str_eq(r->element[2]->str, "hello");
+    freeReplyObject(r);
+    ck_assert_int_eq(redisGetReply(blocked, (void **)&r), REDIS_OK);
+    ck_assert_int_eq(r->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    r = cmd(pub, "INFO stats");
+    ck_assert_msg(strstr(r->str, "idle_clients_closed:1\r\n"), "%s", r->str);
+    freeReplyObject(r);
+    redisFree(idle);
+    redisFree(sub);
+    redisFree(blocked);
+    redisFree(pub);
+    ck_assert_int_eq(slotgate_stop(&sg), 0);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("signals");
     TCase *tc = tcase_create("cluster");
@@ -216,6 +252,7 @@ int main(void) {
     tcase_add_test(tc, sigterm_answers_every_request_sent_before_it_and_exits_0);
     tcase_add_test(tc, drain_timeout_bounds_the_wait);
     tcase_add_test(tc, sighup_applies_live_settings_and_keeps_running_on_a_bad_file);
+    tcase_add_test(tc, timeout_closes_idle_clients_only);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

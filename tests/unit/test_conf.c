@@ -184,6 +184,29 @@ START_TEST(reload_applies_only_live_settings) {
 }
 END_TEST
 
+/* backend-password-file: the first line of the file is the password; /config shows the file, not it. */
+START_TEST(backend_password_from_a_file) {
+    struct conf c;
+    char err[CONF_ERR_LEN], arg[128];
+    const char *file = write_file("s3cret-from-file\nsecond line\n");
+    snprintf(arg, sizeof(arg), "%s", file);
+    char *argv[] = {"slotgate", "--backend-password-file", arg, "127.0.0.1:7000", NULL};
+    char *envp[] = {NULL};
+    ck_assert_int_eq(load(&c, argv, envp, err), CONF_RUN);
+    ck_assert_str_eq(c.backend_password, "s3cret-from-file");
+    json_t *j = conf_to_json(&c);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "backend-password")), "(redacted)");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "backend-password-file")), arg);
+    json_decref(j);
+    conf_free(&c);
+    write_file("\n");
+    ck_assert_int_eq(load(&c, argv, envp, err), CONF_EXIT_ERROR);
+    ck_assert_msg(strstr(err, "backend-password-file:") && strstr(err, "is empty"), "%s", err);
+    conf_free(&c);
+    unlink(path);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("conf");
     TCase *tc = tcase_create("load");
@@ -193,6 +216,7 @@ int main(void) {
     tcase_add_test(tc, no_seed_is_an_error);
     tcase_add_test(tc, json_view_redacts_secrets);
     tcase_add_test(tc, reload_applies_only_live_settings);
+    tcase_add_test(tc, backend_password_from_a_file);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
