@@ -518,6 +518,17 @@ static void backend_read(struct backend *b) {
         if (rc == RESP_ERROR) {
             char why[160];
             snprintf(why, sizeof(why), "protocol error from the node: %s", err);
+            /* The request at the head got the bad reply: it fails now, not retried into the next
+             * connection; the others in flight are handled as for any lost connection. */
+            struct req *r = b->setup_replies || b->dedicated == DED_PUBSUB ? NULL : b->head;
+            if (r) {
+                b->head = r->lnext;
+                if (!b->head) b->tail = NULL;
+                b->ninflight--;
+                r->lnext = NULL;
+                CTR_INC(b->node->ctr, errors);
+                req_reply_error(w, r, "ERR slotgate: node %s sent a reply that is not RESP (%s)", b->node->addr, err);
+            }
             backend_close(b, why, 1);
             return;
         }
