@@ -32,7 +32,7 @@ SUPP_OBJ := $(SUPP_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INTG_BIN := $(INTG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
-.PHONY: all deps demo test test-build unit integration clean format lint bench bench-scale fuzz fuzz-build
+.PHONY: all deps demo test test-build unit integration clean format lint bench bench-scale fuzz fuzz-build valgrind
 all: $(BUILD)/slotgate
 ifneq ($(SANITIZE),1)
 all: slotgate
@@ -84,6 +84,11 @@ fuzz-build: $(FUZZERS:%=build/fuzz/fuzz_%)
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@scripts/run-fuzz $(FUZZ_TIME) $(FUZZERS)
+
+# slotgate under valgrind's memcheck with a mixed load; fails on any error or leak (scripts/valgrind-check).
+valgrind: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/valgrind-check
 
 # Keep test objects (make would delete them as intermediates and rebuild every time).
 .SECONDARY:
