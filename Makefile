@@ -31,8 +31,9 @@ APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
 SUPP_OBJ := $(SUPP_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INTG_BIN := $(INTG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
+CHAOS_BIN := $(BUILD)/tests/chaos/chaos
 
-.PHONY: all deps demo test test-build unit integration clean format lint bench bench-scale fuzz fuzz-build valgrind
+.PHONY: all deps demo test test-build unit integration clean format lint bench bench-scale fuzz fuzz-build valgrind chaos
 all: $(BUILD)/slotgate
 ifneq ($(SANITIZE),1)
 all: slotgate
@@ -57,6 +58,10 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(CORE_OBJ)
 	$(Q)$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
 
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(SUPP_OBJ) $(CORE_OBJ)
+	@$(if $(V),,echo "  LINK  $@")
+	$(Q)$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
+
+$(BUILD)/tests/chaos/%: $(BUILD)/tests/chaos/%.o $(SUPP_OBJ) $(CORE_OBJ)
 	@$(if $(V),,echo "  LINK  $@")
 	$(Q)$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
 
@@ -85,6 +90,14 @@ fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@scripts/run-fuzz $(FUZZ_TIME) $(FUZZERS)
 
+# Chaos soak (tests/chaos/chaos.c): `make chaos DURATION=600` against the optimised binary, with the
+# memory check; make test runs a CHAOS_SHORT-second one against the sanitizer build.
+DURATION    ?= 300
+CHAOS_SHORT ?= 40
+chaos: deps
+	@$(MAKE) --no-print-directory all $(CHAOS_BIN)
+	@CHAOS_SECONDS=$(DURATION) CHAOS_RSS_CHECK=1 TEST_SLOTGATE_BIN=./slotgate scripts/run-tests $(CHAOS_BIN)
+
 # slotgate under valgrind's memcheck with a mixed load; fails on any error or leak (scripts/valgrind-check).
 valgrind: deps
 	@$(MAKE) --no-print-directory all
@@ -100,7 +113,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo
 
-test-build: $(BUILD)/slotgate $(UNIT_BIN) $(INTG_BIN)
+test-build: $(BUILD)/slotgate $(UNIT_BIN) $(INTG_BIN) $(CHAOS_BIN)
 
 # Unit tests run in both builds; integration tests drive the sanitizer build of the real binary, so any
 # ASan/UBSan/LeakSanitizer report from slotgate fails them.
@@ -111,6 +124,7 @@ test: deps
 	@TEST_SLOTGATE_BIN=build/asan/slotgate scripts/run-tests build/release/tests/unit/* build/asan/tests/unit/* \
 		build/asan/tests/integration/*
 	@scripts/run-fuzz $(FUZZ_SHORT) $(FUZZERS)
+	@CHAOS_SECONDS=$(CHAOS_SHORT) TEST_SLOTGATE_BIN=build/asan/slotgate scripts/run-tests build/asan/tests/chaos/chaos
 
 unit: test-build
 	@scripts/run-tests $(UNIT_BIN)

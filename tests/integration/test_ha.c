@@ -26,31 +26,6 @@ static struct slotgate sg;
 static void setup(void) { fixture_up(&cl, &sg, BASE, 3, 1, SG_PORT, "--threads 1"); }
 static void teardown(void) { fixture_down(&cl, &sg); }
 
-/* The replica of the master on port (from its ROLE), or -1. */
-static int replica_of(int master_port) {
-    for (int i = 0; i < cl.nnodes; i++) {
-        if (cl.pids[i] <= 0) continue;
-        redisContext *d = connect_port(BASE + i);
-        if (!d) continue;
-        redisReply *r = cmd(d, "ROLE");
-        int found = strcmp(r->element[0]->str, "slave") == 0 && r->element[2]->integer == master_port;
-        freeReplyObject(r);
-        redisFree(d);
-        if (found) return BASE + i;
-    }
-    return -1;
-}
-
-static int role_is(int port, const char *role) {
-    redisContext *d = connect_port(port);
-    if (!d) return 0;
-    redisReply *r = redisCommand(d, "ROLE");
-    int ok = r && r->type == REDIS_REPLY_ARRAY && strcmp(r->element[0]->str, role) == 0;
-    if (r) freeReplyObject(r);
-    redisFree(d);
-    return ok;
-}
-
 static int master_of_key(const char *key) { return cluster_master_for_slot(&cl, (int)slot_for_key(key, strlen(key))); }
 
 /* Every acknowledged write reads back through slotgate, except those Redis itself lost (bounded by
@@ -72,7 +47,7 @@ static void report(const char *scenario, struct load *l) {
 
 START_TEST(graceful_failover_is_invisible) {
     struct load l;
-    int victim = cluster_master_for_slot(&cl, 0), promoted = replica_of(victim);
+    int victim = cluster_master_for_slot(&cl, 0), promoted = cluster_replica_of(&cl, victim);
     ck_assert_int_gt(promoted, 0);
     load_start(&l, SG_PORT, 50, MAX_KEYS, 60);
     sleep_ms(1000);
@@ -80,7 +55,7 @@ START_TEST(graceful_failover_is_invisible) {
     expect_str(d, "OK", "CLUSTER FAILOVER");
     redisFree(d);
     long long until = now_ms() + 20000;
-    while (!role_is(promoted, "master")) {
+    while (!node_role_is(promoted, "master")) {
         ck_assert_msg(now_ms() < until, "the replica was not promoted");
         sleep_ms(50);
     }
@@ -96,7 +71,7 @@ END_TEST
 
 START_TEST(killed_master_errors_only_in_flight_writes) {
     struct load l;
-    int victim = cluster_master_for_slot(&cl, 0), promoted = replica_of(victim);
+    int victim = cluster_master_for_slot(&cl, 0), promoted = cluster_replica_of(&cl, victim);
     load_start(&l, SG_PORT, 50, MAX_KEYS, 60);
     sleep_ms(1000);
     long long ops_before = l.ops;
@@ -104,7 +79,7 @@ START_TEST(killed_master_errors_only_in_flight_writes) {
     long long t0 = now_ms();
     cl.pids[victim - BASE] = 0;
     long long until = now_ms() + 30000;
-    while (!role_is(promoted, "master")) {
+    while (!node_role_is(promoted, "master")) {
         ck_assert_msg(now_ms() < until, "the replica was not promoted");
         sleep_ms(50);
     }
@@ -125,19 +100,19 @@ END_TEST
 
 START_TEST(stopped_master_is_replaced_then_followed) {
     struct load l;
-    int victim = cluster_master_for_slot(&cl, 0), promoted = replica_of(victim);
+    int victim = cluster_master_for_slot(&cl, 0), promoted = cluster_replica_of(&cl, victim);
     load_start(&l, SG_PORT, 50, MAX_KEYS, 60);
     sleep_ms(1000);
     kill(cl.pids[victim - BASE], SIGSTOP);
     long long until = now_ms() + 30000;
-    while (!role_is(promoted, "master")) {
+    while (!node_role_is(promoted, "master")) {
         ck_assert_msg(now_ms() < until, "the replica was not promoted");
         sleep_ms(50);
     }
     sleep_ms(1000);
     kill(cl.pids[victim - BASE], SIGCONT);
     until = now_ms() + 30000;
-    while (!role_is(victim, "slave")) { /* the old master rejoins as a replica */
+    while (!node_role_is(victim, "slave")) { /* the old master rejoins as a replica */
         ck_assert_msg(now_ms() < until, "the old master did not rejoin as a replica");
         sleep_ms(100);
     }
@@ -150,34 +125,6 @@ START_TEST(stopped_master_is_replaced_then_followed) {
 }
 END_TEST
 
-static int run_cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run_cli(const char *fmt, ...) {
-    char cmdline[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmdline, sizeof(cmdline), fmt, ap);
-    va_end(ap);
-    char full[1200];
-    snprintf(full, sizeof(full), "%s >>%s/cli.log 2>&1", cmdline, cl.dir);
-    int rc = system(full);
-    if (rc != 0) {
-        snprintf(full, sizeof(full), "tail -20 %s/cli.log >&2", cl.dir);
-        if (system(full) != 0) fprintf(stderr, "(no cli.log)\n");
-    }
-    return rc;
-}
-
-/* Until every node agrees on the configuration, as redis-cli requires before it reshards or rebalances. */
-static void wait_settled(void) {
-    char check[128];
-    snprintf(check, sizeof(check), "redis-cli --cluster check 127.0.0.1:%d >/dev/null 2>&1", BASE);
-    long long until = now_ms() + 30000;
-    while (system(check) != 0) {
-        ck_assert_msg(now_ms() < until, "the cluster did not settle");
-        sleep_ms(200);
-    }
-}
-
 START_TEST(reshard_and_rebalance_under_load) {
     struct load l;
     char from[41], to[41];
@@ -185,14 +132,15 @@ START_TEST(reshard_and_rebalance_under_load) {
     node_id(BASE + 1, to);
     load_start(&l, SG_PORT, 50, MAX_KEYS, 120);
     sleep_ms(500);
-    ck_assert_int_eq(run_cli("redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s "
-                             "--cluster-slots 2000 --cluster-yes --cluster-pipeline 100",
-                             BASE, from, to),
+    ck_assert_int_eq(cluster_cli(&cl,
+                                 "redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s "
+                                 "--cluster-slots 2000 --cluster-yes --cluster-pipeline 100",
+                                 BASE, from, to),
                      0);
     ck_assert_int_eq(cluster_master_for_slot(&cl, 0), BASE + 1); /* slot 0 moved */
-    wait_settled();
-    ck_assert_int_eq(run_cli("redis-cli --cluster rebalance 127.0.0.1:%d --cluster-yes --cluster-pipeline 100", BASE),
-                     0);
+    cluster_wait_settled(&cl);
+    ck_assert_int_eq(
+        cluster_cli(&cl, "redis-cli --cluster rebalance 127.0.0.1:%d --cluster-yes --cluster-pipeline 100", BASE), 0);
     sleep_ms(1000);
     load_stop(&l);
     report("reshard of 2000 slots, then rebalance", &l);
@@ -213,7 +161,7 @@ START_TEST(node_added_resharded_into_and_removed) {
     }
     load_start(&l, SG_PORT, 50, MAX_KEYS, 120);
     sleep_ms(500);
-    ck_assert_int_eq(run_cli("redis-cli --cluster add-node 127.0.0.1:%d 127.0.0.1:%d", newport, BASE), 0);
+    ck_assert_int_eq(cluster_cli(&cl, "redis-cli --cluster add-node 127.0.0.1:%d 127.0.0.1:%d", newport, BASE), 0);
     char id[41], from[41];
     node_id(newport, id);
     node_id(BASE, from);
@@ -241,21 +189,23 @@ START_TEST(node_added_resharded_into_and_removed) {
         ck_assert_msg(now_ms() < until, "the new node never saw the cluster as ok");
         sleep_ms(100);
     }
-    wait_settled();
+    cluster_wait_settled(&cl);
     ck_assert_int_eq(
-        run_cli("redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 1000 "
-                "--cluster-yes --cluster-pipeline 100",
-                BASE, from, id),
+        cluster_cli(&cl,
+                    "redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 1000 "
+                    "--cluster-yes --cluster-pipeline 100",
+                    BASE, from, id),
         0);
     ck_assert_int_eq(cluster_master_for_slot(&cl, 0), newport);
-    wait_settled();
+    cluster_wait_settled(&cl);
     ck_assert_int_eq(
-        run_cli("redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 1000 "
-                "--cluster-yes --cluster-pipeline 100",
-                BASE, id, from),
+        cluster_cli(&cl,
+                    "redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 1000 "
+                    "--cluster-yes --cluster-pipeline 100",
+                    BASE, id, from),
         0);
-    wait_settled();
-    ck_assert_int_eq(run_cli("redis-cli --cluster del-node 127.0.0.1:%d %s", BASE, id), 0);
+    cluster_wait_settled(&cl);
+    ck_assert_int_eq(cluster_cli(&cl, "redis-cli --cluster del-node 127.0.0.1:%d %s", BASE, id), 0);
     sleep_ms(1500);
     load_stop(&l);
     kill(pid, SIGKILL);
@@ -316,7 +266,7 @@ static long long get_calls(int port) {
     return n;
 }
 
-static int is_replica(int port) { return role_is(port, "slave"); }
+static int is_replica(int port) { return node_role_is(port, "slave"); }
 
 START_TEST(replica_reads_and_fallback) {
     struct slotgate rs;

@@ -468,3 +468,53 @@ void fixture_down(struct cluster *cl, struct slotgate *sg) {
     cluster_stop(cl);
     ck_assert_msg(rc == 0, "slotgate did not exit cleanly (see its log)");
 }
+
+int cluster_replica_of(struct cluster *cl, int master_port) {
+    for (int i = 0; i < cl->nnodes; i++) {
+        if (cl->pids[i] <= 0) continue;
+        redisContext *d = connect_port(cl->base_port + i);
+        if (!d) continue;
+        redisReply *r = redisCommand(d, "ROLE");
+        int found = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 && strcmp(r->element[0]->str, "slave") == 0 &&
+                    r->element[2]->integer == master_port;
+        if (r) freeReplyObject(r);
+        redisFree(d);
+        if (found) return cl->base_port + i;
+    }
+    return -1;
+}
+
+int node_role_is(int port, const char *role) {
+    redisContext *d = connect_port(port);
+    if (!d) return 0;
+    redisReply *r = redisCommand(d, "ROLE");
+    int ok = r && r->type == REDIS_REPLY_ARRAY && strcmp(r->element[0]->str, role) == 0;
+    if (r) freeReplyObject(r);
+    redisFree(d);
+    return ok;
+}
+
+int cluster_cli(struct cluster *cl, const char *fmt, ...) {
+    char cmdline[1024], full[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmdline, sizeof(cmdline), fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof(full), "%s >>%s/cli.log 2>&1", cmdline, cl->dir);
+    int rc = system(full);
+    if (rc != 0) {
+        snprintf(full, sizeof(full), "tail -20 %s/cli.log >&2", cl->dir);
+        if (system(full) != 0) fprintf(stderr, "(no cli.log)\n");
+    }
+    return rc;
+}
+
+void cluster_wait_settled(struct cluster *cl) {
+    char check[128];
+    snprintf(check, sizeof(check), "redis-cli --cluster check 127.0.0.1:%d >/dev/null 2>&1", cl->base_port);
+    long long until = now_ms() + 30000;
+    while (system(check) != 0) {
+        ck_assert_msg(now_ms() < until, "the cluster did not settle");
+        sleep_ms(200);
+    }
+}

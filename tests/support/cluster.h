@@ -51,6 +51,15 @@ void fixture_up(struct cluster *cl, struct slotgate *sg, int base, int masters, 
                 const char *args);
 void fixture_down(struct cluster *cl, struct slotgate *sg);
 
+/* The port of a live replica of the master on master_port (from ROLE), or -1. */
+int cluster_replica_of(struct cluster *cl, int master_port);
+int node_role_is(int port, const char *role); /* ROLE says "master" or "slave" */
+/* Runs a shell command line (redis-cli --cluster ...), its output appended to the cluster's cli.log,
+ * shown on failure; returns its status. */
+int cluster_cli(struct cluster *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Until redis-cli --cluster check passes (every node agrees), as resharding requires. */
+void cluster_wait_settled(struct cluster *cl);
+
 redisContext *connect_port(int port);
 /* Runs a command and returns its reply; fails the test on a connection error. */
 redisReply *cmd(redisContext *c, const char *fmt, ...);

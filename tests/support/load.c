@@ -43,6 +43,7 @@ static void *run(void *arg) {
             int is_get = i % 4 == 3 && first > 0;
             if (r->type == REDIS_REPLY_ERROR) {
                 if (!l->errors) snprintf(l->first_error, sizeof(l->first_error), "%s", r->str);
+                snprintf(l->last_error, sizeof(l->last_error), "%s", r->str);
                 l->errors++;
             } else if (!is_get) {
                 l->acked[at] = 1;

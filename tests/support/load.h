@@ -15,6 +15,7 @@ struct load {
     long long ops, errors, written, bad_reads;
     long long longest_stall_ms;
     char first_error[256];
+    char last_error[256];
     unsigned char *acked; /* acked[i]: SET ha:i was answered +OK */
     long long max_keys;
 };
