@@ -165,31 +165,7 @@ START_TEST(node_added_resharded_into_and_removed) {
     char id[41], from[41];
     node_id(newport, id);
     node_id(BASE, from);
-    for (int i = 0; i < cl.nnodes; i++) { /* every node has met the new one */
-        until = now_ms() + 30000;
-        for (;;) {
-            redisContext *d = connect_port(BASE + i);
-            redisReply *r = cmd(d, "CLUSTER NODES");
-            int knows = strstr(r->str, id) != NULL;
-            freeReplyObject(r);
-            redisFree(d);
-            if (knows) break;
-            ck_assert_msg(now_ms() < until, "node %d never met the new node", BASE + i);
-            sleep_ms(100);
-        }
-    }
-    until = now_ms() + 30000; /* and the new node knows every slot's owner (MIGRATE into it needs that) */
-    for (;;) {
-        redisContext *d = connect_port(newport);
-        redisReply *r = cmd(d, "CLUSTER INFO");
-        int ok = strstr(r->str, "cluster_state:ok") != NULL;
-        freeReplyObject(r);
-        redisFree(d);
-        if (ok) break;
-        ck_assert_msg(now_ms() < until, "the new node never saw the cluster as ok");
-        sleep_ms(100);
-    }
-    cluster_wait_settled(&cl);
+    cluster_wait_joined(&cl, newport, id);
     ck_assert_int_eq(
         cluster_cli(&cl,
                     "redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 1000 "

@@ -518,3 +518,28 @@ void cluster_wait_settled(struct cluster *cl) {
         sleep_ms(200);
     }
 }
+
+void cluster_wait_joined(struct cluster *cl, int port, const char *id) {
+    for (int i = 0; i < cl->nnodes; i++) { /* every node has met the new one */
+        if (cl->pids[i] <= 0) continue;
+        for (long long until = now_ms() + 30000;; sleep_ms(100)) {
+            redisContext *d = connect_port(cl->base_port + i);
+            redisReply *r = d ? redisCommand(d, "CLUSTER NODES") : NULL;
+            int knows = r && r->type == REDIS_REPLY_STRING && strstr(r->str, id);
+            if (r) freeReplyObject(r);
+            if (d) redisFree(d);
+            if (knows) break;
+            ck_assert_msg(now_ms() < until, "node %d never met the new node", cl->base_port + i);
+        }
+    }
+    for (long long until = now_ms() + 30000;; sleep_ms(100)) { /* it knows every slot's owner (MIGRATE needs that) */
+        redisContext *d = connect_port(port);
+        redisReply *r = d ? redisCommand(d, "CLUSTER INFO") : NULL;
+        int ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "cluster_state:ok");
+        if (r) freeReplyObject(r);
+        if (d) redisFree(d);
+        if (ok) break;
+        ck_assert_msg(now_ms() < until, "the new node never saw the cluster as ok");
+    }
+    cluster_wait_settled(cl);
+}

@@ -59,6 +59,8 @@ int node_role_is(int port, const char *role); /* ROLE says "master" or "slave" *
 int cluster_cli(struct cluster *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Until redis-cli --cluster check passes (every node agrees), as resharding requires. */
 void cluster_wait_settled(struct cluster *cl);
+/* After add-node of the node on port (node ID id): every node knows it, it sees the cluster ok, settled. */
+void cluster_wait_joined(struct cluster *cl, int port, const char *id);
 
 redisContext *connect_port(int port);
 /* Runs a command and returns its reply; fails the test on a connection error. */
