@@ -185,6 +185,7 @@ int backend_send(struct backend *b, struct req *r, const char *p, size_t len) {
     r->expires =
         r->timeout < 0 ? 1e300 : r->sent_at + (r->timeout > 0 ? r->timeout : w->conf->command_timeout_ms / 1000.0);
     r->state = REQ_SENT;
+    r->group_skip = r->group_n; /* a group sent again expects all its replies again */
     r->lnext = NULL;
     if (b->tail)
         b->tail->lnext = r;
@@ -364,6 +365,19 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         r->asking = 0;
         return;
     }
+    if (r->group_skip) { /* +OK of MULTI, +QUEUED of each command: the EXEC's reply is the one to keep */
+        r->group_skip--;
+        struct redirect rd;
+        if (p[0] == '-' && (resp_parse_redirect(p, len, &rd) == REDIR_MOVED)) {
+            w->stats.moved++;
+            w->owner[rd.slot] = worker_node(w, rd.host, rd.port);
+            worker_request_refresh(w, "MOVED");
+        }
+        if (p[0] == '-' && (resp_parse_redirect(p, len, &rd) != REDIR_NONE || resp_error_is(p, len, "TRYAGAIN") ||
+                            resp_error_is(p, len, "CLUSTERDOWN")))
+            r->group_retry = 1; /* EXEC will answer EXECABORT: nothing ran, the group goes again */
+        return;
+    }
     b->head = r->lnext;
     if (!b->head) b->tail = NULL;
     b->ninflight--;
@@ -376,6 +390,15 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
         req_free(w, r);
         return;
+    }
+    if (r->group_n && r->group_retry) { /* a queued command was refused for where its slot is: again */
+        double now = worker_now(w);
+        r->group_retry = 0;
+        r->group_skip = r->group_n;
+        if (++r->redirects <= w->conf->max_redirects + MAX_CLUSTER_RETRIES && now < r->deadline) {
+            park_request(w, r, NULL, 0, now + retry_backoff(r->retries++));
+            return;
+        }
     }
     if (r->xform == XFORM_UPLOAD) { /* its bytes were not kept: no redirection or retry (upload.c) */
         if (p[0] == '-' && upload_reply_error(w, r, p, len)) return;

@@ -108,19 +108,6 @@ static void txn_reset(struct client *c) {
     chain_free(&c->w->pool, &c->txn_held);
 }
 
-/* Opens the transaction's connection on the node of slot (any master for -1), sends MULTI unless WATCH
- * already opened it, then replays the commands held since MULTI. */
-static int txn_pin(struct client *c, int slot) {
-    struct worker *w = c->w;
-    if (!c->txn) {
-        c->txn = connect_for(c, node_of_slot(w, slot), DED_TXN);
-        if (!c->txn) return -1;
-    }
-    c->txn_slot = slot;
-    if (c->in_multi && send_internal(w, c->txn, MULTI_CMD, sizeof(MULTI_CMD) - 1) < 0) return -1;
-    return 0;
-}
-
 static void send_on_txn(struct client *c, struct req *r, const char *p, size_t len) {
     r->dedicated = DED_TXN;
     if (!c->txn || backend_send(c->txn, r, p, len) < 0)
@@ -137,27 +124,49 @@ static void hold(struct client *c, struct req *r, const char *p, size_t len) {
     REPLY_LIT(w, r, "+QUEUED\r\n");
 }
 
-static int replay_held(struct client *c) {
+/* EXEC of a transaction with no WATCH: MULTI, the commands held since, and EXEC go to the slot's master
+ * as one request on the shared connections, written together so nothing comes between them. Only the
+ * EXEC's reply goes to the client (backend.c skips the +OK and +QUEUED before it). Like any request it
+ * is held while its master is unreachable and sent again when a queued command was refused with MOVED,
+ * ASK, TRYAGAIN or CLUSTERDOWN (EXEC then aborts, so nothing ran), which lets a transaction ride
+ * through a failover or a reshard. */
+static void exec_group(struct client *c, struct req *r, const char *exec, size_t exec_len) {
     struct worker *w = c->w;
-    size_t total = 0;
+    size_t total = sizeof(MULTI_CMD) - 1 + exec_len;
     for (struct chunk *k = c->txn_held.head; k; k = k->next) total += k->wpos - k->rpos;
-    char *all = malloc(total + 1), *at = all;
-    if (!all) return -1;
-    for (struct chunk *k = c->txn_held.head; k; k = k->next) {
-        memcpy(at, k->data + k->rpos, k->wpos - k->rpos);
-        at += k->wpos - k->rpos;
+    char *held = malloc(total + 1), *all = malloc(total + 1);
+    if (!held || !all) {
+        free(held);
+        free(all);
+        return req_reply_error(w, r, "ERR slotgate: out of memory");
     }
-    int rc = 0;
-    for (size_t off = 0; off < total && rc == 0;) {
-        size_t len = strtoul(all + off, &at, 10);
-        off = (size_t)(at - all) + 1;
-        rc = send_internal(w, c->txn, all + off, len);
+    size_t hn = 0, n = 0;
+    for (struct chunk *k = c->txn_held.head; k; k = k->next) {
+        memcpy(held + hn, k->data + k->rpos, k->wpos - k->rpos);
+        hn += k->wpos - k->rpos;
+    }
+    memcpy(all, MULTI_CMD, sizeof(MULTI_CMD) - 1);
+    n = sizeof(MULTI_CMD) - 1;
+    for (size_t off = 0; off < hn;) { /* held as "length\n" then the command's bytes */
+        char *end;
+        size_t len = strtoul(held + off, &end, 10);
+        off = (size_t)(end - held) + 1;
+        memcpy(all + n, held + off, len);
+        n += len;
         off += len;
     }
+    memcpy(all + n, exec, exec_len);
+    n += exec_len;
+    free(held);
+    if (c->txn_slot < 0 && w->nshards == 0) {
+        free(all);
+        return req_reply_error(w, r, "CLUSTERDOWN The cluster is down: slotgate has not loaded the slot map yet");
+    }
+    r->slot = c->txn_slot >= 0 ? c->txn_slot : w->shard_slot[w->any_rr++ % (unsigned)w->nshards];
+    r->group_n = (uint32_t)c->txn_nheld + 1;
+    r->is_readonly = 0;
+    route_request(w, r, NULL, all, n);
     free(all);
-    chain_free(&w->pool, &c->txn_held);
-    c->txn_nheld = 0;
-    return rc;
 }
 
 static void txn_exec_or_discard(struct client *c, struct req *r, const char *p, size_t len, int is_exec) {
@@ -168,13 +177,15 @@ static void txn_exec_or_discard(struct client *c, struct req *r, const char *p, 
         txn_reset(c);
         return req_reply_error(w, r, "EXECABORT Transaction discarded because of previous errors.");
     }
-    if (!c->txn && c->txn_nheld == 0) { /* nothing was queued: nothing to run anywhere */
+    if (!c->txn) { /* no WATCH: everything was held here */
+        if (is_exec && c->txn_nheld > 0)
+            exec_group(c, r, p, len);
+        else if (is_exec)
+            REPLY_LIT(w, r, "*0\r\n");
+        else
+            REPLY_LIT(w, r, "+OK\r\n");
         txn_reset(c);
-        return is_exec ? (void)REPLY_LIT(w, r, "*0\r\n") : (void)REPLY_LIT(w, r, "+OK\r\n");
-    }
-    if (!c->txn && (txn_pin(c, -1) < 0 || replay_held(c) < 0)) {
-        txn_reset(c);
-        return req_reply_error(w, r, "ERR slotgate: cannot reach a node for the transaction");
+        return;
     }
     struct backend *b = c->txn;
     send_on_txn(c, r, p, len);
@@ -228,15 +239,11 @@ static void txn_command(struct client *c, struct req *r, const struct plan *p, c
         c->txn_dirty = 1;
         return req_reply_error(w, r, "CROSSSLOT Keys in request don't hash to the same slot");
     }
-    if (!c->txn && slot < 0) return hold(c, r, bytes, len);
-    if (!c->txn) {
-        if (txn_pin(c, slot) < 0 || replay_held(c) < 0) {
-            c->txn_dirty = 1;
-            return req_reply_error(w, r, "CLUSTERDOWN The cluster is down: no node serves the slot");
-        }
-    } else if (c->txn_slot < 0) {
-        c->txn_slot = slot;
+    if (!c->txn) { /* no WATCH: held until EXEC, then sent as one group (exec_group) */
+        if (slot >= 0) c->txn_slot = slot;
+        return hold(c, r, bytes, len);
     }
+    if (c->txn_slot < 0) c->txn_slot = slot;
     send_on_txn(c, r, bytes, len);
 }
 

@@ -54,6 +54,9 @@ struct req {
     uint8_t dedicated;   /* DED_*: must go on the client's own connection, not the shared pool */
     uint8_t is_readonly; /* safe to send again after its connection died after writing it */
     uint8_t family;      /* enum cmd_family, for the statistics */
+    uint8_t group_retry; /* a reply inside the group said MOVED/ASK/TRYAGAIN/CLUSTERDOWN: send it again */
+    uint32_t group_n;    /* MULTI ... EXEC sent as one request: replies before the EXEC's one (0: none) */
+    uint32_t group_skip; /* of those, still to come on this attempt */
     /* Not cleared by req_new (written before it is read): */
     char sha[41]; /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */
 };
