@@ -18,9 +18,7 @@
 #include "proxy.h"
 #include "scripts.h"
 
-#define MAX_CLUSTER_RETRIES 100           /* bounded in time by the request's deadline */
-#define STREAM_MIN          (256 * 1024)  /* bulk replies this large go to the client as they arrive */
-#define STREAM_BUFFER       (1024 * 1024) /* reading them pauses while the client has this much unwritten */
+#define MAX_CLUSTER_RETRIES 100 /* bounded in time by the request's deadline */
 #define BACKOFF_MIN         0.05
 #define BACKOFF_MAX         1.0
 
@@ -340,6 +338,17 @@ static int reload_script(struct backend *b, struct req *r) {
     return ok;
 }
 
+/* MOVED: the slot's owner changed for good. This worker's table is patched at once so the retry and the
+ * requests after it go to the right node, and a full refresh is asked for, since one moved slot usually
+ * means a reshard or failover that moved many. Returns the new owner. */
+static struct node *follow_moved(struct worker *w, const struct redirect *rd) {
+    struct node *to = worker_node(w, rd->host, rd->port);
+    w->stats.moved++;
+    w->owner[rd->slot] = to;
+    worker_request_refresh(w, "MOVED");
+    return to;
+}
+
 /* One complete reply for the head of the FIFO. */
 static void handle_reply(struct backend *b, const char *p, size_t len) {
     struct worker *w = b->w;
@@ -367,14 +376,11 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
     }
     if (r->group_skip) { /* +OK of MULTI, +QUEUED of each command: the EXEC's reply is the one to keep */
         r->group_skip--;
+        if (p[0] != '-') return;
         struct redirect rd;
-        if (p[0] == '-' && (resp_parse_redirect(p, len, &rd) == REDIR_MOVED)) {
-            w->stats.moved++;
-            w->owner[rd.slot] = worker_node(w, rd.host, rd.port);
-            worker_request_refresh(w, "MOVED");
-        }
-        if (p[0] == '-' && (resp_parse_redirect(p, len, &rd) != REDIR_NONE || resp_error_is(p, len, "TRYAGAIN") ||
-                            resp_error_is(p, len, "CLUSTERDOWN")))
+        int kind = resp_parse_redirect(p, len, &rd);
+        if (kind == REDIR_MOVED) follow_moved(w, &rd);
+        if (kind != REDIR_NONE || resp_error_is(p, len, "TRYAGAIN") || resp_error_is(p, len, "CLUSTERDOWN"))
             r->group_retry = 1; /* EXEC will answer EXECABORT: nothing ran, the group goes again */
         return;
     }
@@ -391,14 +397,14 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         req_free(w, r);
         return;
     }
-    if (r->group_n && r->group_retry) { /* a queued command was refused for where its slot is: again */
+    if (r->group_retry) { /* a queued command was refused for where its slot is: the group goes again */
         double now = worker_now(w);
         r->group_retry = 0;
-        r->group_skip = r->group_n;
-        if (++r->redirects <= w->conf->max_redirects + MAX_CLUSTER_RETRIES && now < r->deadline) {
-            park_request(w, r, NULL, 0, now + retry_backoff(r->retries++));
+        if (r->retries < MAX_CLUSTER_RETRIES && now + retry_backoff(r->retries) < r->deadline) {
+            park_request(w, r, NULL, 0, now + retry_backoff(r->retries));
+            r->retries++;
             return;
-        }
+        } /* else the EXECABORT goes to the client */
     }
     if (r->xform == XFORM_UPLOAD) { /* its bytes were not kept: no redirection or retry (upload.c) */
         if (p[0] == '-' && upload_reply_error(w, r, p, len)) return;
@@ -414,15 +420,11 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
                                 (int)(len - 3), p + 1);
                 return;
             }
-            struct node *to = worker_node(w, rd.host, rd.port);
+            struct node *to;
             if (rd.kind == REDIR_MOVED) {
-                /* The slot's owner changed for good: patch this worker's table at once so the retry and
-                 * the requests after it go to the right node, and ask for a full refresh, since one
-                 * moved slot usually means a reshard or failover that moved many. */
-                w->stats.moved++;
-                w->owner[rd.slot] = to;
-                worker_request_refresh(w, "MOVED");
+                to = follow_moved(w, &rd);
             } else {
+                to = worker_node(w, rd.host, rd.port);
                 /* ASK is one-shot: the map is not changed, ASKING must precede the command on the
                  * same connection. */
                 w->stats.ask++;

@@ -123,6 +123,23 @@ static void pop_head(struct worker *w, struct client *c) {
 
 static void release_held(struct worker *w, struct client *c);
 
+/* The command's bytes are no longer needed once its reply is in. */
+static void release_cmd(struct worker *w, struct req *r) {
+    if (!r->cmd_chain) return;
+    chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
+    r->cmd_chain = NULL;
+}
+
+void client_enqueue(struct client *c, struct req *r) {
+    r->client = c;
+    if (c->qtail)
+        c->qtail->qnext = r;
+    else
+        c->qhead = r;
+    c->qtail = r;
+    c->nqueued++;
+}
+
 /* Replies by command family, and the time from the loop turn that read the request to the one that
  * answers it (ev_now: no clock read per request). */
 static void count_reply(struct worker *w, const struct req *r, int is_error) {
@@ -141,10 +158,7 @@ static void count_reply(struct worker *w, const struct req *r, int is_error) {
 
 void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
     struct client *c = r->client;
-    if (r->cmd_chain) {
-        chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
-        r->cmd_chain = NULL;
-    }
+    release_cmd(w, r);
     if (r->parent) {
         fanout_child_done(w, r, reply, len);
         return;
@@ -200,10 +214,7 @@ static void release_held(struct worker *w, struct client *c) {
 /* A large bulk reply forwarded as it arrives (backend.c): r is at the head of its client's queue, so
  * its bytes can go straight to the client's output. */
 void req_stream_begin(struct worker *w, struct req *r) {
-    if (r->cmd_chain) {
-        chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
-        r->cmd_chain = NULL;
-    }
+    release_cmd(w, r);
     count_reply(w, r, 0);
 }
 
@@ -268,16 +279,10 @@ static void handle_command(struct client *c, const char *cmd) {
         return;
     }
     double now = worker_now(w);
-    r->client = c;
     r->started = now;
     r->deadline = now + worker_hold(w);
     c->last_cmd = now;
-    if (c->qtail)
-        c->qtail->qnext = r;
-    else
-        c->qhead = r;
-    c->qtail = r;
-    c->nqueued++;
+    client_enqueue(c, r);
     STAT_INC(w, commands);
     plan_request(w->cmds, &c->parser, cmd, plan);
     if (plan->cmd) r->family = (uint8_t)plan->cmd->family;
@@ -328,13 +333,7 @@ static void protocol_error(struct client *c, const char *err) {
     c->is_closing = 1;
     ev_io_stop(c->w->loop, &c->rio);
     if (!r) return client_close(c);
-    r->client = c;
-    if (c->qtail)
-        c->qtail->qnext = r;
-    else
-        c->qhead = r;
-    c->qtail = r;
-    c->nqueued++;
+    client_enqueue(c, r);
     req_reply_error(c->w, r, "ERR %s", err);
 }
 

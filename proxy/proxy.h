@@ -61,6 +61,11 @@ struct req {
     char sha[41]; /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */
 };
 
+/* Values this large are streamed instead of gathered whole (upload.c for arguments, backend.c for
+ * bulk replies); a stream pauses while this much of it waits to be written. */
+#define STREAM_MIN    (256 * 1024)
+#define STREAM_BUFFER (1024 * 1024)
+
 #define NODE_MAX_CONNS 64 /* backend-connections' maximum: pools are sized for it, SIGHUP may grow them */
 
 struct node {
@@ -295,6 +300,7 @@ const char *encode_command(struct worker *w, const struct resp_request *q, const
 
 /* client.c */
 void client_accept(struct worker *w, int fd, const char *addr);
+void client_enqueue(struct client *c, struct req *r); /* the client's next reply will be r's */
 void client_flush(struct client *c);
 void client_free(struct client *c);
 void client_close(struct client *c);

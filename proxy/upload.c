@@ -11,9 +11,6 @@
 #include "log.h"
 #include "proxy.h"
 
-#define STREAM_MIN    (256 * 1024)
-#define STREAM_BUFFER (1024 * 1024)
-
 /* The slot of the one key of a command that has exactly one key at a fixed position (Redis 7 key
  * spec: index + range with lastkey 0), when that key is among the arguments parsed so far. */
 static int single_key_slot(const struct command *cmd, const struct resp_request *q, const char *bytes) {
@@ -47,19 +44,17 @@ int upload_try_start(struct client *c) {
     struct req *r = req_new(w);
     if (!r) return 0;
     double now = worker_now(w);
-    r->client = c;
     r->started = r->sent_at = now;
     r->deadline = now + worker_hold(w);
     r->family = (uint8_t)cmd->family;
     r->slot = slot;
     r->dedicated = DED_BLOCKING;
     r->xform = XFORM_UPLOAD;
-    c->qhead = c->qtail = r;
-    c->nqueued = 1;
+    client_enqueue(c, r);
     c->last_cmd = now;
     size_t total = q->pos + (size_t)q->bulk + 2, first = ibuf_len(&c->in) < total ? ibuf_len(&c->in) : total;
     if (dedicated_send(r, n, bytes, first) < 0) { /* no connection: the usual path (park, retry) takes it */
-        c->qhead = c->qtail = NULL;
+        c->qhead = c->qtail = NULL;               /* it was the only one (upload_try_start waits for an empty queue) */
         c->nqueued = 0;
         req_free(w, r);
         return 0;

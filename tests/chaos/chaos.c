@@ -136,7 +136,6 @@ static int wait_until(int (*cond)(int), int arg, int ms) {
         if (cond(arg)) return 1;
     return 0;
 }
-static int is_master(int port) { return node_role_is(port, "master"); }
 /* A replica that has finished its sync with its master (else promoting it would drop the data it has
  * not received: Redis's asynchronous replication, not what this soak is about). */
 static int in_sync(int port) {
@@ -148,7 +147,6 @@ static int in_sync(int port) {
     if (d) redisFree(d);
     return ok;
 }
-static int is_replica(int port) { return node_role_is(port, "slave"); }
 
 static int victim_slot;
 static const int victim_slots[] = {0, 5461, 10923}; /* one per master of the initial layout */
@@ -160,9 +158,9 @@ static void kill_and_restart(void) {
     waitpid(cl.pids[victim - BASE], NULL, 0);
     untrack_pid(cl.pids[victim - BASE]);
     cl.pids[victim - BASE] = 0;
-    ck_assert_msg(wait_until(is_master, rep, 30000), "replica %d not promoted", rep);
+    ck_assert_msg(wait_role(rep, "master", 30000), "replica %d not promoted", rep);
     cl.pids[victim - BASE] = node_spawn(cl.dir, victim); /* same nodes.conf: it rejoins as a replica */
-    ck_assert_msg(wait_until(is_replica, victim, 30000), "%d did not rejoin as a replica", victim);
+    ck_assert_msg(wait_role(victim, "slave", 30000), "%d did not rejoin as a replica", victim);
     ck_assert_msg(wait_until(in_sync, victim, 30000), "%d did not finish its sync", victim);
     cluster_wait_settled(&cl);
 }
@@ -171,9 +169,9 @@ static void stop_and_continue(void) {
     int victim = cluster_master_for_slot(&cl, victim_slot), rep = cluster_replica_of(&cl, victim);
     ck_assert_int_gt(rep, 0);
     kill(cl.pids[victim - BASE], SIGSTOP);
-    ck_assert_msg(wait_until(is_master, rep, 30000), "replica %d not promoted", rep);
+    ck_assert_msg(wait_role(rep, "master", 30000), "replica %d not promoted", rep);
     kill(cl.pids[victim - BASE], SIGCONT);
-    ck_assert_msg(wait_until(is_replica, victim, 30000), "%d did not rejoin as a replica", victim);
+    ck_assert_msg(wait_role(victim, "slave", 30000), "%d did not rejoin as a replica", victim);
     ck_assert_msg(wait_until(in_sync, victim, 30000), "%d did not finish its sync", victim);
     cluster_wait_settled(&cl);
 }

@@ -5,7 +5,6 @@
  * acknowledged write is read back afterwards. Each scenario prints its errors and longest stall. */
 #include <check.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,11 +53,7 @@ START_TEST(graceful_failover_is_invisible) {
     redisContext *d = connect_port(promoted);
     expect_str(d, "OK", "CLUSTER FAILOVER");
     redisFree(d);
-    long long until = now_ms() + 20000;
-    while (!node_role_is(promoted, "master")) {
-        ck_assert_msg(now_ms() < until, "the replica was not promoted");
-        sleep_ms(50);
-    }
+    ck_assert_msg(wait_role(promoted, "master", 20000), "the replica was not promoted");
     sleep_ms(1500);
     load_stop(&l);
     report("graceful CLUSTER FAILOVER", &l);
@@ -78,11 +73,7 @@ START_TEST(killed_master_errors_only_in_flight_writes) {
     kill(cl.pids[victim - BASE], SIGKILL);
     long long t0 = now_ms();
     cl.pids[victim - BASE] = 0;
-    long long until = now_ms() + 30000;
-    while (!node_role_is(promoted, "master")) {
-        ck_assert_msg(now_ms() < until, "the replica was not promoted");
-        sleep_ms(50);
-    }
+    ck_assert_msg(wait_role(promoted, "master", 30000), "the replica was not promoted");
     long long promoted_ms = now_ms() - t0;
     sleep_ms(2000);
     load_stop(&l);
@@ -104,18 +95,10 @@ START_TEST(stopped_master_is_replaced_then_followed) {
     load_start(&l, SG_PORT, 50, MAX_KEYS, 60);
     sleep_ms(1000);
     kill(cl.pids[victim - BASE], SIGSTOP);
-    long long until = now_ms() + 30000;
-    while (!node_role_is(promoted, "master")) {
-        ck_assert_msg(now_ms() < until, "the replica was not promoted");
-        sleep_ms(50);
-    }
+    ck_assert_msg(wait_role(promoted, "master", 30000), "the replica was not promoted");
     sleep_ms(1000);
     kill(cl.pids[victim - BASE], SIGCONT);
-    until = now_ms() + 30000;
-    while (!node_role_is(victim, "slave")) { /* the old master rejoins as a replica */
-        ck_assert_msg(now_ms() < until, "the old master did not rejoin as a replica");
-        sleep_ms(100);
-    }
+    ck_assert_msg(wait_role(victim, "slave", 30000), "the old master did not rejoin as a replica");
     sleep_ms(1500);
     load_stop(&l);
     report("SIGSTOP of a master past the node timeout, then SIGCONT", &l);

@@ -494,6 +494,12 @@ int node_role_is(int port, const char *role) {
     return ok;
 }
 
+int wait_role(int port, const char *role, int ms) {
+    for (long long until = now_ms() + ms; now_ms() < until; sleep_ms(50))
+        if (node_role_is(port, role)) return 1;
+    return 0;
+}
+
 int cluster_cli(struct cluster *cl, const char *fmt, ...) {
     char cmdline[1024], full[1200];
     va_list ap;

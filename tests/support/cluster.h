@@ -53,7 +53,8 @@ void fixture_down(struct cluster *cl, struct slotgate *sg);
 
 /* The port of a live replica of the master on master_port (from ROLE), or -1. */
 int cluster_replica_of(struct cluster *cl, int master_port);
-int node_role_is(int port, const char *role); /* ROLE says "master" or "slave" */
+int node_role_is(int port, const char *role);      /* ROLE says "master" or "slave" */
+int wait_role(int port, const char *role, int ms); /* 1 once the node has that role, 0 after ms */
 /* Runs a shell command line (redis-cli --cluster ...), its output appended to the cluster's cli.log,
  * shown on failure; returns its status. */
 int cluster_cli(struct cluster *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

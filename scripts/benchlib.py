@@ -1,0 +1,51 @@
+"""Shared by scripts/bench and scripts/bench-scale: processes started and stopped by PID, redis-cli,
+waiting for a condition, a process's CPU time."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+HZ = os.sysconf("SC_CLK_TCK")
+procs = []
+
+
+def start(args, log):
+    p = subprocess.Popen(args, stdout=log, stderr=log)
+    procs.append(p)
+    return p
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    procs.remove(p)
+
+
+def stop_all():
+    for p in list(procs):
+        stop(p)
+
+
+def cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port)] + list(args), capture_output=True, text=True).stdout
+
+
+def wait_for(pred, what, secs=30):
+    end = time.time() + secs
+    while time.time() < end:
+        if pred():
+            return
+        time.sleep(0.1)
+    sys.exit("bench: %s did not happen" % what)
+
+
+def cpu_seconds(pid):
+    """user+sys CPU seconds of a process, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / HZ
