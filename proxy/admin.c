@@ -277,6 +277,8 @@ static enum MHD_Result get_stats(struct admin *a, struct MHD_Connection *c) {
         (json_int_t)t.s.ask, "retries", "tryagain", (json_int_t)t.s.tryagain, "clusterdown",
         (json_int_t)t.s.clusterdown, "backend_timeouts", (json_int_t)t.s.timeouts, "refreshes", "ok", (json_int_t)rs.ok,
         "failed", (json_int_t)rs.failed, "map_changes", (json_int_t)rs.changes, "latency_us", lat);
+    json_object_set_new(json_object_get(j, "refreshes"), "last_error",
+                        rs.failed ? json_string(rs.last_error) : json_null());
     json_object_set_new(j, "auth_failures", json_integer((json_int_t)t.s.auth_failures));
     json_object_set_new(j, "idle_clients_closed", json_integer((json_int_t)t.s.idle_closed));
     return send_json(c, MHD_HTTP_OK, j);

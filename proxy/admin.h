@@ -16,7 +16,7 @@ struct admin_view {
     struct worker *workers;
     int nworkers;
     int *total_clients; /* atomic */
-    int maxclients, port;
+    int maxclients;
 };
 
 /* NULL with err when the listener cannot be opened (the port is taken, a bad address). */

@@ -202,7 +202,7 @@ int main(int argc, char **argv) {
         a.nworkers++;
     }
     if (a.conf.admin_port) {
-        struct admin_view view = {a.status, a.workers, a.nworkers, &a.total_clients, a.conf.maxclients, a.conf.port};
+        struct admin_view view = {a.status, a.workers, a.nworkers, &a.total_clients, a.conf.maxclients};
         if (!(a.admin = admin_start(&a.conf, &view, err, sizeof(err)))) {
             log_warning("%s", err);
             return start_failed(&a);
