@@ -248,6 +248,10 @@ START_TEST(stats_count_commands_by_family_and_info_agrees) {
                   json_dumps(lat, 0));
     ck_assert(json_is_integer(json_object_get(json_object_get(after, "redirections"), "moved")));
     ck_assert_int_ge(jint(json_object_get(after, "refreshes"), "ok"), 1);
+    json_t *refreshes = json_object_get(after, "refreshes");
+    ck_assert_msg(jint(refreshes, "failed") > 0 ? strlen(jstr(refreshes, "last_error")) > 0
+                                                : json_is_null(json_object_get(refreshes, "last_error")),
+                  "refreshes: %s", json_dumps(refreshes, 0));
     /* INFO over RESP: Redis's format, the same figures */
     r = cmd(c, "INFO stats");
     ck_assert_ptr_nonnull(strstr(r->str, "# Stats\r\n"));
