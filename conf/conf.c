@@ -15,7 +15,7 @@
 #define SLOTGATE_VERSION "0.1.0"
 #endif
 
-enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES, T_USERS, T_READ, T_FORMAT };
+enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES, T_USERS, T_READ, T_FORMAT, T_OBL };
 
 struct setting {
     const char *name;
@@ -51,6 +51,11 @@ static const struct setting settings[] = {
      "largest unparsed client input (default 1gb)"},
     {"client-max-pending-bytes", T_BYTES, O(client_max_pending_bytes), 16 * 1024, 1LL << 32, 0,
      "replies queued for a client before reading it pauses (default 64mb)"},
+    {"client-output-buffer-limit", T_OBL, O(obl), 0, 0, 0,
+     "as Redis's: <class> <hard> <soft> <soft seconds> for class normal and pubsub; a client over the hard "
+     "limit, or over the soft one that long, is disconnected (default normal 0 0 0 pubsub 32mb 8mb 60)"},
+    {"dns-cache-ttl-ms", T_INT, O(dns_cache_ttl_ms), 100, 86400000, 0,
+     "how long a resolved host name is used before it is looked up again (default 5000)"},
     {"max-redirects", T_INT, O(max_redirects), 1, 100, 0, "MOVED/ASK hops followed for one request (default 5)"},
     {"failover-hold-ms", T_INT, O(failover_hold_ms), 0, 600000, 0,
      "hold requests for an unreachable master this long (default 0: cluster-node-timeout + 3000)"},
@@ -74,15 +79,28 @@ static const struct setting settings[] = {
      "close a client idle this many seconds, as Redis's timeout (default 0: never)"},
 };
 /* Settings a SIGHUP may change in a running slotgate; the others need a restart. */
-static const char *const live_settings[] = {
-    "log-level",           "log-format",        "connect-timeout-ms",        "command-timeout-ms",
-    "refresh-interval-ms", "read-policy",       "backend-connections",       "maxclients",
-    "proto-max-bulk-len",  "max-multibulk-len", "client-query-buffer-limit", "client-max-pending-bytes",
-    "max-redirects",       "failover-hold-ms",  "probe-interval-ms",         "probe-down-after",
-    "drain-timeout-ms"};
+static const char *const live_settings[] = {"log-level",
+                                            "log-format",
+                                            "connect-timeout-ms",
+                                            "command-timeout-ms",
+                                            "refresh-interval-ms",
+                                            "read-policy",
+                                            "backend-connections",
+                                            "maxclients",
+                                            "proto-max-bulk-len",
+                                            "max-multibulk-len",
+                                            "client-query-buffer-limit",
+                                            "client-max-pending-bytes",
+                                            "max-redirects",
+                                            "failover-hold-ms",
+                                            "probe-interval-ms",
+                                            "probe-down-after",
+                                            "drain-timeout-ms",
+                                            "client-output-buffer-limit"};
 #undef O
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
+static int set_obl(struct conf *c, const char *value, char *err, size_t errlen);
 static const char *levels[] = {"debug", "verbose", "notice", "warning"};
 static const char *policies[] = {"master", "prefer-replica", "replica-only"};
 static const char *formats[] = {"text", "json"};
@@ -105,6 +123,8 @@ void conf_defaults(struct conf *c) {
     c->max_multibulk_len = 1024 * 1024;
     c->client_query_buffer_limit = 1024LL * 1024 * 1024;
     c->client_max_pending_bytes = 64LL * 1024 * 1024;
+    c->obl[CONF_OBL_PUBSUB] = (struct conf_obl){32LL * 1024 * 1024, 8LL * 1024 * 1024, 60};
+    c->dns_cache_ttl_ms = 5000;
     c->max_redirects = 5;
     c->probe_interval_ms = 1000;
     c->probe_down_after = 3;
@@ -247,8 +267,40 @@ int conf_set(struct conf *c, const char *name, const char *value, char *err, siz
         for (int i = 0; i < 2; i++)
             if (!strcasecmp(value, formats[i])) return c->log_format = i, 0;
         return snprintf(err, errlen, "%s: '%s' is not one of text, json", name, value), -1;
+    case T_OBL: return set_obl(c, value, err, errlen);
     }
     return -1;
+}
+
+/* "normal 0 0 0 pubsub 32mb 8mb 60": Redis's client-output-buffer-limit. Classes not given keep their
+ * value; replica (slave) limits are accepted and ignored, so a line copied from redis.conf works. */
+static int set_obl(struct conf *c, const char *value, char *err, size_t errlen) {
+    char buf[256], *save = NULL;
+    struct conf_obl next[2] = {c->obl[0], c->obl[1]};
+    snprintf(buf, sizeof(buf), "%s", value);
+    int n = 0;
+    for (char *tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save), n++) {
+        char *hard = strtok_r(NULL, " \t", &save), *soft = strtok_r(NULL, " \t", &save);
+        char *secs = strtok_r(NULL, " \t", &save);
+        int cls = !strcasecmp(tok, "normal")                                   ? CONF_OBL_NORMAL
+                  : !strcasecmp(tok, "pubsub")                                 ? CONF_OBL_PUBSUB
+                  : (!strcasecmp(tok, "replica") || !strcasecmp(tok, "slave")) ? 2
+                                                                               : -1;
+        struct conf_obl o;
+        char *end;
+        if (cls < 0 || !secs || parse_bytes(hard, &o.hard) < 0 || parse_bytes(soft, &o.soft) < 0 ||
+            (o.soft_seconds = strtoll(secs, &end, 10)) < 0 || *end)
+            return snprintf(err, errlen,
+                            "client-output-buffer-limit: '%s' is not <class> <hard> <soft> <soft seconds> ... "
+                            "with class normal or pubsub",
+                            value),
+                   -1;
+        if (cls < 2) next[cls] = o;
+    }
+    if (!n) return snprintf(err, errlen, "client-output-buffer-limit: empty"), -1;
+    c->obl[0] = next[0];
+    c->obl[1] = next[1];
+    return 0;
 }
 
 /* A JSON value as the string conf_set() takes; seeds may be an array or one string. */
@@ -441,6 +493,9 @@ static json_t *setting_json(const struct conf *c, const struct setting *s) {
     case T_LEVEL: return json_string(conf_log_level_name(c->log_level));
     case T_READ: return json_string(policies[c->read_policy >= 0 && c->read_policy < 3 ? c->read_policy : 0]);
     case T_FORMAT: return json_string(formats[c->log_format ? 1 : 0]);
+    case T_OBL:
+        return json_sprintf("normal %lld %lld %lld pubsub %lld %lld %lld", c->obl[0].hard, c->obl[0].soft,
+                            c->obl[0].soft_seconds, c->obl[1].hard, c->obl[1].soft, c->obl[1].soft_seconds);
     case T_STR: {
         const char *v = *(char *const *)field;
         return !v ? json_null() : s->secret ? json_string("(redacted)") : json_string(v);
@@ -482,7 +537,7 @@ void conf_copy_live(struct conf *dst, const struct conf *src) {
     for (size_t i = 0; i < NSETTINGS; i++) {
         const struct setting *s = &settings[i];
         if (!conf_is_live(s->name)) continue;
-        size_t size = s->type == T_BYTES ? sizeof(long long) : sizeof(int);
+        size_t size = s->type == T_BYTES ? sizeof(long long) : s->type == T_OBL ? sizeof(dst->obl) : sizeof(int);
         memcpy((char *)dst + s->off, (const char *)src + s->off, size);
     }
 }

@@ -31,6 +31,11 @@ struct conf {
     int max_multibulk_len;
     long long client_query_buffer_limit;
     long long client_max_pending_bytes; /* replies waiting for a client before its reads pause */
+    struct conf_obl {                   /* client-output-buffer-limit, per class (CONF_OBL_*) */
+        long long hard, soft;           /* bytes; 0: none */
+        long long soft_seconds;
+    } obl[2];
+    int dns_cache_ttl_ms;
     int max_redirects;
     int failover_hold_ms; /* 0: the cluster's cluster-node-timeout + 3000 */
     int probe_interval_ms;
@@ -51,6 +56,7 @@ struct conf {
 };
 
 enum { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
+enum { CONF_OBL_NORMAL = 0, CONF_OBL_PUBSUB };
 
 enum { CONF_RUN = 0, CONF_EXIT_OK = 1, CONF_EXIT_ERROR = 2 };
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../proxy/dns.h"
 #include "../proxy/log.h"
 #include "status.h"
 
@@ -92,6 +93,7 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     if (status != REDIS_OK && n && n->ac == ac) {
         n->ac = NULL; /* hiredis frees it */
         n->in_flight = 0;
+        dns_forget(n->host); /* a name may point at a new address now */
         probe_failed(n, ac->errstr);
     }
 }
@@ -229,7 +231,18 @@ static void probe(struct pnode *n, int ask_nodes) {
         return;
     }
     if (!n->ac) {
-        redisAsyncContext *ac = redisAsyncConnect(n->host, n->port);
+        char ip[64] = "", err[96];
+        struct dns_addrs a;
+        int rc = dns_lookup(n->host, n->port, -1, &a, err, sizeof(err));
+        if (rc == DNS_PENDING) return; /* probed at the next tick, with the answer cached */
+        if (rc == DNS_FAILED) {
+            char why[128];
+            snprintf(why, sizeof(why), "cannot resolve host name: %s", err);
+            probe_failed(n, why);
+            return;
+        }
+        dns_addr_string(&a.addr[n->failures % a.n], ip, sizeof(ip)); /* each address in turn while failing */
+        redisAsyncContext *ac = redisAsyncConnect(ip, n->port);
         if (!ac || ac->err) {
             probe_failed(n, ac ? ac->errstr : "out of memory");
             if (ac) redisAsyncFree(ac);

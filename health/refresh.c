@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../proxy/dns.h"
 #include "../proxy/log.h"
 #include "../router/command.h"
 #include "status.h"
 
 #define MIN_INTERVAL   0.2 /* seconds between two refreshes, however many are asked for */
 #define MAX_CANDIDATES 128
+#define SEED_MAX_AGE   1.0 /* seconds: a seed name is asked again at a rediscovery (a Service's members change) */
 
 struct refresher {
     struct ev_loop *loop;
@@ -31,7 +33,10 @@ struct refresher {
     double last_start;
     redisAsyncContext *ac;
     char *cand[MAX_CANDIDATES];
+    char is_seed[MAX_CANDIDATES]; /* a seed's name is resolved afresh (dns.h) */
     int ncand, idx;
+    int dns_wait; /* the candidate's name is being resolved */
+    ev_async dns_wake;
     char asked[SM_HOST_LEN + 8];
     char asked_host[SM_HOST_LEN];
     char last_good[SM_HOST_LEN + 8]; /* asked first next time */
@@ -63,22 +68,53 @@ static void clear_candidates(struct refresher *h) {
     h->ncand = 0;
 }
 
-static void add_candidate(struct refresher *h, const char *host, int port) {
+/* Inserts host:port at position at (the end: ncand) unless it is in the list already. 1 if inserted. */
+static int insert_candidate(struct refresher *h, int at, const char *host, int port, int is_seed) {
     char buf[SM_HOST_LEN + 8];
     snprintf(buf, sizeof(buf), "%s:%d", host, port);
     for (int i = 0; i < h->ncand; i++)
-        if (strcmp(h->cand[i], buf) == 0) return;
-    if (h->ncand < MAX_CANDIDATES) h->cand[h->ncand++] = strdup(buf);
+        if (strcmp(h->cand[i], buf) == 0) return 0;
+    char *copy = h->ncand < MAX_CANDIDATES ? strdup(buf) : NULL;
+    if (!copy) return 0;
+    memmove(&h->cand[at + 1], &h->cand[at], sizeof(h->cand[0]) * (size_t)(h->ncand - at));
+    memmove(&h->is_seed[at + 1], &h->is_seed[at], (size_t)(h->ncand - at));
+    h->cand[at] = copy;
+    h->is_seed[at] = (char)is_seed;
+    h->ncand++;
+    return 1;
 }
 
-static void add_seed(struct refresher *h, const char *seed) {
+static void add_candidate(struct refresher *h, const char *host, int port) {
+    insert_candidate(h, h->ncand, host, port, 0);
+}
+
+/* Candidate idx is a name: it is replaced by every address the name has now (those not already in the
+ * list), so each is asked in turn. */
+static void expand_name(struct refresher *h, const struct dns_addrs *a, const char *host, int port) {
+    int at = h->idx, seed = h->is_seed[at], added = 0;
+    char *name = h->cand[at];
+    memmove(&h->cand[at], &h->cand[at + 1], sizeof(h->cand[0]) * (size_t)(h->ncand - at - 1));
+    memmove(&h->is_seed[at], &h->is_seed[at + 1], (size_t)(h->ncand - at - 1));
+    h->ncand--;
+    char list[512] = "";
+    for (int i = 0; i < a->n; i++) {
+        char ip[64];
+        dns_addr_string(&a->addr[i], ip, sizeof(ip));
+        added += insert_candidate(h, at + added, ip, port, seed);
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", ip);
+    }
+    log_verbose("slot map refresh: %s resolves to %s", host, list);
+    free(name);
+}
+
+static void add_seed_at_end(struct refresher *h, const char *seed, int is_seed) {
     char host[SM_HOST_LEN];
     const char *colon = strrchr(seed, ':');
     size_t n = (size_t)(colon - seed);
     if (n >= sizeof(host)) return;
     memcpy(host, seed, n);
     host[n] = '\0';
-    add_candidate(h, host, atoi(colon + 1));
+    insert_candidate(h, h->ncand, host, atoi(colon + 1), is_seed);
 }
 
 static void log_change(struct refresher *h, const struct slotmap *m, const char *from);
@@ -139,6 +175,7 @@ static void attempt_failed(struct refresher *h, const char *why) {
         h->answer = NULL;
     }
     log_verbose("slot map refresh: %s: %s", h->asked, why);
+    h->dns_wait = 0;
     ev_timer_stop(h->loop, &h->attempt_timeout);
     h->idx++;
     ev_timer_set(&h->kick, 0, 0);
@@ -277,6 +314,29 @@ static void try_next(struct refresher *h) {
     size_t n = (size_t)(colon - h->cand[h->idx]);
     memcpy(h->asked_host, h->cand[h->idx], n);
     h->asked_host[n] = '\0';
+    if (!dns_is_literal(h->asked_host)) { /* hiredis would resolve it on this loop, blocking it */
+        struct dns_addrs a;
+        char err[96];
+        int port = atoi(colon + 1);
+        int rc = dns_lookup(h->asked_host, port, h->is_seed[h->idx] ? SEED_MAX_AGE : -1, &a, err, sizeof(err));
+        if (rc == DNS_PENDING) { /* on_dns_wake asks again; the attempt's timer bounds the wait */
+            h->dns_wait = 1;
+            ev_timer_set(&h->attempt_timeout, (h->conf->connect_timeout_ms + 1000) / 1000.0, 0);
+            ev_timer_start(h->loop, &h->attempt_timeout);
+            return;
+        }
+        if (rc == DNS_FAILED) {
+            log_verbose("slot map refresh: cannot resolve %s: %s", h->asked_host, err);
+            h->idx++;
+            try_next(h);
+            return;
+        }
+        char name[SM_HOST_LEN];
+        snprintf(name, sizeof(name), "%s", h->asked_host);
+        expand_name(h, &a, name, port);
+        try_next(h);
+        return;
+    }
     redisAsyncContext *ac = redisAsyncConnect(h->asked_host, atoi(colon + 1));
     if (!ac || ac->err) {
         const char *why = ac ? ac->errstr : "out of memory";
@@ -323,7 +383,7 @@ static void start(struct refresher *h) {
     h->last_start = now;
     clear_candidates(h);
     /* The node that answered last, then known masters (most likely up and current), replicas, seeds. */
-    if (h->last_good[0]) add_seed(h, h->last_good);
+    if (h->last_good[0]) add_seed_at_end(h, h->last_good, 0);
     if (h->current) {
         for (int i = 0; i < h->current->nshards; i++) {
             const struct sm_node *n = &h->current->nodes[h->current->shards[i].master];
@@ -332,7 +392,7 @@ static void start(struct refresher *h) {
         for (int i = 0; i < h->current->nnodes; i++)
             add_candidate(h, h->current->nodes[i].host, h->current->nodes[i].port);
     }
-    for (int i = 0; i < h->conf->nseeds; i++) add_seed(h, h->conf->seeds[i]);
+    for (int i = 0; i < h->conf->nseeds; i++) add_seed_at_end(h, h->conf->seeds[i], 1);
     h->idx = 0;
     try_next(h);
 }
@@ -352,6 +412,16 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
     (void)revents;
     struct refresher *h = a->data;
     if (__atomic_exchange_n(&h->wanted, 0, __ATOMIC_ACQ_REL)) start(h);
+}
+
+static void on_dns_wake(struct ev_loop *loop, ev_async *a, int revents) {
+    (void)loop;
+    (void)revents;
+    struct refresher *h = a->data;
+    if (!h->dns_wait) return;
+    h->dns_wait = 0;
+    ev_timer_stop(h->loop, &h->attempt_timeout);
+    try_next(h);
 }
 
 static void on_periodic(struct ev_loop *loop, ev_timer *t, int revents) {
@@ -395,12 +465,15 @@ struct refresher *refresher_new(struct ev_loop *loop, const struct conf *conf, r
     ev_init(&h->attempt_timeout, on_attempt_timeout);
     ev_init(&h->kick, on_kick);
     ev_async_init(&h->wake, on_wake);
-    h->periodic.data = h->attempt_timeout.data = h->kick.data = h->wake.data = h;
+    ev_async_init(&h->dns_wake, on_dns_wake);
+    h->periodic.data = h->attempt_timeout.data = h->kick.data = h->wake.data = h->dns_wake.data = h;
     return h;
 }
 
 void refresher_start(struct refresher *h) {
     ev_async_start(h->loop, &h->wake);
+    ev_async_start(h->loop, &h->dns_wake);
+    dns_watch(h->loop, &h->dns_wake);
     ev_timer_start(h->loop, &h->periodic);
     start(h);
 }
@@ -430,6 +503,8 @@ void refresher_free(struct refresher *h) {
     ev_timer_stop(h->loop, &h->attempt_timeout);
     ev_timer_stop(h->loop, &h->kick);
     ev_async_stop(h->loop, &h->wake);
+    dns_unwatch(&h->dns_wake);
+    ev_async_stop(h->loop, &h->dns_wake);
     clear_candidates(h);
     if (h->current) slotmap_unref(h->current);
     if (h->answer) slotmap_unref(h->answer);

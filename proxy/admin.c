@@ -15,6 +15,7 @@
 #include "../health/probe.h"
 #include "../router/merge.h"
 #include "../router/slot.h"
+#include "dns.h"
 #include "log.h"
 
 static const unsigned char dashboard[] = {
@@ -281,6 +282,12 @@ static enum MHD_Result get_stats(struct admin *a, struct MHD_Connection *c) {
                         rs.failed ? json_string(rs.last_error) : json_null());
     json_object_set_new(j, "auth_failures", json_integer((json_int_t)t.s.auth_failures));
     json_object_set_new(j, "idle_clients_closed", json_integer((json_int_t)t.s.idle_closed));
+    json_object_set_new(j, "output_buffer_disconnections", json_integer((json_int_t)t.s.output_closed));
+    struct dns_stats ds;
+    dns_get_stats(&ds);
+    json_object_set_new(j, "dns",
+                        json_pack("{sIsIsIsi}", "lookups", (json_int_t)ds.lookups, "failures", (json_int_t)ds.failures,
+                                  "cache_hits", (json_int_t)ds.cache_hits, "names", ds.entries));
     return send_json(c, MHD_HTTP_OK, j);
 }
 

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "dns.h"
 #include "log.h"
 #include "proxy.h"
 #include "scripts.h"
@@ -32,36 +33,6 @@ static void node_failed(struct worker *w, struct node *n, const char *why) {
     n->backoff = n->backoff < BACKOFF_MIN ? BACKOFF_MIN : n->backoff * 2;
     if (n->backoff > BACKOFF_MAX) n->backoff = BACKOFF_MAX;
     n->down_until = worker_now(w) + n->backoff;
-}
-
-static int resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *sl) {
-    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-    memset(ss, 0, sizeof(*ss));
-    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        *sl = sizeof(*s4);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        *sl = sizeof(*s6);
-        return 0;
-    }
-    /* A hostname (announced by the cluster or in a redirect). TODO(issue 8): resolve off the loop. */
-    struct addrinfo hints = {0}, *res;
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0) return -1;
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *sl = res->ai_addrlen;
-    if (ss->ss_family == AF_INET)
-        s4->sin_port = htons((uint16_t)port);
-    else
-        s6->sin6_port = htons((uint16_t)port);
-    freeaddrinfo(res);
-    return 0;
 }
 
 static void append_setup(struct backend *b, const char *cmd) {
@@ -88,54 +59,109 @@ static void append_auth(struct backend *b) {
     }
 }
 
-struct backend *backend_connect(struct worker *w, struct node *n, struct backend **home, struct client *owner,
-                                int dedicated, int readonly) {
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    if (resolve(n->host, n->port, &ss, &sl) < 0) {
-        node_failed(w, n, "cannot resolve host name");
-        return NULL;
-    }
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        node_failed(w, n, strerror(errno));
-        return NULL;
-    }
+/* Opens the socket and starts connecting to one of the node's addresses (the next one each time, so
+ * a name with several addresses has each tried in turn). 0, or -1 with the reason in why. */
+static int open_conn(struct backend *b, const struct dns_addrs *a, char *why, size_t whylen) {
+    struct node *n = b->node;
+    const struct sockaddr_storage *ss = &a->addr[n->addr_rr % (unsigned)a->n];
+    socklen_t sl = a->len[n->addr_rr++ % (unsigned)a->n];
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return snprintf(why, whylen, "%s", strerror(errno)), -1;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
-        node_failed(w, n, strerror(errno));
+    if (connect(fd, (const struct sockaddr *)ss, sl) < 0 && errno != EINPROGRESS) {
+        snprintf(why, whylen, "%s", strerror(errno));
         close(fd);
+        return -1;
+    }
+    b->fd = fd;
+    ev_io_set(&b->rio, fd, EV_READ);
+    ev_io_set(&b->wio, fd, EV_WRITE);
+    ev_io_start(b->w->loop, &b->wio);
+    return 0;
+}
+
+static void resolving_unlink(struct backend *b) {
+    for (struct backend **pp = &b->w->resolving; *pp; pp = &(*pp)->rnext) {
+        if (*pp == b) {
+            *pp = b->rnext;
+            break;
+        }
+    }
+    b->rnext = NULL;
+    b->is_resolving = 0;
+}
+
+/* A lookup finished somewhere: connections waiting for a name try again (worker.c calls this from the
+ * resolver's wake-up). */
+void backend_names_resolved(struct worker *w) {
+    struct backend *list = w->resolving, *next;
+    w->resolving = NULL;
+    for (struct backend *b = list; b; b = next) {
+        next = b->rnext;
+        b->rnext = NULL;
+        b->is_resolving = 0;
+        struct dns_addrs a;
+        char why[128], err[96];
+        int rc = dns_lookup(b->node->host, b->node->port, -1, &a, err, sizeof(err));
+        if (rc == DNS_PENDING) { /* not this name's answer yet */
+            b->rnext = w->resolving;
+            w->resolving = b;
+            b->is_resolving = 1;
+            continue;
+        }
+        if (rc == DNS_FAILED)
+            snprintf(why, sizeof(why), "cannot resolve host name: %s", err);
+        else if (open_conn(b, &a, why, sizeof(why)) == 0)
+            continue;
+        backend_close(b, why, 1);
+    }
+}
+
+struct backend *backend_connect(struct worker *w, struct node *n, struct backend **home, struct client *owner,
+                                int dedicated, int readonly) {
+    struct dns_addrs a;
+    char err[96], why[128];
+    int rc = dns_lookup(n->host, n->port, -1, &a, err, sizeof(err));
+    if (rc == DNS_FAILED) {
+        snprintf(why, sizeof(why), "cannot resolve host name: %s", err);
+        node_failed(w, n, why);
         return NULL;
     }
     struct backend *b = calloc(1, sizeof(*b));
-    if (!b) {
-        close(fd);
-        return NULL;
-    }
+    if (!b) return NULL;
     b->w = w;
     b->node = n;
+    b->fd = -1;
+    ev_io_init(&b->rio, on_backend_io, -1, EV_READ);
+    ev_io_init(&b->wio, on_backend_io, -1, EV_WRITE);
+    b->rio.data = b->wio.data = b;
+    if (rc == DNS_OK && open_conn(b, &a, why, sizeof(why)) < 0) {
+        node_failed(w, n, why);
+        free(b);
+        return NULL;
+    }
+    if (rc == DNS_PENDING) { /* the name's answer is on its way: requests queue as while connecting */
+        b->is_resolving = 1;
+        b->rnext = w->resolving;
+        w->resolving = b;
+    }
     b->home = home;
     b->owner = owner;
     n->nrefs++;
     CTR_INC(n->ctr, connections);
     b->dedicated = dedicated;
-    b->fd = fd;
     b->state = BE_CONNECTING;
     chain_init(&b->out);
     resp_scanner_init(&b->scan, w->conf->proto_max_bulk_len);
-    ev_io_init(&b->rio, on_backend_io, fd, EV_READ);
-    ev_io_init(&b->wio, on_backend_io, fd, EV_WRITE);
-    b->rio.data = b->wio.data = b;
     ev_init(&b->timer, on_backend_timer);
     b->timer.data = b;
-    ev_io_start(w->loop, &b->wio);
     ev_timer_set(&b->timer, w->conf->connect_timeout_ms / 1000.0, 0);
     ev_timer_start(w->loop, &b->timer);
     append_auth(b);
     if (readonly) append_setup(b, "*1\r\n$8\r\nREADONLY\r\n"); /* replica reads: it serves its master's slots */
     if (home) *home = b;
-    log_debug("worker %d: connecting to %s", w->id, n->addr);
+    log_debug("worker %d: connecting to %s%s", w->id, n->addr, rc == DNS_PENDING ? " (resolving its name)" : "");
     return b;
 }
 
@@ -237,10 +263,12 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
         if (!b->owner) node_failed(w, n, why);
     }
     if (b->owner) dedicated_detach(b);
+    if (b->is_resolving) resolving_unlink(b);
+    if (!was_ready && !b->close_when_idle) dns_forget(n->host); /* the name may point elsewhere now */
     ev_io_stop(w->loop, &b->rio);
     ev_io_stop(w->loop, &b->wio);
     ev_timer_stop(w->loop, &b->timer);
-    close(b->fd);
+    if (b->fd >= 0) close(b->fd);
     b->fd = -1;
     b->state = BE_CLOSED;
     CTR_ADD(n->ctr, connections, -1);
@@ -283,7 +311,8 @@ void backend_free(struct backend *b) {
         ev_io_stop(w->loop, &b->rio);
         ev_io_stop(w->loop, &b->wio);
         ev_timer_stop(w->loop, &b->timer);
-        close(b->fd);
+        if (b->is_resolving) resolving_unlink(b);
+        if (b->fd >= 0) close(b->fd);
         CTR_ADD(b->node->ctr, connections, -1);
         if (b->home && *b->home == b) *b->home = NULL;
         if (b->owner) dedicated_detach(b);
@@ -341,6 +370,13 @@ static int reload_script(struct backend *b, struct req *r) {
 /* MOVED: the slot's owner changed for good. This worker's table is patched at once so the retry and the
  * requests after it go to the right node, and a full refresh is asked for, since one moved slot usually
  * means a reshard or failover that moved many. Returns the new owner. */
+/* Redis 7 redirects to its preferred endpoint: an address, a hostname, "" for an unknown endpoint (the
+ * same host as the node that answered) or "?" (hostnames preferred, the node has none): -1. */
+static int redirect_endpoint(const struct backend *b, struct redirect *rd) {
+    if (rd->host[0] == '\0') snprintf(rd->host, sizeof(rd->host), "%s", b->node->host);
+    return strcmp(rd->host, "?") == 0 ? -1 : 0;
+}
+
 static struct node *follow_moved(struct worker *w, const struct redirect *rd) {
     struct node *to = worker_node(w, rd->host, rd->port);
     w->stats.moved++;
@@ -379,7 +415,8 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         if (p[0] != '-') return;
         struct redirect rd;
         int kind = resp_parse_redirect(p, len, &rd);
-        if (kind == REDIR_MOVED) follow_moved(w, &rd);
+        if (kind == REDIR_MOVED && redirect_endpoint(b, &rd) == 0) follow_moved(w, &rd);
+        if (kind != REDIR_NONE) worker_request_refresh(w, "MOVED in a transaction");
         if (kind != REDIR_NONE || resp_error_is(p, len, "TRYAGAIN") || resp_error_is(p, len, "CLUSTERDOWN"))
             r->group_retry = 1; /* EXEC will answer EXECABORT: nothing ran, the group goes again */
         return;
@@ -414,7 +451,16 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
     if (p[0] == '-' && r->dedicated != DED_TXN) { /* a transaction's errors are the client's to see */
         struct redirect rd;
         double now = worker_now(w);
-        if (resp_parse_redirect(p, len, &rd) != REDIR_NONE) {
+        if (resp_parse_redirect(p, len, &rd) != REDIR_NONE && redirect_endpoint(b, &rd) < 0) {
+            /* "?": the node that owns the slot now has no hostname to give (hostnames preferred). The
+             * refreshed map has its address; the request waits for it like a TRYAGAIN. */
+            worker_request_refresh(w, "redirect to an unknown endpoint");
+            if (r->retries < MAX_CLUSTER_RETRIES && now + retry_backoff(r->retries) < r->deadline) {
+                park_request(w, r, NULL, 0, now + retry_backoff(r->retries));
+                r->retries++;
+                return;
+            }
+        } else if (rd.kind != REDIR_NONE) {
             if (++r->redirects > w->conf->max_redirects) {
                 req_reply_error(w, r, "ERR slotgate: too many redirections for slot %u (last: %.*s)", rd.slot,
                                 (int)(len - 3), p + 1);
@@ -602,7 +648,8 @@ static void on_backend_timer(struct ev_loop *loop, ev_timer *t, int revents) {
     struct worker *w = b->w;
     char why[96];
     if (b->state == BE_CONNECTING) {
-        snprintf(why, sizeof(why), "connect timed out after %d ms", w->conf->connect_timeout_ms);
+        snprintf(why, sizeof(why), "%s timed out after %d ms", b->is_resolving ? "name resolution" : "connect",
+                 w->conf->connect_timeout_ms);
         backend_close(b, why, 1);
         return;
     }

@@ -403,6 +403,36 @@ static void client_read(struct client *c) {
     client_process(c);
 }
 
+/* client-output-buffer-limit, as Redis applies it: over the hard limit, or over the soft one for its
+ * seconds in a row, the client is disconnected (and logged). Replies held for order and pub/sub messages
+ * waiting behind replies count too. 1 when it was closed. */
+static int over_output_limit(struct client *c) {
+    struct worker *w = c->w;
+    int cls = c->sub || c->ssub ? CONF_OBL_PUBSUB : CONF_OBL_NORMAL;
+    const struct conf_obl *l = &w->conf->obl[cls];
+    size_t used = c->out.pending + c->hold.pending + c->push.pending;
+    const char *which = NULL;
+    if (l->hard && (long long)used > l->hard) {
+        which = "hard";
+    } else if (l->soft && (long long)used > l->soft) {
+        double now = worker_now(w);
+        if (!c->obl_soft_since)
+            c->obl_soft_since = now;
+        else if (now - c->obl_soft_since >= (double)l->soft_seconds)
+            which = "soft";
+    } else {
+        c->obl_soft_since = 0;
+    }
+    if (!which) return 0;
+    log_notice("worker %d: closing client %s%s%s: %zu bytes of output waiting, over its %s limit "
+               "(client-output-buffer-limit %s %lld %lld %lld)",
+               w->id, c->addr, c->name ? " name=" : "", c->name ? c->name : "", used, which,
+               cls == CONF_OBL_PUBSUB ? "pubsub" : "normal", l->hard, l->soft, l->soft_seconds);
+    STAT_INC(w, output_closed);
+    client_close(c);
+    return 1;
+}
+
 void client_flush(struct client *c) {
     struct worker *w = c->w;
     if (c->out.pending) {
@@ -412,6 +442,7 @@ void client_flush(struct client *c) {
             return;
         }
     }
+    if ((c->out.pending || c->hold.pending || c->push.pending) && over_output_limit(c)) return;
     if (c->streaming && c->out.pending < 256 * 1024) {
         struct backend *b = c->streaming;
         c->streaming = NULL;

@@ -334,12 +334,7 @@ void dedicated_push(struct backend *b, const char *reply, size_t len) {
     long long count = subscription_count(reply, len);
     if (count >= 0) b->subscriptions = count;
     if (chain_append(&w->pool, c->qhead ? &c->push : &c->out, reply, len) < 0) return client_close(c);
-    worker_mark_client(w, c);
-    if ((long long)(c->out.pending + c->push.pending) > w->conf->client_max_pending_bytes) {
-        log_notice("worker %d: closing subscriber %s: %zu bytes of messages waiting (limit client-max-pending-bytes)",
-                   w->id, c->addr, c->out.pending + c->push.pending);
-        return client_close(c);
-    }
+    worker_mark_client(w, c);   /* its flush applies client-output-buffer-limit pubsub */
     if (count == 0) release(b); /* no subscription left: back to normal mode */
 }
 

@@ -297,14 +297,14 @@ static void info(struct client *c, struct req *r, const struct resp_request *q, 
             "total_error_replies:%llu\r\nrejected_connections:%llu\r\nmoved_redirections:%llu\r\n"
             "ask_redirections:%llu\r\ntryagain_retries:%llu\r\nclusterdown_retries:%llu\r\n"
             "backend_timeouts:%llu\r\nrequests_in_flight:%llu\r\nacl_access_denied_auth:%llu\r\n"
-            "idle_clients_closed:%llu\r\nlatency_p50_usec:%.0f\r\n"
+            "idle_clients_closed:%llu\r\nclient_output_buffer_limit_disconnections:%llu\r\nlatency_p50_usec:%.0f\r\n"
             "latency_p90_usec:%.0f\r\nlatency_p99_usec:%.0f\r\nlatency_p999_usec:%.0f\r\n\r\n",
             (unsigned long long)t.s.connections, (unsigned long long)t.s.commands, (unsigned long long)t.s.errors,
             (unsigned long long)t.s.rejected, (unsigned long long)t.s.moved, (unsigned long long)t.s.ask,
             (unsigned long long)t.s.tryagain, (unsigned long long)t.s.clusterdown, (unsigned long long)t.s.timeouts,
             (unsigned long long)t.s.live_reqs, (unsigned long long)t.s.auth_failures,
-            (unsigned long long)t.s.idle_closed, hist_quantile(t.s.latency, 0.5), hist_quantile(t.s.latency, 0.9),
-            hist_quantile(t.s.latency, 0.99), hist_quantile(t.s.latency, 0.999));
+            (unsigned long long)t.s.idle_closed, (unsigned long long)t.s.output_closed, hist_quantile(t.s.latency, 0.5),
+            hist_quantile(t.s.latency, 0.9), hist_quantile(t.s.latency, 0.99), hist_quantile(t.s.latency, 0.999));
     if (want & INFO_CLUSTER) rc |= info_cluster(w, &b);
     if (want & INFO_COMMANDSTATS) {
         rc |= sbuf_printf(&b, "# Commandstats\r\n");

@@ -13,6 +13,7 @@
 #include "../health/refresh.h"
 #include "../health/status.h"
 #include "admin.h"
+#include "dns.h"
 #include "log.h"
 #include "proxy.h"
 #include "scripts.h"
@@ -173,6 +174,7 @@ int main(int argc, char **argv) {
     raise_fd_limit(a.conf.maxclients);
     a.cmds = cmdtable_new_builtin(a.conf.allow_commands, a.conf.nallow_commands);
     struct ev_loop *loop = ev_default_loop(0);
+    dns_init(a.conf.dns_cache_ttl_ms / 1000.0);
     a.refresher = refresher_new(loop, &a.conf, publish, publish_cmds, &a);
     a.workers = calloc((size_t)a.conf.threads, sizeof(*a.workers));
     a.scripts = scripts_new(10000, 64 * 1024 * 1024);
@@ -238,6 +240,7 @@ int main(int argc, char **argv) {
     free(a.workers);
     prober_free(a.prober);
     refresher_free(a.refresher);
+    dns_shutdown();
     cmdtable_free(a.cmds);
     scripts_free(a.scripts);
     status_free(a.status);

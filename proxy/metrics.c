@@ -9,6 +9,7 @@
 #include "../health/probe.h"
 #include "../router/merge.h"
 #include "admin.h"
+#include "dns.h"
 
 static int family(struct sbuf *b, const char *name, const char *type, const char *help) {
     return sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -148,6 +149,15 @@ int metrics_render(const struct admin_view *v, struct sbuf *b) {
     rc |= sbuf_printf(b, "slotgate_auth_failures_total %llu\n", (unsigned long long)t.s.auth_failures);
     rc |= family(b, "slotgate_idle_clients_closed_total", "counter", "Clients closed by the timeout setting.");
     rc |= sbuf_printf(b, "slotgate_idle_clients_closed_total %llu\n", (unsigned long long)t.s.idle_closed);
+    rc |= family(b, "slotgate_output_buffer_disconnections_total", "counter",
+                 "Clients closed over client-output-buffer-limit.");
+    rc |= sbuf_printf(b, "slotgate_output_buffer_disconnections_total %llu\n", (unsigned long long)t.s.output_closed);
+    struct dns_stats ds;
+    dns_get_stats(&ds);
+    rc |= family(b, "slotgate_dns_lookups_total", "counter", "Host names resolved (seeds, announced hostnames).");
+    rc |= sbuf_printf(b, "slotgate_dns_lookups_total %llu\n", ds.lookups);
+    rc |= family(b, "slotgate_dns_failures_total", "counter", "Host name lookups that failed.");
+    rc |= sbuf_printf(b, "slotgate_dns_failures_total %llu\n", ds.failures);
     rc |= family(b, "slotgate_commands_total", "counter", "Commands answered, by command family.");
     for (int f = 0; f < FAM_COUNT; f++)
         rc |= sbuf_printf(b, "slotgate_commands_total{family=\"%s\"} %llu\n", cmd_family_name(f),

@@ -81,8 +81,9 @@ struct node {
     int nrefs;         /* backends pointing at this node (it is freed only at 0) */
     int is_retired;    /* no longer in the slot map: its connections close once idle */
     double down_until; /* no connection attempts before this (backoff) */
+    unsigned addr_rr;  /* which of its name's addresses the next connection tries */
     double backoff;
-    char last_error[96];
+    char last_error[128];
 };
 
 enum { BE_CONNECTING = 1, BE_READY, BE_CLOSED };
@@ -108,6 +109,8 @@ struct backend {
     int dedicated;        /* DED_*; DED_NONE for the shared pool */
     struct client *owner; /* of a dedicated connection */
     int close_when_idle;
+    int is_resolving;        /* waiting for its node's name to resolve (on worker->resolving) */
+    struct backend *rnext;   /* worker->resolving */
     long long subscriptions; /* pub/sub: channels + patterns subscribed on this connection */
     uint64_t appended, written;
     struct req *stream;   /* a large bulk reply being passed to its client as it arrives */
@@ -150,11 +153,12 @@ struct client {
     int upload_wait;            /* an upload waits for the earlier requests' replies */
     int upload_paused;          /* reading paused while the node takes the upload slower */
     int resume_parse;           /* a wait ended: parse what is buffered at the next flush */
+    double obl_soft_since;      /* over its soft output limit since (client-output-buffer-limit), or 0 */
 };
 
 struct worker_stats {
     uint64_t commands, errors, moved, ask, tryagain, clusterdown, timeouts, connections, rejected;
-    uint64_t auth_failures, idle_closed;
+    uint64_t auth_failures, idle_closed, output_closed;
     uint64_t calls[FAM_COUNT], failed[FAM_COUNT]; /* replies, and error replies, by command family */
     uint64_t latency[HIST_BUCKETS];               /* request in to reply out, by hist.h bucket */
     uint64_t latency_us;                          /* their sum, for Prometheus's _sum */
@@ -203,6 +207,8 @@ struct worker {
     struct slotmap *map;
     struct node *owner[SLOT_COUNT];
     struct node *nodes;
+    struct backend *resolving; /* connections waiting for a name (dns.h) */
+    ev_async dns_wake;         /* a name lookup finished */
     struct client *clients;
     uint32_t nclients;
     uint32_t clients_freed; /* since the last malloc_trim */
@@ -259,6 +265,7 @@ void worker_request_refresh(struct worker *w, const char *why);
 
 /* backend.c */
 struct backend *backend_for(struct worker *w, struct node *n);
+void backend_names_resolved(struct worker *w);
 struct backend *backend_connect(struct worker *w, struct node *n, struct backend **home, struct client *owner,
                                 int dedicated, int readonly);
 struct backend *backend_for_reads(struct worker *w, struct node *n); /* a READONLY connection to a replica */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "dns.h"
 #include "log.h"
 
 #define PARK_TICK 0.01
@@ -576,6 +577,13 @@ static int listen_on(const char *bind_addr, int port, char *err, size_t errlen) 
     return fd;
 }
 
+static void on_dns_wake(struct ev_loop *loop, ev_async *a, int revents) {
+    (void)loop;
+    (void)revents;
+    struct worker *w = a->data;
+    if (w->resolving) backend_names_resolved(w);
+}
+
 int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtable *cmds, char *err, size_t errlen) {
     memset(w, 0, sizeof(*w));
     w->id = id;
@@ -598,6 +606,10 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
     ev_async_init(&w->wake, on_wake);
     w->wake.data = w;
     ev_async_start(w->loop, &w->wake);
+    ev_async_init(&w->dns_wake, on_dns_wake);
+    w->dns_wake.data = w;
+    ev_async_start(w->loop, &w->dns_wake);
+    dns_watch(w->loop, &w->dns_wake);
     ev_prepare_init(&w->flush, on_flush);
     w->flush.data = w;
     ev_prepare_start(w->loop, &w->flush);
@@ -627,6 +639,7 @@ void worker_stop(struct worker *w) {
 }
 
 void worker_destroy(struct worker *w) {
+    dns_unwatch(&w->dns_wake);
     /* Clients closed in the loop's last turn are only in the dirty list (no longer in w->clients). */
     while (w->dirty_clients) {
         struct client *c = w->dirty_clients;

@@ -391,8 +391,8 @@ int resp_parse_redirect(const char *reply, size_t len, struct redirect *out) {
     const char *addr = sp + 1;
     const char *colon = NULL;
     for (const char *q = addr; q < cr; q++)
-        if (*q == ':') colon = q; /* last colon: IPv6 addresses contain colons */
-    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(out->host)) goto bad;
+        if (*q == ':') colon = q;                                        /* last colon: IPv6 addresses contain colons */
+    if (!colon || (size_t)(colon - addr) >= sizeof(out->host)) goto bad; /* "" and "?": see backend.c */
     if (resp_parse_ll(colon + 1, (size_t)(cr - colon - 1), &port) < 0 || port <= 0 || port > 65535) goto bad;
     memcpy(out->host, addr, (size_t)(colon - addr));
     out->host[colon - addr] = '\0';

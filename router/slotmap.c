@@ -1,6 +1,7 @@
 /* CLUSTER SLOTS reply -> struct slotmap. The reply is an array of
  *   [start, end, [host, port, id, {metadata}], [replica host, port, id, ...], ...]
- * where a master owning several ranges appears once per range; nodes and shards are deduplicated by
+ * where a master owning several ranges appears once per range (the metadata map, Redis 7, holds the
+ * node's "ip" and "hostname" besides its preferred endpoint); nodes and shards are deduplicated by
  * address so each master is one shard however fragmented its slots are. */
 #include "slotmap.h"
 
@@ -14,14 +15,34 @@ struct builder {
     int node_cap, shard_cap;
 };
 
+/* The address a node entry says to use. Redis 7 answers with its preferred endpoint: an IP, a hostname
+ * (cluster-preferred-endpoint-type hostname), "?" for a node with no hostname when hostnames are
+ * preferred (its IP is then in the metadata map), and NULL or "" for an unknown endpoint, meaning
+ * "the host you asked". */
+static const char *endpoint(const redisReply *n, const char *from_host) {
+    const redisReply *e = n->element[0];
+    const char *asked = from_host ? from_host : "127.0.0.1";
+    if (e->type == REDIS_REPLY_NIL || e->str[0] == '\0') return asked;
+    if (strcmp(e->str, "?") != 0) return e->str;
+    if (n->elements >= 4 && n->element[3]->type == REDIS_REPLY_ARRAY) {
+        const redisReply *md = n->element[3];
+        for (size_t i = 0; i + 1 < md->elements; i += 2) {
+            const redisReply *k = md->element[i], *v = md->element[i + 1];
+            if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && !strcmp(k->str, "ip") && v->str[0])
+                return v->str;
+        }
+    }
+    return asked;
+}
+
 static int node_index(struct builder *b, const redisReply *n, const char *from_host, char *err, int errlen) {
-    if (n->type != REDIS_REPLY_ARRAY || n->elements < 2 || n->element[0]->type != REDIS_REPLY_STRING ||
+    if (n->type != REDIS_REPLY_ARRAY || n->elements < 2 ||
+        (n->element[0]->type != REDIS_REPLY_STRING && n->element[0]->type != REDIS_REPLY_NIL) ||
         n->element[1]->type != REDIS_REPLY_INTEGER) {
         snprintf(err, errlen, "CLUSTER SLOTS: node entry is not [host, port, ...]");
         return -1;
     }
-    const char *host = n->element[0]->str;
-    if (host[0] == '\0') host = from_host ? from_host : "127.0.0.1";
+    const char *host = endpoint(n, from_host);
     long long port = n->element[1]->integer;
     if (strlen(host) >= SM_HOST_LEN || port <= 0 || port > 65535) {
         snprintf(err, errlen, "CLUSTER SLOTS: bad node address");

@@ -79,7 +79,28 @@ static const struct {
     {NULL, "--proto-max-bulk-len", "12parsecs", NULL, "proto-max-bulk-len: '12parsecs' is not a size"},
     {NULL, NULL, NULL, "SLOTGATE_PORT=abc", "SLOTGATE_PORT: port: 'abc' is not an integer"},
     {NULL, NULL, NULL, "SLOTGATE_NOPE=1", "unknown setting 'nope'"},
+    {NULL, "--client-output-buffer-limit", "pubsub 32mb 8mb", NULL, "client-output-buffer-limit: 'pubsub 32mb 8mb'"},
+    {NULL, "--client-output-buffer-limit", "public 1 1 1", NULL, "with class normal or pubsub"},
+    {NULL, "--client-output-buffer-limit", "normal 1 1 -5", NULL, "client-output-buffer-limit: 'normal 1 1 -5'"},
 };
+
+/* Redis's own syntax; a class not given keeps its value; replica limits from a redis.conf are ignored. */
+START_TEST(output_buffer_limits_as_redis_writes_them) {
+    struct conf c;
+    char err[CONF_ERR_LEN] = "";
+    char *argv[] = {"slotgate", "--client-output-buffer-limit", "normal 1gb 256mb 30 replica 256mb 64mb 60",
+                    "127.0.0.1:7000", NULL};
+    char *envp[] = {NULL};
+    ck_assert_int_eq(load(&c, argv, envp, err), CONF_RUN);
+    ck_assert_int_eq(c.obl[CONF_OBL_NORMAL].hard, 1024LL * 1024 * 1024);
+    ck_assert_int_eq(c.obl[CONF_OBL_NORMAL].soft, 256LL * 1024 * 1024);
+    ck_assert_int_eq(c.obl[CONF_OBL_NORMAL].soft_seconds, 30);
+    ck_assert_int_eq(c.obl[CONF_OBL_PUBSUB].hard, 32LL * 1024 * 1024); /* Redis's default, kept */
+    ck_assert_int_eq(c.obl[CONF_OBL_PUBSUB].soft, 8LL * 1024 * 1024);
+    ck_assert_int_eq(c.obl[CONF_OBL_PUBSUB].soft_seconds, 60);
+    conf_free(&c);
+}
+END_TEST
 
 START_TEST(bad_values_name_the_setting) {
     struct conf c;
@@ -217,6 +238,7 @@ int main(void) {
     tcase_add_test(tc, json_view_redacts_secrets);
     tcase_add_test(tc, reload_applies_only_live_settings);
     tcase_add_test(tc, backend_password_from_a_file);
+    tcase_add_test(tc, output_buffer_limits_as_redis_writes_them);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -207,6 +207,15 @@ START_TEST(redirects_are_parsed) {
     const char *h = "-MOVED 12 redis-0.redis.svc:6379\r\n";
     ck_assert_int_eq(resp_parse_redirect(h, strlen(h), &rd), REDIR_MOVED);
     ck_assert_str_eq(rd.host, "redis-0.redis.svc");
+    /* Redis 7's unknown endpoint (cluster-preferred-endpoint-type unknown-endpoint) and "?" (hostnames
+     * preferred, the node has none): parsed, the caller decides (backend.c). */
+    const char *u = "-MOVED 3999 :6381\r\n", *q = "-ASK 5 ?:6390\r\n";
+    ck_assert_int_eq(resp_parse_redirect(u, strlen(u), &rd), REDIR_MOVED);
+    ck_assert_str_eq(rd.host, "");
+    ck_assert_int_eq(rd.port, 6381);
+    ck_assert_int_eq(resp_parse_redirect(q, strlen(q), &rd), REDIR_ASK);
+    ck_assert_str_eq(rd.host, "?");
+    ck_assert_int_eq(rd.port, 6390);
     const char *bad[] = {"-MOVED x 1.2.3.4:5\r\n", "-MOVED 99999 1.2.3.4:5\r\n", "-MOVED 1 nohost\r\n",
                          "-MOVEDX 1 a:1\r\n", "-ERR MOVED 1 a:1\r\n"};
     for (size_t i = 0; i < 5; i++) ck_assert_int_eq(resp_parse_redirect(bad[i], strlen(bad[i]), &rd), REDIR_NONE);

@@ -67,6 +67,33 @@ START_TEST(uncovered_slots_are_known) {
 }
 END_TEST
 
+/* Redis 7 with cluster-preferred-endpoint-type hostname: names first; "?" for a node without one (its
+ * IP in the metadata map); NULL for an unknown endpoint (unknown-endpoint): the host that was asked. */
+START_TEST(endpoints_of_redis_7) {
+    const char *raw = "*3\r\n"
+                      "*4\r\n:0\r\n:99\r\n"
+                      "*4\r\n$13\r\nredis-0.redis\r\n:6379\r\n$1\r\na\r\n*2\r\n$2\r\nip\r\n$9\r\n127.0.0.5\r\n"
+                      "*4\r\n$1\r\n?\r\n:6380\r\n$1\r\nb\r\n*2\r\n$2\r\nip\r\n$9\r\n127.0.0.6\r\n"
+                      "*3\r\n:100\r\n:199\r\n"
+                      "*4\r\n$-1\r\n:6381\r\n$1\r\nc\r\n*0\r\n"
+                      "*3\r\n:200\r\n:299\r\n"
+                      "*4\r\n$1\r\n?\r\n:6382\r\n$1\r\nd\r\n*2\r\n$2\r\nip\r\n$0\r\n\r\n";
+    redisReply *r = parse(raw);
+    char err[256];
+    struct slotmap *m = slotmap_build(r, "10.0.0.9", err, sizeof(err));
+    ck_assert_msg(m != NULL, "%s", err);
+    const struct sm_shard *s0 = slotmap_shard(m, 0);
+    ck_assert_str_eq(m->nodes[s0->master].host, "redis-0.redis");
+    ck_assert_str_eq(m->nodes[s0->replicas[0]].host, "127.0.0.6");
+    ck_assert_str_eq(m->nodes[slotmap_shard(m, 100)->master].host, "10.0.0.9");
+    ck_assert_int_eq(m->nodes[slotmap_shard(m, 100)->master].port, 6381);
+    ck_assert_str_eq(m->nodes[slotmap_shard(m, 200)->master].host, "10.0.0.9"); /* "?" and no IP either */
+    ck_assert_uint_eq(m->covered, 300);
+    slotmap_unref(m);
+    freeReplyObject(r);
+}
+END_TEST
+
 static const char *bad[] = {
     "-ERR This instance has cluster support disabled\r\n",
     "*1\r\n:5\r\n",
@@ -104,6 +131,7 @@ int main(void) {
     TCase *tc = tcase_create("build");
     tcase_add_test(tc, builds_three_masters);
     tcase_add_test(tc, uncovered_slots_are_known);
+    tcase_add_test(tc, endpoints_of_redis_7);
     tcase_add_loop_test(tc, rejects_what_is_not_cluster_slots, 0, (int)(sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc, same_detects_changes);
     suite_add_tcase(s, tc);

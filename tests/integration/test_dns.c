@@ -1,0 +1,336 @@
+/* Host names and moving addresses, as Kubernetes does them to Redis pods. The whole test (its three
+ * redis-servers, slotgate and the client) runs in a network namespace of its own (support/netns.h),
+ * where it rewrites /etc/hosts to change what names resolve to. Every node listens on port 6379 of its
+ * own loopback address, like pods do, and announces a hostname (redis-N.test) and its IP.
+ *
+ * In order, on one cluster and one slotgate that is never restarted:
+ *   1. slotgate is given only a seed name, whose addresses include two where nothing listens;
+ *   2. every node stops and comes back on a new address (same node IDs, same data): slotgate's known
+ *      addresses are all dead, it goes back to its seed name, which now resolves to the new ones;
+ *   3. the nodes announce hostnames (cluster-preferred-endpoint-type hostname): the slot map and an
+ *      ASK redirection carry names, which slotgate resolves without blocking;
+ *   4. one master restarts on another address behind the same name: slotgate follows it. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../router/slot.h"
+#include "../support/cluster.h"
+#include "../support/http.h"
+#include "../support/netns.h"
+#include "../support/run.h"
+
+#define NODES   3
+#define PORT    6379
+#define SG_PORT 7777
+#define NKEYS   300
+
+static char dir[128];
+static pid_t pids[NODES];
+static char ip[NODES][32];
+static char ids[NODES][41];
+static struct slotgate sg;
+
+static redisContext *connect_ip(const char *addr) {
+    struct timeval tv = {5, 0};
+    redisContext *c = redisConnectWithTimeout(addr, PORT, tv);
+    if (!c || c->err) {
+        if (c) redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    return c;
+}
+
+/* A string reply of one command on the node at addr, copied into out ("" on any failure). */
+static void node_query(const char *addr, char *out, size_t len, const char *fmt, const char *arg) {
+    out[0] = '\0';
+    redisContext *c = connect_ip(addr);
+    redisReply *r = c ? redisCommand(c, fmt, arg) : NULL;
+    if (r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) snprintf(out, len, "%s", r->str);
+    if (r) freeReplyObject(r);
+    if (c) redisFree(c);
+}
+
+static pid_t node_start(int i) {
+    char conf[64], aof[32], log[200], host[32];
+    snprintf(conf, sizeof(conf), "nodes-%d.conf", i);
+    snprintf(aof, sizeof(aof), "aof-%d", i);
+    snprintf(log, sizeof(log), "%s/redis-%d.log", dir, i);
+    snprintf(host, sizeof(host), "redis-%d.test", i);
+    char *argv[] = {"redis-server",
+                    "--port",
+                    "6379",
+                    "--bind",
+                    ip[i],
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    conf,
+                    "--cluster-node-timeout",
+                    "2000",
+                    "--cluster-announce-ip",
+                    ip[i],
+                    "--cluster-announce-hostname",
+                    host,
+                    "--dir",
+                    dir,
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "yes",
+                    "--appenddirname",
+                    aof,
+                    NULL};
+    pid_t pid = spawn(argv, log);
+    long long until = now_ms() + 10000;
+    for (;;) {
+        char pong[16];
+        node_query(ip[i], pong, sizeof(pong), "PING", NULL);
+        if (!strcmp(pong, "PONG")) break;
+        ck_assert_msg(now_ms() < until, "redis-server on %s did not start", ip[i]);
+        sleep_ms(50);
+    }
+    return pid;
+}
+
+static void node_stop(int i) { /* SIGTERM: Redis writes its AOF out, as a pod's graceful stop */
+    kill(pids[i], SIGTERM);
+    waitpid(pids[i], NULL, 0);
+    untrack_pid(pids[i]);
+}
+
+static void set_hosts(const char *seeds) {
+    char text[1024];
+    int n = 0;
+    for (int i = 0; i < NODES; i++) n += snprintf(text + n, sizeof(text) - (size_t)n, "%s redis-%d.test\n", ip[i], i);
+    snprintf(text + n, sizeof(text) - (size_t)n, "%s", seeds);
+    netns_set_hosts(text);
+}
+
+/* Every node says cluster_state:ok and lists every node at its current address. */
+static void wait_cluster(int timeout_ms) {
+    long long until = now_ms() + timeout_ms;
+    for (;;) {
+        int ok = 1;
+        for (int i = 0; i < NODES && ok; i++) {
+            char info[4096], nodes[4096];
+            node_query(ip[i], info, sizeof(info), "CLUSTER INFO", NULL);
+            node_query(ip[i], nodes, sizeof(nodes), "CLUSTER NODES", NULL);
+            ok = strstr(info, "cluster_state:ok") != NULL;
+            for (int k = 0; k < NODES && ok; k++) {
+                char at[128];
+                snprintf(at, sizeof(at), "%s:%d@", ip[k], PORT);
+                ok = strstr(nodes, at) != NULL && !strstr(nodes, "fail");
+            }
+        }
+        if (ok) return;
+        ck_assert_msg(now_ms() < until, "the cluster did not settle within %d ms", timeout_ms);
+        sleep_ms(100);
+    }
+}
+
+/* Reads every key through slotgate until all are right or the deadline passes; returns how many were. */
+static int keys_right(int timeout_ms) {
+    long long until = now_ms() + timeout_ms;
+    int right = 0;
+    while (right < NKEYS && now_ms() < until) {
+        redisContext *c = connect_port(SG_PORT);
+        right = 0;
+        for (int k = 0; c && k < NKEYS; k++) {
+            redisReply *r = redisCommand(c, "GET dns:%d", k);
+            if (r && r->type == REDIS_REPLY_STRING && atoi(r->str) == k * 7) right++;
+            if (r) freeReplyObject(r);
+            if (!r) break;
+        }
+        if (c) redisFree(c);
+        if (right < NKEYS) sleep_ms(200);
+    }
+    return right;
+}
+
+static int log_has(const char *text) {
+    FILE *f = fopen(sg.log, "r");
+    char line[1024];
+    int found = 0;
+    while (f && !found && fgets(line, sizeof(line), f)) found = strstr(line, text) != NULL;
+    if (f) fclose(f);
+    return found;
+}
+
+static void suite_setup(void) {
+    snprintf(dir, sizeof(dir), "/tmp/slotgate-test-%d-dns", (int)getpid());
+    mkdir(dir, 0755);
+    for (int i = 0; i < NODES; i++) snprintf(ip[i], sizeof(ip[i]), "127.0.1.%d", i + 1);
+    set_hosts("");
+    for (int i = 0; i < NODES; i++) pids[i] = node_start(i);
+    char cmdline[512];
+    snprintf(cmdline, sizeof(cmdline),
+             "redis-cli --cluster create %s:6379 %s:6379 %s:6379 --cluster-yes > %s/create.log 2>&1", ip[0], ip[1],
+             ip[2], dir);
+    ck_assert_msg(system(cmdline) == 0, "redis-cli --cluster create failed (%s/create.log)", dir);
+    wait_cluster(20000);
+    for (int i = 0; i < NODES; i++) node_query(ip[i], ids[i], sizeof(ids[i]), "CLUSTER MYID", NULL);
+}
+
+static void suite_teardown(void) {
+    if (sg.pid > 0) ck_assert_msg(slotgate_stop(&sg) == 0, "slotgate did not exit cleanly (log %s)", sg.log);
+    for (int i = 0; i < NODES; i++) node_stop(i);
+    char cmdline[200];
+    snprintf(cmdline, sizeof(cmdline), "rm -rf %s", dir);
+    if (system(cmdline) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* 1. A seed name with three addresses, two of them dead: each is tried until one answers. */
+START_TEST(seed_name_with_every_address_tried) {
+    set_hosts("127.0.1.201 seeds.test\n127.0.1.202 seeds.test\n127.0.1.2 seeds.test\n");
+    slotgate_start(&sg, SG_PORT, "--threads 1 --log-level verbose --dns-cache-ttl-ms 1000", "seeds.test:6379", 1);
+    ck_assert_msg(log_has("seeds.test resolves to"), "the seed's addresses are not in the log");
+    ck_assert(log_has("127.0.1.201") && log_has("127.0.1.202"));
+    redisContext *c = connect_port(SG_PORT);
+    for (int k = 0; k < NKEYS; k++) expect_str(c, "OK", "SET dns:%d %d", k, k * 7);
+    redisFree(c);
+    ck_assert_int_eq(keys_right(5000), NKEYS);
+}
+END_TEST
+
+/* 2. Every node on a new address at once (same names, IDs, data). The addresses slotgate knows are all
+ * dead: it goes back to its seed name, which now gives the new ones. */
+START_TEST(all_nodes_move_and_are_found_through_the_seed) {
+    pid_t before = sg.pid;
+    for (int i = 0; i < NODES; i++) node_stop(i);
+    for (int i = 0; i < NODES; i++) snprintf(ip[i], sizeof(ip[i]), "127.0.2.%d", i + 1);
+    set_hosts("127.0.2.1 seeds.test\n127.0.2.2 seeds.test\n127.0.2.3 seeds.test\n");
+    for (int i = 0; i < NODES; i++) pids[i] = node_start(i);
+    /* Their nodes.conf has the old addresses: meeting at the new ones renames the known node IDs, as an
+     * operator (or a chart's init script) does after pods moved. */
+    for (int i = 1; i < NODES; i++) {
+        char reply[64], port[8] = "6379";
+        redisContext *c = connect_ip(ip[0]);
+        redisReply *r = c ? redisCommand(c, "CLUSTER MEET %s %s", ip[i], port) : NULL;
+        snprintf(reply, sizeof(reply), "%s", r && r->type == REDIS_REPLY_STATUS ? r->str : "(failed)");
+        if (r) freeReplyObject(r);
+        if (c) redisFree(c);
+        ck_assert_str_eq(reply, "OK");
+    }
+    wait_cluster(30000);
+    ck_assert_int_eq(keys_right(30000), NKEYS);
+    ck_assert_int_eq(sg.pid, before);
+    ck_assert_int_eq(kill(sg.pid, 0), 0); /* the same process, never restarted */
+    json_t *slots = http_json(sg.admin_port, "/slots", 200);
+    char *text = json_dumps(slots, 0);
+    ck_assert_msg(strstr(text, "127.0.2.") && !strstr(text, "127.0.1."), "/slots: %s", text);
+    free(text);
+    json_decref(slots);
+}
+END_TEST
+
+/* 3. Hostnames in CLUSTER SLOTS and in an ASK redirection. */
+START_TEST(hostnames_in_the_map_and_in_redirections) {
+    for (int i = 0; i < NODES; i++) {
+        char ok[16];
+        node_query(ip[i], ok, sizeof(ok), "CONFIG SET cluster-preferred-endpoint-type %s", "hostname");
+        ck_assert_str_eq(ok, "OK");
+    }
+    long long until = now_ms() + 15000;
+    for (;;) { /* the next refresh brings the names */
+        json_t *slots = http_json(sg.admin_port, "/slots", 200);
+        char *text = json_dumps(slots, 0);
+        int named = strstr(text, "redis-0.test") && strstr(text, "redis-1.test") && strstr(text, "redis-2.test") &&
+                    !strstr(text, "\"addr\": \"127.");
+        if (!named && now_ms() >= until) ck_abort_msg("/slots never showed the hostnames: %s", text);
+        free(text);
+        json_decref(slots);
+        if (named) break;
+        sleep_ms(100);
+    }
+    ck_assert_int_eq(keys_right(5000), NKEYS);
+
+    /* Slot of dns:0 half-way from its master to another: its master answers ASK <slot> redis-N.test:6379. */
+    unsigned slot = slot_for_key("dns:0", 5);
+    char owner[64];
+    int from = -1, to;
+    for (int i = 0; i < NODES && from < 0; i++) {
+        redisContext *c = connect_ip(ip[i]);
+        redisReply *r = redisCommand(c, "CLUSTER COUNTKEYSINSLOT %u", slot);
+        if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) from = i;
+        if (r) freeReplyObject(r);
+        redisFree(c);
+    }
+    ck_assert_int_ge(from, 0);
+    to = (from + 1) % NODES;
+    snprintf(owner, sizeof(owner), "%s", ip[to]);
+    json_t *before = http_json(sg.admin_port, "/stats", 200);
+    long long asks = json_integer_value(json_object_get(json_object_get(before, "redirections"), "ask"));
+    json_decref(before);
+    redisContext *a = connect_ip(ip[from]), *b = connect_ip(ip[to]);
+    freeReplyObject(cmd(b, "CLUSTER SETSLOT %u IMPORTING %s", slot, ids[from]));
+    freeReplyObject(cmd(a, "CLUSTER SETSLOT %u MIGRATING %s", slot, ids[to]));
+    redisReply *r = cmd(a, "MIGRATE %s 6379 dns:0 0 5000", owner);
+    ck_assert_msg(r->type == REDIS_REPLY_STATUS, "MIGRATE: %s", r->str);
+    freeReplyObject(r);
+    redisReply *ask = cmd(a, "GET dns:0");
+    ck_assert_msg(ask->type == REDIS_REPLY_ERROR && strstr(ask->str, "redis-"), "direct GET: %s", ask->str);
+    freeReplyObject(ask);
+    redisContext *c = connect_port(SG_PORT);
+    expect_str(c, "0", "GET dns:0");
+    json_t *after = http_json(sg.admin_port, "/stats", 200);
+    ck_assert_int_gt(json_integer_value(json_object_get(json_object_get(after, "redirections"), "ask")), asks);
+    json_decref(after);
+    for (int i = 0; i < NODES; i++) {
+        redisContext *n = connect_ip(ip[i]);
+        freeReplyObject(cmd(n, "CLUSTER SETSLOT %u NODE %s", slot, ids[to]));
+        redisFree(n);
+    }
+    expect_str(c, "0", "GET dns:0"); /* MOVED to a name, or the refreshed map: the value either way */
+    redisFree(c);
+    redisFree(a);
+    redisFree(b);
+    ck_assert_int_eq(keys_right(5000), NKEYS);
+}
+END_TEST
+
+/* 4. A master restarts on a new address behind the same name, with the same node ID: followed. */
+START_TEST(a_master_restarted_on_a_new_address_is_followed) {
+    pid_t before = sg.pid;
+    node_stop(0);
+    snprintf(ip[0], sizeof(ip[0]), "127.0.3.1");
+    set_hosts("127.0.2.2 seeds.test\n");
+    pids[0] = node_start(0);
+    char id[41];
+    node_query(ip[0], id, sizeof(id), "CLUSTER MYID", NULL);
+    ck_assert_str_eq(id, ids[0]);
+    wait_cluster(30000); /* the others learn its new address from its own gossip */
+    ck_assert_int_eq(keys_right(30000), NKEYS);
+    ck_assert_int_eq(sg.pid, before);
+    json_t *nodes = http_json(sg.admin_port, "/nodes", 200);
+    char *text = json_dumps(nodes, 0);
+    ck_assert_msg(strstr(text, "redis-0.test"), "/nodes: %s", text);
+    free(text);
+    json_decref(nodes);
+    json_t *stats = http_json(sg.admin_port, "/stats", 200);
+    json_t *dns = json_object_get(stats, "dns");
+    ck_assert_int_gt(json_integer_value(json_object_get(dns, "lookups")), 0);
+    json_decref(stats);
+}
+END_TEST
+
+int main(int argc, char **argv) {
+    netns_enter(argc, argv);    /* returns inside the namespace */
+    setenv("CK_FORK", "no", 1); /* one cluster and one slotgate through the four steps, in order */
+    Suite *s = suite_create("dns");
+    TCase *tc = tcase_create("names");
+    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, seed_name_with_every_address_tried);
+    tcase_add_test(tc, all_nodes_move_and_are_found_through_the_seed);
+    tcase_add_test(tc, hostnames_in_the_map_and_in_redirections);
+    tcase_add_test(tc, a_master_restarted_on_a_new_address_is_followed);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
