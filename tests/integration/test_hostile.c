@@ -4,6 +4,7 @@
  * right answers, and slotgate's descriptors come back to where they were. */
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -68,8 +69,15 @@ static int open_fds(void) {
 
 static int fds_before;
 
+/* Small output limits, so the slow-consumer cases cross them in a few MB (Redis's syntax; through the
+ * environment because the value has spaces). */
+#define OBL_NORMAL_HARD (16LL << 20)
+#define OBL_PUBSUB_HARD (4LL << 20)
+
 static void suite_setup(void) {
+    setenv("SLOTGATE_CLIENT_OUTPUT_BUFFER_LIMIT", "normal 16mb 0 0 pubsub 4mb 1mb 60", 1);
     fixture_up(&cl, &sg, BASE, 3, 0, SG_PORT, "--threads 1");
+    unsetenv("SLOTGATE_CLIENT_OUTPUT_BUFFER_LIMIT");
     by_stop = 0;
     pthread_create(&by_thread, NULL, bystander, NULL);
     sleep_ms(1500); /* probes and backend connections are all open by now */
@@ -218,6 +226,137 @@ START_TEST(ten_thousand_connections_opened_and_dropped) {
 }
 END_TEST
 
+static long rss_kib(void) {
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)sg.pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, "VmRSS:", 6)) kib = atol(line + 6);
+    if (f) fclose(f);
+    return kib;
+}
+
+static long long output_disconnections(void) {
+    redisContext *c = connect_port(SG_PORT);
+    redisReply *r = cmd(c, "INFO stats");
+    const char *at =
+        r->type == REDIS_REPLY_STRING ? strstr(r->str, "client_output_buffer_limit_disconnections:") : NULL;
+    long long n = at ? atoll(at + 42) : -1;
+    freeReplyObject(r);
+    redisFree(c);
+    ck_assert_msg(n >= 0, "INFO stats has no client_output_buffer_limit_disconnections");
+    return n;
+}
+
+static int log_has(const char *text) {
+    FILE *f = fopen(sg.log, "r");
+    char line[1024];
+    int found = 0;
+    while (f && !found && fgets(line, sizeof(line), f)) found = strstr(line, text) != NULL;
+    if (f) fclose(f);
+    return found;
+}
+
+/* A client that stops reading, with the smallest receive window the kernel allows. */
+static int stalled_connect(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(SG_PORT), .sin_addr.s_addr = htonl(0x7f000001)};
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+/* Reads what is left until slotgate's close: 1 on EOF or reset, 0 if it is still open after 5 s. */
+static int drained_to_close(int fd) {
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) return 1;
+        if (n < 0) return 0;
+    }
+}
+
+/* RSS back within 4 MiB of where it was (the worker returns idle buffers every second). Not asserted
+ * against the sanitizer build, whose quarantine keeps freed memory on purpose: make test runs this
+ * suite against the optimised binary too (TEST_RSS_CHECK=1). */
+static void rss_returns(long base, const char *what) {
+    long now = rss_kib();
+    if (!getenv("TEST_RSS_CHECK")) {
+        fprintf(stderr, "%s: RSS not checked (sanitizer build): %ld KiB before, %ld KiB after\n", what, base, now);
+        return;
+    }
+    for (long long until = now_ms() + 10000; now > base + 4096 && now_ms() < until; sleep_ms(200)) now = rss_kib();
+    fprintf(stderr, "%s: slotgate RSS %ld KiB before, %ld KiB after the disconnect\n", what, base, now);
+    ck_assert_msg(now <= base + 4096, "%s: RSS %ld KiB, was %ld KiB", what, now, base);
+}
+
+/* A subscriber that stops reading while messages keep coming: disconnected once its waiting messages
+ * pass client-output-buffer-limit pubsub (4 MB here), logged with its address; memory returned. */
+START_TEST(a_slow_subscriber_is_disconnected_at_its_limit) {
+    long base = rss_kib();
+    long long closed_before = output_disconnections();
+    int fd = stalled_connect();
+    const char *sub = "*2\r\n$9\r\nSUBSCRIBE\r\n$10\r\nhostile:ch\r\n";
+    send_all(fd, sub, strlen(sub));
+    char confirm[64] = "";
+    ck_assert_int_gt(read(fd, confirm, sizeof(confirm) - 1), 0);
+    ck_assert_msg(strstr(confirm, "subscribe") != NULL, "SUBSCRIBE answered: %s", confirm);
+    static char msg[1024];
+    memset(msg, 'm', sizeof(msg));
+    redisContext *pub = connect_port(SG_PORT);
+    long long published = 0, closed = closed_before;
+    for (long long until = now_ms() + 30000; closed == closed_before && published < 40000 && now_ms() < until;) {
+        for (int i = 0; i < 100; i++) redisAppendCommand(pub, "PUBLISH hostile:ch %b", msg, sizeof(msg));
+        for (int i = 0; i < 100; i++) {
+            redisReply *r = NULL;
+            ck_assert_int_eq(redisGetReply(pub, (void **)&r), REDIS_OK);
+            ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+            freeReplyObject(r);
+        }
+        published += 100;
+        closed = output_disconnections();
+    }
+    redisFree(pub);
+    fprintf(stderr, "slow subscriber: disconnected after %lld messages of 1 KiB\n", published);
+    ck_assert_int_eq(closed, closed_before + 1);
+    /* not before its limit: at least 4 MB were waiting (the rest sat in the kernel's socket buffers) */
+    ck_assert_int_ge(published * 1024, OBL_PUBSUB_HARD);
+    ck_assert(log_has("over its hard limit (client-output-buffer-limit pubsub 4194304 1048576 60)"));
+    ck_assert(drained_to_close(fd));
+    close(fd);
+    rss_returns(base, "slow subscriber");
+}
+END_TEST
+
+/* A client pipelining GETs of a 20 kB value without reading the replies: disconnected at
+ * client-output-buffer-limit normal (16 MB here), logged; memory returned. */
+START_TEST(a_pipeliner_that_does_not_read_is_disconnected_at_its_limit) {
+    static char value[20000];
+    memset(value, 'v', sizeof(value));
+    redisContext *c = connect_port(SG_PORT);
+    expect_str(c, "OK", "SET hostile:big %b", value, sizeof(value));
+    redisFree(c);
+    long base = rss_kib();
+    long long closed_before = output_disconnections();
+    int fd = stalled_connect();
+    static char gets[2000 * 31 + 1];
+    size_t len = 0;
+    for (int i = 0; i < 2000; i++) len += (size_t)sprintf(gets + len, "*2\r\n$3\r\nGET\r\n$11\r\nhostile:big\r\n");
+    send_all(fd, gets, len); /* 40 MB of replies asked for */
+    long long closed = closed_before;
+    for (long long until = now_ms() + 10000; closed == closed_before && now_ms() < until; sleep_ms(100))
+        closed = output_disconnections();
+    ck_assert_int_eq(closed, closed_before + 1);
+    ck_assert(log_has("over its hard limit (client-output-buffer-limit normal 16777216 0 0)"));
+    ck_assert(drained_to_close(fd));
+    close(fd);
+    rss_returns(base, "stalled pipeline");
+}
+END_TEST
+
 /* Last: the bystander saw only right answers all along. */
 START_TEST(the_bystander_was_never_disturbed) {
     sleep_ms(200);
@@ -241,6 +380,8 @@ int main(void) {
     tcase_add_test(tc, a_frame_split_into_one_byte_writes);
     tcase_add_test(tc, disconnect_mid_frame);
     tcase_add_test(tc, ten_thousand_connections_opened_and_dropped);
+    tcase_add_test(tc, a_slow_subscriber_is_disconnected_at_its_limit);
+    tcase_add_test(tc, a_pipeliner_that_does_not_read_is_disconnected_at_its_limit);
     tcase_add_test(tc, the_bystander_was_never_disturbed);
     suite_add_tcase(s, tc);
     return run_suite(s);
