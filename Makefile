@@ -32,8 +32,9 @@ SUPP_OBJ := $(SUPP_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INTG_BIN := $(INTG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 CHAOS_BIN := $(BUILD)/tests/chaos/chaos
+SOAK_BIN  := $(BUILD)/tests/chaos/soak
 
-.PHONY: all deps demo test test-build unit integration clean format lint bench bench-scale fuzz fuzz-build valgrind chaos
+.PHONY: all deps demo test test-build unit integration clean format lint bench bench-scale fuzz fuzz-build valgrind chaos soak
 all: $(BUILD)/slotgate
 ifneq ($(SANITIZE),1)
 all: slotgate
@@ -94,9 +95,17 @@ fuzz: deps
 # memory check; make test runs a CHAOS_SHORT-second one against the sanitizer build.
 DURATION    ?= 300
 CHAOS_SHORT ?= 40
+SOAK_SHORT  ?= 60
 chaos: deps
 	@$(MAKE) --no-print-directory all $(CHAOS_BIN)
 	@CHAOS_SECONDS=$(DURATION) CHAOS_RSS_CHECK=1 TEST_SLOTGATE_BIN=./slotgate scripts/run-tests $(CHAOS_BIN)
+
+# Long-uptime soak (tests/chaos/soak.c): `make soak DURATION=3600` (the default) runs the optimised binary
+# in a network namespace of its own while nodes restart on new addresses and the seed name changes.
+SOAK_DURATION := $(if $(filter command line environment,$(origin DURATION)),$(DURATION),3600)
+soak: deps
+	@$(MAKE) --no-print-directory all $(SOAK_BIN)
+	@SOAK_SECONDS=$(SOAK_DURATION) TEST_SLOTGATE_BIN=./slotgate scripts/run-tests $(SOAK_BIN)
 
 # slotgate under valgrind's memcheck with a mixed load; fails on any error or leak (scripts/valgrind-check).
 valgrind: deps
@@ -113,7 +122,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo
 
-test-build: $(BUILD)/slotgate $(UNIT_BIN) $(INTG_BIN) $(CHAOS_BIN)
+test-build: $(BUILD)/slotgate $(UNIT_BIN) $(INTG_BIN) $(CHAOS_BIN) $(SOAK_BIN)
 
 # Unit tests run in both builds; integration tests drive the sanitizer build of the real binary, so any
 # ASan/UBSan/LeakSanitizer report from slotgate fails them. test_hostile runs again against the
@@ -127,6 +136,7 @@ test: deps
 	@TEST_RSS_CHECK=1 TEST_SLOTGATE_BIN=./slotgate scripts/run-tests build/release/tests/integration/test_hostile
 	@scripts/run-fuzz $(FUZZ_SHORT) $(FUZZERS)
 	@CHAOS_SECONDS=$(CHAOS_SHORT) TEST_SLOTGATE_BIN=build/asan/slotgate scripts/run-tests build/asan/tests/chaos/chaos
+	@SOAK_SECONDS=$(SOAK_SHORT) TEST_SLOTGATE_BIN=./slotgate scripts/run-tests build/release/tests/chaos/soak
 
 unit: test-build
 	@scripts/run-tests $(UNIT_BIN)

@@ -23,117 +23,23 @@
 #include "../support/cluster.h"
 #include "../support/http.h"
 #include "../support/netns.h"
+#include "../support/nscluster.h"
 #include "../support/run.h"
 
 #define NODES   3
-#define PORT    6379
 #define SG_PORT 7777
 #define NKEYS   300
 
-static char dir[128];
-static pid_t pids[NODES];
-static char ip[NODES][32];
-static char ids[NODES][41];
+static struct nscluster nc;
 static struct slotgate sg;
+#define ip  nc.ip
+#define ids nc.ids
 
-static redisContext *connect_ip(const char *addr) {
-    struct timeval tv = {5, 0};
-    redisContext *c = redisConnectWithTimeout(addr, PORT, tv);
-    if (!c || c->err) {
-        if (c) redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    return c;
-}
-
-/* A string reply of one command on the node at addr, copied into out ("" on any failure). */
-static void node_query(const char *addr, char *out, size_t len, const char *fmt, const char *arg) {
-    out[0] = '\0';
-    redisContext *c = connect_ip(addr);
-    redisReply *r = c ? redisCommand(c, fmt, arg) : NULL;
-    if (r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) snprintf(out, len, "%s", r->str);
-    if (r) freeReplyObject(r);
-    if (c) redisFree(c);
-}
-
-static pid_t node_start(int i) {
-    char conf[64], aof[32], log[200], host[32];
-    snprintf(conf, sizeof(conf), "nodes-%d.conf", i);
-    snprintf(aof, sizeof(aof), "aof-%d", i);
-    snprintf(log, sizeof(log), "%s/redis-%d.log", dir, i);
-    snprintf(host, sizeof(host), "redis-%d.test", i);
-    char *argv[] = {"redis-server",
-                    "--port",
-                    "6379",
-                    "--bind",
-                    ip[i],
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    conf,
-                    "--cluster-node-timeout",
-                    "2000",
-                    "--cluster-announce-ip",
-                    ip[i],
-                    "--cluster-announce-hostname",
-                    host,
-                    "--dir",
-                    dir,
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "yes",
-                    "--appenddirname",
-                    aof,
-                    NULL};
-    pid_t pid = spawn(argv, log);
-    long long until = now_ms() + 10000;
-    for (;;) {
-        char pong[16];
-        node_query(ip[i], pong, sizeof(pong), "PING", NULL);
-        if (!strcmp(pong, "PONG")) break;
-        ck_assert_msg(now_ms() < until, "redis-server on %s did not start", ip[i]);
-        sleep_ms(50);
-    }
-    return pid;
-}
-
-static void node_stop(int i) { /* SIGTERM: Redis writes its AOF out, as a pod's graceful stop */
-    kill(pids[i], SIGTERM);
-    waitpid(pids[i], NULL, 0);
-    untrack_pid(pids[i]);
-}
-
-static void set_hosts(const char *seeds) {
-    char text[1024];
-    int n = 0;
-    for (int i = 0; i < NODES; i++) n += snprintf(text + n, sizeof(text) - (size_t)n, "%s redis-%d.test\n", ip[i], i);
-    snprintf(text + n, sizeof(text) - (size_t)n, "%s", seeds);
-    netns_set_hosts(text);
-}
-
-/* Every node says cluster_state:ok and lists every node at its current address. */
+static void set_hosts(const char *seeds) { nsc_set_hosts(&nc, seeds); }
 static void wait_cluster(int timeout_ms) {
-    long long until = now_ms() + timeout_ms;
-    for (;;) {
-        int ok = 1;
-        for (int i = 0; i < NODES && ok; i++) {
-            char info[4096], nodes[4096];
-            node_query(ip[i], info, sizeof(info), "CLUSTER INFO", NULL);
-            node_query(ip[i], nodes, sizeof(nodes), "CLUSTER NODES", NULL);
-            ok = strstr(info, "cluster_state:ok") != NULL;
-            for (int k = 0; k < NODES && ok; k++) {
-                char at[128];
-                snprintf(at, sizeof(at), "%s:%d@", ip[k], PORT);
-                ok = strstr(nodes, at) != NULL && !strstr(nodes, "fail");
-            }
-        }
-        if (ok) return;
-        ck_assert_msg(now_ms() < until, "the cluster did not settle within %d ms", timeout_ms);
-        sleep_ms(100);
-    }
+    ck_assert_msg(nsc_wait(&nc, timeout_ms) == 0, "the cluster did not settle within %d ms", timeout_ms);
 }
+static void node_stop(int i) { nsc_node_stop(&nc, i, SIGTERM); } /* Redis writes its AOF, as a pod's stop */
 
 /* Reads every key through slotgate until all are right or the deadline passes; returns how many were. */
 static int keys_right(int timeout_ms) {
@@ -163,27 +69,12 @@ static int log_has(const char *text) {
     return found;
 }
 
-static void suite_setup(void) {
-    snprintf(dir, sizeof(dir), "/tmp/slotgate-test-%d-dns", (int)getpid());
-    mkdir(dir, 0755);
-    for (int i = 0; i < NODES; i++) snprintf(ip[i], sizeof(ip[i]), "127.0.1.%d", i + 1);
-    set_hosts("");
-    for (int i = 0; i < NODES; i++) pids[i] = node_start(i);
-    char cmdline[512];
-    snprintf(cmdline, sizeof(cmdline),
-             "redis-cli --cluster create %s:6379 %s:6379 %s:6379 --cluster-yes > %s/create.log 2>&1", ip[0], ip[1],
-             ip[2], dir);
-    ck_assert_msg(system(cmdline) == 0, "redis-cli --cluster create failed (%s/create.log)", dir);
-    wait_cluster(20000);
-    for (int i = 0; i < NODES; i++) node_query(ip[i], ids[i], sizeof(ids[i]), "CLUSTER MYID", NULL);
-}
+static void suite_setup(void) { nsc_start(&nc, 1, NODES, 0); }
 
 static void suite_teardown(void) {
     if (sg.pid > 0) ck_assert_msg(slotgate_stop(&sg) == 0, "slotgate did not exit cleanly (log %s)", sg.log);
     for (int i = 0; i < NODES; i++) node_stop(i);
-    char cmdline[200];
-    snprintf(cmdline, sizeof(cmdline), "rm -rf %s", dir);
-    if (system(cmdline) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    nsc_stop(&nc);
 }
 
 /* 1. A seed name with three addresses, two of them dead: each is tried until one answers. */
@@ -206,12 +97,12 @@ START_TEST(all_nodes_move_and_are_found_through_the_seed) {
     for (int i = 0; i < NODES; i++) node_stop(i);
     for (int i = 0; i < NODES; i++) snprintf(ip[i], sizeof(ip[i]), "127.0.2.%d", i + 1);
     set_hosts("127.0.2.1 seeds.test\n127.0.2.2 seeds.test\n127.0.2.3 seeds.test\n");
-    for (int i = 0; i < NODES; i++) pids[i] = node_start(i);
+    for (int i = 0; i < NODES; i++) nsc_node_start(&nc, i);
     /* Their nodes.conf has the old addresses: meeting at the new ones renames the known node IDs, as an
      * operator (or a chart's init script) does after pods moved. */
     for (int i = 1; i < NODES; i++) {
         char reply[64], port[8] = "6379";
-        redisContext *c = connect_ip(ip[0]);
+        redisContext *c = nsc_connect(ip[0]);
         redisReply *r = c ? redisCommand(c, "CLUSTER MEET %s %s", ip[i], port) : NULL;
         snprintf(reply, sizeof(reply), "%s", r && r->type == REDIS_REPLY_STATUS ? r->str : "(failed)");
         if (r) freeReplyObject(r);
@@ -234,7 +125,7 @@ END_TEST
 START_TEST(hostnames_in_the_map_and_in_redirections) {
     for (int i = 0; i < NODES; i++) {
         char ok[16];
-        node_query(ip[i], ok, sizeof(ok), "CONFIG SET cluster-preferred-endpoint-type %s", "hostname");
+        nsc_query(ip[i], ok, sizeof(ok), "CONFIG SET cluster-preferred-endpoint-type %s", "hostname");
         ck_assert_str_eq(ok, "OK");
     }
     long long until = now_ms() + 15000;
@@ -256,7 +147,7 @@ START_TEST(hostnames_in_the_map_and_in_redirections) {
     char owner[64];
     int from = -1, to;
     for (int i = 0; i < NODES && from < 0; i++) {
-        redisContext *c = connect_ip(ip[i]);
+        redisContext *c = nsc_connect(ip[i]);
         redisReply *r = redisCommand(c, "CLUSTER COUNTKEYSINSLOT %u", slot);
         if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) from = i;
         if (r) freeReplyObject(r);
@@ -268,7 +159,7 @@ START_TEST(hostnames_in_the_map_and_in_redirections) {
     json_t *before = http_json(sg.admin_port, "/stats", 200);
     long long asks = json_integer_value(json_object_get(json_object_get(before, "redirections"), "ask"));
     json_decref(before);
-    redisContext *a = connect_ip(ip[from]), *b = connect_ip(ip[to]);
+    redisContext *a = nsc_connect(ip[from]), *b = nsc_connect(ip[to]);
     freeReplyObject(cmd(b, "CLUSTER SETSLOT %u IMPORTING %s", slot, ids[from]));
     freeReplyObject(cmd(a, "CLUSTER SETSLOT %u MIGRATING %s", slot, ids[to]));
     redisReply *r = cmd(a, "MIGRATE %s 6379 dns:0 0 5000", owner);
@@ -283,7 +174,7 @@ START_TEST(hostnames_in_the_map_and_in_redirections) {
     ck_assert_int_gt(json_integer_value(json_object_get(json_object_get(after, "redirections"), "ask")), asks);
     json_decref(after);
     for (int i = 0; i < NODES; i++) {
-        redisContext *n = connect_ip(ip[i]);
+        redisContext *n = nsc_connect(ip[i]);
         freeReplyObject(cmd(n, "CLUSTER SETSLOT %u NODE %s", slot, ids[to]));
         redisFree(n);
     }
@@ -301,9 +192,9 @@ START_TEST(a_master_restarted_on_a_new_address_is_followed) {
     node_stop(0);
     snprintf(ip[0], sizeof(ip[0]), "127.0.3.1");
     set_hosts("127.0.2.2 seeds.test\n");
-    pids[0] = node_start(0);
+    nsc_node_start(&nc, 0);
     char id[41];
-    node_query(ip[0], id, sizeof(id), "CLUSTER MYID", NULL);
+    nsc_query(ip[0], id, sizeof(id), "CLUSTER MYID", NULL);
     ck_assert_str_eq(id, ids[0]);
     wait_cluster(30000); /* the others learn its new address from its own gossip */
     ck_assert_int_eq(keys_right(30000), NKEYS);
