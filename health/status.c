@@ -6,10 +6,13 @@
 #include <string.h>
 #include <sys/time.h>
 
-#define MAX_ROWS 4096 /* node addresses remembered; more share the last row */
+/* Node addresses with counters. Where pods come and go for weeks, addresses keep changing: past this
+ * many, the row of an address no worker uses any more is given to the new one. */
+#define MAX_ROWS 1024
 
 struct counter_row {
     char addr[SM_HOST_LEN + 8];
+    int refs;                    /* worker nodes pointing at its columns */
     struct node_counters cols[]; /* one per worker */
 };
 
@@ -112,6 +115,12 @@ static struct counter_row *find_row(struct status *s, const char *addr) {
 struct node_counters *status_node_counters(struct status *s, const char *addr, int worker) {
     pthread_mutex_lock(&s->lock);
     struct counter_row *row = find_row(s, addr);
+    for (int i = 0; !row && s->nrows >= MAX_ROWS && i < s->nrows; i++) {
+        if (s->rows[i]->refs) continue;
+        row = s->rows[i]; /* a departed address's: its counts go with it */
+        memset(row->cols, 0, sizeof(struct node_counters) * (size_t)s->nworkers);
+        snprintf(row->addr, sizeof(row->addr), "%s", addr);
+    }
     if (!row && s->nrows < MAX_ROWS) {
         if (s->nrows == s->cap_rows) {
             int cap = s->cap_rows ? s->cap_rows * 2 : 16;
@@ -124,9 +133,21 @@ struct node_counters *status_node_counters(struct status *s, const char *addr, i
             s->rows[s->nrows++] = row;
         }
     }
-    if (!row && s->nrows > 0) row = s->rows[s->nrows - 1];
+    if (row) row->refs++;
     pthread_mutex_unlock(&s->lock);
     return row ? &row->cols[worker % s->nworkers] : NULL;
+}
+
+void status_node_counters_release(struct status *s, const struct node_counters *ctr) {
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->nrows; i++) {
+        struct counter_row *row = s->rows[i];
+        if (ctr >= row->cols && ctr < row->cols + s->nworkers) {
+            row->refs--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 void status_node_totals(struct status *s, const char *addr, struct node_counters *out) {

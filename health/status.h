@@ -79,8 +79,10 @@ void status_set_cluster(struct status *s, const struct cluster_status *c);
 /* Ready to take clients: a full slot map, listeners accepting, not draining. Writes why not. */
 int status_ready(struct status *s, char *why, size_t len);
 
-/* Worker `worker`'s counters for the node at addr (stable for the life of the board). */
+/* Worker `worker`'s counters for the node at addr, until status_node_counters_release(). */
 struct node_counters *status_node_counters(struct status *s, const char *addr, int worker);
+/* The worker's node that held ctr is gone: once no worker holds its row, the row may be reused. */
+void status_node_counters_release(struct status *s, const struct node_counters *ctr);
 /* Sums over workers for addr (zeros for an address never routed to). */
 void status_node_totals(struct status *s, const char *addr, struct node_counters *out);
 

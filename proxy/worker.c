@@ -116,6 +116,7 @@ static void node_free(struct worker *w, struct node *n) {
             break;
         }
     }
+    if (w->status && n->ctr != &w->spare_ctr) status_node_counters_release(w->status, n->ctr);
     free(n->conns);
     free(n->ro_conns);
     free(n);
