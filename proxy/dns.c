@@ -1,6 +1,6 @@
 /* See dns.h. A fixed cache of names (no allocation after start), a queue of names to resolve and
- * two detached resolver threads: one slow name (a DNS server timing out) does not hold up every
- * other name, and nothing ever waits for a thread to finish getaddrinfo at exit. */
+ * two resolver threads: one slow name (a DNS server timing out) does not hold up every other name.
+ * At exit they are joined for at most a second: a thread stuck in getaddrinfo is left behind. */
 #include "dns.h"
 
 #include <arpa/inet.h>
@@ -38,6 +38,8 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     int started, stopping;
+    pthread_t threads[THREADS];
+    int nthreads;
     double ttl;
     struct entry cache[CACHE_SIZE];
     int queue[CACHE_SIZE], qhead, qlen;
@@ -157,10 +159,8 @@ void dns_init(double ttl) {
     R.started = 1;
     R.stopping = 0;
     pthread_mutex_unlock(&R.mu);
-    for (int i = 0; start && i < THREADS; i++) {
-        pthread_t t;
-        if (pthread_create(&t, NULL, resolver_main, NULL) == 0) pthread_detach(t);
-    }
+    for (int i = 0; start && i < THREADS; i++)
+        if (pthread_create(&R.threads[R.nthreads], NULL, resolver_main, NULL) == 0) R.nthreads++;
 }
 
 void dns_shutdown(void) {
@@ -169,6 +169,13 @@ void dns_shutdown(void) {
     R.nwatchers = 0;
     pthread_cond_broadcast(&R.cond);
     pthread_mutex_unlock(&R.mu);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    for (int i = 0; i < R.nthreads; i++)
+        if (pthread_timedjoin_np(R.threads[i], NULL, &until) != 0) pthread_detach(R.threads[i]);
+    R.nthreads = 0;
+    R.started = 0;
 }
 
 /* With the lock held. */
