@@ -264,7 +264,9 @@ static void on_info(redisAsyncContext *ac, void *reply, void *priv) {
     if (h->first) {
         struct slotmap *keep = m;
         if (!slotmap_same(h->first, m)) {
-            int first_wins = h->first_epoch > epoch;
+            /* equal epochs (common: a failover has not bumped them on every node yet): the map that
+             * leaves fewer slots without an owner, as a node mid-failover can omit a shard */
+            int first_wins = h->first_epoch > epoch || (h->first_epoch == epoch && h->first->covered > m->covered);
             log_notice("nodes disagree about the slot map: %s (epoch %lld) and %s (epoch %lld); taking %s's",
                        h->first_from, h->first_epoch, h->asked, epoch, first_wins ? h->first_from : h->asked);
             keep = first_wins ? h->first : m;

@@ -225,6 +225,7 @@ struct worker {
     int *total_clients;   /* atomic, shared by all workers: maxclients is per process */
     int *node_timeout_ms; /* atomic: the cluster's cluster-node-timeout, once health/ has read it */
     double last_refresh_ask;
+    double map_shrunk_at; /* when a map leaving slots unowned that the one before covered came in */
     void (*want_refresh)(void *ctx, const char *why);
     void *refresh_ctx;
     struct worker_stats stats;

@@ -174,6 +174,9 @@ static void index_replicas(struct worker *w, const struct slotmap *m) {
 }
 
 static void install_map(struct worker *w, struct slotmap *m) {
+    /* A node may answer CLUSTER SLOTS without a shard whose failover it is in the middle of: requests
+     * for those slots wait for the next map (below, route_request) instead of failing at once. */
+    if (w->map && m->covered < w->map->covered) w->map_shrunk_at = worker_now(w);
     if (w->map) slotmap_unref(w->map);
     w->map = m;
     retire_nodes(w, m);
@@ -461,6 +464,14 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
         }
         n = w->owner[r->slot];
         if (!n) {
+            if (now - w->map_shrunk_at < worker_hold(w) && now < r->deadline) {
+                park_request(w, r, p, len, now + PARK_TICK);
+                if (now - w->last_refresh_ask > 0.1) {
+                    w->last_refresh_ask = now;
+                    worker_request_refresh(w, "slot without an owner");
+                }
+                return;
+            }
             fail_request(w, r, "CLUSTERDOWN Hash slot not served");
             return;
         }
