@@ -232,7 +232,9 @@ START_TEST(chaos) {
     cluster_start(&cl, BASE, 3, 1);
     slotgate_start(&sg, SG_PORT, "--threads 2", seed, 1);
     struct load l;
-    load_start(&l, SG_PORT, 50, MAX_KEYS, seconds + 600);
+    /* batches of 50 write ~6,000 new keys a second and would reach MAX_KEYS after about 11 minutes:
+     * a longer run writes slower so that the writer runs to the end */
+    load_start(&l, SG_PORT, seconds > 600 ? 10 : 50, MAX_KEYS, seconds + 600);
     pthread_t side[4];
     void *(*fns[4])(void *) = {multikey, transactions, subscriber, publisher};
     for (int i = 0; i < 4; i++) pthread_create(&side[i], NULL, fns[i], NULL);
