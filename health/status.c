@@ -112,13 +112,17 @@ static struct counter_row *find_row(struct status *s, const char *addr) {
     return NULL;
 }
 
+static struct counter_row *unused_row(struct status *s) {
+    for (int i = 0; i < s->nrows; i++)
+        if (!s->rows[i]->refs) return s->rows[i];
+    return NULL;
+}
+
 struct node_counters *status_node_counters(struct status *s, const char *addr, int worker) {
     pthread_mutex_lock(&s->lock);
     struct counter_row *row = find_row(s, addr);
-    for (int i = 0; !row && s->nrows >= MAX_ROWS && i < s->nrows; i++) {
-        if (s->rows[i]->refs) continue;
-        row = s->rows[i]; /* a departed address's: its counts go with it */
-        memset(row->cols, 0, sizeof(struct node_counters) * (size_t)s->nworkers);
+    if (!row && s->nrows >= MAX_ROWS && (row = unused_row(s)) != NULL) {
+        memset(row->cols, 0, sizeof(struct node_counters) * (size_t)s->nworkers); /* a departed address's */
         snprintf(row->addr, sizeof(row->addr), "%s", addr);
     }
     if (!row && s->nrows < MAX_ROWS) {
