@@ -460,6 +460,9 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
                 r->retries++;
                 return;
             }
+            /* clients never see MOVED/ASK, not even this one */
+            req_reply_error(w, r, "CLUSTERDOWN slotgate: slot %u moved to a node that announces no address", rd.slot);
+            return;
         } else if (rd.kind != REDIR_NONE) {
             if (++r->redirects > w->conf->max_redirects) {
                 req_reply_error(w, r, "ERR slotgate: too many redirections for slot %u (last: %.*s)", rd.slot,

@@ -66,12 +66,26 @@ START_TEST(a_backend_fault_fails_only_its_request) {
 }
 END_TEST
 
+/* MOVED to "?" that no refreshed map explains: retried within the failover hold, then an error; the
+ * client never sees the MOVED itself. */
+START_TEST(a_redirection_to_no_address_is_an_error_not_a_moved) {
+    redisContext *c = connect_port(SG_PORT);
+    redisReply *r = cmd(c, "GET nowhere:1");
+    ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
+    ck_assert_str_eq(r->str, "CLUSTERDOWN slotgate: slot 1 moved to a node that announces no address");
+    freeReplyObject(r);
+    expect_str(c, "ok", "GET ok:after-nowhere");
+    redisFree(c);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("faults");
     TCase *tc = tcase_create("fake node");
     tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, a_backend_fault_fails_only_its_request, 0, (int)(sizeof(faults) / sizeof(faults[0])));
+    tcase_add_test(tc, a_redirection_to_no_address_is_an_error_not_a_moved);
     suite_add_tcase(s, tc);
     /* The fake node is a thread of this process: the tests run here too, not in forked copies. */
     setenv("CK_FORK", "no", 1);

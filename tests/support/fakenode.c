@@ -87,6 +87,7 @@ static int answer(struct fakenode *f, struct conn *c, const redisReply *r) {
             return -1;
         }
         if (!strncmp(key, "stall:", 6)) return 0;
+        if (!strncmp(key, "nowhere:", 8)) return SAYS(c->fd, "-MOVED 1 ?:6379\r\n"), 0;
         return SAYS(c->fd, get ? "$-1\r\n" : "+OK\r\n"), 0;
     }
     return SAYS(c->fd, "-ERR the fake node does not know this command\r\n"), 0;
