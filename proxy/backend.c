@@ -63,8 +63,9 @@ static void append_auth(struct backend *b) {
  * a name with several addresses has each tried in turn). 0, or -1 with the reason in why. */
 static int open_conn(struct backend *b, const struct dns_addrs *a, char *why, size_t whylen) {
     struct node *n = b->node;
-    const struct sockaddr_storage *ss = &a->addr[n->addr_rr % (unsigned)a->n];
-    socklen_t sl = a->len[n->addr_rr++ % (unsigned)a->n];
+    unsigned i = n->addr_rr++ % (unsigned)a->n;
+    const struct sockaddr_storage *ss = &a->addr[i];
+    socklen_t sl = a->len[i];
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return snprintf(why, whylen, "%s", strerror(errno)), -1;
     int one = 1;
@@ -367,9 +368,6 @@ static int reload_script(struct backend *b, struct req *r) {
     return ok;
 }
 
-/* MOVED: the slot's owner changed for good. This worker's table is patched at once so the retry and the
- * requests after it go to the right node, and a full refresh is asked for, since one moved slot usually
- * means a reshard or failover that moved many. Returns the new owner. */
 /* Redis 7 redirects to its preferred endpoint: an address, a hostname, "" for an unknown endpoint (the
  * same host as the node that answered) or "?" (hostnames preferred, the node has none): -1. */
 static int redirect_endpoint(const struct backend *b, struct redirect *rd) {
@@ -377,6 +375,17 @@ static int redirect_endpoint(const struct backend *b, struct redirect *rd) {
     return strcmp(rd->host, "?") == 0 ? -1 : 0;
 }
 
+/* Parks r for another try after its backoff, when its retries and its deadline allow: 1 if parked. */
+static int retry_later(struct worker *w, struct req *r, double now) {
+    if (r->retries >= MAX_CLUSTER_RETRIES || now + retry_backoff(r->retries) >= r->deadline) return 0;
+    park_request(w, r, NULL, 0, now + retry_backoff(r->retries));
+    r->retries++;
+    return 1;
+}
+
+/* MOVED: the slot's owner changed for good. This worker's table is patched at once so the retry and the
+ * requests after it go to the right node, and a full refresh is asked for, since one moved slot usually
+ * means a reshard or failover that moved many. Returns the new owner. */
 static struct node *follow_moved(struct worker *w, const struct redirect *rd) {
     struct node *to = worker_node(w, rd->host, rd->port);
     w->stats.moved++;
@@ -415,8 +424,10 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         if (p[0] != '-') return;
         struct redirect rd;
         int kind = resp_parse_redirect(p, len, &rd);
-        if (kind == REDIR_MOVED && redirect_endpoint(b, &rd) == 0) follow_moved(w, &rd);
-        if (kind != REDIR_NONE) worker_request_refresh(w, "MOVED in a transaction");
+        if (kind != REDIR_NONE && redirect_endpoint(b, &rd) < 0)
+            worker_request_refresh(w, "redirect to an unknown endpoint");
+        else if (kind == REDIR_MOVED)
+            follow_moved(w, &rd);
         if (kind != REDIR_NONE || resp_error_is(p, len, "TRYAGAIN") || resp_error_is(p, len, "CLUSTERDOWN"))
             r->group_retry = 1; /* EXEC will answer EXECABORT: nothing ran, the group goes again */
         return;
@@ -437,11 +448,7 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
     if (r->group_retry) { /* a queued command was refused for where its slot is: the group goes again */
         double now = worker_now(w);
         r->group_retry = 0;
-        if (r->retries < MAX_CLUSTER_RETRIES && now + retry_backoff(r->retries) < r->deadline) {
-            park_request(w, r, NULL, 0, now + retry_backoff(r->retries));
-            r->retries++;
-            return;
-        } /* else the EXECABORT goes to the client */
+        if (retry_later(w, r, now)) return; /* else the EXECABORT goes to the client */
     }
     if (r->xform == XFORM_UPLOAD) { /* its bytes were not kept: no redirection or retry (upload.c) */
         if (p[0] == '-' && upload_reply_error(w, r, p, len)) return;
@@ -455,11 +462,7 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
             /* "?": the node that owns the slot now has no hostname to give (hostnames preferred). The
              * refreshed map has its address; the request waits for it like a TRYAGAIN. */
             worker_request_refresh(w, "redirect to an unknown endpoint");
-            if (r->retries < MAX_CLUSTER_RETRIES && now + retry_backoff(r->retries) < r->deadline) {
-                park_request(w, r, NULL, 0, now + retry_backoff(r->retries));
-                r->retries++;
-                return;
-            }
+            if (retry_later(w, r, now)) return;
             /* clients never see MOVED/ASK, not even this one */
             req_reply_error(w, r, "CLUSTERDOWN slotgate: slot %u moved to a node that announces no address", rd.slot);
             return;
@@ -485,13 +488,11 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         }
         if (r->xform == XFORM_EVALSHA && resp_error_is(p, len, "NOSCRIPT") && reload_script(b, r)) return;
         int tryagain = resp_error_is(p, len, "TRYAGAIN"), down = resp_error_is(p, len, "CLUSTERDOWN");
-        if ((tryagain || down) && r->retries < MAX_CLUSTER_RETRIES && now + retry_backoff(r->retries) < r->deadline) {
+        if ((tryagain || down) && retry_later(w, r, now)) {
             if (tryagain)
                 w->stats.tryagain++;
             else
                 w->stats.clusterdown++, worker_request_refresh(w, "CLUSTERDOWN");
-            park_request(w, r, NULL, 0, now + retry_backoff(r->retries));
-            r->retries++;
             return;
         }
         CTR_INC(b->node->ctr, errors); /* an error the client sees (redirections and retries are not) */

@@ -441,6 +441,17 @@ static struct node *pick_replica(struct worker *w, int slot, struct node *master
     return NULL;
 }
 
+/* Parks r until retry_at and asks for a refresh (at most every 100 ms): the new map names the owner as
+ * soon as the cluster has one, and retries every parked request at once. */
+static void hold_request(struct worker *w, struct req *r, const char *p, size_t len, double retry_at, const char *why) {
+    double now = worker_now(w);
+    park_request(w, r, p, len, retry_at);
+    if (now - w->last_refresh_ask > 0.1) {
+        w->last_refresh_ask = now;
+        worker_request_refresh(w, why);
+    }
+}
+
 void route_request(struct worker *w, struct req *r, struct node *to, const char *p, size_t len) {
     double now = worker_now(w);
     struct node *n = to;
@@ -464,14 +475,8 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
         }
         n = w->owner[r->slot];
         if (!n) {
-            if (now - w->map_shrunk_at < worker_hold(w) && now < r->deadline) {
-                park_request(w, r, p, len, now + PARK_TICK);
-                if (now - w->last_refresh_ask > 0.1) {
-                    w->last_refresh_ask = now;
-                    worker_request_refresh(w, "slot without an owner");
-                }
-                return;
-            }
+            if (now - w->map_shrunk_at < worker_hold(w) && now < r->deadline)
+                return hold_request(w, r, p, len, now + PARK_TICK, "slot without an owner");
             fail_request(w, r, "CLUSTERDOWN Hash slot not served");
             return;
         }
@@ -486,14 +491,9 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
     if (!b) {
         /* Hold the request while the node is backing off: a failover or restart may be under way, and
          * the refresh that reveals it will retry every parked request at once. */
-        if (now < r->deadline) {
-            park_request(w, r, p, len, n->down_until > now ? n->down_until : now + PARK_TICK);
-            if (now - w->last_refresh_ask > 0.1) { /* learn the new owner as soon as the cluster has one */
-                w->last_refresh_ask = now;
-                worker_request_refresh(w, "master unreachable");
-            }
-            return;
-        }
+        if (now < r->deadline)
+            return hold_request(w, r, p, len, n->down_until > now ? n->down_until : now + PARK_TICK,
+                                "master unreachable");
         req_reply_error(w, r, "ERR slotgate: node %s is unreachable (%s)", n->addr,
                         n->last_error[0] ? n->last_error : "no connection");
         return;
