@@ -31,17 +31,6 @@ static char side_error[256];
 
 static int master_of_key(const char *key) { return cluster_master_for_slot(&cl, (int)slot_for_key(key, strlen(key))); }
 
-static long long rss_kb(pid_t pid) {
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long long kb = 0;
-    while (f && fgets(line, sizeof(line), f))
-        if (!strncmp(line, "VmRSS:", 6)) kb = atoll(line + 6);
-    if (f) fclose(f);
-    return kb;
-}
-
 /* MSET of 4 keys in different slots, then MGET of them: the values read are the ones written. */
 static void *multikey(void *arg) {
     (void)arg;
@@ -176,17 +165,22 @@ static void stop_and_continue(void) {
     cluster_wait_settled(&cl);
 }
 
+/* `slots` slots from node ID from to node ID to, then back, asked through the node on port. */
+static void move_slots_and_back(int port, const char *from, const char *to, int slots) {
+    const char *fmt = "redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots %d "
+                      "--cluster-yes --cluster-pipeline 100";
+    ck_assert_int_eq(cluster_cli(&cl, fmt, port, from, to, slots), 0);
+    cluster_wait_settled(&cl);
+    ck_assert_int_eq(cluster_cli(&cl, fmt, port, to, from, slots), 0);
+    cluster_wait_settled(&cl);
+}
+
 static void reshard_there_and_back(void) {
     int a = cluster_master_for_slot(&cl, 0), b = cluster_master_for_slot(&cl, 16383);
     char ida[41], idb[41];
     node_id(a, ida);
     node_id(b, idb);
-    const char *fmt = "redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 300 "
-                      "--cluster-yes --cluster-pipeline 100";
-    ck_assert_int_eq(cluster_cli(&cl, fmt, a, ida, idb), 0);
-    cluster_wait_settled(&cl);
-    ck_assert_int_eq(cluster_cli(&cl, fmt, a, idb, ida), 0);
-    cluster_wait_settled(&cl);
+    move_slots_and_back(a, ida, idb, 300);
 }
 
 static void add_fill_empty_remove(void) {
@@ -200,12 +194,7 @@ static void add_fill_empty_remove(void) {
     node_id(SPARE, id);
     node_id(a, from);
     cluster_wait_joined(&cl, SPARE, id);
-    const char *fmt = "redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s --cluster-slots 200 "
-                      "--cluster-yes --cluster-pipeline 100";
-    ck_assert_int_eq(cluster_cli(&cl, fmt, a, from, id), 0);
-    cluster_wait_settled(&cl);
-    ck_assert_int_eq(cluster_cli(&cl, fmt, a, id, from), 0);
-    cluster_wait_settled(&cl);
+    move_slots_and_back(a, from, id, 200);
     ck_assert_int_eq(cluster_cli(&cl, "redis-cli --cluster del-node 127.0.0.1:%d %s", a, id), 0);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -239,7 +228,7 @@ START_TEST(chaos) {
     void *(*fns[4])(void *) = {multikey, transactions, subscriber, publisher};
     for (int i = 0; i < 4; i++) pthread_create(&side[i], NULL, fns[i], NULL);
     sleep_ms(3000);
-    long long rss_base = rss_kb(sg.pid), t0 = now_ms();
+    long long rss_base = proc_rss_kib(sg.pid), t0 = now_ms();
     long long count[NFAULTS] = {0}, errs[NFAULTS] = {0};
     for (int k = 0; now_ms() - t0 < seconds * 1000LL; k++) {
         int f = k % (int)NFAULTS;
@@ -266,7 +255,7 @@ START_TEST(chaos) {
     redisFree(bye);
     load_stop(&l);
     sleep_ms(2500); /* idle: slotgate gives back what the load took */
-    long long rss_end = rss_kb(sg.pid), wrong = 0;
+    long long rss_end = proc_rss_kib(sg.pid), wrong = 0;
     long long lost = load_verify(&l, SG_PORT, master_of_key, &wrong);
     fprintf(stderr,
             "chaos: %lld s, %lld pipelined ops (%lld acknowledged writes), %lld MSET/MGET rounds right, "

@@ -44,27 +44,6 @@ static long long churn_sessions, churn_ops, churn_errors, churn_wrong;
 static char churn_error[256];
 static pthread_mutex_t churn_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static long long proc_rss_kib(void) {
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)sg.pid);
-    FILE *f = fopen(path, "r");
-    long long kib = 0;
-    while (f && fgets(line, sizeof(line), f))
-        if (!strncmp(line, "VmRSS:", 6)) kib = atoll(line + 6);
-    if (f) fclose(f);
-    return kib;
-}
-
-static int proc_fds(void) {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)sg.pid);
-    DIR *d = opendir(path);
-    int n = -2; /* . and .. */
-    while (d && readdir(d)) n++;
-    if (d) closedir(d);
-    return n;
-}
-
 /* slotgate's descriptors that are not client connections: the ones a leak would grow. The fewest of a
  * few samples, as clients come and go between the two readings. */
 static int internal_fds(void) {
@@ -74,7 +53,7 @@ static int internal_fds(void) {
         redisReply *r = c ? redisCommand(c, "INFO clients") : NULL;
         const char *at = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "connected_clients:") : NULL;
         int clients = at ? atoi(at + 18) : 0;
-        int fds = proc_fds() - 1; /* this INFO's own connection is one of the clients and one fd */
+        int fds = proc_fds(sg.pid) - 1; /* this INFO's own connection is one of the clients and one fd */
         if (r) freeReplyObject(r);
         if (c) redisFree(c);
         if (at && fds - (clients - 1) < best) best = fds - (clients - 1);
@@ -229,7 +208,7 @@ START_TEST(soak) {
     for (long t = 0; t < CHURNERS; t++) pthread_create(&th[t], NULL, churn, (void *)t);
     sleep_ms(20000); /* warm: every worker's connections to every master are open */
     int fds0 = internal_fds();
-    long long rss0 = proc_rss_kib(), start = now_ms();
+    long long rss0 = proc_rss_kib(sg.pid), start = now_ms();
     fprintf(stderr, "soak: start: slotgate RSS %lld KiB, %d descriptors besides clients\n", rss0, fds0);
     int cycles = 0, unsettled = 0, restarts = 0, kills = 0, moves = 0;
     long long errors_seen = 0;
@@ -251,21 +230,22 @@ START_TEST(soak) {
                 "soak: cycle %d at %llds: node %d %s, back on %s (%s endpoints): %lld errors this cycle; "
                 "RSS %lld KiB, %d fds, %lld load ops, %lld client sessions\n",
                 cycles, (now_ms() - start) / 1000, i, sig == SIGKILL ? "killed" : "stopped", nc.ip[i],
-                cycles % 2 ? "hostname" : "ip", errs - errors_seen, proc_rss_kib(), proc_fds(), l.ops, churn_sessions);
+                cycles % 2 ? "hostname" : "ip", errs - errors_seen, proc_rss_kib(sg.pid), proc_fds(sg.pid), l.ops,
+                churn_sessions);
         errors_seen = errs;
         cycles++;
         long long left = cycle_start + CYCLE_S * 1000LL - now_ms();
         if (left > 0) sleep_ms((int)left);
     }
     int fds_end = internal_fds();
-    long long rss_end = proc_rss_kib();
+    long long rss_end = proc_rss_kib(sg.pid);
     churn_stop = 1;
     for (int t = 0; t < CHURNERS; t++) pthread_join(th[t], NULL);
     load_stop(&l);
     int served = every_slot_served();
     long long wrong, lost = verify_writes(&l, &wrong);
     sleep_ms(3000);
-    long long rss_idle = proc_rss_kib();
+    long long rss_idle = proc_rss_kib(sg.pid);
     fprintf(stderr,
             "soak: %lld s, %d cycles: %d restarts (%d SIGKILL), %d address changes, %d seed changes; "
             "%lld load ops (%lld acknowledged writes, %lld errors: first '%s', last '%s'); %lld client sessions, "

@@ -39,19 +39,10 @@ static redisReply *direct_get(const char *key) {
     return r;
 }
 
-static int log_has(const char *needle) {
-    FILE *f = fopen(sg.log, "r");
-    char line[1024];
-    int found = 0;
-    while (f && !found && fgets(line, sizeof(line), f)) found = strstr(line, needle) != NULL;
-    if (f) fclose(f);
-    return found;
-}
-
 START_TEST(a_large_value_streams_in_and_out_intact) {
     redisContext *c = connect_port(SG_PORT);
     expect_str(c, "OK", "SET big:1 %b", value, (size_t)BIG);
-    ck_assert(log_has("streaming a 3145745-byte argument to"));
+    ck_assert(slotgate_log_has(&sg, "streaming a 3145745-byte argument to"));
     redisReply *r = direct_get("big:1");
     ck_assert_int_eq(r->len, BIG);
     ck_assert(memcmp(r->str, value, BIG) == 0);

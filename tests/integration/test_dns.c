@@ -32,8 +32,6 @@
 
 static struct nscluster nc;
 static struct slotgate sg;
-#define ip  nc.ip
-#define ids nc.ids
 
 static void set_hosts(const char *seeds) { nsc_set_hosts(&nc, seeds); }
 static void wait_cluster(int timeout_ms) {
@@ -60,15 +58,6 @@ static int keys_right(int timeout_ms) {
     return right;
 }
 
-static int log_has(const char *text) {
-    FILE *f = fopen(sg.log, "r");
-    char line[1024];
-    int found = 0;
-    while (f && !found && fgets(line, sizeof(line), f)) found = strstr(line, text) != NULL;
-    if (f) fclose(f);
-    return found;
-}
-
 static void suite_setup(void) { nsc_start(&nc, 1, NODES, 0); }
 
 static void suite_teardown(void) {
@@ -81,8 +70,8 @@ static void suite_teardown(void) {
 START_TEST(seed_name_with_every_address_tried) {
     set_hosts("127.0.1.201 seeds.test\n127.0.1.202 seeds.test\n127.0.1.2 seeds.test\n");
     slotgate_start(&sg, SG_PORT, "--threads 1 --log-level verbose --dns-cache-ttl-ms 1000", "seeds.test:6379", 1);
-    ck_assert_msg(log_has("seeds.test resolves to"), "the seed's addresses are not in the log");
-    ck_assert(log_has("127.0.1.201") && log_has("127.0.1.202"));
+    ck_assert_msg(slotgate_log_has(&sg, "seeds.test resolves to"), "the seed's addresses are not in the log");
+    ck_assert(slotgate_log_has(&sg, "127.0.1.201") && slotgate_log_has(&sg, "127.0.1.202"));
     redisContext *c = connect_port(SG_PORT);
     for (int k = 0; k < NKEYS; k++) expect_str(c, "OK", "SET dns:%d %d", k, k * 7);
     redisFree(c);
@@ -95,15 +84,15 @@ END_TEST
 START_TEST(all_nodes_move_and_are_found_through_the_seed) {
     pid_t before = sg.pid;
     for (int i = 0; i < NODES; i++) node_stop(i);
-    for (int i = 0; i < NODES; i++) snprintf(ip[i], sizeof(ip[i]), "127.0.2.%d", i + 1);
+    for (int i = 0; i < NODES; i++) snprintf(nc.ip[i], sizeof(nc.ip[i]), "127.0.2.%d", i + 1);
     set_hosts("127.0.2.1 seeds.test\n127.0.2.2 seeds.test\n127.0.2.3 seeds.test\n");
     for (int i = 0; i < NODES; i++) nsc_node_start(&nc, i);
     /* Their nodes.conf has the old addresses: meeting at the new ones renames the known node IDs, as an
      * operator (or a chart's init script) does after pods moved. */
     for (int i = 1; i < NODES; i++) {
         char reply[64], port[8] = "6379";
-        redisContext *c = nsc_connect(ip[0]);
-        redisReply *r = c ? redisCommand(c, "CLUSTER MEET %s %s", ip[i], port) : NULL;
+        redisContext *c = nsc_connect(nc.ip[0]);
+        redisReply *r = c ? redisCommand(c, "CLUSTER MEET %s %s", nc.ip[i], port) : NULL;
         snprintf(reply, sizeof(reply), "%s", r && r->type == REDIS_REPLY_STATUS ? r->str : "(failed)");
         if (r) freeReplyObject(r);
         if (c) redisFree(c);
@@ -141,7 +130,7 @@ static void wait_slots(const char *a, const char *b, const char *c, const char *
 START_TEST(hostnames_in_the_map_and_in_redirections) {
     for (int i = 0; i < NODES; i++) {
         char ok[16];
-        nsc_query(ip[i], ok, sizeof(ok), "CONFIG SET cluster-preferred-endpoint-type %s", "hostname");
+        nsc_query(nc.ip[i], ok, sizeof(ok), "CONFIG SET cluster-preferred-endpoint-type %s", "hostname");
         ck_assert_str_eq(ok, "OK");
     }
     wait_slots("redis-0.test", "redis-1.test", "redis-2.test", "\"addr\": \"127."); /* the next refresh */
@@ -149,12 +138,12 @@ START_TEST(hostnames_in_the_map_and_in_redirections) {
     /* A node with no hostname while hostnames are preferred is "?" in CLUSTER SLOTS, its IP in the
      * metadata: slotgate uses the IP. */
     char ok[16], at[64];
-    nsc_query(ip[2], ok, sizeof(ok), "CONFIG SET cluster-announce-hostname %s", "");
+    nsc_query(nc.ip[2], ok, sizeof(ok), "CONFIG SET cluster-announce-hostname %s", "");
     ck_assert_str_eq(ok, "OK");
-    snprintf(at, sizeof(at), "\"addr\": \"%s:6379\"", ip[2]);
+    snprintf(at, sizeof(at), "\"addr\": \"%s:6379\"", nc.ip[2]);
     wait_slots("redis-0.test", "redis-1.test", at, "redis-2.test");
     ck_assert_int_eq(keys_right(5000), NKEYS);
-    nsc_query(ip[2], ok, sizeof(ok), "CONFIG SET cluster-announce-hostname %s", "redis-2.test");
+    nsc_query(nc.ip[2], ok, sizeof(ok), "CONFIG SET cluster-announce-hostname %s", "redis-2.test");
     wait_slots("redis-0.test", "redis-1.test", "redis-2.test", "\"addr\": \"127.");
     ck_assert_int_eq(keys_right(5000), NKEYS);
 
@@ -163,7 +152,7 @@ START_TEST(hostnames_in_the_map_and_in_redirections) {
     char owner[64];
     int from = -1, to;
     for (int i = 0; i < NODES && from < 0; i++) {
-        redisContext *c = nsc_connect(ip[i]);
+        redisContext *c = nsc_connect(nc.ip[i]);
         redisReply *r = redisCommand(c, "CLUSTER COUNTKEYSINSLOT %u", slot);
         if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) from = i;
         if (r) freeReplyObject(r);
@@ -171,13 +160,13 @@ START_TEST(hostnames_in_the_map_and_in_redirections) {
     }
     ck_assert_int_ge(from, 0);
     to = (from + 1) % NODES;
-    snprintf(owner, sizeof(owner), "%s", ip[to]);
+    snprintf(owner, sizeof(owner), "%s", nc.ip[to]);
     json_t *before = http_json(sg.admin_port, "/stats", 200);
     long long asks = json_integer_value(json_object_get(json_object_get(before, "redirections"), "ask"));
     json_decref(before);
-    redisContext *a = nsc_connect(ip[from]), *b = nsc_connect(ip[to]);
-    freeReplyObject(cmd(b, "CLUSTER SETSLOT %u IMPORTING %s", slot, ids[from]));
-    freeReplyObject(cmd(a, "CLUSTER SETSLOT %u MIGRATING %s", slot, ids[to]));
+    redisContext *a = nsc_connect(nc.ip[from]), *b = nsc_connect(nc.ip[to]);
+    freeReplyObject(cmd(b, "CLUSTER SETSLOT %u IMPORTING %s", slot, nc.ids[from]));
+    freeReplyObject(cmd(a, "CLUSTER SETSLOT %u MIGRATING %s", slot, nc.ids[to]));
     redisReply *r = cmd(a, "MIGRATE %s 6379 dns:0 0 5000", owner);
     ck_assert_msg(r->type == REDIS_REPLY_STATUS, "MIGRATE: %s", r->str);
     freeReplyObject(r);
@@ -190,8 +179,8 @@ START_TEST(hostnames_in_the_map_and_in_redirections) {
     ck_assert_int_gt(json_integer_value(json_object_get(json_object_get(after, "redirections"), "ask")), asks);
     json_decref(after);
     for (int i = 0; i < NODES; i++) {
-        redisContext *n = nsc_connect(ip[i]);
-        freeReplyObject(cmd(n, "CLUSTER SETSLOT %u NODE %s", slot, ids[to]));
+        redisContext *n = nsc_connect(nc.ip[i]);
+        freeReplyObject(cmd(n, "CLUSTER SETSLOT %u NODE %s", slot, nc.ids[to]));
         redisFree(n);
     }
     expect_str(c, "0", "GET dns:0"); /* MOVED to a name, or the refreshed map: the value either way */
@@ -206,12 +195,12 @@ END_TEST
 START_TEST(a_master_restarted_on_a_new_address_is_followed) {
     pid_t before = sg.pid;
     node_stop(0);
-    snprintf(ip[0], sizeof(ip[0]), "127.0.3.1");
+    snprintf(nc.ip[0], sizeof(nc.ip[0]), "127.0.3.1");
     set_hosts("127.0.2.2 seeds.test\n");
     nsc_node_start(&nc, 0);
     char id[41];
-    nsc_query(ip[0], id, sizeof(id), "CLUSTER MYID", NULL);
-    ck_assert_str_eq(id, ids[0]);
+    nsc_query(nc.ip[0], id, sizeof(id), "CLUSTER MYID", NULL);
+    ck_assert_str_eq(id, nc.ids[0]);
     wait_cluster(30000); /* the others learn its new address from its own gossip */
     ck_assert_int_eq(keys_right(30000), NKEYS);
     ck_assert_int_eq(sg.pid, before);

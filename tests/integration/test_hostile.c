@@ -57,16 +57,6 @@ static void *bystander(void *arg) {
     return NULL;
 }
 
-static int open_fds(void) {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)sg.pid);
-    DIR *d = opendir(path);
-    int n = 0;
-    while (d && readdir(d)) n++;
-    if (d) closedir(d);
-    return n;
-}
-
 static int fds_before;
 
 /* Small output limits, so the slow-consumer cases cross them in a few MB (Redis's syntax; through the
@@ -81,7 +71,7 @@ static void suite_setup(void) {
     by_stop = 0;
     pthread_create(&by_thread, NULL, bystander, NULL);
     sleep_ms(1500); /* probes and backend connections are all open by now */
-    fds_before = open_fds();
+    fds_before = proc_fds(sg.pid);
 }
 
 static void suite_teardown(void) {
@@ -218,24 +208,13 @@ START_TEST(ten_thousand_connections_opened_and_dropped) {
     }
     int fds = 0;
     for (long long until = now_ms() + 5000; now_ms() < until; sleep_ms(100))
-        if ((fds = open_fds()) <= fds_before + 2) break;
+        if ((fds = proc_fds(sg.pid)) <= fds_before + 2) break;
     ck_assert_msg(fds <= fds_before + 2, "descriptors: %d before, %d after", fds_before, fds);
     redisContext *c = connect_port(SG_PORT);
     expect_str(c, "PONG", "PING");
     redisFree(c);
 }
 END_TEST
-
-static long rss_kib(void) {
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)sg.pid);
-    FILE *f = fopen(path, "r");
-    long kib = -1;
-    while (f && fgets(line, sizeof(line), f))
-        if (!strncmp(line, "VmRSS:", 6)) kib = atol(line + 6);
-    if (f) fclose(f);
-    return kib;
-}
 
 static long long output_disconnections(void) {
     redisContext *c = connect_port(SG_PORT);
@@ -247,15 +226,6 @@ static long long output_disconnections(void) {
     redisFree(c);
     ck_assert_msg(n >= 0, "INFO stats has no client_output_buffer_limit_disconnections");
     return n;
-}
-
-static int log_has(const char *text) {
-    FILE *f = fopen(sg.log, "r");
-    char line[1024];
-    int found = 0;
-    while (f && !found && fgets(line, sizeof(line), f)) found = strstr(line, text) != NULL;
-    if (f) fclose(f);
-    return found;
 }
 
 /* A client that stops reading, with the smallest receive window the kernel allows. */
@@ -283,12 +253,13 @@ static int drained_to_close(int fd) {
  * against the sanitizer build, whose quarantine keeps freed memory on purpose: make test runs this
  * suite against the optimised binary too (TEST_RSS_CHECK=1). */
 static void rss_returns(long base, const char *what) {
-    long now = rss_kib();
+    long now = proc_rss_kib(sg.pid);
     if (!getenv("TEST_RSS_CHECK")) {
         fprintf(stderr, "%s: RSS not checked (sanitizer build): %ld KiB before, %ld KiB after\n", what, base, now);
         return;
     }
-    for (long long until = now_ms() + 10000; now > base + 4096 && now_ms() < until; sleep_ms(200)) now = rss_kib();
+    for (long long until = now_ms() + 10000; now > base + 4096 && now_ms() < until; sleep_ms(200))
+        now = proc_rss_kib(sg.pid);
     fprintf(stderr, "%s: slotgate RSS %ld KiB before, %ld KiB after the disconnect\n", what, base, now);
     ck_assert_msg(now <= base + 4096, "%s: RSS %ld KiB, was %ld KiB", what, now, base);
 }
@@ -296,7 +267,7 @@ static void rss_returns(long base, const char *what) {
 /* A subscriber that stops reading while messages keep coming: disconnected once its waiting messages
  * pass client-output-buffer-limit pubsub (4 MB here), logged with its address; memory returned. */
 START_TEST(a_slow_subscriber_is_disconnected_at_its_limit) {
-    long base = rss_kib();
+    long base = proc_rss_kib(sg.pid);
     long long closed_before = output_disconnections();
     int fd = stalled_connect();
     const char *sub = "*2\r\n$9\r\nSUBSCRIBE\r\n$10\r\nhostile:ch\r\n";
@@ -324,7 +295,7 @@ START_TEST(a_slow_subscriber_is_disconnected_at_its_limit) {
     ck_assert_int_eq(closed, closed_before + 1);
     /* not before its limit: at least 4 MB were waiting (the rest sat in the kernel's socket buffers) */
     ck_assert_int_ge(published * 1024, OBL_PUBSUB_HARD);
-    ck_assert(log_has("over its hard limit (client-output-buffer-limit pubsub 4194304 1048576 60)"));
+    ck_assert(slotgate_log_has(&sg, "over its hard limit (client-output-buffer-limit pubsub 4194304 1048576 60)"));
     ck_assert(drained_to_close(fd));
     close(fd);
     rss_returns(base, "slow subscriber");
@@ -339,7 +310,7 @@ START_TEST(a_pipeliner_that_does_not_read_is_disconnected_at_its_limit) {
     redisContext *c = connect_port(SG_PORT);
     expect_str(c, "OK", "SET hostile:big %b", value, sizeof(value));
     redisFree(c);
-    long base = rss_kib();
+    long base = proc_rss_kib(sg.pid);
     long long closed_before = output_disconnections();
     int fd = stalled_connect();
     static char gets[2000 * 31 + 1];
@@ -350,7 +321,7 @@ START_TEST(a_pipeliner_that_does_not_read_is_disconnected_at_its_limit) {
     for (long long until = now_ms() + 10000; closed == closed_before && now_ms() < until; sleep_ms(100))
         closed = output_disconnections();
     ck_assert_int_eq(closed, closed_before + 1);
-    ck_assert(log_has("over its hard limit (client-output-buffer-limit normal 16777216 0 0)"));
+    ck_assert(slotgate_log_has(&sg, "over its hard limit (client-output-buffer-limit normal 16777216 0 0)"));
     ck_assert(drained_to_close(fd));
     close(fd);
     rss_returns(base, "stalled pipeline");

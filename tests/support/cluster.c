@@ -2,6 +2,7 @@
 #include "cluster.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -563,4 +564,34 @@ void cluster_wait_joined(struct cluster *cl, int port, const char *id) {
         ck_assert_msg(now_ms() < until, "the new node never saw the cluster as ok");
     }
     cluster_wait_settled(cl);
+}
+
+long long proc_rss_kib(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long long kib = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, "VmRSS:", 6)) kib = atoll(line + 6);
+    if (f) fclose(f);
+    return kib;
+}
+
+int proc_fds(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    int n = -2; /* . and .. */
+    while (d && readdir(d)) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+int slotgate_log_has(const struct slotgate *sg, const char *text) {
+    FILE *f = fopen(sg->log, "r");
+    char line[1024];
+    int found = 0;
+    while (f && !found && fgets(line, sizeof(line), f)) found = strstr(line, text) != NULL;
+    if (f) fclose(f);
+    return found;
 }

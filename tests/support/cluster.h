@@ -78,6 +78,12 @@ int port_in_use(int port);
 void track_pid(pid_t pid);
 void untrack_pid(pid_t pid);
 long long now_ms(void);
+/* A process's resident memory in KiB (VmRSS in /proc/PID/status; 0 when unreadable). */
+long long proc_rss_kib(pid_t pid);
+/* Descriptors a process has open (/proc/PID/fd). */
+int proc_fds(pid_t pid);
+/* Whether slotgate's log has a line containing text. */
+int slotgate_log_has(const struct slotgate *sg, const char *text);
 void sleep_ms(int ms);
 
 #endif
