@@ -107,7 +107,8 @@ static void expand_name(struct refresher *h, const struct dns_addrs *a, const ch
     free(name);
 }
 
-static void add_seed_at_end(struct refresher *h, const char *seed, int is_seed) {
+/* A "host:port" string (a seed, the node that answered last) as a candidate at the end of the list. */
+static void add_host_port(struct refresher *h, const char *seed, int is_seed) {
     char host[SM_HOST_LEN];
     const char *colon = strrchr(seed, ':');
     size_t n = (size_t)(colon - seed);
@@ -306,6 +307,11 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     attempt_failed(h, ac->errstr);
 }
 
+static void arm_attempt_timeout(struct refresher *h) {
+    ev_timer_set(&h->attempt_timeout, (h->conf->connect_timeout_ms + 1000) / 1000.0, 0);
+    ev_timer_start(h->loop, &h->attempt_timeout);
+}
+
 static void try_next(struct refresher *h) {
     if (h->idx >= h->ncand) {
         finish(h, 0);
@@ -316,30 +322,24 @@ static void try_next(struct refresher *h) {
     size_t n = (size_t)(colon - h->cand[h->idx]);
     memcpy(h->asked_host, h->cand[h->idx], n);
     h->asked_host[n] = '\0';
+    int port = atoi(colon + 1);
     if (!dns_is_literal(h->asked_host)) { /* hiredis would resolve it on this loop, blocking it */
         struct dns_addrs a;
         char err[96];
-        int port = atoi(colon + 1);
         int rc = dns_lookup(h->asked_host, port, h->is_seed[h->idx] ? SEED_MAX_AGE : -1, &a, err, sizeof(err));
         if (rc == DNS_PENDING) { /* on_dns_wake asks again; the attempt's timer bounds the wait */
             h->dns_wait = 1;
-            ev_timer_set(&h->attempt_timeout, (h->conf->connect_timeout_ms + 1000) / 1000.0, 0);
-            ev_timer_start(h->loop, &h->attempt_timeout);
+            arm_attempt_timeout(h);
             return;
         }
-        if (rc == DNS_FAILED) {
-            log_verbose("slot map refresh: cannot resolve %s: %s", h->asked_host, err);
-            h->idx++;
-            try_next(h);
-            return;
-        }
-        char name[SM_HOST_LEN];
-        snprintf(name, sizeof(name), "%s", h->asked_host);
-        expand_name(h, &a, name, port);
+        if (rc == DNS_FAILED)
+            log_verbose("slot map refresh: cannot resolve %s: %s", h->asked_host, err), h->idx++;
+        else
+            expand_name(h, &a, h->asked_host, port); /* candidate idx is now the name's first address */
         try_next(h);
         return;
     }
-    redisAsyncContext *ac = redisAsyncConnect(h->asked_host, atoi(colon + 1));
+    redisAsyncContext *ac = redisAsyncConnect(h->asked_host, port);
     if (!ac || ac->err) {
         const char *why = ac ? ac->errstr : "out of memory";
         log_verbose("slot map refresh: %s: %s", h->asked, why);
@@ -363,8 +363,7 @@ static void try_next(struct refresher *h) {
     redisAsyncCommand(ac, on_info, h, "CLUSTER INFO");
     /* CLUSTER SLOTS answers in microseconds: a node that takes a second is stalled (SIGSTOP, overload),
      * and the next candidate is a better bet than waiting out the command timeout. */
-    ev_timer_set(&h->attempt_timeout, (c->connect_timeout_ms + 1000) / 1000.0, 0);
-    ev_timer_start(h->loop, &h->attempt_timeout);
+    arm_attempt_timeout(h);
 }
 
 static void start(struct refresher *h) {
@@ -385,7 +384,7 @@ static void start(struct refresher *h) {
     h->last_start = now;
     clear_candidates(h);
     /* The node that answered last, then known masters (most likely up and current), replicas, seeds. */
-    if (h->last_good[0]) add_seed_at_end(h, h->last_good, 0);
+    if (h->last_good[0]) add_host_port(h, h->last_good, 0);
     if (h->current) {
         for (int i = 0; i < h->current->nshards; i++) {
             const struct sm_node *n = &h->current->nodes[h->current->shards[i].master];
@@ -394,7 +393,7 @@ static void start(struct refresher *h) {
         for (int i = 0; i < h->current->nnodes; i++)
             add_candidate(h, h->current->nodes[i].host, h->current->nodes[i].port);
     }
-    for (int i = 0; i < h->conf->nseeds; i++) add_seed_at_end(h, h->conf->seeds[i], 1);
+    for (int i = 0; i < h->conf->nseeds; i++) add_host_port(h, h->conf->seeds[i], 1);
     h->idx = 0;
     try_next(h);
 }

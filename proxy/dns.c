@@ -57,11 +57,6 @@ static double now_mono(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int dns_is_literal(const char *host) {
-    unsigned char buf[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
-}
-
 static void set_port(struct sockaddr_storage *a, int port) {
     if (a->ss_family == AF_INET)
         ((struct sockaddr_in *)a)->sin_port = htons((uint16_t)port);
@@ -85,6 +80,11 @@ static int literal(const char *host, int port, struct dns_addrs *out) {
     set_port(&out->addr[0], port);
     out->n = 1;
     return 1;
+}
+
+int dns_is_literal(const char *host) {
+    struct dns_addrs scratch;
+    return literal(host, 0, &scratch);
 }
 
 void dns_addr_string(const struct sockaddr_storage *a, char *buf, size_t len) {
