@@ -96,7 +96,8 @@ static const char *const live_settings[] = {"log-level",
                                             "probe-interval-ms",
                                             "probe-down-after",
                                             "drain-timeout-ms",
-                                            "client-output-buffer-limit"};
+                                            "client-output-buffer-limit",
+                                            "timeout"};
 #undef O
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 

@@ -199,6 +199,7 @@ START_TEST(reload_applies_only_live_settings) {
     ck_assert_int_eq(cur.backend_connections, 4);
     ck_assert_int_eq(cur.port, 7000); /* needs a restart */
     ck_assert(conf_is_live("read-policy") && !conf_is_live("port") && !conf_is_live("requirepass"));
+    ck_assert(conf_is_live("timeout") && conf_is_live("client-output-buffer-limit")); /* as README says */
     conf_free(&cur);
     conf_free(&next);
     unlink(path);
