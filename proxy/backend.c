@@ -573,7 +573,7 @@ static void backend_read(struct backend *b) {
         backend_close(b, "out of memory", 1);
         return;
     }
-    ssize_t n = read(b->fd, b->in.data + b->in.end, b->in.cap - b->in.end);
+    ssize_t n = recv(b->fd, b->in.data + b->in.end, b->in.cap - b->in.end, 0);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         backend_close(b, n == 0 ? "connection closed by the node" : strerror(errno), 1);
         return;

@@ -1,6 +1,6 @@
 /* Buffers of the data path, all drawn from a per-worker pool of fixed-size chunks (no locks, no
  * malloc per request in the steady state, chunks returned when a connection goes idle):
- *  - struct chain: an append-only list of chunks, written out with writev. A range of it can be
+ *  - struct chain: an append-only list of chunks, written out with one sendmsg. A range of it can be
  *    pinned (struct cref) so bytes that were already written stay readable: a backend's output keeps
  *    each command until its reply came, which is what lets MOVED/ASK resend it without a copy.
  *  - struct ibuf: one contiguous input buffer (parsers want contiguous bytes), a pool chunk until a
@@ -55,7 +55,8 @@ int chain_copy(struct pool *p, struct chain *ch, const struct cref *src, struct 
 void chain_unpin(struct pool *p, struct chain *ch, struct cref *r);
 /* Marks everything appended as written, for chains that only hold bytes (never written out). */
 void chain_mark_written(struct pool *p, struct chain *ch);
-/* Writes pending bytes with one writev; returns bytes written or -1 (errno set; EAGAIN is not fatal). */
+/* Writes pending bytes to socket fd with one system call; returns bytes written or -1 (errno set;
+ * EAGAIN is not fatal). */
 ssize_t chain_write(struct pool *p, struct chain *ch, int fd);
 /* Frees chunks that are written and not pinned. */
 void chain_trim(struct pool *p, struct chain *ch);

@@ -116,6 +116,7 @@ static void pop_head(struct worker *w, struct client *c) {
     c->qhead = r->qnext;
     if (!c->qhead) c->qtail = NULL;
     c->nqueued--;
+    c->done_batch = r->batch;
     if (c->upload_barrier == r) c->upload_barrier = NULL, c->resume_parse = 1; /* upload.c */
     if (!c->qhead && c->upload_wait) c->upload_wait = 0, c->resume_parse = 1;
     req_free(w, r);
@@ -132,6 +133,7 @@ static void release_cmd(struct worker *w, struct req *r) {
 
 void client_enqueue(struct client *c, struct req *r) {
     r->client = c;
+    r->batch = c->read_seq;
     if (c->qtail)
         c->qtail->qnext = r;
     else
@@ -390,7 +392,7 @@ static void client_read(struct client *c) {
         client_close(c);
         return;
     }
-    ssize_t n = read(c->fd, c->in.data + c->in.end, c->in.cap - c->in.end);
+    ssize_t n = recv(c->fd, c->in.data + c->in.end, c->in.cap - c->in.end, 0);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         client_close(c);
         return;
@@ -400,6 +402,7 @@ static void client_read(struct client *c) {
         return;
     }
     c->in.end += (size_t)n;
+    c->read_seq++;
     client_process(c);
 }
 
@@ -433,9 +436,24 @@ static int over_output_limit(struct client *c) {
     return 1;
 }
 
+/* Redis writes the replies to what one read brought once all of them are ready (or a command blocks).
+ * So does slotgate: while the oldest unanswered request came in the same read as the replies already
+ * waiting, and is on its way to a node (no part of it parked, not a blocking or dedicated one), the write waits
+ * for the rest; a pipeline whose requests went to several nodes then costs one write, not one per node
+ * reply. Bounded by HOLD_OUTPUT_MAX bytes. */
+#define HOLD_OUTPUT_MAX (64 * 1024)
+static int output_can_wait(const struct client *c) {
+    const struct req *h = c->qhead;
+    return h && h->batch == c->done_batch && !c->flush_now && h->dedicated == DED_NONE &&
+           c->out.pending < HOLD_OUTPUT_MAX && !c->is_closing && !c->streaming && !c->upload && !c->push.pending &&
+           !ev_is_active(&c->wio);
+}
+
 void client_flush(struct client *c) {
     struct worker *w = c->w;
-    if (c->out.pending) {
+    int waits = c->out.pending && output_can_wait(c);
+    c->flush_now = 0;
+    if (c->out.pending && !waits) {
         ssize_t n = chain_write(&w->pool, &c->out, c->fd);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
             client_close(c);
@@ -448,7 +466,7 @@ void client_flush(struct client *c) {
         c->streaming = NULL;
         backend_stream_resume(b);
     }
-    if (c->out.pending) {
+    if (c->out.pending && !waits) {
         if (!ev_is_active(&c->wio)) ev_io_start(w->loop, &c->wio);
         return;
     }

@@ -57,6 +57,7 @@ struct req {
     uint8_t group_retry; /* a reply inside the group said MOVED/ASK/TRYAGAIN/CLUSTERDOWN: send it again */
     uint32_t group_n;    /* MULTI ... EXEC sent as one request: replies before the EXEC's one (0: none) */
     uint32_t group_skip; /* of those, still to come on this attempt */
+    uint32_t batch;      /* the client read it came in (client.read_seq when it was queued) */
     /* Not cleared by req_new (written before it is read): */
     char sha[41]; /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */
 };
@@ -154,6 +155,9 @@ struct client {
     int upload_paused;          /* reading paused while the node takes the upload slower */
     int resume_parse;           /* a wait ended: parse what is buffered at the next flush */
     double obl_soft_since;      /* over its soft output limit since (client-output-buffer-limit), or 0 */
+    uint32_t read_seq;          /* reads so far: requests carry the one they came in */
+    uint32_t done_batch;        /* the read of the last request answered */
+    int flush_now;              /* a request was parked: write what is ready without waiting */
 };
 
 struct worker_stats {

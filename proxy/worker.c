@@ -347,6 +347,11 @@ void park_request(struct worker *w, struct req *r, const char *p, size_t len, do
         w->park_head = r;
     w->park_tail = r;
     if (!ev_is_active(&w->park_timer)) ev_timer_again(w->loop, &w->park_timer);
+    struct client *c = r->client ? r->client : r->parent ? r->parent->client : NULL;
+    if (c && c->out.pending) { /* replies waiting for it go now (client_flush) */
+        c->flush_now = 1;
+        worker_mark_client(w, c);
+    }
 }
 
 /* Retries parked requests whose time has come (all of them after a new map). */

@@ -1,6 +1,7 @@
 /* The data path against a real 3-master Redis Cluster and the real slotgate binary: values written
  * and read back over all masters, pipelines in order, local commands, errors in Redis's words,
- * MOVED after a slot moved, ASK while a slot is half-migrated, redis-benchmark with no errors. */
+ * MOVED after a slot moved, ASK while a slot is half-migrated, the replies to one read written together,
+ * redis-benchmark with no errors. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
@@ -312,6 +313,63 @@ START_TEST(ask_while_a_slot_is_half_migrated) {
 }
 END_TEST
 
+/* A key held by a master other than those in `not`, written to buf. */
+static void key_on_other_master(char *buf, size_t len, const char *prefix, const int * not, int nnot) {
+    for (int i = 0;; i++) {
+        snprintf(buf, len, "%s%d", prefix, i);
+        int port = cluster_master_for_slot(&cl, (int)slot_for_key(buf, strlen(buf))), taken = 0;
+        for (int j = 0; j < nnot; j++) taken |= not [j] == port;
+        if (!taken) return;
+    }
+}
+
+/* Like Redis, slotgate writes the replies to what one read brought once all of them are ready, in one
+ * write, even when they come from three nodes and one of them is busy for a while; but a blocking
+ * command does not hold back the replies ahead of it. What the client sees: its first read returns
+ * every reply, or exactly the replies ahead of the blocking command. */
+START_TEST(replies_to_one_read_leave_together) {
+    char k[3][32];
+    int port[3];
+    for (int i = 0; i < 3; i++) {
+        key_on_other_master(k[i], sizeof(k[i]), "together:", port, i);
+        port[i] = cluster_master_for_slot(&cl, (int)slot_for_key(k[i], strlen(k[i])));
+    }
+    redisContext *c = sgc();
+    for (int i = 0; i < 3; i++) expect_str(c, "OK", "SET %s v%d", k[i], i);
+    redisFree(c);
+    /* k[0]'s node spends tens of milliseconds in a script while the other two answer at once */
+    const char *busy = "local i = 0 while i < 2000000 do i = i + 1 end return 1";
+    char in[1024], buf[1024];
+    snprintf(in, sizeof(in),
+             "*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n"
+             "*4\r\n$4\r\nEVAL\r\n$%zu\r\n%s\r\n$1\r\n1\r\n$%zu\r\n%s\r\n*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n",
+             strlen(k[1]), k[1], strlen(k[2]), k[2], strlen(busy), busy, strlen(k[0]), k[0], strlen(k[0]), k[0]);
+    const char *want = "$2\r\nv1\r\n$2\r\nv2\r\n:1\r\n$2\r\nv0\r\n";
+    for (int round = 0; round < 5; round++) {
+        int fd = raw_connect();
+        ck_assert_int_eq(write(fd, in, strlen(in)), (ssize_t)strlen(in));
+        ssize_t n = read(fd, buf, sizeof(buf) - 1); /* one read: whatever the first write carried */
+        ck_assert_int_gt(n, 0);
+        buf[n] = '\0';
+        ck_assert_str_eq(buf, want);
+        close(fd);
+    }
+    /* GET then BLPOP on an empty list: the GET's reply comes while the BLPOP still waits (1 s) */
+    snprintf(in, sizeof(in),
+             "*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n*3\r\n$5\r\nBLPOP\r\n$14\r\ntogether:empty\r\n$1\r\n1\r\n", strlen(k[1]),
+             k[1]);
+    int fd = raw_connect();
+    ck_assert_int_eq(write(fd, in, strlen(in)), (ssize_t)strlen(in));
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    ck_assert_int_gt(n, 0);
+    buf[n] = '\0';
+    ck_assert_str_eq(buf, "$2\r\nv1\r\n");
+    ck_assert_uint_eq(read_all(fd, buf, 5), 5);
+    ck_assert_str_eq(buf, "*-1\r\n");
+    close(fd);
+}
+END_TEST
+
 START_TEST(redis_benchmark_runs_with_no_errors) {
     char cmdline[512], line[512];
     snprintf(cmdline, sizeof(cmdline),
@@ -341,6 +399,7 @@ int main(void) {
     tcase_add_test(tc, protocol_error_is_written_then_connection_closed);
     tcase_add_test(tc, moved_after_a_slot_moves);
     tcase_add_test(tc, ask_while_a_slot_is_half_migrated);
+    tcase_add_test(tc, replies_to_one_read_leave_together);
     tcase_add_test(tc, redis_benchmark_runs_with_no_errors);
     suite_add_tcase(s, tc);
     return run_suite(s);
