@@ -44,8 +44,13 @@ def wait_for(pred, what, secs=30):
     sys.exit("bench: %s did not happen" % what)
 
 
-def cpu_seconds(pid):
-    """user+sys CPU seconds of a process, from /proc/PID/stat."""
+def cpu_times(pid):
+    """(user, sys) CPU seconds of a process, from /proc/PID/stat."""
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
+    return int(fields[11]) / HZ, int(fields[12]) / HZ
+
+
+def cpu_seconds(pid):
+    """user+sys CPU seconds of a process."""
+    return sum(cpu_times(pid))
