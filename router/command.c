@@ -178,7 +178,8 @@ static int index_table(struct cmdtable *t, char *const *allow, int nallow) {
     memset(t->index, 0xff, sizeof(int32_t) * cap);
     for (size_t i = 0; i < t->ncmds; i++) {
         assign_route(&t->cmds[i], allow, nallow);
-        uint32_t h = hash_name(t->cmds[i].name, strlen(t->cmds[i].name)) & t->mask;
+        t->cmds[i].name_len = strlen(t->cmds[i].name);
+        uint32_t h = hash_name(t->cmds[i].name, t->cmds[i].name_len) & t->mask;
         while (t->index[h] >= 0) h = (h + 1) & t->mask;
         t->index[h] = (int32_t)i;
     }
@@ -414,7 +415,7 @@ const struct command *cmdtable_lookup(const struct cmdtable *t, const char *name
         int32_t i = t->index[h];
         if (i < 0) return NULL;
         const struct command *c = &t->cmds[i];
-        if (strlen(c->name) == len) {
+        if (c->name_len == len) {
             size_t k = 0;
             while (k < len && fold((unsigned char)name[k]) == (unsigned char)c->name[k]) k++;
             if (k == len) return c;

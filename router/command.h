@@ -153,7 +153,8 @@ int cmd_family_of(const char *name, const char *const *categories, size_t n);
 
 struct command {
     const char *name; /* lower case; "container|sub" for subcommands */
-    int arity;        /* Redis's: N exact, -N at least N */
+    size_t name_len;
+    int arity; /* Redis's: N exact, -N at least N */
     uint32_t flags;
     int first, last, step;
     int has_subcommands;
