@@ -1,6 +1,7 @@
 /* Key hashing against Redis's own answers (CLUSTER KEYSLOT, recorded in keyslot_cases.inc). */
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../router/slot.h"
 #include "../support/run.h"
@@ -16,6 +17,29 @@ static const struct {
 START_TEST(crc16_reference_vector) {
     /* The CRC16/XMODEM check value Redis's cluster spec gives. */
     ck_assert_uint_eq(slot_crc16("123456789", 9), 0x31C3);
+}
+END_TEST
+
+/* The CRC computed one bit at a time, straight from its definition (poly 0x1021, init 0, no reflection). */
+static uint16_t crc16_bitwise(const unsigned char *p, size_t len) {
+    uint16_t crc = 0;
+    for (size_t i = 0; i < len; i++) {
+        crc ^= (uint16_t)(p[i] << 8);
+        for (int b = 0; b < 8; b++) crc = (uint16_t)(crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1);
+    }
+    return crc;
+}
+
+START_TEST(crc16_two_bytes_a_step_matches_the_definition) {
+    /* every length from 0 to 64 (odd ones take a last single-byte step), every byte value */
+    unsigned char buf[64];
+    unsigned seed = 12345;
+    for (int round = 0; round < 200; round++) {
+        for (size_t i = 0; i < sizeof(buf); i++) buf[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
+        if (round < 2) memset(buf, round ? 0xff : 0x00, sizeof(buf));
+        for (size_t len = 0; len <= sizeof(buf); len++)
+            ck_assert_uint_eq(slot_crc16((const char *)buf, len), crc16_bitwise(buf, len));
+    }
 }
 END_TEST
 
@@ -37,6 +61,7 @@ int main(void) {
     Suite *s = suite_create("slot");
     TCase *tc = tcase_create("hashing");
     tcase_add_test(tc, crc16_reference_vector);
+    tcase_add_test(tc, crc16_two_bytes_a_step_matches_the_definition);
     tcase_add_loop_test(tc, keyslot_matches_redis, 0, (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_test(tc, hash_tag_rules);
     suite_add_tcase(s, tc);
