@@ -131,8 +131,9 @@ struct node_counters *status_node_counters(struct status *s, const char *addr, i
             struct counter_row **rows = realloc(s->rows, sizeof(*rows) * (size_t)cap);
             if (rows) s->rows = rows, s->cap_rows = cap;
         }
-        if (s->nrows < s->cap_rows &&
-            (row = calloc(1, sizeof(*row) + sizeof(struct node_counters) * (size_t)s->nworkers))) {
+        size_t size = sizeof(*row) + sizeof(struct node_counters) * (size_t)s->nworkers; /* a multiple of 64 */
+        if (s->nrows < s->cap_rows && (row = aligned_alloc(_Alignof(struct counter_row), size))) {
+            memset(row, 0, size);
             snprintf(row->addr, sizeof(row->addr), "%s", addr);
             s->rows[s->nrows++] = row;
         }

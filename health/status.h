@@ -48,7 +48,7 @@ struct refresh_status {
 struct node_counters {
     uint64_t requests, errors;
     int64_t connections;
-};
+} __attribute__((aligned(64))); /* each worker writes its own per request: one cache line each */
 
 struct status {
     pthread_mutex_t lock;

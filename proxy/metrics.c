@@ -68,7 +68,8 @@ static int node_metrics(const struct admin_view *v, struct sbuf *b) {
     if (ns && n) memcpy(ns, st->nodes, sizeof(*ns) * (size_t)n);
     pthread_mutex_unlock(&st->lock);
     if (!ns) return -1;
-    struct node_counters *t = calloc((size_t)n + 1, sizeof(*t));
+    struct node_counters *t = aligned_alloc(_Alignof(struct node_counters), ((size_t)n + 1) * sizeof(*t));
+    if (t) memset(t, 0, ((size_t)n + 1) * sizeof(*t));
     char(*lbl)[2 * SM_HOST_LEN + 32] = calloc((size_t)n + 1, sizeof(*lbl));
     int rc = t && lbl ? 0 : -1;
     for (int i = 0; rc == 0 && i < n; i++) {
