@@ -438,9 +438,9 @@ static int over_output_limit(struct client *c) {
 
 /* Redis writes the replies to what one read brought once all of them are ready (or a command blocks).
  * So does slotgate: while the oldest unanswered request came in the same read as the replies already
- * waiting, and is on its way to a node (no part of it parked, not a blocking or dedicated one), the write waits
- * for the rest; a pipeline whose requests went to several nodes then costs one write, not one per node
- * reply. Bounded by HOLD_OUTPUT_MAX bytes. */
+ * waiting, and is on its way to a node (no part of it parked, not a blocking or dedicated one), the
+ * write waits for the rest; a pipeline whose requests went to several nodes then costs one write, not
+ * one per node reply. Bounded by HOLD_OUTPUT_MAX bytes; park_request sets flush_now. */
 #define HOLD_OUTPUT_MAX (64 * 1024)
 static int output_can_wait(const struct client *c) {
     const struct req *h = c->qhead;
