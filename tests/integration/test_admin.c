@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../router/slot.h"
 #include "../support/cluster.h"
 #include "../support/http.h"
 #include "../support/run.h"

@@ -9,7 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../router/slot.h"
 #include "../support/cluster.h"
 #include "../support/run.h"
 
@@ -406,7 +405,7 @@ START_TEST(blocking_commands_do_not_delay_others) {
     ck_assert_msg(waited >= 900 && waited < 3000, "BLPOP 1 took %lld ms", waited);
     freeReplyObject(r);
     /* A client that leaves while blocked frees the node's connection. */
-    int port = cluster_master_for_slot(&cl, (int)slot_for_key("q", 1));
+    int port = cluster_master_for_key(&cl, "q");
     redisContext *d = connect_port(port);
     redisAppendCommand(blocked, "BLPOP {q}never 0");
     done = 0;

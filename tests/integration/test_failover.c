@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../router/slot.h"
 #include "../support/cluster.h"
 #include "../support/run.h"
 
@@ -24,19 +23,17 @@ static void suite_teardown(void) { fixture_down(&cl, &sg); }
 
 static pid_t pid_of_port(int port) { return cl.pids[port - BASE]; }
 
-static int key_master(const char *key) { return cluster_master_for_slot(&cl, (int)slot_for_key(key, strlen(key))); }
-
 /* A key owned by the given master port. */
 static void key_on(int port, char *out, size_t len) {
     for (int i = 0;; i++) {
         snprintf(out, len, "probe:%d", i);
-        if (key_master(out) == port) return;
+        if (cluster_master_for_key(&cl, out) == port) return;
     }
 }
 
 START_TEST(stalled_master_fails_fast_naming_the_node) {
     redisContext *c = connect_port(SG_PORT);
-    int victim = key_master("stall:a"), other = victim == BASE ? BASE + 1 : BASE;
+    int victim = cluster_master_for_key(&cl, "stall:a"), other = victim == BASE ? BASE + 1 : BASE;
     char vkey[32], okey[32], want[64];
     key_on(victim, vkey, sizeof(vkey));
     key_on(other, okey, sizeof(okey));
@@ -98,14 +95,14 @@ START_TEST(master_killed_mid_pipeline) {
         freeReplyObject(r);
     }
     wait_replicas_caught_up();
-    int victim = key_master("fo:0");
+    int victim = cluster_master_for_key(&cl, "fo:0");
     char victim_addr[32];
     snprintf(victim_addr, sizeof(victim_addr), "127.0.0.1:%d", victim);
     int on_victim[NKEYS];
     for (int i = 0; i < NKEYS; i++) {
         char k[16];
         snprintf(k, sizeof(k), "fo:%d", i);
-        on_victim[i] = key_master(k) == victim;
+        on_victim[i] = cluster_master_for_key(&cl, k) == victim;
     }
     /* Half the pipeline goes out, the master dies, the other half follows. */
     for (int i = 0; i < NKEYS / 2; i++) redisAppendCommand(c, "GET fo:%d", i);

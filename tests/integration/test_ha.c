@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../router/slot.h"
 #include "../support/cluster.h"
 #include "../support/load.h"
 #include "../support/run.h"
@@ -25,7 +24,7 @@ static struct slotgate sg;
 static void setup(void) { fixture_up(&cl, &sg, BASE, 3, 1, SG_PORT, "--threads 1"); }
 static void teardown(void) { fixture_down(&cl, &sg); }
 
-static int master_of_key(const char *key) { return cluster_master_for_slot(&cl, (int)slot_for_key(key, strlen(key))); }
+static int master_of_key(const char *key) { return cluster_master_for_key(&cl, key); } /* load_verify's callback */
 
 /* Every acknowledged write reads back through slotgate, except those Redis itself lost (bounded by
  * what one master can take in the moment before it is cut off). */

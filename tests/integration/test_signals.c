@@ -9,7 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../router/slot.h"
 #include "../support/cluster.h"
 #include "../support/http.h"
 #include "../support/run.h"
@@ -98,7 +97,7 @@ START_TEST(sigterm_answers_every_request_sent_before_it_and_exits_0) {
     for (int i = 0; i < N; i += 997) {
         char key[32];
         snprintf(key, sizeof(key), "drain:%d", i);
-        redisContext *n = connect_port(cluster_master_for_slot(&cl, (int)slot_for_key(key, strlen(key))));
+        redisContext *n = connect_port(cluster_master_for_key(&cl, key));
         r = cmd(n, "GET %s", key);
         ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
         ck_assert_int_eq(atoi(r->str + 1), i);

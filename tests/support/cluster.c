@@ -1,6 +1,8 @@
 /* See cluster.h. */
 #include "cluster.h"
 
+#include "../../router/slot.h"
+
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -316,6 +318,10 @@ void node_id(int port, char out[41]) {
     snprintf(out, 41, "%s", r->str);
     freeReplyObject(r);
     redisFree(c);
+}
+
+int cluster_master_for_key(struct cluster *cl, const char *key) {
+    return cluster_master_for_slot(cl, (int)slot_for_key(key, strlen(key)));
 }
 
 int cluster_master_for_slot(struct cluster *cl, int slot) {

@@ -33,6 +33,8 @@ void cluster_start(struct cluster *cl, int base_port, int masters, int replicas)
 void cluster_stop(struct cluster *cl);
 /* The port of the master currently serving slot (asked of any live node). */
 int cluster_master_for_slot(struct cluster *cl, int slot);
+/* The same for the slot key hashes to. */
+int cluster_master_for_key(struct cluster *cl, const char *key);
 /* Node ID of the node on port. */
 void node_id(int port, char out[41]);
 /* Waits until every live node agrees on CLUSTER SLOTS and reports cluster_state:ok. */
