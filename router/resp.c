@@ -389,10 +389,11 @@ int resp_parse_redirect(const char *reply, size_t len, struct redirect *out) {
     if (!sp || !cr || sp > cr) goto bad;
     if (resp_parse_ll(p, (size_t)(sp - p), &slot) < 0 || slot < 0 || slot >= 16384) goto bad;
     const char *addr = sp + 1;
-    const char *colon = NULL;
+    const char *colon = NULL; /* the last one: IPv6 addresses contain colons */
     for (const char *q = addr; q < cr; q++)
-        if (*q == ':') colon = q;                                        /* last colon: IPv6 addresses contain colons */
-    if (!colon || (size_t)(colon - addr) >= sizeof(out->host)) goto bad; /* "" and "?": see backend.c */
+        if (*q == ':') colon = q;
+    /* the host may be "" (the node that answered) or "?" (no address to give): backend.c decides */
+    if (!colon || (size_t)(colon - addr) >= sizeof(out->host)) goto bad;
     if (resp_parse_ll(colon + 1, (size_t)(cr - colon - 1), &port) < 0 || port <= 0 || port > 65535) goto bad;
     memcpy(out->host, addr, (size_t)(colon - addr));
     out->host[colon - addr] = '\0';
