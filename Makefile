@@ -77,7 +77,7 @@ $(BUILD)/proxy/admin.o: $(BUILD)/gen/dashboard.inc
 # FUZZ_SHORT seconds.
 FUZZ_TIME  ?= 60
 FUZZ_SHORT ?= 10
-FUZZERS    := request reply slots conf
+FUZZERS    := request reply slots conf info
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard router/*.h conf/*.h)
@@ -157,7 +157,8 @@ clean:
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 # Benchmarks: an optimised build measured beside the cluster itself, in one run (see scripts/bench).
-bench: deps
+bench:
+	@scripts/install-deps nutcracker
 	@$(MAKE) --no-print-directory all
 	@scripts/bench
 

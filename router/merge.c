@@ -2,6 +2,8 @@
  * for "one succeeded" policies. */
 #include "merge.h"
 
+#include "info.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,40 +177,6 @@ done:
     return rc;
 }
 
-static long long info_field(const char *line, const char *end, const char *name) {
-    size_t n = strlen(name);
-    for (const char *p = line; p + n < end; p++)
-        if ((p == line || p[-1] == ',' || p[-1] == ':') && memcmp(p, name, n) == 0 && p[n] == '=')
-            return atoll(p + n + 1);
-    return 0;
-}
-
-/* slotgate's own sections, then one Keyspace section summing the masters' db0 lines. */
-static int merge_info(const struct reply_ref *rs, int n, const char *prefix, struct sbuf *out) {
-    long long keys = 0, expires = 0, ttl_weighted = 0;
-    for (int i = 0; i < n; i++) {
-        const char *db = memmem(rs[i].p, rs[i].len, "db0:", 4);
-        if (!db) continue;
-        const char *end = memchr(db, '\r', rs[i].len - (size_t)(db - rs[i].p));
-        if (!end) end = rs[i].p + rs[i].len;
-        long long k = info_field(db, end, "keys"), e = info_field(db, end, "expires");
-        keys += k;
-        expires += e;
-        ttl_weighted += e * info_field(db, end, "avg_ttl");
-    }
-    struct sbuf body = {0};
-    int rc = sbuf_add(&body, prefix ? prefix : "", prefix ? strlen(prefix) : 0);
-    if (rc == 0) rc = sbuf_printf(&body, "# Keyspace\r\n");
-    if (rc == 0 && keys > 0)
-        rc = sbuf_printf(&body, "db0:keys=%lld,expires=%lld,avg_ttl=%lld\r\n", keys, expires,
-                         expires ? ttl_weighted / expires : 0);
-    if (rc == 0) rc = sbuf_printf(out, "$%zu\r\n", body.len);
-    if (rc == 0) rc = sbuf_add(out, body.p ? body.p : "", body.len);
-    if (rc == 0) rc = sbuf_add(out, "\r\n", 2);
-    sbuf_free(&body);
-    return rc;
-}
-
 int merge_replies(int policy, const struct reply_ref *rs, int n, const int *key_child, int nkeys, unsigned pick,
                   const char *prefix, struct sbuf *out) {
     int first_ok = -1, first_err = -1;
@@ -219,8 +187,13 @@ int merge_replies(int policy, const struct reply_ref *rs, int n, const int *key_
             first_ok = i;
         }
     }
-    if (policy == MERGE_ONE_OK) {
+    if (policy == MERGE_ONE_OK) { /* SCRIPT/FUNCTION KILL: a node's UNKILLABLE says more than the others' NOTBUSY */
         int i = first_ok >= 0 ? first_ok : first_err;
+        for (int k = 0; first_ok < 0 && k < n; k++)
+            if (rs[k].len > 8 && rs[k].p[0] == '-' && memcmp(rs[k].p, "-NOTBUSY", 8) != 0) {
+                i = k;
+                break;
+            }
         return sbuf_add(out, rs[i].p, rs[i].len);
     }
     if (first_err >= 0) return sbuf_add(out, rs[first_err].p, rs[first_err].len);
@@ -246,7 +219,7 @@ int merge_replies(int policy, const struct reply_ref *rs, int n, const int *key_
             if (!(r->len == 5 && memcmp(r->p, "$-1\r\n", 5) == 0)) return sbuf_add(out, r->p, r->len);
         }
         return sbuf_add(out, "$-1\r\n", 5);
-    case MERGE_INFO: return merge_info(rs, n, prefix, out);
+    case MERGE_INFO: return info_merge(prefix ? prefix : "", prefix ? strlen(prefix) : 0, rs, n, out);
     default: /* MERGE_ALL_OK, MERGE_NONE: every part agreed; the first reply speaks for all */
         return sbuf_add(out, rs[0].p, rs[0].len);
     }

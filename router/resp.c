@@ -371,6 +371,33 @@ int resp_error_is(const char *reply, size_t len, const char *code) {
            (reply[n + 1] == ' ' || reply[n + 1] == '\r');
 }
 
+static const char *const confirm_kinds[] = {"subscribe",   "psubscribe",   "ssubscribe",
+                                            "unsubscribe", "punsubscribe", "sunsubscribe"};
+
+int resp_parse_confirmation(const char *p, size_t len, const char **name, size_t *nlen, long long *count) {
+    const char *end = p + len, *q, *cr;
+    long long klen, n;
+    if (len < 8 || memcmp(p, "*3\r\n$", 5) != 0) return -1;
+    if (!(q = memchr(p + 5, '\r', len - 5)) || resp_parse_ll(p + 5, (size_t)(q - p - 5), &klen) < 0 || klen < 0 ||
+        klen > end - q || q + 2 + klen + 2 > end)
+        return -1;
+    const char *kind = q + 2;
+    int k = -1;
+    for (int i = 0; i < 6; i++)
+        if (strlen(confirm_kinds[i]) == (size_t)klen && memcmp(confirm_kinds[i], kind, (size_t)klen) == 0) k = i;
+    q = kind + klen + 2;
+    if (k < 0 || q >= end || *q != '$' || !(cr = memchr(q, '\r', (size_t)(end - q))) ||
+        resp_parse_ll(q + 1, (size_t)(cr - q - 1), &n) < 0 || n > end - cr)
+        return -1;
+    *name = n < 0 ? NULL : cr + 2;
+    *nlen = n < 0 ? 0 : (size_t)n;
+    q = n < 0 ? cr + 2 : cr + 2 + n + 2;
+    if (q >= end || *q != ':' || !(cr = memchr(q, '\r', (size_t)(end - q))) ||
+        resp_parse_ll(q + 1, (size_t)(cr - q - 1), count) < 0)
+        return -1;
+    return k;
+}
+
 int resp_parse_redirect(const char *reply, size_t len, struct redirect *out) {
     const char *p, *end = reply + len;
     long long slot, port;

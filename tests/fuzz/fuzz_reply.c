@@ -8,6 +8,19 @@
 
 #define MAX_REPLIES 64
 
+/* Each framed reply also goes through the pub/sub confirmation parser, from a copy of exactly its
+ * bytes: the channel it finds must lie inside them. */
+static void check_confirmation(const char *p, size_t len) {
+    char *copy = malloc(len);
+    const char *name;
+    size_t nlen;
+    long long count;
+    memcpy(copy, p, len);
+    int k = resp_parse_confirmation(copy, len, &name, &nlen, &count);
+    if (k >= 0 && name && (name < copy || name + nlen > copy + len)) abort();
+    free(copy);
+}
+
 static int frame(const uint8_t *data, size_t len, size_t step, size_t *ends, int *error) {
     struct resp_scanner s;
     char err[RESP_ERR_LEN];
@@ -24,6 +37,7 @@ static int frame(const uint8_t *data, size_t len, size_t step, size_t *ends, int
         }
         if (rc == RESP_DONE) {
             if (rlen == 0 || rlen > avail - start) abort();
+            check_confirmation((const char *)data + start, rlen);
             start += rlen;
             ends[n++] = start;
             continue;

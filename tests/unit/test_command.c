@@ -94,6 +94,9 @@ static const struct {
     {"CONFIG NOPE", ROUTE_REFUSED, 0, NULL, "ERR unknown subcommand 'NOPE'. Try CONFIG HELP."},
     {"foo bar baz", ROUTE_REFUSED, 0, NULL, "ERR unknown command 'foo', with args beginning with: 'bar' 'baz' "},
     {"nosuch", ROUTE_REFUSED, 0, NULL, "ERR unknown command 'nosuch', with args beginning with: "},
+    {"CONFIG|GET maxmemory", ROUTE_REFUSED, 0, NULL,
+     "ERR unknown command 'CONFIG|GET', with args beginning with: 'maxmemory' "},
+    {"client|id", ROUTE_REFUSED, 0, NULL, "ERR unknown command 'client|id', with args beginning with: "},
     {"CONFIG SET maxmemory 1", ROUTE_REFUSED, 0, NULL,
      "ERR slotgate refuses 'CONFIG SET': administrative commands go to the nodes directly (or name it in "
      "allow-commands)"},

@@ -239,6 +239,23 @@ START_TEST(integers_like_redis) {
 }
 END_TEST
 
+START_TEST(pubsub_confirmations) {
+    const char *name;
+    size_t nlen;
+    long long count;
+    const char *sub = "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:2\r\n";
+    ck_assert_int_eq(resp_parse_confirmation(sub, strlen(sub), &name, &nlen, &count), 0);
+    ck_assert(nlen == 4 && memcmp(name, "news", 4) == 0 && count == 2);
+    const char *none = "*3\r\n$12\r\nsunsubscribe\r\n$-1\r\n:0\r\n";
+    ck_assert_int_eq(resp_parse_confirmation(none, strlen(none), &name, &nlen, &count), 5);
+    ck_assert(name == NULL && count == 0);
+    const char *msg = "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n";
+    ck_assert_int_eq(resp_parse_confirmation(msg, strlen(msg), &name, &nlen, &count), -1);
+    const char *cut = "*3\r\n$9\r\nsubscribe\r\n$400\r\nnews\r\n:2\r\n";
+    ck_assert_int_eq(resp_parse_confirmation(cut, strlen(cut), &name, &nlen, &count), -1);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("resp");
     TCase *tc = tcase_create("request");
@@ -254,6 +271,7 @@ int main(void) {
     tcase_add_test(tr, scanner_limits_nesting);
     tcase_add_test(tr, redirects_are_parsed);
     tcase_add_test(tr, integers_like_redis);
+    tcase_add_test(tr, pubsub_confirmations);
     suite_add_tcase(s, tr);
     return run_suite(s);
 }
