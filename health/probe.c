@@ -103,7 +103,18 @@ static void on_pong(redisAsyncContext *ac, void *reply, void *priv) {
     redisReply *r = reply;
     if (!n || n->ac != ac) return;
     n->in_flight = 0;
-    if (!r || r->type == REDIS_REPLY_ERROR) {
+    int busy = r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSY", 4) == 0;
+    if (busy && !n->ns.busy_since) {
+        /* Alive, but stuck in a script or function: every client gets -BUSY until it ends or is killed. */
+        n->ns.busy_since = status_wall_now();
+        snprintf(n->ns.busy_error, sizeof(n->ns.busy_error), "%s", r->str);
+        log_warning("node %s answers -%s (SCRIPT KILL or FUNCTION KILL through slotgate ends it)", n->addr, r->str);
+    } else if (!busy && n->ns.busy_since && r && r->type != REDIS_REPLY_ERROR) {
+        log_notice("node %s is no longer BUSY (after %.1f s)", n->addr, status_wall_now() - n->ns.busy_since);
+        n->ns.busy_since = 0;
+        n->ns.busy_error[0] = '\0';
+    }
+    if (!r || (r->type == REDIS_REPLY_ERROR && !busy)) {
         probe_failed(n, r ? r->str : "no reply");
         return;
     }
@@ -129,7 +140,7 @@ static void info_string(const char *text, const char *name, char *out, size_t le
     out[n] = '\0';
 }
 
-/* INFO replication, keyspace and memory: role, replication offset, keys and memory. A role that
+/* INFO server, replication, keyspace and memory: version, role, replication offset, keys and memory. A role that
  * changes (promotion, demotion) is logged once and makes the refresher look at the slot map at once. */
 static void on_info(redisAsyncContext *ac, void *reply, void *priv) {
     struct pnode *n = priv;
@@ -146,6 +157,7 @@ static void on_info(redisAsyncContext *ac, void *reply, void *priv) {
     }
     struct node_status *ns = &n->ns;
     snprintf(ns->role, sizeof(ns->role), "%s", now);
+    info_string(r->str, "redis_version:", ns->version, sizeof(ns->version));
     int replica = strcmp(now, "replica") == 0;
     ns->repl_offset = replica ? info_field(r->str, "slave_repl_offset:") : info_field(r->str, "master_repl_offset:");
     ns->master_addr[0] = ns->link[0] = '\0';
@@ -261,7 +273,7 @@ static void probe(struct pnode *n, int ask_nodes) {
     n->sent = ev_now(p->loop);
     n->in_flight = 1;
     redisAsyncCommand(n->ac, on_pong, n, "PING");
-    redisAsyncCommand(n->ac, on_info, n, "INFO replication keyspace memory");
+    redisAsyncCommand(n->ac, on_info, n, "INFO server replication keyspace memory");
     if (ask_nodes) {
         redisAsyncCommand(n->ac, on_nodes, n, "CLUSTER NODES");
         redisAsyncCommand(n->ac, on_cluster_info, n, "CLUSTER INFO");

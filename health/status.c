@@ -1,6 +1,8 @@
 /* See status.h. */
 #include "status.h"
 
+#include "../router/info.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +85,20 @@ void status_set_nodes(struct status *s, const struct node_status *nodes, int n) 
     s->nnodes = n;
     pthread_mutex_unlock(&s->lock);
     free(old);
+}
+
+void status_min_master_version(struct status *s, char *out, size_t len, const char *dflt) {
+    snprintf(out, len, "%s", dflt);
+    int found = 0;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->nnodes; i++) {
+        const struct node_status *n = &s->nodes[i];
+        if (!n->is_master || !n->version[0]) continue;
+        if (!found || info_version_cmp(n->version, strlen(n->version), out, strlen(out)) < 0)
+            snprintf(out, len, "%s", n->version);
+        found = 1;
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 void status_set_cluster(struct status *s, const struct cluster_status *c) {

@@ -26,6 +26,9 @@ struct node_status {
     long long repl_offset;             /* master_repl_offset, or slave_repl_offset on a replica */
     long long keys, expires, used_memory;
     char last_error[96];
+    char version[16];  /* redis_version (INFO server) */
+    double busy_since; /* wall clock: it answers -BUSY (a script or function past busy-reply-threshold), or 0 */
+    char busy_error[96];
 };
 
 struct cluster_status {
@@ -75,6 +78,9 @@ struct slotmap *status_map(struct status *s);
 void status_refresh_result(struct status *s, int ok, const char *from, const char *error);
 void status_set_nodes(struct status *s, const struct node_status *nodes, int n);
 void status_set_cluster(struct status *s, const struct cluster_status *c);
+/* The lowest redis_version of the masters (what a client may count on through slotgate), or dflt while
+ * no master has told it. */
+void status_min_master_version(struct status *s, char *out, size_t len, const char *dflt);
 
 /* Ready to take clients: a full slot map, listeners accepting, not draining. Writes why not. */
 int status_ready(struct status *s, char *why, size_t len);

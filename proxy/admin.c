@@ -204,6 +204,9 @@ static enum MHD_Result get_nodes(struct admin *a, struct MHD_Connection *c) {
             json_object_set_new(o, "lag_bytes", lag >= 0 ? json_integer(lag) : json_null());
         }
         json_object_set_new(o, "last_error", x->state == NODE_UP ? json_null() : json_string(x->last_error));
+        json_object_set_new(o, "busy", json_boolean(x->busy_since > 0));
+        json_object_set_new(o, "busy_since", x->busy_since > 0 ? iso_time(x->busy_since) : json_null());
+        json_object_set_new(o, "busy_error", x->busy_since > 0 ? json_string(x->busy_error) : json_null());
         json_array_append_new(arr, o);
     }
     free(ns);

@@ -28,6 +28,16 @@ static const char ASKING_CMD[] = "*1\r\n$6\r\nASKING\r\n";
 static void on_backend_io(struct ev_loop *loop, ev_io *io, int revents);
 static void on_backend_timer(struct ev_loop *loop, ev_timer *t, int revents);
 
+struct req *backend_take_head(struct backend *b) {
+    struct req *r = b->head;
+    if (!r) return NULL;
+    b->head = r->lnext;
+    if (!b->head) b->tail = NULL;
+    b->ninflight--;
+    r->lnext = NULL;
+    return r;
+}
+
 static void node_failed(struct worker *w, struct node *n, const char *why) {
     snprintf(n->last_error, sizeof(n->last_error), "%s", why);
     n->backoff = n->backoff < BACKOFF_MIN ? BACKOFF_MIN : n->backoff * 2;
@@ -329,6 +339,7 @@ void backend_free(struct backend *b) {
     }
     chain_free(&w->pool, &b->out);
     ibuf_free(&w->pool, &b->in);
+    sbuf_free(&b->pushed);
     struct node *n = b->node;
     free(b);
     worker_node_release(w, n);
@@ -432,10 +443,7 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
             r->group_retry = 1; /* EXEC will answer EXECABORT: nothing ran, the group goes again */
         return;
     }
-    b->head = r->lnext;
-    if (!b->head) b->tail = NULL;
-    b->ninflight--;
-    r->lnext = NULL;
+    backend_take_head(b);
     CTR_INC(b->node->ctr, requests);
     /* A released dedicated connection goes once its last reply is in (the cmd bytes stay readable
      * until the deferred free). */
@@ -519,10 +527,7 @@ static int stream_start(struct backend *b) {
     if (!crlf || (size_t)(crlf - p) + 2 > avail || resp_parse_ll(p + 1, (size_t)(crlf - p - 1), &n) < 0 ||
         n < STREAM_MIN || n > w->conf->proto_max_bulk_len)
         return 0;
-    b->head = r->lnext;
-    if (!b->head) b->tail = NULL;
-    b->ninflight--;
-    r->lnext = NULL;
+    backend_take_head(b);
     CTR_INC(b->node->ctr, requests);
     b->stream = r;
     b->stream_left = (uint64_t)(crlf - p) + 2 + (uint64_t)n + 2;
@@ -595,12 +600,9 @@ static void backend_read(struct backend *b) {
             snprintf(why, sizeof(why), "protocol error from the node: %s", err);
             /* The request at the head got the bad reply: it fails now, not retried into the next
              * connection; the others in flight are handled as for any lost connection. */
-            struct req *r = b->setup_replies || b->dedicated == DED_PUBSUB ? NULL : b->head;
+            struct req *r = b->setup_replies ? NULL : b->head;
             if (r) {
-                b->head = r->lnext;
-                if (!b->head) b->tail = NULL;
-                b->ninflight--;
-                r->lnext = NULL;
+                backend_take_head(b);
                 CTR_INC(b->node->ctr, errors);
                 req_reply_error(w, r, "ERR slotgate: node %s sent a reply that is not RESP (%s)", b->node->addr, err);
             }

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 
 #include "../router/merge.h"
+#include "../router/slot.h"
 #include "scripts.h"
 #include "log.h"
 #include "proxy.h"
@@ -118,6 +119,7 @@ static void pop_head(struct worker *w, struct client *c) {
     c->nqueued--;
     c->done_batch = r->batch;
     if (c->upload_barrier == r) c->upload_barrier = NULL, c->resume_parse = 1; /* upload.c */
+    if (c->sub_barrier == r) c->sub_barrier = NULL, c->resume_parse = 1;       /* dedicated.c */
     if (!c->qhead && c->upload_wait) c->upload_wait = 0, c->resume_parse = 1;
     req_free(w, r);
 }
@@ -175,11 +177,18 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
         sbuf_free(&b);
         return;
     }
+    if (r->xform == XFORM_PUBLISH && reply[0] == ':') { /* the node counted its own subscribers */
+        char num[32];
+        r->xform = XFORM_NONE;
+        int n = snprintf(num, sizeof(num), ":%lld\r\n", r->receivers);
+        return req_reply(w, r, num, (size_t)n);
+    }
     count_reply(w, r, reply[0] == '-');
     if (!c) {
         req_free(w, r);
         return;
     }
+    if (r->noreply) len = 0; /* CLIENT REPLY OFF/SKIP: it keeps its place in the order, with nothing to write */
     if (reply[0] == '-') STAT_INC(w, errors);
     if (c->qhead != r) { /* replies ahead of this one are still missing: hold it */
         if (chain_append_pinned(&w->pool, &c->hold, reply, len, &r->reply) < 0) {
@@ -286,6 +295,10 @@ static void handle_command(struct client *c, const char *cmd) {
     c->last_cmd = now;
     client_enqueue(c, r);
     STAT_INC(w, commands);
+    if (c->reply_mode) { /* CLIENT REPLY OFF, or the command after SKIP */
+        r->noreply = 1;
+        if (c->reply_mode == REPLY_SKIP_NEXT) c->reply_mode = 0;
+    }
     plan_request(w->cmds, &c->parser, cmd, plan);
     if (plan->cmd) r->family = (uint8_t)plan->cmd->family;
     if (!c->is_authed && !(plan->cmd && (plan->cmd->local == LOCAL_AUTH || plan->cmd->local == LOCAL_HELLO ||
@@ -316,7 +329,26 @@ static void handle_command(struct client *c, const char *cmd) {
     }
     r->slot = plan->slot;
     r->is_readonly = (plan->cmd->flags & CMD_READONLY) != 0;
-    remember_scripts(w, r, plan, &c->parser, cmd);
+    switch (plan->cmd->special) {
+    case SPECIAL_EVAL:
+    case SPECIAL_EVALSHA:
+    case SPECIAL_FCALL: /* its own connection, no deadline: see dedicated.c */
+        r->dedicated = DED_SCRIPT;
+        r->timeout = -1;
+        remember_scripts(w, r, plan, &c->parser, cmd);
+        break;
+    case SPECIAL_PUBLISH: {
+        /* It answers how many clients of this slotgate receive it. And one channel's messages all go
+         * through one master, the one its name hashes to as a key would: the cluster bus carries them
+         * from there to the other nodes in order, as a single server delivers them. */
+        const char *ch = resp_request_arg(&c->parser, cmd, 1);
+        r->xform = XFORM_PUBLISH;
+        r->receivers = subs_receivers(w->subs, ch, c->parser.argv[1].len);
+        r->slot = (int)slot_for_key(ch, c->parser.argv[1].len);
+        break;
+    }
+    default: break;
+    }
     route_request(w, r, NULL, bytes, len);
 }
 
@@ -347,7 +379,7 @@ static void client_process(struct client *c) {
             if (c->upload || c->is_closed) break;
             continue;
         }
-        if (c->upload_barrier || c->upload_wait) break;
+        if (c->upload_barrier || c->upload_wait || c->sub_barrier) break;
         if (over_limits(c)) {
             pause_reading(c);
             break;
@@ -403,6 +435,8 @@ static void client_read(struct client *c) {
     }
     c->in.end += (size_t)n;
     c->read_seq++;
+    STAT_INC(w, reads);
+    __atomic_store_n(&w->stats.net_in, w->stats.net_in + (uint64_t)n, __ATOMIC_RELAXED);
     client_process(c);
 }
 
@@ -411,7 +445,7 @@ static void client_read(struct client *c) {
  * waiting behind replies count too. 1 when it was closed. */
 static int over_output_limit(struct client *c) {
     struct worker *w = c->w;
-    int cls = c->sub || c->ssub ? CONF_OBL_PUBSUB : CONF_OBL_NORMAL;
+    int cls = c->sub_mode ? CONF_OBL_PUBSUB : CONF_OBL_NORMAL;
     const struct conf_obl *l = &w->conf->obl[cls];
     size_t used = c->out.pending + c->hold.pending + c->push.pending;
     const char *which = NULL;
@@ -438,13 +472,13 @@ static int over_output_limit(struct client *c) {
 
 /* Redis writes the replies to what one read brought once all of them are ready (or a command blocks).
  * So does slotgate: while the oldest unanswered request came in the same read as the replies already
- * waiting, and is on its way to a node (no part of it parked, not a blocking or dedicated one), the
+ * waiting, and is on its way to a node (no part of it parked; a script, but no other dedicated one), the
  * write waits for the rest; a pipeline whose requests went to several nodes then costs one write, not
  * one per node reply. Bounded by HOLD_OUTPUT_MAX bytes; park_request sets flush_now. */
 #define HOLD_OUTPUT_MAX (64 * 1024)
 static int output_can_wait(const struct client *c) {
     const struct req *h = c->qhead;
-    return h && h->batch == c->done_batch && !c->flush_now && h->dedicated == DED_NONE &&
+    return h && h->batch == c->done_batch && !c->flush_now && (h->dedicated == DED_NONE || h->dedicated == DED_SCRIPT) &&
            c->out.pending < HOLD_OUTPUT_MAX && !c->is_closing && !c->streaming && !c->upload && !c->push.pending &&
            !ev_is_active(&c->wio);
 }
@@ -458,6 +492,10 @@ void client_flush(struct client *c) {
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
             client_close(c);
             return;
+        }
+        if (n > 0) {
+            STAT_INC(w, writes);
+            __atomic_store_n(&w->stats.net_out, w->stats.net_out + (uint64_t)n, __ATOMIC_RELAXED);
         }
     }
     if ((c->out.pending || c->hold.pending || c->push.pending) && over_output_limit(c)) return;

@@ -9,7 +9,13 @@
  *    command-timeout-ms (none for a timeout of 0).
  *  - pub/sub: replies are pushed, not answers to requests; they reach the client after the replies to
  *    its earlier requests, and a subscriber that falls behind by more than client-max-pending-bytes is
- *    disconnected, as Redis does with its pubsub output limit. */
+ *    disconnected, as Redis does with its pubsub output limit. The nodes' (un)subscribe confirmations
+ *    keep the process-wide registry (subs.h) that PUBLISH and PUBSUB count from; an UNSUBSCRIBE with
+ *    no connection to send it on is answered here, as Redis answers one from an unsubscribed client.
+ *  - scripts and functions (EVAL, EVALSHA, FCALL and their _RO forms): one connection per client and
+ *    node, with no deadline of slotgate's (Redis has none for a script). A script that runs long then
+ *    holds only its own client, as on a single server; other clients' requests reach the node and get
+ *    its answer or -BUSY, and SCRIPT KILL / FUNCTION KILL reach it on the shared connections. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +29,7 @@
 static const char MULTI_CMD[] = "*1\r\n$5\r\nMULTI\r\n";
 static const char DISCARD_CMD[] = "*1\r\n$7\r\nDISCARD\r\n";
 
-int dedicated_in_mode(const struct client *c) { return c->in_multi || c->sub || c->ssub; }
+int dedicated_in_mode(const struct client *c) { return c->in_multi || c->sub_mode; }
 
 static int is_name(const struct plan *p, const char *name) { return p->cmd && strcmp(p->cmd->name, name) == 0; }
 
@@ -41,7 +47,16 @@ static int send_internal(struct worker *w, struct backend *b, const char *p, siz
     return 0;
 }
 
-/* Lets a dedicated connection go once it has answered everything sent on it. */
+static void forget_script_conn(struct client *c, struct backend *b) {
+    for (int i = 0; i < c->nscripts; i++) {
+        if (c->scripts[i] == b) {
+            c->scripts[i] = c->scripts[--c->nscripts];
+            return;
+        }
+    }
+}
+
+/* Lets go of a dedicated connection once it has answered everything sent on it. */
 static void release(struct backend *b) {
     if (!b) return;
     b->close_when_idle = 1;
@@ -51,9 +66,24 @@ static void release(struct backend *b) {
         if (c->blocking == b) c->blocking = NULL;
         if (c->sub == b) c->sub = NULL;
         if (c->ssub == b) c->ssub = NULL;
+        forget_script_conn(c, b);
         b->owner = NULL;
     }
     if (!b->head) backend_close(b, "released", 0);
+}
+
+/* A script connection not used for a while, or a pub/sub one left with no subscription, goes (the
+ * trim timer calls this once a second); the next script or SUBSCRIBE opens a new one. */
+void dedicated_release_idle(struct client *c, double now, double idle_s) {
+    for (int i = c->nscripts - 1; i >= 0; i--) {
+        struct backend *b = c->scripts[i];
+        if (!b->head && now - b->last_used > idle_s) release(b);
+    }
+    if (c->sub_mode || c->push.pending) return;
+    struct backend *subs[2] = {c->sub, c->ssub};
+    for (int i = 0; i < 2; i++)
+        if (subs[i] && subs[i]->subscriptions == 0 && !subs[i]->out.pending && now - subs[i]->last_used > idle_s)
+            release(subs[i]);
 }
 
 void dedicated_detach(struct backend *b) {
@@ -65,23 +95,34 @@ void dedicated_detach(struct backend *b) {
         if (c->in_multi || c->is_watching) c->txn_dirty = 1; /* the transaction's state is gone with it */
     }
     if (c->blocking == b) c->blocking = NULL;
+    forget_script_conn(c, b);
     if (c->sub == b || c->ssub == b) {
+        unsigned kinds = c->sub == b ? (1u << SUB_CHANNEL) | (1u << SUB_PATTERN) : 1u << SUB_SHARD;
         if (c->sub == b) c->sub = NULL;
         if (c->ssub == b) c->ssub = NULL;
+        sub_set_clear(&c->subs, c->w->subs, kinds);
         /* Its subscriptions are gone; a client that thinks it is subscribed must learn it: like a lost
          * Redis connection, it is closed so it reconnects and subscribes again. */
-        if (!b->close_when_idle) client_close(c);
+        if (!b->close_when_idle && (b->subscriptions > 0 || c->sub_mode)) client_close(c);
     }
+}
+
+static void close_owned(struct backend *b) {
+    if (!b) return;
+    b->owner = NULL;
+    b->close_when_idle = 1;
+    backend_close(b, "client closed", 0);
 }
 
 void dedicated_close_all(struct client *c) {
     struct backend *all[4] = {c->txn, c->blocking, c->sub, c->ssub};
-    for (int i = 0; i < 4; i++) {
-        if (!all[i]) continue;
-        all[i]->owner = NULL;
-        all[i]->close_when_idle = 1;
-        backend_close(all[i], "client closed", 0);
-    }
+    for (int i = 0; i < 4; i++) close_owned(all[i]);
+    while (c->nscripts > 0) close_owned(c->scripts[--c->nscripts]);
+    free(c->scripts);
+    c->scripts = NULL;
+    c->scripts_cap = 0;
+    sub_set_clear(&c->subs, c->w->subs, ~0u);
+    c->sub_mode = 0;
     c->txn = c->blocking = c->sub = c->ssub = NULL;
     chain_free(&c->w->pool, &c->txn_held);
     chain_free(&c->w->pool, &c->push);
@@ -193,6 +234,26 @@ static void txn_exec_or_discard(struct client *c, struct req *r, const char *p, 
     txn_reset(c);
 }
 
+/* Commands that change the state of the connection they run on. Queued in a transaction they would run
+ * on the node's connection, which slotgate shares between clients (HELLO 3, CLIENT REPLY OFF or
+ * SUBSCRIBE there would break every client on it), not on the client's connection to slotgate: so
+ * they are refused while queueing, as Redis refuses its no-multi commands. */
+static int changes_connection(const struct plan *p) {
+    switch (p->cmd->local) {
+    case LOCAL_HELLO:
+    case LOCAL_AUTH:
+    case LOCAL_QUIT:
+    case LOCAL_RESET:
+    case LOCAL_READONLY:
+    case LOCAL_READWRITE:
+    case LOCAL_ASKING:
+    case LOCAL_CLIENT_SETNAME:
+    case LOCAL_CLIENT_REPLY:
+    case LOCAL_CLIENT_NO_EVICT: return 1;
+    default: return p->route == ROUTE_PUBSUB;
+    }
+}
+
 static void txn_command(struct client *c, struct req *r, const struct plan *p, const char *bytes, size_t len) {
     struct worker *w = c->w;
     if (!c->in_multi) {
@@ -230,7 +291,7 @@ static void txn_command(struct client *c, struct req *r, const struct plan *p, c
     if (is_name(p, "exec") || is_name(p, "discard")) return txn_exec_or_discard(c, r, bytes, len, is_name(p, "exec"));
     if (is_name(p, "multi")) return req_reply_error(w, r, "ERR MULTI calls can not be nested");
     if (is_name(p, "watch")) return req_reply_error(w, r, "ERR WATCH inside MULTI is not allowed");
-    if (p->cmd->flags & CMD_NO_MULTI) {
+    if ((p->cmd->flags & CMD_NO_MULTI) || changes_connection(p)) {
         c->txn_dirty = 1;
         return req_reply_error(w, r, "ERR Command not allowed inside a transaction");
     }
@@ -274,12 +335,36 @@ static double blocking_timeout(const struct resp_request *q, const char *cmd, co
     return parse_seconds(resp_request_arg(q, cmd, last), q->argv[last].len, 1);
 }
 
+/* The client's script connection to n (a replica's is READONLY), opened on first use. */
+static struct backend *script_conn(struct client *c, struct node *n, int readonly) {
+    for (int i = 0; i < c->nscripts; i++)
+        if (c->scripts[i]->node == n) return c->scripts[i];
+    if (c->nscripts == c->scripts_cap) {
+        int cap = c->scripts_cap ? c->scripts_cap * 2 : 4;
+        struct backend **s = realloc(c->scripts, sizeof(*s) * (size_t)cap);
+        if (!s) return NULL;
+        c->scripts = s;
+        c->scripts_cap = cap;
+    }
+    struct backend *b = backend_connect(c->w, n, NULL, c, DED_SCRIPT, readonly);
+    if (b) c->scripts[c->nscripts++] = b;
+    return b;
+}
+
 int dedicated_send(struct req *r, struct node *n, const char *p, size_t len) {
     struct client *c = r->client;
+    struct backend *b;
     if (!c) return -1;
-    if (c->blocking && c->blocking->node != n) release(c->blocking);
-    if (!c->blocking && !(c->blocking = connect_for(c, n, DED_BLOCKING))) return -1;
-    return backend_send(c->blocking, r, p, len);
+    if (r->dedicated == DED_SCRIPT) {
+        int is_replica = r->slot >= 0 && c->w->owner[r->slot] != n;
+        if (!(b = script_conn(c, n, is_replica))) return -1;
+    } else {
+        if (c->blocking && c->blocking->node != n) release(c->blocking);
+        if (!c->blocking && !(c->blocking = connect_for(c, n, DED_BLOCKING))) return -1;
+        b = c->blocking;
+    }
+    b->last_used = worker_now(c->w);
+    return backend_send(b, r, p, len);
 }
 
 static void blocking_command(struct client *c, struct req *r, const struct plan *p, const char *cmd, const char *bytes,
@@ -289,6 +374,9 @@ static void blocking_command(struct client *c, struct req *r, const struct plan 
     if (t < 0) return req_reply_error(w, r, "ERR timeout is not a float or out of range");
     r->timeout = t == 0 ? -1 : t + w->conf->command_timeout_ms / 1000.0;
     r->dedicated = DED_BLOCKING;
+    r->is_blocked = t == 0 ? 1 : 2; /* INFO's blocked_clients and clients_in_timeout_table, until freed */
+    STAT_INC(w, blocked);
+    if (t != 0) STAT_INC(w, blocked_timeout);
     r->slot = p->nkeys > 0 ? p->slot : -1;
     struct node *n = node_of_slot(w, r->slot);
     if (!n) return req_reply_error(w, r, "CLUSTERDOWN The cluster is down: slotgate has not loaded the slot map yet");
@@ -309,49 +397,111 @@ void dedicated_flush_push(struct client *c) {
     worker_mark_client(c->w, c);
 }
 
-/* The subscription count a (un)subscribe confirmation carries: [kind, channel, count]. */
-static long long subscription_count(const char *p, size_t len) {
-    static const char *kinds[] = {"subscribe",    "unsubscribe", "psubscribe",
-                                  "punsubscribe", "ssubscribe",  "sunsubscribe"};
-    if (len < 8 || memcmp(p, "*3\r\n$", 5) != 0) return -1;
-    const char *cr = memchr(p + 5, '\r', len - 5);
-    if (!cr) return -1;
-    size_t klen = strtoul(p + 5, NULL, 10);
-    const char *kind = cr + 2;
-    if (kind + klen > p + len) return -1;
-    int known = 0;
-    for (size_t i = 0; i < 6; i++) known |= strlen(kinds[i]) == klen && memcmp(kinds[i], kind, klen) == 0;
-    if (!known) return -1;
-    const char *colon = p + len - 3;
-    while (colon > kind && *colon != ':') colon--;
-    return *colon == ':' ? strtoll(colon + 1, NULL, 10) : -1;
+static int total_subscriptions(const struct client *c) {
+    return (int)((c->sub ? c->sub->subscriptions : 0) + (c->ssub ? c->ssub->subscriptions : 0));
+}
+
+/* A confirmation changes the count on its connection: up, a new subscription; down, one gone. The
+ * client's set and the registry follow, and the client is subscribed while any count is above zero. */
+static void track_confirmation(struct client *c, struct backend *b, int k, const char *name, size_t nlen,
+                               long long count) {
+    static const int kind_of[] = {SUB_CHANNEL, SUB_PATTERN, SUB_SHARD, SUB_CHANNEL, SUB_PATTERN, SUB_SHARD}; /* resp.h */
+    int kind = kind_of[k];
+    if (k < 3 && count > b->subscriptions && name) {
+        if (sub_set_add(&c->subs, kind, name, nlen) == 0) subs_add(c->w->subs, kind, name, nlen);
+    } else if (k >= 3 && count < b->subscriptions && name) {
+        if (sub_set_remove(&c->subs, kind, name, nlen)) subs_remove(c->w->subs, kind, name, nlen);
+    }
+    b->subscriptions = count;
+    c->sub_mode = total_subscriptions(c) > 0;
+}
+
+/* Each command sent on a pub/sub connection is followed by this PING: its answer (a pong push while
+ * subscribed, a bulk string once not) marks the end of what the node pushed for that command, which
+ * becomes the command's reply. So a client's replies and pushes keep Redis's order even around a
+ * command slotgate answers itself (an error, an UNSUBSCRIBE with nothing to unsubscribe). */
+#define FENCE_ARG "slotgate:pubsub-fence"
+static const char FENCE_CMD[] = "*2\r\n$4\r\nPING\r\n$21\r\n" FENCE_ARG "\r\n";
+
+static int is_fence(const char *p, size_t len) {
+    static const char sub[] = "*2\r\n$4\r\npong\r\n$21\r\n" FENCE_ARG "\r\n", plain[] = "$21\r\n" FENCE_ARG "\r\n";
+    return (len == sizeof(sub) - 1 && memcmp(p, sub, len) == 0) || (len == sizeof(plain) - 1 && memcmp(p, plain, len) == 0);
 }
 
 void dedicated_push(struct backend *b, const char *reply, size_t len) {
     struct client *c = b->owner;
+    struct worker *w = b->w;
+    if (is_fence(reply, len)) { /* everything the command caused is in: it is answered with that */
+        struct req *r = backend_take_head(b);
+        if (r) req_reply(w, r, b->pushed.p ? b->pushed.p : "", b->pushed.len);
+        b->pushed.len = 0;
+        if (b->pushed.cap > 64 * 1024) sbuf_free(&b->pushed);
+        return;
+    }
     if (!c) return;
-    struct worker *w = c->w;
-    long long count = subscription_count(reply, len);
-    if (count >= 0) b->subscriptions = count;
+    const char *name;
+    size_t nlen;
+    long long count;
+    int k = resp_parse_confirmation(reply, len, &name, &nlen, &count);
+    if (k >= 0) track_confirmation(c, b, k, name, nlen, count);
+    if (b->head) { /* part of the answer to the command in flight */
+        if (sbuf_add(&b->pushed, reply, len) < 0) client_close(c);
+        return;
+    }
     if (chain_append(&w->pool, c->qhead ? &c->push : &c->out, reply, len) < 0) return client_close(c);
-    worker_mark_client(w, c);   /* its flush applies client-output-buffer-limit pubsub */
-    if (count == 0) release(b); /* no subscription left: back to normal mode */
+    worker_mark_client(w, c); /* its flush applies client-output-buffer-limit pubsub */
 }
 
-static void pubsub_command(struct client *c, struct req *r, const struct plan *p, const char *bytes, size_t len) {
+/* A command on a pub/sub connection: its reply is what the node pushes until the fence after it. */
+static void send_pubsub(struct client *c, struct req *r, struct backend *b, const char *bytes, size_t len) {
+    r->dedicated = DED_PUBSUB;
+    r->timeout = -1; /* the fence answers at once unless the node is gone, which closes the connection */
+    if (backend_send(b, r, bytes, len) < 0 || backend_send_raw(b, FENCE_CMD, sizeof(FENCE_CMD) - 1) < 0)
+        return req_reply_error(c->w, r, "ERR slotgate: out of memory");
+    b->last_used = worker_now(c->w);
+    c->sub_barrier = r; /* whether the next command is allowed depends on what this one does */
+}
+
+/* (P|S)UNSUBSCRIBE with no connection of its kind: nothing of that kind is subscribed, and Redis answers
+ * one confirmation per channel named (or one with a nil channel) with a count of 0 (the count is per
+ * kind: channels and patterns together, shard channels apart). */
+static void unsubscribe_here(struct client *c, struct req *r, const char *cmd, const char *kind) {
+    const struct resp_request *q = &c->parser;
+    struct sbuf b = {0};
+    int rc = 0;
+    size_t klen = strlen(kind);
+    for (uint32_t i = 1; i < q->argc || (i == 1 && q->argc == 1); i++) {
+        rc |= sbuf_add(&b, "*3\r\n", 4) | sbuf_add_bulk(&b, kind, klen);
+        rc |= q->argc == 1 ? sbuf_add(&b, "$-1\r\n", 5) : sbuf_add_bulk(&b, resp_request_arg(q, cmd, i), q->argv[i].len);
+        rc |= sbuf_add(&b, ":0\r\n", 4);
+    }
+    if (rc < 0)
+        req_reply_error(c->w, r, "ERR slotgate: out of memory");
+    else
+        req_reply(c->w, r, b.p, b.len);
+    sbuf_free(&b);
+}
+
+static void pubsub_command(struct client *c, struct req *r, const struct plan *p, const char *cmd, const char *bytes,
+                           size_t len) {
     struct worker *w = c->w;
-    int shard = !strcmp(p->cmd->name, "ssubscribe") || !strcmp(p->cmd->name, "sunsubscribe");
+    const char *name = p->cmd->name;
+    int shard = !strcmp(name, "ssubscribe") || !strcmp(name, "sunsubscribe");
+    int unsub = !strcmp(name, "unsubscribe") || !strcmp(name, "punsubscribe") || !strcmp(name, "sunsubscribe");
     struct backend **slotp = shard ? &c->ssub : &c->sub;
     if (shard && p->nkeys > 0 && *slotp && (*slotp)->node != node_of_slot(w, p->slot))
         return req_reply_error(
             w, r, "ERR slotgate: shard channels on more than one node in one connection are not supported");
+    /* Nothing of that kind is subscribed; every earlier pub/sub command has been answered (sub_barrier),
+     * so this answer takes its place in order. */
+    if (unsub && !*slotp) return unsubscribe_here(c, r, cmd, name);
     if (!*slotp) {
         struct node *n = node_of_slot(w, shard && p->nkeys > 0 ? p->slot : -1);
         if (!n || !(*slotp = connect_for(c, n, DED_PUBSUB)))
             return req_reply_error(w, r, "CLUSTERDOWN The cluster is down: slotgate has not loaded the slot map yet");
     }
-    if (backend_send_raw(*slotp, bytes, len) < 0) return req_reply_error(w, r, "ERR slotgate: out of memory");
-    req_reply(w, r, "", 0); /* its answers are pushed by the connection */
+    if (!unsub) c->sub_mode = 1; /* from now on, as for Redis, even before the node confirms */
+    send_pubsub(c, r, *slotp, bytes, len);
 }
 
 static const char *allowed_when_subscribed[] = {
@@ -369,7 +519,7 @@ void dedicated_command(struct client *c, struct req *r, const struct plan *p, co
         }
         return local_run(c, r, p, cmd);
     }
-    if (c->sub || c->ssub) {
+    if (c->sub_mode) {
         int ok = 0;
         for (size_t i = 0; p->cmd && i < sizeof(allowed_when_subscribed) / sizeof(*allowed_when_subscribed); i++)
             ok |= strcmp(p->cmd->name, allowed_when_subscribed[i]) == 0;
@@ -381,14 +531,14 @@ void dedicated_command(struct client *c, struct req *r, const struct plan *p, co
                 p->cmd ? p->cmd->name : "?");
         if (p->is_error) return req_reply_error(w, r, "%s", p->err);
         if (p->cmd->local == LOCAL_PING) { /* answered by the subscribed connection, in its push format */
-            struct backend *b = c->sub ? c->sub : c->ssub;
-            if (backend_send_raw(b, bytes, len) < 0) return req_reply_error(w, r, "ERR slotgate: out of memory");
-            return req_reply(w, r, "", 0);
+            struct backend *b = c->sub && (c->sub->subscriptions > 0 || !c->ssub) ? c->sub : c->ssub;
+            if (!b) return req_reply_error(w, r, "ERR slotgate: the subscription's connection is gone");
+            return send_pubsub(c, r, b, bytes, len);
         }
-        return pubsub_command(c, r, p, bytes, len);
+        return pubsub_command(c, r, p, cmd, bytes, len);
     }
     if (c->in_multi || p->route == ROUTE_TXN) return txn_command(c, r, p, bytes, len);
     if (p->is_error) return req_reply_error(w, r, "%s", p->err);
-    if (p->route == ROUTE_PUBSUB) return pubsub_command(c, r, p, bytes, len);
+    if (p->route == ROUTE_PUBSUB) return pubsub_command(c, r, p, cmd, bytes, len);
     blocking_command(c, r, p, cmd, bytes, len);
 }

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../router/info.h"
 #include "../router/merge.h"
 #include "../router/slot.h"
 #include "log.h"
@@ -91,14 +92,16 @@ static int secret_equal(const char *a, size_t alen, const char *b) {
 static int check_auth(struct client *c, const char *user, size_t ulen, const char *pass, size_t plen, struct req *r) {
     const struct conf *conf = c->w->conf;
     int is_default = !user || (ulen == 7 && memcmp(user, "default", 7) == 0);
-    if (is_default && !conf->requirepass && conf->nusers == 0) {
+    if (!user && !conf->requirepass) { /* Redis: the one-argument form needs a password to check */
         req_reply_error(c->w, r,
                         "ERR AUTH <password> called without any password configured for the default user. "
                         "Are you sure your configuration is correct?");
         return 0;
     }
     int ok = 0;
-    if (is_default && conf->requirepass) {
+    if (is_default && !conf->requirepass) { /* the default user has no password: any one will do */
+        ok = 1;
+    } else if (is_default) {
         ok = secret_equal(pass, plen, conf->requirepass);
     } else if (!is_default) {
         for (int i = 0; i < conf->nusers && !ok; i++) {
@@ -158,12 +161,31 @@ static void hello(struct client *c, struct req *r, const struct resp_request *q,
                                "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
                                "select the RESP protocol version at the same time");
     struct sbuf b = {0};
+    char version[16] = "7.0.0"; /* the masters' lowest: clients pick the commands they send by it */
+    if (w->status) status_min_master_version(w->status, version, sizeof(version), "7.0.0");
     int rc = sbuf_printf(&b,
-                         "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n7.0.0\r\n$5\r\nproto\r\n:2\r\n"
+                         "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$%zu\r\n%s\r\n$5\r\nproto\r\n:2\r\n"
                          "$2\r\nid\r\n:%llu\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
                          "$7\r\nmodules\r\n*0\r\n",
-                         (unsigned long long)c->id);
+                         strlen(version), version, (unsigned long long)c->id);
     reply_sbuf(w, r, &b, rc);
+}
+
+/* CLIENT REPLY ON|OFF|SKIP: OFF silences this and every later reply until ON; SKIP this one and the next. */
+static void client_reply(struct client *c, struct req *r, const char *mode, size_t len) {
+    if (len == 2 && strncasecmp(mode, "on", 2) == 0) {
+        c->reply_mode = 0;
+        r->noreply = 0;
+        return REPLY_LIT(c->w, r, "+OK\r\n");
+    }
+    if (len == 3 && strncasecmp(mode, "off", 3) == 0)
+        c->reply_mode = REPLY_OFF;
+    else if (len == 4 && strncasecmp(mode, "skip", 4) == 0)
+        c->reply_mode = REPLY_SKIP_NEXT;
+    else
+        return req_reply_error(c->w, r, "ERR syntax error");
+    r->noreply = 1;
+    REPLY_LIT(c->w, r, "+OK\r\n");
 }
 
 static void client_setname(struct client *c, struct req *r, const char *name, size_t len) {
@@ -219,110 +241,55 @@ static void cluster_local(struct client *c, struct req *r, int what, const struc
     reply_sbuf(w, r, &b, rc);
 }
 
-enum {
-    INFO_SERVER = 1,
-    INFO_CLIENTS = 2,
-    INFO_STATS = 4,
-    INFO_CLUSTER = 8,
-    INFO_KEYSPACE = 16,
-    INFO_COMMANDSTATS = 32,
-    INFO_DEFAULT = 31,
-    INFO_ALL = 63
-};
-
-static int info_sections(const struct resp_request *q, const char *cmd) {
-    static const struct {
-        const char *name;
-        int bits;
-    } names[] = {{"server", INFO_SERVER},   {"clients", INFO_CLIENTS},   {"stats", INFO_STATS},
-                 {"cluster", INFO_CLUSTER}, {"keyspace", INFO_KEYSPACE}, {"commandstats", INFO_COMMANDSTATS},
-                 {"all", INFO_ALL},         {"everything", INFO_ALL},    {"default", INFO_DEFAULT}};
-    int bits = q->argc == 1 ? INFO_DEFAULT : 0;
-    for (uint32_t i = 1; i < q->argc; i++)
-        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
-            if (arg_is(q, cmd, i, names[k].name)) bits |= names[k].bits;
-    return bits;
-}
-
-/* The cluster as the status board sees it (health/ writes it; NULL board: what the map says). */
-static int info_cluster(struct worker *w, struct sbuf *b) {
-    struct cluster_status cl = {0};
-    struct refresh_status rs = {0};
-    int up = 0, suspect = 0, down = 0;
-    if (w->status) {
-        pthread_mutex_lock(&w->status->lock);
-        cl = w->status->cluster;
-        rs = w->status->refresh;
-        for (int i = 0; i < w->status->nnodes; i++) {
-            int st = w->status->nodes[i].state;
-            up += st == NODE_UP, suspect += st == NODE_SUSPECT, down += st == NODE_DOWN;
-        }
-        pthread_mutex_unlock(&w->status->lock);
-    }
-    const char *state = w->map && slotmap_is_complete(w->map) ? "ok" : "fail";
-    return sbuf_printf(b,
-                       "# Cluster\r\ncluster_enabled:1\r\ncluster_state:%s\r\ncluster_slots_covered:%u\r\n"
-                       "cluster_masters:%d\r\ncluster_known_nodes:%d\r\ncluster_current_epoch:%lld\r\n"
-                       "cluster_reported_state:%s\r\nnodes_up:%d\r\nnodes_suspect:%d\r\nnodes_down:%d\r\n"
-                       "slot_map_version:%llu\r\nslot_map_refreshes:%llu\r\nslot_map_refreshes_failed:%llu\r\n"
-                       "slot_map_changes:%llu\r\n\r\n",
-                       state, w->map ? w->map->covered : 0, w->nshards, cl.known_nodes, cl.current_epoch,
-                       cl.known ? cl.state : "unknown", up, suspect, down,
-                       w->map ? (unsigned long long)w->map->version : 0ULL, (unsigned long long)rs.ok,
-                       (unsigned long long)rs.failed, (unsigned long long)rs.changes);
-}
-
-/* INFO [section ...]: slotgate's own sections in Redis's format, and "keyspace" summed over the masters. */
+/* INFO [section ...]: the template of Redis's sections (procinfo.c); where it names figures of the
+ * cluster's, the masters are asked for their own INFO and the merge (router/info.h) fills them in. */
 static void info(struct client *c, struct req *r, const struct resp_request *q, const char *cmd) {
     struct worker *w = c->w;
-    int want = info_sections(q, cmd);
-    struct stat_totals t;
-    worker_totals(w->all, w->nworkers, &t);
+    const char *args[16];
+    size_t lens[16];
+    int n = 0;
+    for (uint32_t i = 1; i < q->argc && n < 16; i++, n++) args[n] = ARG(i), lens[n] = ARGLEN(i);
+    unsigned mask = info_sections_of(args, lens, n);
+    struct sbuf tmpl = {0}, ask = {0}, out = {0};
+    int rc = info_template(w, mask, &tmpl);
+    if (rc == 0 && info_node_sections(mask) && w->nshards > 0 && info_node_command(mask, &ask) == 0) {
+        fanout_all(w, r, ask.p, ask.len, MERGE_INFO, tmpl.p ? tmpl.p : "");
+    } else if (rc == 0) { /* nothing of the cluster's asked for, or no map yet: the markers fill as empty */
+        rc = info_merge(tmpl.p ? tmpl.p : "", tmpl.len, NULL, 0, &out);
+        if (rc == 0) req_reply(w, r, out.p, out.len);
+    }
+    if (rc < 0) req_reply_error(w, r, "ERR slotgate: out of memory");
+    sbuf_free(&tmpl);
+    sbuf_free(&ask);
+    sbuf_free(&out);
+}
+
+/* PUBSUB CHANNELS/NUMSUB/NUMPAT and their shard forms, from this slotgate's subscribers (subs.h). */
+static void pubsub_local(struct client *c, struct req *r, int what, const struct resp_request *q, const char *cmd) {
+    struct worker *w = c->w;
+    int shard = what == LOCAL_PUBSUB_SHARDCHANNELS || what == LOCAL_PUBSUB_SHARDNUMSUB;
     struct sbuf b = {0};
     int rc = 0;
-    if (want & INFO_SERVER)
-        rc |= sbuf_printf(&b,
-                          "# Server\r\nredis_version:7.0.0\r\nslotgate_version:%s\r\nredis_mode:cluster-proxy\r\n"
-                          "process_id:%d\r\ntcp_port:%d\r\nuptime_in_seconds:%d\r\nslotgate_worker_threads:%d\r\n"
-                          "admin_port:%d\r\nconfig_file:%s\r\n\r\n",
-                          SLOTGATE_VERSION, (int)getpid(), w->conf->port, (int)(worker_now(w) - w->started),
-                          w->nworkers, w->conf->admin_port, w->conf->config_file ? w->conf->config_file : "");
-    if (want & INFO_CLIENTS)
-        rc |= sbuf_printf(&b, "# Clients\r\nconnected_clients:%d\r\nmaxclients:%d\r\n\r\n",
-                          __atomic_load_n(w->total_clients, __ATOMIC_RELAXED), w->conf->maxclients);
-    if (want & INFO_STATS)
-        rc |= sbuf_printf(
-            &b,
-            "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
-            "total_error_replies:%llu\r\nrejected_connections:%llu\r\nmoved_redirections:%llu\r\n"
-            "ask_redirections:%llu\r\ntryagain_retries:%llu\r\nclusterdown_retries:%llu\r\n"
-            "backend_timeouts:%llu\r\nrequests_in_flight:%llu\r\nacl_access_denied_auth:%llu\r\n"
-            "idle_clients_closed:%llu\r\nclient_output_buffer_limit_disconnections:%llu\r\nlatency_p50_usec:%.0f\r\n"
-            "latency_p90_usec:%.0f\r\nlatency_p99_usec:%.0f\r\nlatency_p999_usec:%.0f\r\n\r\n",
-            (unsigned long long)t.s.connections, (unsigned long long)t.s.commands, (unsigned long long)t.s.errors,
-            (unsigned long long)t.s.rejected, (unsigned long long)t.s.moved, (unsigned long long)t.s.ask,
-            (unsigned long long)t.s.tryagain, (unsigned long long)t.s.clusterdown, (unsigned long long)t.s.timeouts,
-            (unsigned long long)t.s.live_reqs, (unsigned long long)t.s.auth_failures,
-            (unsigned long long)t.s.idle_closed, (unsigned long long)t.s.output_closed, hist_quantile(t.s.latency, 0.5),
-            hist_quantile(t.s.latency, 0.9), hist_quantile(t.s.latency, 0.99), hist_quantile(t.s.latency, 0.999));
-    if (want & INFO_CLUSTER) rc |= info_cluster(w, &b);
-    if (want & INFO_COMMANDSTATS) {
-        rc |= sbuf_printf(&b, "# Commandstats\r\n");
-        for (int f = 0; f < FAM_COUNT; f++)
-            if (t.s.calls[f])
-                rc |= sbuf_printf(&b, "cmdfamily_%s:calls=%llu,failed_calls=%llu\r\n", cmd_family_name(f),
-                                  (unsigned long long)t.s.calls[f], (unsigned long long)t.s.failed[f]);
-        rc |= sbuf_printf(&b, "\r\n");
+    switch (what) {
+    case LOCAL_PUBSUB_CHANNELS:
+    case LOCAL_PUBSUB_SHARDCHANNELS:
+        if (q->argc > 3) return req_reply_error(w, r, "ERR wrong number of arguments for 'pubsub|%s' command",
+                                                shard ? "shardchannels" : "channels");
+        rc = subs_reply_channels(w->subs, shard ? SUB_SHARD : SUB_CHANNEL, q->argc == 3 ? ARG(2) : NULL,
+                                 q->argc == 3 ? ARGLEN(2) : 0, &b);
+        break;
+    case LOCAL_PUBSUB_NUMSUB:
+    case LOCAL_PUBSUB_SHARDNUMSUB:
+        rc = sbuf_add_header(&b, '*', (unsigned long long)(q->argc - 2) * 2);
+        for (uint32_t i = 2; i < q->argc && rc == 0; i++)
+            rc = sbuf_add_bulk(&b, ARG(i), ARGLEN(i)) |
+                 sbuf_printf(&b, ":%lld\r\n", subs_count(w->subs, shard ? SUB_SHARD : SUB_CHANNEL, ARG(i), ARGLEN(i)));
+        break;
+    default:
+        if (q->argc != 2) return req_reply_error(w, r, "ERR wrong number of arguments for 'pubsub|numpat' command");
+        rc = sbuf_printf(&b, ":%lld\r\n", subs_npatterns(w->subs));
     }
-    if (rc < 0) return reply_sbuf(w, r, &b, -1);
-    if ((want & INFO_KEYSPACE) && w->nshards > 0) {
-        static const char info_keyspace[] = "*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n";
-        fanout_all(w, r, info_keyspace, sizeof(info_keyspace) - 1, MERGE_INFO, b.p ? b.p : "");
-        sbuf_free(&b);
-        return;
-    }
-    reply_bulk(w, r, b.p ? b.p : "", b.len);
-    sbuf_free(&b);
+    reply_sbuf(w, r, &b, rc);
 }
 
 void local_run(struct client *c, struct req *r, const struct plan *p, const char *cmd) {
@@ -367,6 +334,13 @@ void local_run(struct client *c, struct req *r, const struct plan *p, const char
         client_info_line(c, worker_now(w), &b);
         reply_bulk(w, r, b.p, b.len);
         return sbuf_free(&b);
+    case LOCAL_CLIENT_REPLY: return client_reply(c, r, ARG(2), ARGLEN(2));
+    case LOCAL_CLIENT_NO_EVICT: /* slotgate evicts no client for memory: on and off are both true */
+        if (arg_is(q, cmd, 2, "on") || arg_is(q, cmd, 2, "off")) return REPLY_LIT(w, r, "+OK\r\n");
+        return req_reply_error(w, r, "ERR syntax error");
+    case LOCAL_CLIENT_GETREDIR: return REPLY_LIT(w, r, ":-1\r\n"); /* no tracking yet: Redis's answer then */
+    case LOCAL_CLIENT_TRACKINGINFO:
+        return REPLY_LIT(w, r, "*6\r\n$5\r\nflags\r\n*1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n");
     case LOCAL_CLIENT_LIST: /* this worker's clients: each worker thread owns its own */
         for (struct client *o = w->clients; o; o = o->next) client_info_line(o, worker_now(w), &b);
         reply_bulk(w, r, b.p ? b.p : "", b.len);
@@ -379,6 +353,11 @@ void local_run(struct client *c, struct req *r, const struct plan *p, const char
     case LOCAL_CLUSTER_MYID: return cluster_local(c, r, p->cmd->local, q, cmd);
     case LOCAL_INFO: return info(c, r, q, cmd);
     case LOCAL_ACL_WHOAMI: return reply_bulk(w, r, c->user, strlen(c->user));
+    case LOCAL_PUBSUB_CHANNELS:
+    case LOCAL_PUBSUB_NUMSUB:
+    case LOCAL_PUBSUB_NUMPAT:
+    case LOCAL_PUBSUB_SHARDCHANNELS:
+    case LOCAL_PUBSUB_SHARDNUMSUB: return pubsub_local(c, r, p->cmd->local, q, cmd);
     }
     req_reply_error(w, r, "ERR slotgate: internal error (no local handler)");
 }

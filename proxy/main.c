@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../conf/conf.h"
 #include "../health/probe.h"
@@ -30,6 +32,9 @@ struct app {
     int total_clients;
     int node_timeout_ms;
     struct scripts *scripts;
+    struct subs *subs;
+    char run_id[41];    /* INFO's run_id and master_replid: random, new at each start, as Redis's */
+    long long mem_peak; /* INFO's used_memory_peak, shared by the workers */
     struct status *status;
     struct admin *admin;
     struct ev_loop *loop;
@@ -143,12 +148,23 @@ static void raise_fd_limit(int maxclients) {
                     maxclients);
 }
 
+/* 40 hex digits from the kernel's random source (the clock and PID if it cannot be read). */
+static void new_run_id(char out[41]) {
+    unsigned char raw[20];
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f ? fread(raw, 1, sizeof(raw), f) : 0;
+    if (f) fclose(f);
+    for (size_t i = got; i < sizeof(raw); i++) raw[i] = (unsigned char)((unsigned)getpid() * 31u + (unsigned)time(NULL) + i);
+    for (size_t i = 0; i < sizeof(raw); i++) snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
 /* Start-up failed: release what main made (workers that did start are ended with the process). */
 static int start_failed(struct app *a) {
     free(a->workers);
     refresher_free(a->refresher);
     cmdtable_free(a->cmds);
     scripts_free(a->scripts);
+    subs_free(a->subs);
     status_free(a->status);
     conf_free(&a->conf);
     return 1;
@@ -180,9 +196,11 @@ int main(int argc, char **argv) {
     a.workers = aligned_alloc(_Alignof(struct worker), (size_t)a.conf.threads * sizeof(*a.workers));
     if (a.workers) memset(a.workers, 0, (size_t)a.conf.threads * sizeof(*a.workers));
     a.scripts = scripts_new(10000, 64 * 1024 * 1024);
+    a.subs = subs_new();
+    new_run_id(a.run_id);
     a.status = status_new(a.conf.threads);
     a.loop = loop;
-    if (!a.cmds || !a.refresher || !a.workers || !a.scripts || !a.status) {
+    if (!a.cmds || !a.refresher || !a.workers || !a.scripts || !a.subs || !a.status) {
         fprintf(stderr, "slotgate: out of memory at start\n");
         return start_failed(&a);
     }
@@ -201,6 +219,9 @@ int main(int argc, char **argv) {
         a.workers[i].refresh_ctx = &a;
         a.workers[i].all = a.workers;
         a.workers[i].scripts = a.scripts;
+        a.workers[i].subs = a.subs;
+        a.workers[i].run_id = a.run_id;
+        a.workers[i].mem_peak = &a.mem_peak;
         a.workers[i].nworkers = a.conf.threads;
         a.workers[i].status = a.status;
         a.nworkers++;
@@ -212,6 +233,8 @@ int main(int argc, char **argv) {
             return start_failed(&a);
         }
     }
+    struct mallinfo2 mi = mallinfo2(); /* INFO's used_memory_startup */
+    for (int i = 0; i < a.nworkers; i++) a.workers[i].mem_startup = (long long)(mi.uordblks + mi.hblkhd);
     for (int i = 0; i < a.nworkers; i++) {
         if (worker_start(&a.workers[i]) != 0) {
             log_warning("cannot start worker thread: %s", strerror(errno));
@@ -245,6 +268,7 @@ int main(int argc, char **argv) {
     dns_shutdown();
     cmdtable_free(a.cmds);
     scripts_free(a.scripts);
+    subs_free(a.subs);
     status_free(a.status);
     conf_free(&a.conf);
     ev_loop_destroy(loop);

@@ -17,13 +17,15 @@
 #include "../router/resp.h"
 #include "../router/slotmap.h"
 #include "buf.h"
+#include "subs.h"
 
 struct worker;
 struct client;
 struct backend;
 
 enum req_state { REQ_NEW = 0, REQ_SENT, REQ_PARKED, REQ_DONE };
-enum req_xform { XFORM_NONE = 0, XFORM_SCAN, XFORM_EVALSHA, XFORM_UPLOAD };
+/* How a reply is changed for the client: SCAN's cursor, PUBLISH's receiver count (this slotgate's). */
+enum req_xform { XFORM_NONE = 0, XFORM_SCAN, XFORM_EVALSHA, XFORM_UPLOAD, XFORM_PUBLISH };
 
 struct fanout; /* fanout.c: a request split over slots or sent to every master */
 
@@ -58,6 +60,9 @@ struct req {
     uint32_t group_n;    /* MULTI ... EXEC sent as one request: replies before the EXEC's one (0: none) */
     uint32_t group_skip; /* of those, still to come on this attempt */
     uint32_t batch;      /* the client read it came in (client.read_seq when it was queued) */
+    uint8_t is_blocked;  /* counted in INFO's blocked_clients until it is freed (1, or 2 with a timeout) */
+    uint8_t noreply;     /* CLIENT REPLY OFF or SKIP: its reply is not written */
+    long long receivers; /* XFORM_PUBLISH: the subscribers this slotgate counts for the channel */
     /* Not cleared by req_new (written before it is read): */
     char sha[41]; /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */
 };
@@ -89,9 +94,11 @@ struct node {
 
 enum { BE_CONNECTING = 1, BE_READY, BE_CLOSED };
 /* A backend connection is shared by the worker's clients, or dedicated to one client: for a
- * transaction (WATCH/MULTI state lives on the connection), a blocking command, or pub/sub (replies are
- * pushed, not answers to requests). */
-enum { DED_NONE = 0, DED_TXN, DED_BLOCKING, DED_PUBSUB };
+ * transaction (WATCH/MULTI state lives on the connection), a blocking command, pub/sub (replies are
+ * pushed, not answers to requests), or scripts and functions (one per node: a script that runs long
+ * must not hold other clients' requests behind it on a shared connection, where Redis would answer
+ * them -BUSY). */
+enum { DED_NONE = 0, DED_TXN, DED_BLOCKING, DED_PUBSUB, DED_SCRIPT };
 
 struct backend {
     struct worker *w;
@@ -118,6 +125,8 @@ struct backend {
     uint64_t stream_left; /* bytes of it still to come */
     int is_dirty;
     struct backend *next_dirty;
+    double last_used; /* dedicated: when a request was last sent on it (idle ones are let go) */
+    struct sbuf pushed; /* pub/sub: what the node pushed since the oldest command in flight was sent */
 };
 
 struct client {
@@ -146,11 +155,17 @@ struct client {
     struct chain txn_held; /* commands queued after MULTI before its node is known (first key) */
     int txn_nheld;
     struct chain push;         /* pub/sub messages waiting for replies ahead of them */
+    int sub_mode;              /* subscribed, as Redis sees it: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
+    int reply_mode;            /* CLIENT REPLY: 0 on, REPLY_OFF, REPLY_SKIP_NEXT */
+    struct sub_set subs;       /* its channels, patterns and shard channels (subs.h) */
+    struct backend **scripts;  /* DED_SCRIPT connections, one per node used */
+    int nscripts, scripts_cap;
     struct backend *streaming; /* streams a large reply to this client; paused while its output is full */
     /* A large last argument streamed to its node as it arrives (upload.c). */
     struct req *upload;         /* being sent */
     size_t upload_left;         /* bytes of it still to come from the client */
     struct req *upload_barrier; /* sent, not yet answered: the next command waits */
+    struct req *sub_barrier;    /* a pub/sub command in flight: the next waits, as the mode may change */
     int upload_wait;            /* an upload waits for the earlier requests' replies */
     int upload_paused;          /* reading paused while the node takes the upload slower */
     int resume_parse;           /* a wait ended: parse what is buffered at the next flush */
@@ -160,6 +175,8 @@ struct client {
     int flush_now;              /* a request was parked: write what is ready without waiting */
 };
 
+enum { REPLY_OFF = 1, REPLY_SKIP_NEXT };
+
 struct worker_stats {
     uint64_t commands, errors, moved, ask, tryagain, clusterdown, timeouts, connections, rejected;
     uint64_t auth_failures, idle_closed, output_closed;
@@ -167,6 +184,9 @@ struct worker_stats {
     uint64_t latency[HIST_BUCKETS];               /* request in to reply out, by hist.h bucket */
     uint64_t latency_us;                          /* their sum, for Prometheus's _sum */
     uint64_t live_reqs;                           /* requests not yet answered (a gauge) */
+    uint64_t blocked, blocked_timeout;            /* blocking commands waiting (gauges), with a timeout */
+    uint64_t net_in, net_out, reads, writes;      /* client bytes and socket calls */
+    uint64_t inst_ops, inst_in, inst_out;         /* the last second's commands and bytes (trim timer) */
 };
 
 struct worker {
@@ -197,6 +217,11 @@ struct worker {
     double started;
     struct worker *all;      /* every worker, for process-wide figures (INFO) */
     struct scripts *scripts; /* shared by all workers, see scripts.h */
+    struct subs *subs;       /* shared by all workers: who is subscribed to what (subs.h) */
+    const char *run_id;      /* INFO's run_id: 40 hex digits, new at each start (main.c) */
+    long long *mem_peak;     /* atomic, shared: the most heap INFO has seen in use */
+    long long mem_startup;   /* heap in use when the workers started */
+    uint64_t last_commands, last_net_in, last_net_out; /* for the inst_* rates */
     int nworkers;
     struct pool pool;
     int listen_fd;
@@ -275,6 +300,7 @@ struct backend *backend_connect(struct worker *w, struct node *n, struct backend
                                 int dedicated, int readonly);
 struct backend *backend_for_reads(struct worker *w, struct node *n); /* a READONLY connection to a replica */
 int backend_send_raw(struct backend *b, const char *p, size_t len);
+struct req *backend_take_head(struct backend *b); /* pops the oldest request in flight, or NULL */
 int backend_send(struct backend *b, struct req *r, const char *p, size_t len);
 void backend_flush(struct backend *b);
 void backend_close(struct backend *b, const char *why, int fail_written);
@@ -296,6 +322,8 @@ int dedicated_in_mode(const struct client *c); /* MULTI or subscribed: commands 
 void dedicated_push(struct backend *b, const char *reply, size_t len);
 void dedicated_detach(struct backend *b);
 void dedicated_close_all(struct client *c);
+/* Lets go of a client's dedicated connections unused for idle_s seconds (no subscription, nothing in flight). */
+void dedicated_release_idle(struct client *c, double now, double idle_s);
 void dedicated_flush_push(struct client *c);
 int dedicated_send(struct req *r, struct node *n, const char *p, size_t len);
 
@@ -304,6 +332,9 @@ int upload_try_start(struct client *c); /* 1: the parser's current request is st
 void upload_forward(struct client *c);
 void upload_node_drained(struct backend *b); /* the dedicated connection's output went down */
 int upload_reply_error(struct worker *w, struct req *r, const char *p, size_t len); /* 1: answered */
+
+/* procinfo.c: INFO's template (router/info.h) for the sections in mask. */
+int info_template(struct worker *w, unsigned mask, struct sbuf *b);
 
 /* local.c */
 void local_run(struct client *c, struct req *r, const struct plan *p, const char *cmd);

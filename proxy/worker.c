@@ -36,6 +36,11 @@ struct req *req_new(struct worker *w) {
 }
 
 void req_free(struct worker *w, struct req *r) {
+    if (r->is_blocked) { /* INFO's blocked_clients: a blocking command is no longer waiting */
+        __atomic_store_n(&w->stats.blocked, w->stats.blocked - 1, __ATOMIC_RELAXED);
+        if (r->is_blocked == 2)
+            __atomic_store_n(&w->stats.blocked_timeout, w->stats.blocked_timeout - 1, __ATOMIC_RELAXED);
+    }
     r->qnext = w->free_reqs;
     w->free_reqs = r;
     __atomic_store_n(&w->stats.live_reqs, w->stats.live_reqs - 1, __ATOMIC_RELAXED);
@@ -56,11 +61,14 @@ void worker_mark_backend(struct worker *w, struct backend *b) {
 }
 
 /* Runs once per loop iteration before the loop sleeps: every socket that got data to send during
- * this iteration is written exactly once, so a pipeline of N requests costs one write, not N. */
+ * this iteration is written exactly once, so a pipeline of N requests costs one write, not N. A client
+ * flushed here may parse commands it held back (a wait ended) and so give backends more to send: the
+ * lists are gone over again until both are empty, or that would wait for the next wake-up. */
 static void on_flush(struct ev_loop *loop, ev_prepare *wp, int revents) {
     (void)loop;
     (void)revents;
     struct worker *w = wp->data;
+again:
     while (w->dirty_backends) {
         struct backend *b = w->dirty_backends;
         w->dirty_backends = b->next_dirty;
@@ -79,6 +87,7 @@ static void on_flush(struct ev_loop *loop, ev_prepare *wp, int revents) {
         else
             client_flush(c);
     }
+    if (w->dirty_backends) goto again;
 }
 
 struct node *worker_node(struct worker *w, const char *host, int port) {
@@ -394,7 +403,7 @@ static void close_idle_clients(struct worker *w) {
     double now = worker_now(w);
     for (struct client *c = w->clients, *next; c; c = next) {
         next = c->next;
-        if (c->qhead || c->sub || c->ssub || c->upload || now - c->last_cmd <= limit) continue;
+        if (c->qhead || c->sub_mode || c->upload || now - c->last_cmd <= limit) continue;
         log_verbose("worker %d: closing client %s: idle for %.0f s (timeout %d)", w->id, c->addr, now - c->last_cmd,
                     limit);
         STAT_INC(w, idle_closed);
@@ -402,11 +411,24 @@ static void close_idle_clients(struct worker *w) {
     }
 }
 
+/* Dedicated connections a client no longer uses (a script connection idle this long, a pub/sub one
+ * with no subscription left) are let go; the next command that needs one opens it again. */
+#define DEDICATED_IDLE_S 10.0
+
 static void on_trim_timer(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop;
     (void)revents;
     struct worker *w = t->data;
     close_idle_clients(w);
+    double now = worker_now(w);
+    /* INFO's instantaneous_ops_per_sec and _kbps: what the last second (this timer's period) saw */
+    uint64_t cmds = w->stats.commands, in = w->stats.net_in, out = w->stats.net_out;
+    __atomic_store_n(&w->stats.inst_ops, cmds - w->last_commands, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->stats.inst_in, in - w->last_net_in, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->stats.inst_out, out - w->last_net_out, __ATOMIC_RELAXED);
+    w->last_commands = cmds, w->last_net_in = in, w->last_net_out = out;
+    for (struct client *c = w->clients; c; c = c->next)
+        if (c->nscripts || c->sub || c->ssub) dedicated_release_idle(c, now, DEDICATED_IDLE_S);
     if (w->pool.in_use > POOL_KEEP) return; /* busy: the chunks will be needed again */
     pool_shrink(&w->pool, POOL_KEEP);
     if (w->pool.released < TRIM_AFTER_CHUNKS && w->clients_freed < TRIM_AFTER_CLIENTS) return;
@@ -424,7 +446,7 @@ static void on_park_timer(struct ev_loop *loop, ev_timer *t, int revents) {
 /* The read policy for this request: replicas for read-only commands when the configuration says so or
  * the client sent READONLY. */
 static int read_policy(const struct worker *w, const struct req *r) {
-    if (!r->is_readonly || r->dedicated) return READ_MASTER;
+    if (!r->is_readonly || (r->dedicated && r->dedicated != DED_SCRIPT)) return READ_MASTER;
     const struct client *c = r->client ? r->client : r->parent ? r->parent->client : NULL;
     if (c && c->is_readonly && w->conf->read_policy == READ_MASTER) return READ_PREFER_REPLICA;
     return w->conf->read_policy;
@@ -463,6 +485,10 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
     int policy = to ? READ_MASTER : read_policy(w, r);
     if (policy != READ_MASTER && w->map && w->owner[r->slot]) {
         struct node *rep = pick_replica(w, r->slot, w->owner[r->slot], now);
+        if (rep && r->dedicated) { /* EVAL_RO, FCALL_RO: the client's READONLY script connection to it */
+            if (dedicated_send(r, rep, p, len) < 0) fail_request(w, r, "ERR slotgate: out of memory");
+            return;
+        }
         struct backend *rb = rep ? backend_for_reads(w, rep) : NULL;
         if (rb) {
             if (backend_send(rb, r, p, len) < 0) fail_request(w, r, "ERR slotgate: out of memory");

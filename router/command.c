@@ -61,6 +61,11 @@ static const struct {
     {"client|id", ROUTE_LOCAL, 0, LOCAL_CLIENT_ID, NULL},
     {"client|info", ROUTE_LOCAL, 0, LOCAL_CLIENT_INFO, NULL},
     {"client|list", ROUTE_LOCAL, 0, LOCAL_CLIENT_LIST, NULL},
+    {"client|reply", ROUTE_LOCAL, 0, LOCAL_CLIENT_REPLY, NULL},
+    {"client|no-evict", ROUTE_LOCAL, 0, LOCAL_CLIENT_NO_EVICT, NULL},
+    {"client|getredir", ROUTE_LOCAL, 0, LOCAL_CLIENT_GETREDIR, NULL},
+    {"client|trackinginfo", ROUTE_LOCAL, 0, LOCAL_CLIENT_TRACKINGINFO, NULL},
+    {"client|help", ROUTE_ANY, 0, 0, NULL}, /* the same text from any node */
     {"cluster|slots", ROUTE_LOCAL, 0, LOCAL_CLUSTER_SLOTS, NULL},
     {"cluster|shards", ROUTE_LOCAL, 0, LOCAL_CLUSTER_SHARDS, NULL},
     {"cluster|nodes", ROUTE_LOCAL, 0, LOCAL_CLUSTER_NODES, NULL},
@@ -68,6 +73,13 @@ static const struct {
     {"cluster|keyslot", ROUTE_LOCAL, 0, LOCAL_CLUSTER_KEYSLOT, NULL},
     {"cluster|myid", ROUTE_LOCAL, 0, LOCAL_CLUSTER_MYID, NULL},
     {"acl|whoami", ROUTE_LOCAL, 0, LOCAL_ACL_WHOAMI, NULL},
+    /* Subscribers through slotgate are spread over the masters: slotgate's registry (proxy/subs.h)
+     * knows them all, as a single server knows its own. */
+    {"pubsub|channels", ROUTE_LOCAL, 0, LOCAL_PUBSUB_CHANNELS, NULL},
+    {"pubsub|numsub", ROUTE_LOCAL, 0, LOCAL_PUBSUB_NUMSUB, NULL},
+    {"pubsub|numpat", ROUTE_LOCAL, 0, LOCAL_PUBSUB_NUMPAT, NULL},
+    {"pubsub|shardchannels", ROUTE_LOCAL, 0, LOCAL_PUBSUB_SHARDCHANNELS, NULL},
+    {"pubsub|shardnumsub", ROUTE_LOCAL, 0, LOCAL_PUBSUB_SHARDNUMSUB, NULL},
     {"cluster|countkeysinslot", ROUTE_SLOT_ARG, 0, 0, NULL},
     {"cluster|getkeysinslot", ROUTE_SLOT_ARG, 0, 0, NULL},
     {"scan", ROUTE_SCAN, 0, 0, NULL},
@@ -120,7 +132,8 @@ static int special_of(const char *name) {
         int special;
     } specials[] = {{"sort", SPECIAL_SORT},       {"xread", SPECIAL_XREAD},       {"xreadgroup", SPECIAL_XREAD},
                     {"eval", SPECIAL_EVAL},       {"eval_ro", SPECIAL_EVAL},      {"script|load", SPECIAL_SCRIPT_LOAD},
-                    {"evalsha", SPECIAL_EVALSHA}, {"evalsha_ro", SPECIAL_EVALSHA}};
+                    {"evalsha", SPECIAL_EVALSHA}, {"evalsha_ro", SPECIAL_EVALSHA}, {"fcall", SPECIAL_FCALL},
+                    {"fcall_ro", SPECIAL_FCALL},  {"publish", SPECIAL_PUBLISH}};
     for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); i++)
         if (strcmp(name, specials[i].name) == 0) return specials[i].special;
     return SPECIAL_NONE;

@@ -107,6 +107,10 @@ enum cmd_local {
     LOCAL_CLIENT_ID,
     LOCAL_CLIENT_INFO,
     LOCAL_CLIENT_LIST,
+    LOCAL_CLIENT_REPLY,
+    LOCAL_CLIENT_NO_EVICT,
+    LOCAL_CLIENT_GETREDIR,
+    LOCAL_CLIENT_TRACKINGINFO,
     LOCAL_CLUSTER_SLOTS,
     LOCAL_CLUSTER_SHARDS,
     LOCAL_CLUSTER_NODES,
@@ -115,6 +119,11 @@ enum cmd_local {
     LOCAL_CLUSTER_MYID,
     LOCAL_INFO,
     LOCAL_ACL_WHOAMI,
+    LOCAL_PUBSUB_CHANNELS,
+    LOCAL_PUBSUB_NUMSUB,
+    LOCAL_PUBSUB_NUMPAT,
+    LOCAL_PUBSUB_SHARDCHANNELS,
+    LOCAL_PUBSUB_SHARDNUMSUB,
 };
 
 enum cmd_special {
@@ -124,6 +133,8 @@ enum cmd_special {
     SPECIAL_EVAL,        /* EVAL, EVAL_RO: the script body is argument 1 */
     SPECIAL_SCRIPT_LOAD, /* SCRIPT LOAD: the body is argument 2 */
     SPECIAL_EVALSHA,     /* EVALSHA, EVALSHA_RO: NOSCRIPT can be repaired */
+    SPECIAL_FCALL,       /* FCALL, FCALL_RO: like scripts, on a connection of its own */
+    SPECIAL_PUBLISH,     /* PUBLISH: the receiver count is this slotgate's */
 };
 
 /* A command's family, from its Redis ACL categories: what /stats and /metrics count commands by. */
