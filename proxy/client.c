@@ -167,7 +167,7 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
         fanout_child_done(w, r, reply, len);
         return;
     }
-    if (r->xform == XFORM_SCAN) {
+    if (__builtin_expect(r->xform == XFORM_SCAN, 0)) {
         struct sbuf b = {0};
         r->xform = XFORM_NONE;
         if (scan_reply_rewrite(reply, len, r->scan_shard, (unsigned)w->nshards, &b) < 0)
@@ -177,7 +177,7 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
         sbuf_free(&b);
         return;
     }
-    if (r->xform == XFORM_PUBLISH && reply[0] == ':') { /* the node counted its own subscribers */
+    if (__builtin_expect(r->xform == XFORM_PUBLISH, 0) && reply[0] == ':') { /* the node counted its own */
         char num[32];
         r->xform = XFORM_NONE;
         int n = snprintf(num, sizeof(num), ":%lld\r\n", r->receivers);

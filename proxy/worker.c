@@ -35,12 +35,14 @@ struct req *req_new(struct worker *w) {
     return r;
 }
 
+/* INFO's blocked_clients: a blocking command is no longer waiting. */
+__attribute__((noinline, cold)) static void unblocked(struct worker *w, const struct req *r) {
+    __atomic_store_n(&w->stats.blocked, w->stats.blocked - 1, __ATOMIC_RELAXED);
+    if (r->is_blocked == 2) __atomic_store_n(&w->stats.blocked_timeout, w->stats.blocked_timeout - 1, __ATOMIC_RELAXED);
+}
+
 void req_free(struct worker *w, struct req *r) {
-    if (r->is_blocked) { /* INFO's blocked_clients: a blocking command is no longer waiting */
-        __atomic_store_n(&w->stats.blocked, w->stats.blocked - 1, __ATOMIC_RELAXED);
-        if (r->is_blocked == 2)
-            __atomic_store_n(&w->stats.blocked_timeout, w->stats.blocked_timeout - 1, __ATOMIC_RELAXED);
-    }
+    if (__builtin_expect(r->is_blocked, 0)) unblocked(w, r);
     r->qnext = w->free_reqs;
     w->free_reqs = r;
     __atomic_store_n(&w->stats.live_reqs, w->stats.live_reqs - 1, __ATOMIC_RELAXED);

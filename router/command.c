@@ -192,6 +192,7 @@ static int index_table(struct cmdtable *t, char *const *allow, int nallow) {
     for (size_t i = 0; i < t->ncmds; i++) {
         assign_route(&t->cmds[i], allow, nallow);
         t->cmds[i].name_len = strlen(t->cmds[i].name);
+        t->cmds[i].is_subcommand = strchr(t->cmds[i].name, '|') != NULL;
         uint32_t h = hash_name(t->cmds[i].name, t->cmds[i].name_len) & t->mask;
         while (t->index[h] >= 0) h = (h + 1) & t->mask;
         t->index[h] = (int32_t)i;

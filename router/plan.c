@@ -148,9 +148,9 @@ static void display_name(const char *name, char *out, size_t len) {
 
 static const struct command *find_command(const struct cmdtable *t, const struct resp_request *r, const char *cmd,
                                           struct plan *p) {
+    const struct command *c = cmdtable_lookup(t, resp_request_arg(r, cmd, 0), r->argv[0].len);
     /* The table keys subcommands as "config|get"; a client's "CONFIG|GET" is not a command to Redis. */
-    const char *name = resp_request_arg(r, cmd, 0);
-    const struct command *c = memchr(name, '|', r->argv[0].len) ? NULL : cmdtable_lookup(t, name, r->argv[0].len);
+    if (c && c->is_subcommand) c = NULL;
     if (!c) {
         unknown_command(r, cmd, p);
         fail(p, NULL);
