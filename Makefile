@@ -10,6 +10,10 @@ ifeq ($(SANITIZE),1)
 BUILD   := build/asan
 OPT     := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDOPT   := -fsanitize=address,undefined
+else ifeq ($(SANITIZE),thread)
+BUILD   := build/tsan
+OPT     := -O1 -fno-omit-frame-pointer -fsanitize=thread
+LDOPT   := -fsanitize=thread
 else
 BUILD   := build/release
 OPT     := -O2
@@ -20,23 +24,30 @@ CFLAGS  += $(BASE) $(OPT) -I$(BUILD)/gen
 LIBS     = -lev $(shell pkg-config --libs hiredis jansson libmicrohttpd) -lpthread -lm
 CHECK    = $(shell pkg-config --libs check)
 
-CORE_SRC := $(wildcard router/*.c conf/*.c)
-APP_SRC  := $(wildcard proxy/*.c health/*.c)
+# The layers, bottom up (docs/architecture.md; scripts/check-layers enforces the includes):
+# lib/ knows nothing of Redis; router/ is pure logic; conf/ reads the settings; health/ watches the
+# cluster; proxy/ carries the traffic.
+LIB_SRC    := $(wildcard lib/*.c)
+CORE_SRC   := $(wildcard router/*.c conf/*.c)
+HEALTH_SRC := $(wildcard health/*.c)
+APP_SRC    := $(wildcard proxy/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 INTG_SRC := $(wildcard tests/integration/*.c)
 SUPP_SRC := $(wildcard tests/support/*.c)
 
-CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
-APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+HEALTH_OBJ := $(HEALTH_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ    := $(APP_SRC:%.c=$(BUILD)/%.o)
 SUPP_OBJ := $(SUPP_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INTG_BIN := $(INTG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 CHAOS_BIN := $(BUILD)/tests/chaos/chaos
 SOAK_BIN  := $(BUILD)/tests/chaos/soak
 
-.PHONY: all deps demo test test-build unit integration clean format lint bench bench-scale fuzz fuzz-build valgrind chaos soak
+.PHONY: all deps demo test test-build unit integration check clean format lint bench bench-scale fuzz fuzz-build valgrind chaos soak
 all: $(BUILD)/slotgate
-ifneq ($(SANITIZE),1)
+ifeq ($(SANITIZE),)
 all: slotgate
 slotgate: $(BUILD)/slotgate
 	@cp $< $@.tmp && mv -f $@.tmp $@
@@ -50,19 +61,20 @@ $(BUILD)/%.o: %.c
 	@$(if $(V),,echo "  CC    $@")
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/slotgate: $(CORE_OBJ) $(APP_OBJ)
+$(BUILD)/slotgate: $(LIB_OBJ) $(CORE_OBJ) $(HEALTH_OBJ) $(APP_OBJ)
 	@$(if $(V),,echo "  LINK  $@")
 	$(Q)$(CC) $(LDOPT) $^ -o $@ $(LIBS)
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(CORE_OBJ)
+# Unit tests link every layer but proxy/: health/ is tested without it.
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ) $(CORE_OBJ) $(HEALTH_OBJ)
 	@$(if $(V),,echo "  LINK  $@")
 	$(Q)$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
 
-$(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(SUPP_OBJ) $(CORE_OBJ)
+$(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(SUPP_OBJ) $(LIB_OBJ) $(CORE_OBJ)
 	@$(if $(V),,echo "  LINK  $@")
 	$(Q)$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
 
-$(BUILD)/tests/chaos/%: $(BUILD)/tests/chaos/%.o $(SUPP_OBJ) $(CORE_OBJ)
+$(BUILD)/tests/chaos/%: $(BUILD)/tests/chaos/%.o $(SUPP_OBJ) $(LIB_OBJ) $(CORE_OBJ)
 	@$(if $(V),,echo "  LINK  $@")
 	$(Q)$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
 
@@ -80,10 +92,10 @@ FUZZ_SHORT ?= 10
 FUZZERS    := request reply slots conf info
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard router/*.h conf/*.h)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) lib/log.c $(wildcard router/*.h conf/*.h lib/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ  $@")
-	$(Q)clang $(FUZZ_FLAGS) $< $(CORE_SRC) -o $@ $(LIBS)
+	$(Q)clang $(FUZZ_FLAGS) $< $(CORE_SRC) lib/log.c -o $@ $(LIBS)
 
 fuzz-build: $(FUZZERS:%=build/fuzz/fuzz_%)
 
@@ -124,15 +136,21 @@ demo: deps
 
 test-build: $(BUILD)/slotgate $(UNIT_BIN) $(INTG_BIN) $(CHAOS_BIN) $(SOAK_BIN)
 
-# Unit tests run in both builds; integration tests drive the sanitizer build of the real binary, so any
-# ASan/UBSan/LeakSanitizer report from slotgate fails them. test_hostile runs again against the
-# optimised binary, where memory returned after a slow consumer is disconnected can be measured.
+# Unit tests run in both builds; integration tests drive the sanitizer builds of the real binary, so any
+# ASan/UBSan/LeakSanitizer report from slotgate fails them, then once more ThreadSanitizer's (workers, the
+# admin thread, the resolver threads and the main loop share counters, mailboxes and the status board).
+# test_hostile runs again against the optimised binary, where memory returned after a slow consumer is
+# disconnected can be measured.
 test: deps
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory all test-build
 	@$(MAKE) --no-print-directory SANITIZE=1 test-build
+	@$(MAKE) --no-print-directory SANITIZE=thread build/tsan/slotgate
 	@$(MAKE) --no-print-directory fuzz-build
 	@TEST_SLOTGATE_BIN=build/asan/slotgate scripts/run-tests build/release/tests/unit/* build/asan/tests/unit/* \
 		build/asan/tests/integration/*
+	@echo "== the integration suites again, slotgate built with ThreadSanitizer"
+	@TEST_SLOTGATE_BIN=build/tsan/slotgate scripts/run-tests build/asan/tests/integration/*
 	@TEST_RSS_CHECK=1 TEST_SLOTGATE_BIN=./slotgate scripts/run-tests build/release/tests/integration/test_hostile
 	@scripts/run-fuzz $(FUZZ_SHORT) $(FUZZERS)
 	@CHAOS_SECONDS=$(CHAOS_SHORT) TEST_SLOTGATE_BIN=build/asan/slotgate scripts/run-tests build/asan/tests/chaos/chaos
@@ -141,15 +159,28 @@ test: deps
 unit: test-build
 	@scripts/run-tests $(UNIT_BIN)
 
+# The edit loop, under a minute: the layers and cppcheck, every unit suite (ASan+UBSan build) and each
+# fuzzer for CHECK_FUZZ seconds. make test is what CI runs.
+CHECK_FUZZ ?= 4
+check:
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory SANITIZE=1 $(UNIT_SRC:tests/unit/%.c=build/asan/tests/unit/%)
+	@$(MAKE) --no-print-directory fuzz-build
+	@scripts/run-tests build/asan/tests/unit/*
+	@scripts/run-fuzz $(CHECK_FUZZ) $(FUZZERS)
+
 integration: test-build
 	@TEST_SLOTGATE_BIN=$(BUILD)/slotgate scripts/run-tests $(INTG_BIN)
 
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
 
+# The layers hold (scripts/check-layers), and cppcheck finds nothing. make test runs it first.
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 -D_GNU_SOURCE \
-		--suppress=missingIncludeSystem router conf proxy health
+	@mkdir -p build
+	@scripts/check-layers
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 -D_GNU_SOURCE \
+		--suppress=missingIncludeSystem lib router conf health proxy && echo "cppcheck: no finding"
 
 clean:
 	rm -rf build slotgate

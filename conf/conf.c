@@ -102,11 +102,9 @@ static const char *const live_settings[] = {"log-level",
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
 static int set_obl(struct conf *c, const char *value, char *err, size_t errlen);
-static const char *levels[] = {"debug", "verbose", "notice", "warning"};
 static const char *policies[] = {"master", "prefer-replica", "replica-only"};
 static const char *formats[] = {"text", "json"};
 
-const char *conf_log_level_name(int level) { return level >= 0 && level <= LOG_WARNING ? levels[level] : "?"; }
 
 void conf_defaults(struct conf *c) {
     memset(c, 0, sizeof(*c));
@@ -255,7 +253,7 @@ int conf_set(struct conf *c, const char *name, const char *value, char *err, siz
         return 0;
     case T_LEVEL:
         for (int i = 0; i <= LOG_WARNING; i++)
-            if (!strcasecmp(value, levels[i])) return c->log_level = i, 0;
+            if (!strcasecmp(value, log_level_name(i))) return c->log_level = i, 0;
         return snprintf(err, errlen, "%s: '%s' is not one of debug, verbose, notice, warning", name, value), -1;
     case T_SEEDS: return set_seeds(c, value, err, errlen);
     case T_NAMES: return set_names(c, value, err, errlen);
@@ -491,7 +489,7 @@ static json_t *setting_json(const struct conf *c, const struct setting *s) {
     switch (s->type) {
     case T_INT: return json_integer(*(const int *)field);
     case T_BYTES: return json_integer(*(const long long *)field);
-    case T_LEVEL: return json_string(conf_log_level_name(c->log_level));
+    case T_LEVEL: return json_string(log_level_name(c->log_level));
     case T_READ: return json_string(policies[c->read_policy >= 0 && c->read_policy < 3 ? c->read_policy : 0]);
     case T_FORMAT: return json_string(formats[c->log_format ? 1 : 0]);
     case T_OBL:

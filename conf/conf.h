@@ -6,10 +6,11 @@
 
 #include <stddef.h>
 
+#include "../lib/log.h" /* LOG_DEBUG ... LOG_WARNING, LOG_FORMAT_* */
+
 #define CONF_ERR_LEN   512
 #define CONF_MAX_SEEDS 64
 
-enum { LOG_DEBUG = 0, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING };
 enum { READ_MASTER = 0, READ_PREFER_REPLICA, READ_REPLICA_ONLY };
 
 struct conf {
@@ -55,7 +56,6 @@ struct conf {
     char *config_file;
 };
 
-enum { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
 enum { CONF_OBL_NORMAL = 0, CONF_OBL_PUBSUB };
 
 enum { CONF_RUN = 0, CONF_EXIT_OK = 1, CONF_EXIT_ERROR = 2 };
@@ -67,7 +67,6 @@ void conf_defaults(struct conf *c);
 int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen);
 int conf_set(struct conf *c, const char *name, const char *value, char *err, size_t errlen);
 void conf_free(struct conf *c);
-const char *conf_log_level_name(int level);
 
 /* The effective configuration as a JSON object (jansson's json_t), secrets shown as "(redacted)". */
 struct json_t;

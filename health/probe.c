@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../proxy/dns.h"
-#include "../proxy/log.h"
+#include "../lib/dns.h"
+#include "../lib/log.h"
 #include "status.h"
 
 #define PROBE_INTERVAL 1.0

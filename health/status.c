@@ -171,14 +171,14 @@ void status_node_counters_release(struct status *s, const struct node_counters *
     pthread_mutex_unlock(&s->lock);
 }
 
-void status_node_totals(struct status *s, const char *addr, struct node_counters *out) {
+void status_node_totals(struct status *s, const char *addr, struct node_totals *out) {
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&s->lock);
     struct counter_row *row = find_row(s, addr);
     for (int w = 0; row && w < s->nworkers; w++) {
-        out->requests += __atomic_load_n(&row->cols[w].requests, __ATOMIC_RELAXED);
-        out->errors += __atomic_load_n(&row->cols[w].errors, __ATOMIC_RELAXED);
-        out->connections += __atomic_load_n(&row->cols[w].connections, __ATOMIC_RELAXED);
+        out->requests += counter_get(&row->cols[w].requests);
+        out->errors += counter_get(&row->cols[w].errors);
+        out->connections += (int64_t)counter_get(&row->cols[w].connections);
     }
     pthread_mutex_unlock(&s->lock);
 }

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "../lib/counter.h"
 #include "../router/slotmap.h"
 
 struct node_status {
@@ -47,11 +48,10 @@ struct refresh_status {
     char last_error[128];
 };
 
-/* Counters one worker keeps for one node address: written by that worker only (relaxed atomics). */
+/* Counters one worker keeps for one node address: written by that worker only (lib/counter.h). */
 struct node_counters {
-    uint64_t requests, errors;
-    int64_t connections;
-} __attribute__((aligned(64))); /* each worker writes its own per request: one cache line each */
+    struct counter requests, errors, connections; /* connections: a gauge */
+} __attribute__((aligned(64)));                    /* each worker writes its own per request: one cache line each */
 
 struct status {
     pthread_mutex_t lock;
@@ -90,9 +90,13 @@ struct node_counters *status_node_counters(struct status *s, const char *addr, i
 /* The worker's node that held ctr is gone: once no worker holds its row, the row may be reused. */
 void status_node_counters_release(struct status *s, const struct node_counters *ctr);
 /* Sums over workers for addr (zeros for an address never routed to). */
-void status_node_totals(struct status *s, const char *addr, struct node_counters *out);
+struct node_totals {
+    uint64_t requests, errors;
+    int64_t connections;
+};
+void status_node_totals(struct status *s, const char *addr, struct node_totals *out);
 
-#define CTR_INC(ctr, field)      __atomic_store_n(&(ctr)->field, (ctr)->field + 1, __ATOMIC_RELAXED)
-#define CTR_ADD(ctr, field, val) __atomic_store_n(&(ctr)->field, (ctr)->field + (val), __ATOMIC_RELAXED)
+#define CTR_INC(ctr, field)      counter_inc(&(ctr)->field)
+#define CTR_ADD(ctr, field, val) counter_add(&(ctr)->field, (val))
 
 #endif

@@ -15,8 +15,8 @@
 #include "../health/probe.h"
 #include "../router/merge.h"
 #include "../router/slot.h"
-#include "dns.h"
-#include "log.h"
+#include "../lib/dns.h"
+#include "../lib/log.h"
 
 static const unsigned char dashboard[] = {
 #include "dashboard.inc"
@@ -179,7 +179,7 @@ static enum MHD_Result get_nodes(struct admin *a, struct MHD_Connection *c) {
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
         const struct node_status *x = &ns[i];
-        struct node_counters t;
+        struct node_totals t;
         status_node_totals(a->v.status, x->addr, &t);
         long long lag = lag_of(ns, n, x);
         json_t *o =
@@ -274,7 +274,7 @@ static enum MHD_Result get_stats(struct admin *a, struct MHD_Connection *c) {
         "{s:f, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I}, s:{s:I, s:I}, s:I, s:{s:I, s:I, s:I}, "
         "s:o}",
         "uptime_seconds", status_wall_now() - st->started, "worker_threads", a->v.nworkers, "clients_connected",
-        __atomic_load_n(a->v.total_clients, __ATOMIC_RELAXED), "maxclients", a->v.maxclients, "connections_received",
+        (int)shared_counter_get(a->v.total_clients), "maxclients", a->v.maxclients, "connections_received",
         (json_int_t)t.s.connections, "rejected_connections", (json_int_t)t.s.rejected, "commands_processed",
         (json_int_t)t.s.commands, "error_replies", (json_int_t)t.s.errors, "requests_in_flight",
         (json_int_t)t.s.live_reqs, "commands_by_family", fam, "redirections", "moved", (json_int_t)t.s.moved, "ask",

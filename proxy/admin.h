@@ -15,7 +15,7 @@ struct admin_view {
     struct status *status;
     struct worker *workers;
     int nworkers;
-    int *total_clients; /* atomic */
+    struct shared_counter *total_clients;
     int maxclients;
 };
 

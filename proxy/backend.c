@@ -14,8 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "dns.h"
-#include "log.h"
+#include "../lib/dns.h"
+#include "../lib/log.h"
 #include "proxy.h"
 #include "scripts.h"
 
@@ -399,7 +399,7 @@ static int retry_later(struct worker *w, struct req *r, double now) {
  * means a reshard or failover that moved many. Returns the new owner. */
 static struct node *follow_moved(struct worker *w, const struct redirect *rd) {
     struct node *to = worker_node(w, rd->host, rd->port);
-    w->stats.moved++;
+    STAT_INC(w, moved);
     w->owner[rd->slot] = to;
     worker_request_refresh(w, "MOVED");
     return to;
@@ -487,7 +487,7 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
                 to = worker_node(w, rd.host, rd.port);
                 /* ASK is one-shot: the map is not changed, ASKING must precede the command on the
                  * same connection. */
-                w->stats.ask++;
+                STAT_INC(w, ask);
                 r->asking = 1;
             }
             r->state = REQ_NEW;
@@ -498,9 +498,9 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         int tryagain = resp_error_is(p, len, "TRYAGAIN"), down = resp_error_is(p, len, "CLUSTERDOWN");
         if ((tryagain || down) && retry_later(w, r, now)) {
             if (tryagain)
-                w->stats.tryagain++;
+                STAT_INC(w, tryagain);
             else
-                w->stats.clusterdown++, worker_request_refresh(w, "CLUSTERDOWN");
+                STAT_INC(w, clusterdown), worker_request_refresh(w, "CLUSTERDOWN");
             return;
         }
         CTR_INC(b->node->ctr, errors); /* an error the client sees (redirections and retries are not) */
@@ -667,7 +667,7 @@ static void on_backend_timer(struct ev_loop *loop, ev_timer *t, int revents) {
     }
     /* The oldest request is overdue: the node is stalled. Replies on this connection can no longer be
      * matched to anything we could still deliver in time, so the connection goes. */
-    w->stats.timeouts++;
+    STAT_INC(w, timeouts);
     snprintf(why, sizeof(why), "no reply within %d ms", w->conf->command_timeout_ms);
     backend_close(b, why, 1);
 }

@@ -15,7 +15,7 @@
 #include "../router/merge.h"
 #include "../router/slot.h"
 #include "scripts.h"
-#include "log.h"
+#include "../lib/log.h"
 #include "proxy.h"
 
 #define MAX_QUEUED 8192 /* requests in flight for one client before its reads pause */
@@ -27,7 +27,7 @@ void client_accept(struct worker *w, int fd, const char *addr) {
     struct client *c = calloc(1, sizeof(*c));
     if (!c) {
         close(fd);
-        __atomic_sub_fetch(w->total_clients, 1, __ATOMIC_RELAXED);
+        shared_counter_add(w->total_clients, -1);
         return;
     }
     c->w = w;
@@ -78,7 +78,7 @@ void client_close(struct client *c) {
         w->clients = c->next;
     if (c->next) c->next->prev = c->prev;
     w->nclients--;
-    __atomic_sub_fetch(w->total_clients, 1, __ATOMIC_RELAXED);
+    shared_counter_add(w->total_clients, -1);
     /* Requests still at a backend or parked stay there until their reply comes; it is then dropped. */
     for (struct req *r = c->qhead, *next; r; r = next) {
         next = r->qnext;
@@ -157,7 +157,7 @@ static void count_reply(struct worker *w, const struct req *r, int is_error) {
         w->last_bucket = hist_bucket(us);
     }
     STAT_INC(w, latency[w->last_bucket]);
-    __atomic_store_n(&w->stats.latency_us, w->stats.latency_us + (uint64_t)us, __ATOMIC_RELAXED);
+    STAT_ADD(w, latency_us, us);
 }
 
 void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
@@ -436,7 +436,7 @@ static void client_read(struct client *c) {
     c->in.end += (size_t)n;
     c->read_seq++;
     STAT_INC(w, reads);
-    __atomic_store_n(&w->stats.net_in, w->stats.net_in + (uint64_t)n, __ATOMIC_RELAXED);
+    STAT_ADD(w, net_in, n);
     client_process(c);
 }
 
@@ -495,7 +495,7 @@ void client_flush(struct client *c) {
         }
         if (n > 0) {
             STAT_INC(w, writes);
-            __atomic_store_n(&w->stats.net_out, w->stats.net_out + (uint64_t)n, __ATOMIC_RELAXED);
+            STAT_ADD(w, net_out, n);
         }
     }
     if ((c->out.pending || c->hold.pending || c->push.pending) && over_output_limit(c)) return;

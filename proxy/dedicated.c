@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "log.h"
+#include "../lib/log.h"
 #include "proxy.h"
 
 #define REPLY_LIT(w, r, lit) req_reply(w, r, lit, sizeof(lit) - 1)

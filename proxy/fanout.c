@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../router/merge.h"
-#include "log.h"
+#include "../lib/log.h"
 #include "proxy.h"
 
 /* The parts' replies are appended to one buffer (offsets, not pointers, since it may move as it

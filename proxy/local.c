@@ -11,7 +11,7 @@
 #include "../router/info.h"
 #include "../router/merge.h"
 #include "../router/slot.h"
-#include "log.h"
+#include "../lib/log.h"
 #include "../health/probe.h"
 #include "proxy.h"
 

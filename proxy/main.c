@@ -15,8 +15,8 @@
 #include "../health/refresh.h"
 #include "../health/status.h"
 #include "admin.h"
-#include "dns.h"
-#include "log.h"
+#include "../lib/dns.h"
+#include "../lib/log.h"
 #include "proxy.h"
 #include "scripts.h"
 
@@ -29,7 +29,7 @@ struct app {
     int nworkers;
     struct refresher *refresher;
     struct prober *prober;
-    int total_clients;
+    struct shared_counter total_clients;
     int node_timeout_ms;
     struct scripts *scripts;
     struct subs *subs;

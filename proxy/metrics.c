@@ -9,7 +9,7 @@
 #include "../health/probe.h"
 #include "../router/merge.h"
 #include "admin.h"
-#include "dns.h"
+#include "../lib/dns.h"
 
 static int family(struct sbuf *b, const char *name, const char *type, const char *help) {
     return sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -68,8 +68,7 @@ static int node_metrics(const struct admin_view *v, struct sbuf *b) {
     if (ns && n) memcpy(ns, st->nodes, sizeof(*ns) * (size_t)n);
     pthread_mutex_unlock(&st->lock);
     if (!ns) return -1;
-    struct node_counters *t = aligned_alloc(_Alignof(struct node_counters), ((size_t)n + 1) * sizeof(*t));
-    if (t) memset(t, 0, ((size_t)n + 1) * sizeof(*t));
+    struct node_totals *t = calloc((size_t)n + 1, sizeof(*t));
     char(*lbl)[2 * SM_HOST_LEN + 32] = calloc((size_t)n + 1, sizeof(*lbl));
     int rc = t && lbl ? 0 : -1;
     for (int i = 0; rc == 0 && i < n; i++) {
@@ -143,7 +142,7 @@ int metrics_render(const struct admin_view *v, struct sbuf *b) {
     rc |= family(b, "slotgate_ready", "gauge", "1 when /readyz answers 200.");
     rc |= sbuf_printf(b, "slotgate_ready %d\n", ready);
     rc |= family(b, "slotgate_connected_clients", "gauge", "Client connections open now.");
-    rc |= sbuf_printf(b, "slotgate_connected_clients %d\n", __atomic_load_n(v->total_clients, __ATOMIC_RELAXED));
+    rc |= sbuf_printf(b, "slotgate_connected_clients %d\n", (int)shared_counter_get(v->total_clients));
     rc |= family(b, "slotgate_max_clients", "gauge", "The maxclients setting.");
     rc |= sbuf_printf(b, "slotgate_max_clients %d\n", v->maxclients);
     rc |= family(b, "slotgate_connections_received_total", "counter", "Client connections accepted.");

@@ -77,7 +77,7 @@ static int section_clients(struct worker *w, const struct stat_totals *t, struct
     ADD("# Clients\r\nconnected_clients:%d\r\ncluster_connections:0\r\nmaxclients:%d\r\n"
         "client_recent_max_input_buffer:%zu\r\nclient_recent_max_output_buffer:%zu\r\nblocked_clients:%llu\r\n"
         "tracking_clients:0\r\nclients_in_timeout_table:%llu\r\n",
-        __atomic_load_n(w->total_clients, __ATOMIC_RELAXED), w->conf->maxclients, in, out,
+        (int)shared_counter_get(w->total_clients), w->conf->maxclients, in, out,
         (unsigned long long)t->s.blocked, (unsigned long long)t->s.blocked_timeout);
     return rc;
 }

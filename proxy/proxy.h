@@ -16,6 +16,7 @@
 #include "../router/merge.h"
 #include "../router/resp.h"
 #include "../router/slotmap.h"
+#include "../lib/counter.h"
 #include "buf.h"
 #include "subs.h"
 
@@ -177,16 +178,29 @@ struct client {
 
 enum { REPLY_OFF = 1, REPLY_SKIP_NEXT };
 
+/* A worker's statistics, one list for both forms: struct worker_stats, the counters the worker writes
+ * (lib/counter.h: its own thread only, read by others), and struct stat_sums, every worker's added up
+ * by a reader (worker_totals). Gauges: live_reqs (requests not yet answered), blocked and
+ * blocked_timeout (blocking commands waiting, those with a timeout), inst_* (the last second's
+ * commands and bytes, set by the trim timer). */
+#define WORKER_STATS(X)                                                                                                \
+    X(commands) X(errors) X(moved) X(ask) X(tryagain) X(clusterdown) X(timeouts) X(connections) X(rejected)            \
+    X(auth_failures) X(idle_closed) X(output_closed) X(latency_us) X(live_reqs) X(blocked) X(blocked_timeout)          \
+    X(net_in) X(net_out) X(reads) X(writes) X(inst_ops) X(inst_in) X(inst_out)
+/* replies and error replies by command family; request in to reply out, by hist.h bucket */
+#define WORKER_STAT_ARRAYS(X) X(calls, FAM_COUNT) X(failed, FAM_COUNT) X(latency, HIST_BUCKETS)
+
+#define STAT_COUNTER(name)          struct counter name;
+#define STAT_COUNTER_ARRAY(name, n) struct counter name[n];
+#define STAT_SUM(name)              uint64_t name;
+#define STAT_SUM_ARRAY(name, n)     uint64_t name[n];
 struct worker_stats {
-    uint64_t commands, errors, moved, ask, tryagain, clusterdown, timeouts, connections, rejected;
-    uint64_t auth_failures, idle_closed, output_closed;
-    uint64_t calls[FAM_COUNT], failed[FAM_COUNT]; /* replies, and error replies, by command family */
-    uint64_t latency[HIST_BUCKETS];               /* request in to reply out, by hist.h bucket */
-    uint64_t latency_us;                          /* their sum, for Prometheus's _sum */
-    uint64_t live_reqs;                           /* requests not yet answered (a gauge) */
-    uint64_t blocked, blocked_timeout;            /* blocking commands waiting (gauges), with a timeout */
-    uint64_t net_in, net_out, reads, writes;      /* client bytes and socket calls */
-    uint64_t inst_ops, inst_in, inst_out;         /* the last second's commands and bytes (trim timer) */
+    WORKER_STATS(STAT_COUNTER)
+    WORKER_STAT_ARRAYS(STAT_COUNTER_ARRAY)
+};
+struct stat_sums {
+    WORKER_STATS(STAT_SUM)
+    WORKER_STAT_ARRAYS(STAT_SUM_ARRAY)
 };
 
 struct worker {
@@ -251,7 +265,7 @@ struct worker {
     struct client *dirty_clients;
     char *scratch; /* an inline command re-encoded as multibulk */
     size_t scratch_cap;
-    int *total_clients;   /* atomic, shared by all workers: maxclients is per process */
+    struct shared_counter *total_clients; /* shared by all workers: maxclients is per process */
     int *node_timeout_ms; /* atomic: the cluster's cluster-node-timeout, once health/ has read it */
     double last_refresh_ask;
     double map_shrunk_at; /* when a map leaving slots unowned that the one before covered came in */
@@ -262,7 +276,7 @@ struct worker {
 
 /* Process-wide figures: every worker's counters added up (read with relaxed atomics). */
 struct stat_totals {
-    struct worker_stats s;
+    struct stat_sums s;
     int workers;
 };
 void worker_totals(struct worker *all, int n, struct stat_totals *t);
@@ -366,9 +380,9 @@ static inline double worker_hold(const struct worker *w) {
     double cmd = w->conf->command_timeout_ms / 1000.0;
     return ms / 1000.0 > cmd ? ms / 1000.0 : cmd;
 }
-/* Counters are written by their worker only and read by others (INFO): relaxed atomic stores, which
- * are plain moves on x86, keep that free of data races without a locked instruction. */
-#define STAT_INC(w, field)  __atomic_store_n(&(w)->stats.field, (w)->stats.field + 1, __ATOMIC_RELAXED)
-#define STAT_READ(w, field) __atomic_load_n(&(w)->stats.field, __ATOMIC_RELAXED)
+/* Counters are written by their worker only and read by others (INFO): see lib/counter.h. */
+#define STAT_INC(w, field)      counter_inc(&(w)->stats.field)
+#define STAT_ADD(w, field, n)   counter_add(&(w)->stats.field, (int64_t)(n))
+#define STAT_READ(w, field)     counter_get(&(w)->stats.field)
 
 #endif

@@ -8,7 +8,7 @@
  * it cannot be followed (the value was not kept): the client gets TRYAGAIN and sends it again. */
 #include <string.h>
 
-#include "log.h"
+#include "../lib/log.h"
 #include "proxy.h"
 
 /* The slot of the one key of a command that has exactly one key at a fixed position (Redis 7 key

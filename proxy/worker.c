@@ -17,8 +17,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include "dns.h"
-#include "log.h"
+#include "../lib/dns.h"
+#include "../lib/log.h"
 
 #define PARK_TICK 0.01
 
@@ -37,15 +37,15 @@ struct req *req_new(struct worker *w) {
 
 /* INFO's blocked_clients: a blocking command is no longer waiting. */
 __attribute__((noinline, cold)) static void unblocked(struct worker *w, const struct req *r) {
-    __atomic_store_n(&w->stats.blocked, w->stats.blocked - 1, __ATOMIC_RELAXED);
-    if (r->is_blocked == 2) __atomic_store_n(&w->stats.blocked_timeout, w->stats.blocked_timeout - 1, __ATOMIC_RELAXED);
+    STAT_ADD(w, blocked, -1);
+    if (r->is_blocked == 2) STAT_ADD(w, blocked_timeout, -1);
 }
 
 void req_free(struct worker *w, struct req *r) {
     if (__builtin_expect(r->is_blocked, 0)) unblocked(w, r);
     r->qnext = w->free_reqs;
     w->free_reqs = r;
-    __atomic_store_n(&w->stats.live_reqs, w->stats.live_reqs - 1, __ATOMIC_RELAXED);
+    STAT_ADD(w, live_reqs, -1);
 }
 
 void worker_mark_client(struct worker *w, struct client *c) {
@@ -299,10 +299,13 @@ void worker_totals(struct worker *all, int n, struct stat_totals *t) {
     memset(t, 0, sizeof(*t));
     t->workers = n;
     for (int i = 0; i < n; i++) {
-        const uint64_t *src = (const uint64_t *)&all[i].stats;
-        uint64_t *dst = (uint64_t *)&t->s;
-        for (size_t k = 0; k < sizeof(t->s) / sizeof(uint64_t); k++)
-            dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+        const struct worker_stats *s = &all[i].stats;
+#define ADD_UP(name)       t->s.name += counter_get(&s->name);
+#define ADD_UP_ALL(name, k) for (int j = 0; j < (k); j++) t->s.name[j] += counter_get(&s->name[j]);
+        WORKER_STATS(ADD_UP)
+        WORKER_STAT_ARRAYS(ADD_UP_ALL)
+#undef ADD_UP
+#undef ADD_UP_ALL
     }
 }
 
@@ -424,10 +427,10 @@ static void on_trim_timer(struct ev_loop *loop, ev_timer *t, int revents) {
     close_idle_clients(w);
     double now = worker_now(w);
     /* INFO's instantaneous_ops_per_sec and _kbps: what the last second (this timer's period) saw */
-    uint64_t cmds = w->stats.commands, in = w->stats.net_in, out = w->stats.net_out;
-    __atomic_store_n(&w->stats.inst_ops, cmds - w->last_commands, __ATOMIC_RELAXED);
-    __atomic_store_n(&w->stats.inst_in, in - w->last_net_in, __ATOMIC_RELAXED);
-    __atomic_store_n(&w->stats.inst_out, out - w->last_net_out, __ATOMIC_RELAXED);
+    uint64_t cmds = STAT_READ(w, commands), in = STAT_READ(w, net_in), out = STAT_READ(w, net_out);
+    STAT_ADD(w, inst_ops, (cmds - w->last_commands) - STAT_READ(w, inst_ops));
+    STAT_ADD(w, inst_in, (in - w->last_net_in) - STAT_READ(w, inst_in));
+    STAT_ADD(w, inst_out, (out - w->last_net_out) - STAT_READ(w, inst_out));
     w->last_commands = cmds, w->last_net_in = in, w->last_net_out = out;
     for (struct client *c = w->clients; c; c = c->next)
         if (c->nscripts || c->sub || c->ssub) dedicated_release_idle(c, now, DEDICATED_IDLE_S);
@@ -560,18 +563,18 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents) {
             port = ntohs(s6->sin6_port);
         }
         snprintf(addr, sizeof(addr), "%s:%d", host, port);
-        if (__atomic_add_fetch(w->total_clients, 1, __ATOMIC_RELAXED) > w->conf->maxclients) {
+        if (shared_counter_add(w->total_clients, 1) > w->conf->maxclients) {
             static const char msg[] = "-ERR max number of clients reached\r\n";
             ssize_t wr = write(fd, msg, sizeof(msg) - 1);
             (void)wr;
             close(fd);
-            __atomic_sub_fetch(w->total_clients, 1, __ATOMIC_RELAXED);
-            w->stats.rejected++;
+            shared_counter_add(w->total_clients, -1);
+            STAT_INC(w, rejected);
             continue;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        w->stats.connections++;
+        STAT_INC(w, connections);
         client_accept(w, fd, addr);
     }
 }

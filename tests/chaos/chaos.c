@@ -282,12 +282,10 @@ START_TEST(chaos) {
 END_TEST
 
 int main(void) {
-    setenv("CK_FORK", "no", 1); /* the load threads live in this process */
     const char *d = getenv("CHAOS_SECONDS");
-    Suite *s = suite_create("chaos");
-    TCase *tc = tcase_create("soak");
-    tcase_set_timeout(tc, (d ? atoi(d) : 60) + 900);
-    tcase_add_test(tc, chaos);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
+    struct suite_spec spec = {.name = "chaos",
+                              .timeout = (d ? atoi(d) : 60) + 900,
+                              .no_fork = 1, /* the load threads live in this process */
+                              .tests = {TEST(chaos)}};
+    return run_suite_spec(&spec);
 }

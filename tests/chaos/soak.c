@@ -270,12 +270,8 @@ END_TEST
 
 int main(int argc, char **argv) {
     netns_enter(argc, argv);
-    setenv("CK_FORK", "no", 1);
     const char *env = getenv("SOAK_SECONDS");
-    Suite *s = suite_create("soak");
-    TCase *tc = tcase_create("soak");
-    tcase_set_timeout(tc, (double)(env ? atoll(env) : 600) + 1800);
-    tcase_add_test(tc, soak);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
+    struct suite_spec spec = {
+        .name = "soak", .timeout = (int)((env ? atoll(env) : 600) + 1800), .no_fork = 1, .tests = {TEST(soak)}};
+    return run_suite_spec(&spec);
 }

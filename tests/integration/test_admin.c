@@ -640,21 +640,12 @@ START_TEST(killed_master_goes_down_and_its_replica_takes_over) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("admin");
-    TCase *tc = tcase_create("cluster");
-    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, slots_match_cluster_slots);
-    tcase_add_test(tc, nodes_show_roles_keys_memory_and_traffic);
-    tcase_add_test(tc, cluster_view_matches_cluster_info);
-    tcase_add_test(tc, stats_count_commands_by_family_and_info_agrees);
-    tcase_add_test(tc, metrics_are_strict_prometheus_text);
-    tcase_add_test(tc, unknown_paths_other_methods_and_garbage);
-    tcase_add_test(tc, token_redaction_and_json_logs);
-    tcase_add_test(tc, readyz_is_503_until_the_slot_map_is_full);
-    tcase_add_test(tc, dashboard_renders_the_slot_grid_in_chromium);
-    tcase_add_test(tc, killed_master_goes_down_and_its_replica_takes_over); /* last: it changes the cluster */
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "admin", .setup = suite_setup, .teardown = suite_teardown, .timeout = 120,
+           .tests = {
+               TEST(slots_match_cluster_slots), TEST(nodes_show_roles_keys_memory_and_traffic),
+               TEST(cluster_view_matches_cluster_info), TEST(stats_count_commands_by_family_and_info_agrees),
+               TEST(metrics_are_strict_prometheus_text), TEST(unknown_paths_other_methods_and_garbage),
+               TEST(token_redaction_and_json_logs), TEST(readyz_is_503_until_the_slot_map_is_full),
+               TEST(dashboard_renders_the_slot_grid_in_chromium),
+               TEST(killed_master_goes_down_and_its_replica_takes_over) /* last: it changes the cluster */
+           })

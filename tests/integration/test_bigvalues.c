@@ -147,15 +147,7 @@ START_TEST(a_client_gone_mid_value_leaves_nothing) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("bigvalues");
-    TCase *tc = tcase_create("cluster");
-    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, a_large_value_streams_in_and_out_intact);
-    tcase_add_test(tc, order_holds_around_a_streamed_value_in_a_pipeline);
-    tcase_add_test(tc, values_that_cannot_stream_still_work);
-    tcase_add_test(tc, a_client_gone_mid_value_leaves_nothing);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "bigvalues", .setup = suite_setup, .teardown = suite_teardown, .timeout = 120,
+           .tests = {TEST(a_large_value_streams_in_and_out_intact),
+                     TEST(order_holds_around_a_streamed_value_in_a_pipeline),
+                     TEST(values_that_cannot_stream_still_work), TEST(a_client_gone_mid_value_leaves_nothing)})

@@ -415,15 +415,7 @@ START_TEST(blocking_commands_do_not_delay_others) {
     ck_assert_msg(strstr(r->str, "blocked_clients:1\r\n") != NULL, "%s", r->str);
     freeReplyObject(r);
     redisFree(blocked);
-    long long until = now_ms() + 5000;
-    for (;;) {
-        r = cmd(d, "INFO clients");
-        int gone = strstr(r->str, "blocked_clients:0\r\n") != NULL;
-        freeReplyObject(r);
-        if (gone) break;
-        ck_assert_msg(now_ms() < until, "the blocked connection was not freed");
-        sleep_ms(50);
-    }
+    WAIT_UNTIL(5000, info_has(d, "clients", "blocked_clients:0\r\n"), "the blocked connection was not freed");
     redisFree(d);
     redisFree(pusher);
     redisFree(busy);
@@ -573,22 +565,10 @@ START_TEST(every_command_leaves_the_connection_usable) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("commands");
-    TCase *tc = tcase_create("cluster");
-    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, mget_mset_del_of_1000_keys_across_slots);
-    tcase_add_test(tc, scan_sees_every_one_of_10000_keys);
-    tcase_add_test(tc, cluster_wide_commands);
-    tcase_add_test(tc, scripts_and_functions);
-    tcase_add_test(tc, noscript_is_repaired_for_scripts_slotgate_has_seen);
-    tcase_add_test(tc, auth_hello_and_client_commands);
-    tcase_add_test(tc, transactions_commit_abort_and_watch);
-    tcase_add_test(tc, blocking_commands_do_not_delay_others);
-    tcase_add_test(tc, publish_subscribe);
-    tcase_add_test(tc, cluster_aware_clients_stay_on_slotgate);
-    tcase_add_test(tc, every_command_leaves_the_connection_usable);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "commands", .setup = suite_setup, .teardown = suite_teardown, .timeout = 300,
+           .tests = {TEST(mget_mset_del_of_1000_keys_across_slots), TEST(scan_sees_every_one_of_10000_keys),
+                     TEST(cluster_wide_commands), TEST(scripts_and_functions),
+                     TEST(noscript_is_repaired_for_scripts_slotgate_has_seen), TEST(auth_hello_and_client_commands),
+                     TEST(transactions_commit_abort_and_watch), TEST(blocking_commands_do_not_delay_others),
+                     TEST(publish_subscribe), TEST(cluster_aware_clients_stay_on_slotgate),
+                     TEST(every_command_leaves_the_connection_usable)})

@@ -134,11 +134,7 @@ static void runaway(const char *verb, const char *what, const char *kill_cmd, co
     ck_assert_int_lt(now_ms() - t0, 3000);
     freeReplyObject(r);
     expect_str(b, "fine", "GET %s", other);
-    long long until = now_ms() + 5000;
-    while (node_busy_on_admin(port) != 1) {
-        ck_assert_msg(now_ms() < until, "/nodes never showed 127.0.0.1:%d busy", port);
-        sleep_ms(100);
-    }
+    WAIT_UNTIL(5000, node_busy_on_admin(port) == 1, "/nodes never showed 127.0.0.1:%d busy", port);
     ck_assert(slotgate_log_has(&sg, "answers -BUSY"));
     expect_str(killer, "OK", kill_cmd);
     r = next_reply(a);
@@ -149,11 +145,7 @@ static void runaway(const char *verb, const char *what, const char *kill_cmd, co
     r = cmd(killer, kill_cmd);
     ck_assert_str_eq(r->str, "NOTBUSY No scripts in execution right now.");
     freeReplyObject(r);
-    until = now_ms() + 5000;
-    while (node_busy_on_admin(port) != 0) {
-        ck_assert_msg(now_ms() < until, "/nodes still shows 127.0.0.1:%d busy", port);
-        sleep_ms(100);
-    }
+    WAIT_UNTIL(5000, node_busy_on_admin(port) == 0, "/nodes still shows 127.0.0.1:%d busy", port);
     redisFree(a);
     redisFree(b);
     redisFree(killer);
@@ -175,6 +167,13 @@ START_TEST(a_runaway_function_is_killed_through_slotgate) {
     runaway("FCALL", "spin", "FUNCTION KILL", "BUSY Redis is busy running a script. You can only call FUNCTION KILL");
 }
 END_TEST
+
+static long long publish_count(redisContext *c, const char *channel) {
+    redisReply *r = cmd(c, "PUBLISH %s again", channel);
+    long long n = r->integer;
+    freeReplyObject(r);
+    return n;
+}
 
 START_TEST(publish_counts_every_subscriber_of_this_slotgate) {
     /* Subscribers on different connections land on different masters and, with two threads, on
@@ -226,15 +225,8 @@ START_TEST(publish_counts_every_subscriber_of_this_slotgate) {
     /* subscribers that leave are no longer counted */
     redisFree(s1);
     redisFree(s3);
-    long long until = now_ms() + 5000;
-    for (;;) {
-        r = cmd(pub, "PUBLISH news again");
-        long long n = r->integer;
-        freeReplyObject(r);
-        if (n == 1) break;
-        ck_assert_msg(now_ms() < until, "PUBLISH still counts %lld after two subscribers left", n);
-        sleep_ms(50);
-    }
+    WAIT_UNTIL(5000, publish_count(pub, "news") == 1, "PUBLISH still counts %lld after two subscribers left",
+               publish_count(pub, "news"));
     redisFree(s2);
     redisFree(pub);
 }
@@ -405,19 +397,12 @@ START_TEST(blocked_clients_counts_every_blocking_command) {
     send_only(b[2], "XREADGROUP GROUP g c1 BLOCK 0 STREAMS blk:s >");
     send_only(b[3], "BZPOPMIN blk:z 30");
     send_only(b[4], "XREAD BLOCK 30000 STREAMS blk:s $");
-    long long until = now_ms() + 5000;
-    while (info_value(c, "clients", "blocked_clients") != 5) {
-        ck_assert_msg(now_ms() < until, "blocked_clients never reached 5: %lld",
-                      info_value(c, "clients", "blocked_clients"));
-        sleep_ms(50);
-    }
+    WAIT_UNTIL(5000, info_value(c, "clients", "blocked_clients") == 5, "blocked_clients never reached 5: %lld",
+               info_value(c, "clients", "blocked_clients"));
     ck_assert_int_eq(info_value(c, "clients", "clients_in_timeout_table"), 2);
     for (int i = 0; i < 5; i++) redisFree(b[i]);
-    until = now_ms() + 5000;
-    while (info_value(c, "clients", "blocked_clients") != 0) {
-        ck_assert_msg(now_ms() < until, "blocked_clients stayed above 0 after the clients left");
-        sleep_ms(50);
-    }
+    WAIT_UNTIL(5000, info_value(c, "clients", "blocked_clients") == 0,
+               "blocked_clients stayed above 0 after the clients left");
     redisFree(c);
 }
 END_TEST
@@ -501,21 +486,11 @@ START_TEST(commands_that_change_the_connection_are_refused_in_multi) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("corners");
-    TCase *tc = tcase_create("cluster");
-    tcase_set_timeout(tc, 120);
-    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
-    tcase_add_checked_fixture(tc, no_script_running, NULL);
-    tcase_add_test(tc, a_runaway_script_is_killed_through_slotgate);
-    tcase_add_test(tc, a_runaway_function_is_killed_through_slotgate);
-    tcase_add_test(tc, publish_counts_every_subscriber_of_this_slotgate);
-    tcase_add_test(tc, every_unsubscribe_form_answers_like_redis);
-    tcase_add_test(tc, info_has_every_section_and_field_of_redis);
-    tcase_add_test(tc, blocked_clients_counts_every_blocking_command);
-    tcase_add_test(tc, a_pipe_in_a_command_name_is_an_unknown_command);
-    tcase_add_test(tc, connection_commands_answer_like_redis);
-    tcase_add_test(tc, commands_that_change_the_connection_are_refused_in_multi);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "corners", .setup = suite_setup, .teardown = suite_teardown, .before_each = no_script_running,
+           .timeout = 120,
+           .tests = {
+               TEST(a_runaway_script_is_killed_through_slotgate), TEST(a_runaway_function_is_killed_through_slotgate),
+               TEST(publish_counts_every_subscriber_of_this_slotgate), TEST(every_unsubscribe_form_answers_like_redis),
+               TEST(info_has_every_section_and_field_of_redis), TEST(blocked_clients_counts_every_blocking_command),
+               TEST(a_pipe_in_a_command_name_is_an_unknown_command), TEST(connection_commands_answer_like_redis),
+               TEST(commands_that_change_the_connection_are_refused_in_multi)})

@@ -384,20 +384,9 @@ START_TEST(redis_benchmark_runs_with_no_errors) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("datapath");
-    TCase *tc = tcase_create("cluster");
-    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, local_commands_and_errors_like_redis);
-    tcase_add_test(tc, ten_thousand_keys_over_all_masters);
-    tcase_add_test(tc, pipeline_of_1000_mixed_commands_in_order);
-    tcase_add_test(tc, inline_commands_and_byte_by_byte_frames);
-    tcase_add_test(tc, protocol_error_is_written_then_connection_closed);
-    tcase_add_test(tc, moved_after_a_slot_moves);
-    tcase_add_test(tc, ask_while_a_slot_is_half_migrated);
-    tcase_add_test(tc, replies_to_one_read_leave_together);
-    tcase_add_test(tc, redis_benchmark_runs_with_no_errors);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "datapath", .setup = suite_setup, .teardown = suite_teardown, .timeout = 300,
+           .tests = {TEST(local_commands_and_errors_like_redis), TEST(ten_thousand_keys_over_all_masters),
+                     TEST(pipeline_of_1000_mixed_commands_in_order), TEST(inline_commands_and_byte_by_byte_frames),
+                     TEST(protocol_error_is_written_then_connection_closed), TEST(moved_after_a_slot_moves),
+                     TEST(ask_while_a_slot_is_half_migrated), TEST(replies_to_one_read_leave_together),
+                     TEST(redis_benchmark_runs_with_no_errors)})

@@ -217,16 +217,15 @@ START_TEST(a_master_restarted_on_a_new_address_is_followed) {
 END_TEST
 
 int main(int argc, char **argv) {
-    netns_enter(argc, argv);    /* returns inside the namespace */
-    setenv("CK_FORK", "no", 1); /* one cluster and one slotgate through the four steps, in order */
-    Suite *s = suite_create("dns");
-    TCase *tc = tcase_create("names");
-    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
-    tcase_set_timeout(tc, 240);
-    tcase_add_test(tc, seed_name_with_every_address_tried);
-    tcase_add_test(tc, all_nodes_move_and_are_found_through_the_seed);
-    tcase_add_test(tc, hostnames_in_the_map_and_in_redirections);
-    tcase_add_test(tc, a_master_restarted_on_a_new_address_is_followed);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
+    netns_enter(argc, argv); /* returns inside the namespace */
+    struct suite_spec spec = {.name = "dns",
+                              .setup = suite_setup,
+                              .teardown = suite_teardown,
+                              .timeout = 240,
+                              .no_fork = 1, /* one cluster and one slotgate through the four steps, in order */
+                              .tests = {TEST(seed_name_with_every_address_tried),
+                                        TEST(all_nodes_move_and_are_found_through_the_seed),
+                                        TEST(hostnames_in_the_map_and_in_redirections),
+                                        TEST(a_master_restarted_on_a_new_address_is_followed)}};
+    return run_suite_spec(&spec);
 }

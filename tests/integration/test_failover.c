@@ -52,15 +52,8 @@ START_TEST(stalled_master_fails_fast_naming_the_node) {
     ck_assert_msg(waited < 5000, "stalled for %lld ms", waited);
     freeReplyObject(r);
     expect_str(c, "2", "GET %s", okey); /* the other master was never disturbed */
-    long long until = now_ms() + 15000; /* the stalled node is back: its keys work again */
-    for (;;) {
-        r = cmd(c, "GET %s", vkey);
-        int ok = r->type == REDIS_REPLY_STRING && strcmp(r->str, "1") == 0;
-        freeReplyObject(r);
-        if (ok) break;
-        ck_assert_msg(now_ms() < until, "key on the resumed master never readable again");
-        sleep_ms(100);
-    }
+    /* the stalled node is back: its keys work again */
+    WAIT_UNTIL(15000, reply_is(c, "1", "GET %s", vkey), "key on the resumed master never readable again");
     ck_assert_int_eq(cluster_wait_ok(&cl, 20000), 0);
     redisFree(c);
 }
@@ -130,15 +123,7 @@ START_TEST(master_killed_mid_pipeline) {
             errors, NKEYS, now_ms() - t0);
     /* After the replica takes over, every key reads back through slotgate. */
     cl.pids[victim - BASE] = 0;
-    long long until = now_ms() + 30000;
-    for (;;) {
-        redisReply *r = cmd(c, "GET fo:0");
-        int ok = r->type == REDIS_REPLY_STRING && strcmp(r->str, "v0") == 0;
-        freeReplyObject(r);
-        if (ok) break;
-        ck_assert_msg(now_ms() < until, "fo:0 not readable 30 s after its master died");
-        sleep_ms(100);
-    }
+    WAIT_UNTIL(30000, reply_is(c, "v0", "GET fo:0"), "fo:0 not readable 30 s after its master died");
     fprintf(stderr, "master_killed_mid_pipeline: keys readable again %lld ms after the kill\n", now_ms() - t0);
     for (int i = 0; i < NKEYS; i++) {
         char want[16];
@@ -149,13 +134,5 @@ START_TEST(master_killed_mid_pipeline) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("failover");
-    TCase *tc = tcase_create("cluster");
-    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, stalled_master_fails_fast_naming_the_node);
-    tcase_add_test(tc, master_killed_mid_pipeline);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "failover", .setup = suite_setup, .teardown = suite_teardown, .timeout = 300,
+           .tests = {TEST(stalled_master_fails_fast_naming_the_node), TEST(master_killed_mid_pipeline)})

@@ -79,15 +79,7 @@ START_TEST(a_redirection_to_no_address_is_an_error_not_a_moved) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("faults");
-    TCase *tc = tcase_create("fake node");
-    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, a_backend_fault_fails_only_its_request, 0, (int)(sizeof(faults) / sizeof(faults[0])));
-    tcase_add_test(tc, a_redirection_to_no_address_is_an_error_not_a_moved);
-    suite_add_tcase(s, tc);
-    /* The fake node is a thread of this process: the tests run here too, not in forked copies. */
-    setenv("CK_FORK", "no", 1);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "faults", .setup = suite_setup, .teardown = suite_teardown, .timeout = 120,
+           .no_fork = 1, /* the fake node is a thread of this process: the tests run here too */
+           .tests = {LOOP_TEST(a_backend_fault_fails_only_its_request, sizeof(faults) / sizeof(faults[0])),
+                     TEST(a_redirection_to_no_address_is_an_error_not_a_moved)})

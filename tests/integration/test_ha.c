@@ -136,11 +136,7 @@ START_TEST(node_added_resharded_into_and_removed) {
     struct load l;
     int newport = BASE + 6;
     pid_t pid = node_spawn(cl.dir, newport);
-    long long until = now_ms() + 10000;
-    while (!port_in_use(newport)) {
-        ck_assert(now_ms() < until);
-        sleep_ms(50);
-    }
+    WAIT_UNTIL(10000, port_in_use(newport), "the new node never listened on %d", newport);
     load_start(&l, SG_PORT, 50, MAX_KEYS, 120);
     sleep_ms(500);
     ck_assert_int_eq(cluster_cli(&cl, "redis-cli --cluster add-node 127.0.0.1:%d 127.0.0.1:%d", newport, BASE), 0);
@@ -193,11 +189,7 @@ START_TEST(node_moving_to_a_new_port_is_followed) {
     untrack_pid(cl.pids[victim - BASE]);
     cl.pids[victim - BASE] = node_spawn_with_files_of(cl.dir, newport, victim);
     /* within the node timeout: no failover */ /* within the node timeout: no failover, same master */
-    long long until = now_ms() + 30000;
-    while (cluster_master_for_slot(&cl, 0) != newport) {
-        ck_assert_msg(now_ms() < until, "the cluster never learned the new address");
-        sleep_ms(100);
-    }
+    WAIT_UNTIL(30000, cluster_master_for_slot(&cl, 0) == newport, "the cluster never learned the new address");
     char now_id[41];
     node_id(newport, now_id);
     ck_assert_str_eq(now_id, id);
@@ -288,18 +280,9 @@ START_TEST(replica_reads_and_fallback) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("ha");
-    TCase *tc = tcase_create("failover");
-    tcase_add_checked_fixture(tc, setup, teardown); /* a fresh cluster for each scenario */
-    tcase_set_timeout(tc, 180);
-    tcase_add_test(tc, graceful_failover_is_invisible);
-    tcase_add_test(tc, killed_master_errors_only_in_flight_writes);
-    tcase_add_test(tc, stopped_master_is_replaced_then_followed);
-    tcase_add_test(tc, reshard_and_rebalance_under_load);
-    tcase_add_test(tc, node_added_resharded_into_and_removed);
-    tcase_add_test(tc, replica_reads_and_fallback);
-    tcase_add_test(tc, node_moving_to_a_new_port_is_followed);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+/* a fresh cluster for each scenario (before_each) */
+SUITE_MAIN(.name = "ha", .before_each = setup, .after_each = teardown, .timeout = 180,
+           .tests = {TEST(graceful_failover_is_invisible), TEST(killed_master_errors_only_in_flight_writes),
+                     TEST(stopped_master_is_replaced_then_followed), TEST(reshard_and_rebalance_under_load),
+                     TEST(node_added_resharded_into_and_removed), TEST(replica_reads_and_fallback),
+                     TEST(node_moving_to_a_new_port_is_followed)})

@@ -338,22 +338,12 @@ START_TEST(the_bystander_was_never_disturbed) {
 }
 END_TEST
 
-int main(void) {
-    /* The bystander thread lives in this process: tests run in it too (not forked), so they see its
-     * counters live and LeakSanitizer does not take its objects for leaks in a forked copy. */
-    setenv("CK_FORK", "no", 1);
-    Suite *s = suite_create("hostile");
-    TCase *tc = tcase_create("input");
-    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
-    tcase_set_timeout(tc, 180);
-    tcase_add_loop_test(tc, hostile_input_gets_redis_answers, 0, (int)(sizeof(cases) / sizeof(cases[0])));
-    tcase_add_test(tc, a_million_arguments);
-    tcase_add_test(tc, a_frame_split_into_one_byte_writes);
-    tcase_add_test(tc, disconnect_mid_frame);
-    tcase_add_test(tc, ten_thousand_connections_opened_and_dropped);
-    tcase_add_test(tc, a_slow_subscriber_is_disconnected_at_its_limit);
-    tcase_add_test(tc, a_pipeliner_that_does_not_read_is_disconnected_at_its_limit);
-    tcase_add_test(tc, the_bystander_was_never_disturbed);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+/* The bystander thread lives in this process: tests run in it too (not forked), so they see its
+ * counters live and LeakSanitizer does not take its objects for leaks in a forked copy. */
+SUITE_MAIN(.name = "hostile", .setup = suite_setup, .teardown = suite_teardown, .timeout = 180, .no_fork = 1,
+           .tests = {LOOP_TEST(hostile_input_gets_redis_answers, sizeof(cases) / sizeof(cases[0])),
+                     TEST(a_million_arguments), TEST(a_frame_split_into_one_byte_writes), TEST(disconnect_mid_frame),
+                     TEST(ten_thousand_connections_opened_and_dropped),
+                     TEST(a_slow_subscriber_is_disconnected_at_its_limit),
+                     TEST(a_pipeliner_that_does_not_read_is_disconnected_at_its_limit),
+                     TEST(the_bystander_was_never_disturbed)})

@@ -186,13 +186,11 @@ START_TEST(sighup_applies_live_settings_and_keeps_running_on_a_bad_file) {
     /* invalid: not JSON, then a bad value; nothing changes, the proxy keeps serving */
     write_file(path, "{\"log-level\": \"debug\", \"read-policy\": ");
     kill(sg.pid, SIGHUP);
-    for (long long until = now_ms() + 5000; !file_has(sg.log, "configuration not reloaded") && now_ms() < until;)
-        sleep_ms(50);
+    WAITED_FOR(5000, file_has(sg.log, "configuration not reloaded"));
     ck_assert(file_has(sg.log, "SIGHUP: configuration not reloaded, the running one stays: config file"));
     write_file(path, "{\"read-policy\": \"sideways\"}");
     kill(sg.pid, SIGHUP);
-    for (long long until = now_ms() + 5000; !file_has(sg.log, "'sideways' is not one of") && now_ms() < until;)
-        sleep_ms(50);
+    WAITED_FOR(5000, file_has(sg.log, "'sideways' is not one of"));
     ck_assert(file_has(sg.log, "read-policy: 'sideways' is not one of master, prefer-replica, replica-only"));
     j = http_json(admin, "/config", 200);
     ck_assert_str_eq(json_string_value(json_object_get(j, "read-policy")), "prefer-replica");
@@ -243,15 +241,8 @@ START_TEST(timeout_closes_idle_clients_only) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("signals");
-    TCase *tc = tcase_create("cluster");
-    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, sigterm_answers_every_request_sent_before_it_and_exits_0);
-    tcase_add_test(tc, drain_timeout_bounds_the_wait);
-    tcase_add_test(tc, sighup_applies_live_settings_and_keeps_running_on_a_bad_file);
-    tcase_add_test(tc, timeout_closes_idle_clients_only);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "signals", .setup = suite_setup, .teardown = suite_teardown, .timeout = 120,
+           .tests = {TEST(sigterm_answers_every_request_sent_before_it_and_exits_0),
+                     TEST(drain_timeout_bounds_the_wait),
+                     TEST(sighup_applies_live_settings_and_keeps_running_on_a_bad_file),
+                     TEST(timeout_closes_idle_clients_only)})

@@ -98,15 +98,7 @@ START_TEST(no_seed_answers_then_cluster_appears) {
     expect_str(c, "CLUSTERDOWN The cluster is down: slotgate has not loaded the slot map yet", "GET k");
     ck_assert_int_lt(now_ms() - t0, 1000);
     cluster_start(&cl, BASE, 3, 0);
-    long long until = now_ms() + 15000;
-    for (;;) {
-        redisReply *r = cmd(c, "SET k v");
-        int ok = r->type == REDIS_REPLY_STATUS;
-        freeReplyObject(r);
-        if (ok) break;
-        ck_assert_msg(now_ms() < until, "cluster started later was never found");
-        sleep_ms(100);
-    }
+    WAIT_UNTIL(15000, reply_is(c, "OK", "SET k v"), "cluster started later was never found");
     expect_str(c, "v", "GET k");
     redisFree(c);
     int rc = slotgate_stop(&sg);
@@ -115,14 +107,7 @@ START_TEST(no_seed_answers_then_cluster_appears) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("startup");
-    TCase *tc = tcase_create("startup");
-    tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, command_line_outcomes, 0, (int)(sizeof(runs) / sizeof(runs[0])));
-    tcase_add_test(tc, check_config_validates_a_file);
-    tcase_add_test(tc, a_taken_port_is_an_error);
-    tcase_add_test(tc, no_seed_answers_then_cluster_appears);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "startup", .timeout = 120,
+           .tests = {LOOP_TEST(command_line_outcomes, (int)(sizeof(runs) / sizeof(runs[0]))),
+                     TEST(check_config_validates_a_file), TEST(a_taken_port_is_an_error),
+                     TEST(no_seed_answers_then_cluster_appears)})

@@ -158,6 +158,24 @@ void expect_str(redisContext *c, const char *want, const char *fmt, ...) {
     freeReplyObject(r);
 }
 
+int reply_is(redisContext *c, const char *want, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    ck_assert_msg(r != NULL, "command '%s' failed: %s", fmt, c->errstr);
+    int ok = (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING) && strcmp(r->str, want) == 0;
+    freeReplyObject(r);
+    return ok;
+}
+
+int info_has(redisContext *c, const char *section, const char *text) {
+    redisReply *r = cmd(c, "INFO %s", section);
+    int ok = r->type == REDIS_REPLY_STRING && strstr(r->str, text) != NULL;
+    freeReplyObject(r);
+    return ok;
+}
+
 static int ping_port(int port) {
     redisContext *c = connect_port(port);
     if (!c) return 0;

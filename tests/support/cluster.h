@@ -7,6 +7,8 @@
 #include <hiredis/hiredis.h>
 #include <sys/types.h>
 
+#include "wait.h"
+
 #define CLUSTER_MAX_NODES 16
 
 struct cluster {
@@ -70,6 +72,10 @@ redisContext *connect_port(int port);
 redisReply *cmd(redisContext *c, const char *fmt, ...);
 /* A command whose reply must be the given status or bulk string. */
 void expect_str(redisContext *c, const char *want, const char *fmt, ...);
+/* 1 when the command's reply is that status or bulk string (for WAIT_UNTIL). */
+int reply_is(redisContext *c, const char *want, const char *fmt, ...);
+/* 1 when INFO section's text contains text. */
+int info_has(redisContext *c, const char *section, const char *text);
 pid_t spawn(char *const argv[], const char *log_path);
 /* One cluster-enabled redis-server on port, its files in dir (not yet part of any cluster). */
 pid_t node_spawn(const char *dir, int port);

@@ -200,15 +200,7 @@ START_TEST(families_from_acl_categories) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("command");
-    TCase *tc = tcase_create("plan");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, lookup_is_case_insensitive);
-    tcase_add_loop_test(tc, planning, 0, (int)(sizeof(cases) / sizeof(cases[0])));
-    tcase_add_test(tc, unknown_command_args_are_truncated_like_redis);
-    tcase_add_test(tc, allowed_commands_route_by_their_tips);
-    tcase_add_test(tc, families_from_acl_categories);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "command", .before_each = setup, .after_each = teardown,
+           .tests = {TEST(lookup_is_case_insensitive), LOOP_TEST(planning, (int)(sizeof(cases) / sizeof(cases[0]))),
+                     TEST(unknown_command_args_are_truncated_like_redis), TEST(allowed_commands_route_by_their_tips),
+                     TEST(families_from_acl_categories)})

@@ -229,17 +229,8 @@ START_TEST(backend_password_from_a_file) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("conf");
-    TCase *tc = tcase_create("load");
-    tcase_add_test(tc, defaults_and_positional_seeds);
-    tcase_add_test(tc, file_then_env_then_flags);
-    tcase_add_loop_test(tc, bad_values_name_the_setting, 0, (int)(sizeof(errors) / sizeof(errors[0])));
-    tcase_add_test(tc, no_seed_is_an_error);
-    tcase_add_test(tc, json_view_redacts_secrets);
-    tcase_add_test(tc, reload_applies_only_live_settings);
-    tcase_add_test(tc, backend_password_from_a_file);
-    tcase_add_test(tc, output_buffer_limits_as_redis_writes_them);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "conf", .tests = {TEST(defaults_and_positional_seeds), TEST(file_then_env_then_flags),
+                                     LOOP_TEST(bad_values_name_the_setting, (int)(sizeof(errors) / sizeof(errors[0]))),
+                                     TEST(no_seed_is_an_error), TEST(json_view_redacts_secrets),
+                                     TEST(reload_applies_only_live_settings), TEST(backend_password_from_a_file),
+                                     TEST(output_buffer_limits_as_redis_writes_them)})

@@ -65,11 +65,5 @@ START_TEST(binary_safe_and_bounded) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("glob");
-    TCase *tc = tcase_create("glob");
-    tcase_add_loop_test(tc, matches_like_redis, 0, (int)(sizeof(cases) / sizeof(cases[0])));
-    tcase_add_test(tc, binary_safe_and_bounded);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "glob", .tests = {LOOP_TEST(matches_like_redis, (int)(sizeof(cases) / sizeof(cases[0]))),
+                                     TEST(binary_safe_and_bounded)})

@@ -42,11 +42,4 @@ START_TEST(quantiles_within_a_bucket) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("hist");
-    TCase *tc = tcase_create("hist");
-    tcase_add_test(tc, buckets_are_upper_inclusive_edges);
-    tcase_add_test(tc, quantiles_within_a_bucket);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "hist", .tests = {TEST(buckets_are_upper_inclusive_edges), TEST(quantiles_within_a_bucket)})

@@ -112,11 +112,6 @@ START_TEST(sections_as_redis_reads_the_arguments) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("info");
-    TCase *tc = tcase_create("info");
-    tcase_add_loop_test(tc, fills_the_template_by_each_rule, 0, (int)(sizeof(cases) / sizeof(cases[0])));
-    tcase_add_test(tc, sections_as_redis_reads_the_arguments);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "info",
+           .tests = {LOOP_TEST(fills_the_template_by_each_rule, (int)(sizeof(cases) / sizeof(cases[0]))),
+                     TEST(sections_as_redis_reads_the_arguments)})

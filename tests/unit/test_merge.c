@@ -15,9 +15,9 @@ static const char *merged(int policy, const struct reply_ref *rs, int n, const i
     static struct sbuf out;
     sbuf_free(&out);
     /* an INFO template (router/info.h): slotgate's own section, then the masters' keyspace merged */
-    ck_assert_int_eq(
-        merge_replies(policy, rs, n, key_child, nkeys, 1, "# Slotgate\r\nx:1\r\n\r\n# Keyspace\r\n\x01keyspace\r\n", &out),
-        0);
+    ck_assert_int_eq(merge_replies(policy, rs, n, key_child, nkeys, 1,
+                                   "# Slotgate\r\nx:1\r\n\r\n# Keyspace\r\n\x01keyspace\r\n", &out),
+                     0);
     return out.p;
 }
 
@@ -112,16 +112,7 @@ START_TEST(scan_cursor_walks_the_masters) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("merge");
-    TCase *tc = tcase_create("merge");
-    tcase_add_test(tc, mget_values_go_back_in_key_order);
-    tcase_add_test(tc, sums_and_all_ok);
-    tcase_add_test(tc, an_error_in_any_part_wins);
-    tcase_add_test(tc, concat_and_logical_and);
-    tcase_add_test(tc, randomkey_prefers_a_key);
-    tcase_add_test(tc, info_sums_the_keyspace);
-    tcase_add_test(tc, scan_cursor_walks_the_masters);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "merge",
+           .tests = {TEST(mget_values_go_back_in_key_order), TEST(sums_and_all_ok), TEST(an_error_in_any_part_wins),
+                     TEST(concat_and_logical_and), TEST(randomkey_prefers_a_key), TEST(info_sums_the_keyspace),
+                     TEST(scan_cursor_walks_the_masters)})

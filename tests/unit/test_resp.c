@@ -256,22 +256,10 @@ START_TEST(pubsub_confirmations) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("resp");
-    TCase *tc = tcase_create("request");
-    tcase_add_loop_test(tc, pipeline_every_split_point, 0, (int)sizeof(PIPELINE));
-    tcase_add_test(tc, one_byte_at_a_time);
-    tcase_add_loop_test(tc, malformed_input_gets_redis_errors, 0, (int)(sizeof(malformed) / sizeof(malformed[0])));
-    tcase_add_test(tc, oversized_lines_are_refused);
-    tcase_add_test(tc, many_arguments_grow_argv);
-    suite_add_tcase(s, tc);
-    TCase *tr = tcase_create("reply");
-    tcase_add_loop_test(tr, scanner_every_split_point, 0, (int)sizeof(REPLIES));
-    tcase_add_loop_test(tr, scanner_rejects_garbage, 0, 6);
-    tcase_add_test(tr, scanner_limits_nesting);
-    tcase_add_test(tr, redirects_are_parsed);
-    tcase_add_test(tr, integers_like_redis);
-    tcase_add_test(tr, pubsub_confirmations);
-    suite_add_tcase(s, tr);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "resp",
+           .tests = {LOOP_TEST(pipeline_every_split_point, (int)sizeof(PIPELINE)), TEST(one_byte_at_a_time),
+                     LOOP_TEST(malformed_input_gets_redis_errors, (int)(sizeof(malformed) / sizeof(malformed[0]))),
+                     TEST(oversized_lines_are_refused), TEST(many_arguments_grow_argv),
+                     LOOP_TEST(scanner_every_split_point, (int)sizeof(REPLIES)), LOOP_TEST(scanner_rejects_garbage, 6),
+                     TEST(scanner_limits_nesting), TEST(redirects_are_parsed), TEST(integers_like_redis),
+                     TEST(pubsub_confirmations)})

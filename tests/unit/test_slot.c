@@ -57,13 +57,6 @@ START_TEST(hash_tag_rules) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("slot");
-    TCase *tc = tcase_create("hashing");
-    tcase_add_test(tc, crc16_reference_vector);
-    tcase_add_test(tc, crc16_two_bytes_a_step_matches_the_definition);
-    tcase_add_loop_test(tc, keyslot_matches_redis, 0, (int)(sizeof(cases) / sizeof(cases[0])));
-    tcase_add_test(tc, hash_tag_rules);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "slot",
+           .tests = {TEST(crc16_reference_vector), TEST(crc16_two_bytes_a_step_matches_the_definition),
+                     LOOP_TEST(keyslot_matches_redis, (int)(sizeof(cases) / sizeof(cases[0]))), TEST(hash_tag_rules)})

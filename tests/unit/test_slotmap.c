@@ -126,14 +126,7 @@ START_TEST(same_detects_changes) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("slotmap");
-    TCase *tc = tcase_create("build");
-    tcase_add_test(tc, builds_three_masters);
-    tcase_add_test(tc, uncovered_slots_are_known);
-    tcase_add_test(tc, endpoints_of_redis_7);
-    tcase_add_loop_test(tc, rejects_what_is_not_cluster_slots, 0, (int)(sizeof(bad) / sizeof(bad[0])));
-    tcase_add_test(tc, same_detects_changes);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
-}
+SUITE_MAIN(.name = "slotmap",
+           .tests = {TEST(builds_three_masters), TEST(uncovered_slots_are_known), TEST(endpoints_of_redis_7),
+                     LOOP_TEST(rejects_what_is_not_cluster_slots, (int)(sizeof(bad) / sizeof(bad[0]))),
+                     TEST(same_detects_changes)})

@@ -3,8 +3,10 @@
 #ifndef SLOTGATE_LOG_H
 #define SLOTGATE_LOG_H
 
-#include "../conf/conf.h"
+enum { LOG_DEBUG = 0, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING };
+enum { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
 
+const char *log_level_name(int level); /* "debug" ... "warning", as configured and in JSON lines */
 void log_set_level(int level);
 void log_set_format(int format); /* LOG_FORMAT_TEXT or LOG_FORMAT_JSON */
 int log_enabled(int level);

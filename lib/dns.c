@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -43,11 +44,11 @@ static struct {
     double ttl;
     struct entry cache[CACHE_SIZE];
     int queue[CACHE_SIZE], qhead, qlen;
-    struct {
+    struct watcher {
         struct ev_loop *loop;
         ev_async *a;
-    } watchers[64];
-    int nwatchers;
+    } *watchers; /* every loop to wake: the refresher's and each worker's, however many (threads) */
+    int nwatchers, cap_watchers;
     unsigned long long lookups, failures, hits;
 } R = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .ttl = 5.0};
 
@@ -167,6 +168,9 @@ void dns_shutdown(void) {
     pthread_mutex_lock(&R.mu);
     R.stopping = 1;
     R.nwatchers = 0;
+    free(R.watchers);
+    R.watchers = NULL;
+    R.cap_watchers = 0;
     pthread_cond_broadcast(&R.cond);
     pthread_mutex_unlock(&R.mu);
     struct timespec until;
@@ -259,10 +263,17 @@ void dns_forget(const char *host) {
 
 void dns_watch(struct ev_loop *loop, ev_async *a) {
     pthread_mutex_lock(&R.mu);
-    if (R.nwatchers < (int)(sizeof(R.watchers) / sizeof(R.watchers[0]))) {
+    if (R.nwatchers == R.cap_watchers) {
+        int cap = R.cap_watchers ? R.cap_watchers * 2 : 16;
+        struct watcher *w = realloc(R.watchers, sizeof(*w) * (size_t)cap);
+        if (w) R.watchers = w, R.cap_watchers = cap;
+    }
+    if (R.nwatchers < R.cap_watchers) {
         R.watchers[R.nwatchers].loop = loop;
         R.watchers[R.nwatchers].a = a;
         R.nwatchers++;
+    } else {
+        log_warning("name resolution: out of memory registering a loop; its connections waiting for a name find the answer at their next attempt");
     }
     pthread_mutex_unlock(&R.mu);
 }

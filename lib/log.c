@@ -11,6 +11,11 @@
 static int current_level = LOG_NOTICE;
 static int current_format = LOG_FORMAT_TEXT;
 
+const char *log_level_name(int level) {
+    static const char *const names[] = {"debug", "verbose", "notice", "warning"};
+    return level >= 0 && level <= LOG_WARNING ? names[level] : "?";
+}
+
 void log_set_level(int level) { __atomic_store_n(&current_level, level, __ATOMIC_RELAXED); }
 void log_set_format(int format) { __atomic_store_n(&current_format, format, __ATOMIC_RELAXED); }
 int log_enabled(int level) { return level >= __atomic_load_n(&current_level, __ATOMIC_RELAXED); }
@@ -48,7 +53,7 @@ void log_msg(int level, const char *fmt, ...) {
     if (__atomic_load_n(&current_format, __ATOMIC_RELAXED) == LOG_FORMAT_JSON) {
         n = strftime(line, sizeof(line), "{\"time\":\"%Y-%m-%dT%H:%M:%S", &tm);
         n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03dZ\",\"level\":\"%s\",\"pid\":%d,\"msg\":\"",
-                              (int)(tv.tv_usec / 1000), conf_log_level_name(level & 3), (int)getpid());
+                              (int)(tv.tv_usec / 1000), log_level_name(level & 3), (int)getpid());
         n += json_escape(line + n, sizeof(line) - n - 4, msg);
         line[n++] = '"';
         line[n++] = '}';
