@@ -17,7 +17,7 @@
 #include "../router/resp.h"
 #include "../router/slotmap.h"
 #include "../lib/counter.h"
-#include "buf.h"
+#include "../lib/buf.h"
 #include "subs.h"
 
 struct worker;

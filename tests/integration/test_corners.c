@@ -319,17 +319,6 @@ static char *info_fields(redisContext *c, const char *args) {
     return out;
 }
 
-static long long info_value(redisContext *c, const char *section, const char *field) {
-    redisReply *r = cmd(c, "INFO %s", section);
-    char key[80];
-    snprintf(key, sizeof(key), "\r\n%s:", field);
-    const char *at = strstr(r->str, key);
-    ck_assert_msg(at != NULL, "INFO %s has no %s:\n%s", section, field, r->str);
-    long long v = atoll(at + strlen(key));
-    freeReplyObject(r);
-    return v;
-}
-
 START_TEST(info_has_every_section_and_field_of_redis) {
     redisContext *c = sgc(), *o = connect_port(ORACLE_PORT);
     const char *forms[] = {"", "default", "all", "everything", "cpu", "server clients", "persistence", "nosuch"};
@@ -348,8 +337,8 @@ START_TEST(info_has_every_section_and_field_of_redis) {
         free(want);
     }
     /* values that hold through a proxy: its own process, the cluster's data */
-    ck_assert_int_eq(info_value(c, "server", "process_id"), sg.pid);
-    ck_assert_int_eq(info_value(c, "server", "tcp_port"), SG_PORT);
+    ck_assert_int_eq(info_int(c, "server", "process_id"), sg.pid);
+    ck_assert_int_eq(info_int(c, "server", "tcp_port"), SG_PORT);
     redisContext *d = connect_port(BASE);
     redisReply *r = cmd(d, "INFO server"), *mine = cmd(c, "INFO server");
     const char *v = strstr(r->str, "redis_version:");
@@ -365,10 +354,10 @@ START_TEST(info_has_every_section_and_field_of_redis) {
     long long sum = 0;
     for (int m = 0; m < 3; m++) {
         redisContext *n = connect_port(BASE + m);
-        sum += info_value(n, "persistence", "rdb_changes_since_last_save");
+        sum += info_int(n, "persistence", "rdb_changes_since_last_save");
         redisFree(n);
     }
-    ck_assert_int_eq(info_value(c, "persistence", "rdb_changes_since_last_save"), sum);
+    ck_assert_int_eq(info_int(c, "persistence", "rdb_changes_since_last_save"), sum);
     r = cmd(c, "INFO keyspace");
     ck_assert_msg(strstr(r->str, "db0:keys=30,expires=0,"), "%s", r->str);
     freeReplyObject(r);
@@ -379,7 +368,7 @@ START_TEST(info_has_every_section_and_field_of_redis) {
     r = cmd(c, "INFO commandstats");
     ck_assert_msg(strstr(r->str, "\r\ncmdstat_set:calls="), "%s", r->str);
     freeReplyObject(r);
-    ck_assert_int_ge(info_value(c, "clients", "connected_clients"), 1);
+    ck_assert_int_ge(info_int(c, "clients", "connected_clients"), 1);
     redisFree(d);
     redisFree(o);
     redisFree(c);
@@ -397,11 +386,11 @@ START_TEST(blocked_clients_counts_every_blocking_command) {
     send_only(b[2], "XREADGROUP GROUP g c1 BLOCK 0 STREAMS blk:s >");
     send_only(b[3], "BZPOPMIN blk:z 30");
     send_only(b[4], "XREAD BLOCK 30000 STREAMS blk:s $");
-    WAIT_UNTIL(5000, info_value(c, "clients", "blocked_clients") == 5, "blocked_clients never reached 5: %lld",
-               info_value(c, "clients", "blocked_clients"));
-    ck_assert_int_eq(info_value(c, "clients", "clients_in_timeout_table"), 2);
+    WAIT_UNTIL(5000, info_int(c, "clients", "blocked_clients") == 5, "blocked_clients never reached 5: %lld",
+               info_int(c, "clients", "blocked_clients"));
+    ck_assert_int_eq(info_int(c, "clients", "clients_in_timeout_table"), 2);
     for (int i = 0; i < 5; i++) redisFree(b[i]);
-    WAIT_UNTIL(5000, info_value(c, "clients", "blocked_clients") == 0,
+    WAIT_UNTIL(5000, info_int(c, "clients", "blocked_clients") == 0,
                "blocked_clients stayed above 0 after the clients left");
     redisFree(c);
 }

@@ -169,6 +169,17 @@ int reply_is(redisContext *c, const char *want, const char *fmt, ...) {
     return ok;
 }
 
+long long info_int(redisContext *c, const char *section, const char *field) {
+    redisReply *r = cmd(c, "INFO %s", section);
+    char key[80];
+    snprintf(key, sizeof(key), "\r\n%s:", field);
+    const char *at = r->type == REDIS_REPLY_STRING ? strstr(r->str, key) : NULL;
+    ck_assert_msg(at != NULL, "INFO %s has no %s:\n%s", section, field, r->str ? r->str : "");
+    long long v = atoll(at + strlen(key));
+    freeReplyObject(r);
+    return v;
+}
+
 int info_has(redisContext *c, const char *section, const char *text) {
     redisReply *r = cmd(c, "INFO %s", section);
     int ok = r->type == REDIS_REPLY_STRING && strstr(r->str, text) != NULL;

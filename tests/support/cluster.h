@@ -74,6 +74,8 @@ redisReply *cmd(redisContext *c, const char *fmt, ...);
 void expect_str(redisContext *c, const char *want, const char *fmt, ...);
 /* 1 when the command's reply is that status or bulk string (for WAIT_UNTIL). */
 int reply_is(redisContext *c, const char *want, const char *fmt, ...);
+/* The integer value of field in INFO section (fails the test when the field is not there). */
+long long info_int(redisContext *c, const char *section, const char *field);
 /* 1 when INFO section's text contains text. */
 int info_has(redisContext *c, const char *section, const char *text);
 pid_t spawn(char *const argv[], const char *log_path);

@@ -78,7 +78,10 @@ static struct chunk *tail_with_room(struct pool *p, struct chain *ch) {
     return c;
 }
 
-static int append(struct pool *p, struct chain *ch, const char *data, size_t len, struct cref *out) {
+/* Appends len bytes; with out, pins every chunk they land in, once: *last is the chunk pinned last, so
+ * pieces appended one after the other (chain_copy) do not pin the chunk they share twice. */
+static int append_pin(struct pool *p, struct chain *ch, const char *data, size_t len, struct cref *out,
+                      struct chunk **last) {
     int first = 1;
     if (out) out->len = (uint32_t)len;
     if (len == 0 && out) {
@@ -93,7 +96,7 @@ static int append(struct pool *p, struct chain *ch, const char *data, size_t len
         if (n > len) n = len;
         if (out) {
             if (first) out->chunk = c, out->off = c->wpos;
-            c->refs++;
+            if (c != *last) c->refs++, *last = c;
         }
         first = 0;
         memcpy(c->data + c->wpos, data, n);
@@ -103,6 +106,11 @@ static int append(struct pool *p, struct chain *ch, const char *data, size_t len
         len -= n;
     }
     return 0;
+}
+
+static int append(struct pool *p, struct chain *ch, const char *data, size_t len, struct cref *out) {
+    struct chunk *last = NULL;
+    return append_pin(p, ch, data, len, out, &last);
 }
 
 int chain_append(struct pool *p, struct chain *ch, const char *data, size_t len) {
@@ -118,11 +126,12 @@ int chain_copy(struct pool *p, struct chain *ch, const struct cref *src, struct 
     size_t off = src->off, left = src->len;
     int first = 1;
     struct cref part;
+    struct chunk *last = NULL; /* the pieces land one after the other: a chunk two share is pinned once */
     if (out) *out = (struct cref){NULL, 0, src->len};
     while (left > 0) {
         size_t n = c->wpos - off;
         if (n > left) n = left;
-        if (append(p, ch, c->data + off, n, out ? &part : NULL) < 0) return -1;
+        if (append_pin(p, ch, c->data + off, n, out ? &part : NULL, &last) < 0) return -1;
         if (out && first) out->chunk = part.chunk, out->off = part.off;
         first = 0;
         left -= n;
