@@ -21,7 +21,8 @@ struct pnode {
     int port;
     char addr[SM_HOST_LEN + 8];
     redisAsyncContext *ac;
-    int state, failures, in_flight, is_master;
+    struct node_health health; /* nodestate.h */
+    int in_flight, is_master;
     double sent;
     double departed;       /* when it left the slot map while down (kept on the board a while), else 0 */
     struct node_status ns; /* what the status board shows of it */
@@ -51,7 +52,7 @@ static void publish(struct prober *p) {
     if (!all) return;
     for (int i = 0; i < p->n; i++) {
         all[i] = p->nodes[i]->ns;
-        all[i].state = p->nodes[i]->state;
+        all[i].state = p->nodes[i]->health.state;
     }
     status_set_nodes(p->status, all, p->n);
     free(all);
@@ -59,25 +60,30 @@ static void publish(struct prober *p) {
 
 static void pnode_free(struct pnode *n);
 
-const char *node_state_name(int state) { return state == NODE_UP ? "up" : state == NODE_SUSPECT ? "suspect" : "down"; }
-
-static void set_state(struct pnode *n, int state, const char *why) {
-    if (n->state == state) return;
-    if (why)
-        log_notice("node %s: %s -> %s (%s)", n->addr, node_state_name(n->state), node_state_name(state), why);
-    else
-        log_notice("node %s: %s -> %s", n->addr, node_state_name(n->state), node_state_name(state));
-    n->state = state;
-}
-
-static void probe_failed(struct pnode *n, const char *why) {
-    snprintf(n->ns.last_error, sizeof(n->ns.last_error), "%s", why);
-    n->failures++;
-    int down_after = n->p->conf->probe_down_after;
-    set_state(n, n->failures >= down_after ? NODE_DOWN : NODE_SUSPECT, n->ns.last_error);
-    if (n->failures == down_after) refresher_request(n->p->refresher, "a node stopped answering probes");
+/* Carries out what the state machine (nodestate.c) made of a probe's outcome. */
+static void probe_outcome(struct pnode *n, enum probe_outcome o, const char *why) {
+    struct node_change c = nodestate_next(&n->health, o, n->p->conf->probe_down_after);
+    if (o == PROBE_FAILED) snprintf(n->ns.last_error, sizeof(n->ns.last_error), "%s", why);
+    if (c.from != c.to && o == PROBE_FAILED)
+        log_notice("node %s: %s -> %s (%s)", n->addr, node_state_name(c.from), node_state_name(c.to), why);
+    else if (c.from != c.to)
+        log_notice("node %s: %s -> %s", n->addr, node_state_name(c.from), node_state_name(c.to));
+    if (c.busy_began) {
+        /* Alive, but stuck in a script or function: every client gets -BUSY until it ends or is killed. */
+        n->ns.busy_since = status_wall_now();
+        snprintf(n->ns.busy_error, sizeof(n->ns.busy_error), "%s", why);
+        log_warning("node %s answers -%s (SCRIPT KILL or FUNCTION KILL through slotgate ends it)", n->addr, why);
+    }
+    if (c.busy_ended) {
+        log_notice("node %s is no longer BUSY (after %.1f s)", n->addr, status_wall_now() - n->ns.busy_since);
+        n->ns.busy_since = 0;
+        n->ns.busy_error[0] = '\0';
+    }
+    if (c.ask_refresh) refresher_request(n->p->refresher, "a node stopped answering probes");
     publish(n->p);
 }
+
+static void probe_failed(struct pnode *n, const char *why) { probe_outcome(n, PROBE_FAILED, why); }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
     struct pnode *n = ac->data;
@@ -104,16 +110,6 @@ static void on_pong(redisAsyncContext *ac, void *reply, void *priv) {
     if (!n || n->ac != ac) return;
     n->in_flight = 0;
     int busy = r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSY", 4) == 0;
-    if (busy && !n->ns.busy_since) {
-        /* Alive, but stuck in a script or function: every client gets -BUSY until it ends or is killed. */
-        n->ns.busy_since = status_wall_now();
-        snprintf(n->ns.busy_error, sizeof(n->ns.busy_error), "%s", r->str);
-        log_warning("node %s answers -%s (SCRIPT KILL or FUNCTION KILL through slotgate ends it)", n->addr, r->str);
-    } else if (!busy && n->ns.busy_since && r && r->type != REDIS_REPLY_ERROR) {
-        log_notice("node %s is no longer BUSY (after %.1f s)", n->addr, status_wall_now() - n->ns.busy_since);
-        n->ns.busy_since = 0;
-        n->ns.busy_error[0] = '\0';
-    }
     if (!r || (r->type == REDIS_REPLY_ERROR && !busy)) {
         probe_failed(n, r ? r->str : "no reply");
         return;
@@ -122,9 +118,7 @@ static void on_pong(redisAsyncContext *ac, void *reply, void *priv) {
     n->ns.latency_ms = (ev_now(n->p->loop) - n->sent) * 1000;
     n->ns.last_ok = status_wall_now();
     n->ns.probed = 1;
-    n->failures = 0;
-    set_state(n, NODE_UP, NULL);
-    publish(n->p);
+    probe_outcome(n, busy ? PROBE_BUSY : PROBE_PONG, busy ? r->str : NULL);
 }
 
 static long long info_field(const char *text, const char *name) {
@@ -253,7 +247,7 @@ static void probe(struct pnode *n, int ask_nodes) {
             probe_failed(n, why);
             return;
         }
-        dns_addr_string(&a.addr[n->failures % a.n], ip, sizeof(ip)); /* each address in turn while failing */
+        dns_addr_string(&a.addr[n->health.failures % a.n], ip, sizeof(ip)); /* each address in turn while failing */
         redisAsyncContext *ac = redisAsyncConnect(ip, n->port);
         if (!ac || ac->err) {
             probe_failed(n, ac ? ac->errstr : "out of memory");
@@ -287,7 +281,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents) {
     int asker = -1;
     for (int k = 0; k < p->n && asker < 0; k++) { /* CLUSTER NODES from the next master that is up */
         struct pnode *n = p->nodes[(p->rr + (unsigned)k) % (unsigned)p->n];
-        if (n->is_master && n->state == NODE_UP) asker = (int)((p->rr + (unsigned)k) % (unsigned)p->n);
+        if (n->is_master && n->health.state == NODE_UP) asker = (int)((p->rr + (unsigned)k) % (unsigned)p->n);
     }
     p->rr++;
     for (int i = 0; i < p->n; i++) {
@@ -343,8 +337,8 @@ void prober_set_map(struct prober *p, const struct slotmap *m) {
     for (int k = 0; k < p->n; k++) { /* nodes gone from the map */
         struct pnode *n = p->nodes[k];
         if (!n) continue;
-        if (n->state != NODE_UP && (!n->departed || now - n->departed < KEEP_DEPARTED)) {
-            if (!n->departed) log_notice("node %s left the slot map while %s", n->addr, node_state_name(n->state));
+        if (n->health.state != NODE_UP && (!n->departed || now - n->departed < KEEP_DEPARTED)) {
+            if (!n->departed) log_notice("node %s left the slot map while %s", n->addr, node_state_name(n->health.state));
             n->departed = n->departed ? n->departed : now;
             n->is_master = n->ns.is_master = n->ns.in_map = 0;
             next[count++] = n;

@@ -10,9 +10,8 @@
 
 #include "../conf/conf.h"
 #include "../router/slotmap.h"
+#include "nodestate.h"
 #include "refresh.h"
-
-enum { NODE_UP = 0, NODE_SUSPECT, NODE_DOWN };
 
 struct prober;
 
@@ -25,6 +24,5 @@ struct status;
 void prober_set_status(struct prober *p, struct status *s);
 /* The configuration changed (SIGHUP): take the new probe interval. */
 void prober_conf_changed(struct prober *p);
-const char *node_state_name(int state);
 
 #endif

@@ -1,6 +1,8 @@
 /* See refresh.h. One attempt at a time: connect, (AUTH), CLUSTER SLOTS, build, publish, disconnect. */
 #include "refresh.h"
 
+#include "mapaccept.h"
+
 #include <hiredis/adapters/libev.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -241,9 +243,8 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *priv) {
     h->answer = m; /* decided with the node's config epoch, in on_info */
 }
 
-/* A changed map is taken only once a second node agrees, or, when two nodes disagree (a failover or
- * reshard seen by one node before the other), from the node that has seen the newer configuration
- * epoch: that is the one the cluster converges to. */
+/* The node's epoch came with its map: mapaccept.c decides whether it becomes the current one (now, after
+ * a second opinion, or not at all). */
 static void on_info(redisAsyncContext *ac, void *reply, void *priv) {
     struct refresher *h = priv;
     redisReply *r = reply;
@@ -253,7 +254,9 @@ static void on_info(redisAsyncContext *ac, void *reply, void *priv) {
     struct slotmap *m = h->answer;
     h->answer = NULL;
     snprintf(h->last_good, sizeof(h->last_good), "%s", h->asked);
-    if (h->current && !slotmap_same(h->current, m) && !h->first) {
+    struct map_opinion first = {h->first, h->first_epoch}, answer = {m, epoch};
+    enum map_decision d = mapaccept_decide(h->current, h->first ? &first : NULL, &answer);
+    if (d == MAP_ASK_SECOND) {
         h->first = m;
         h->first_epoch = epoch;
         snprintf(h->first_from, sizeof(h->first_from), "%s", h->asked);
@@ -262,23 +265,17 @@ static void on_info(redisAsyncContext *ac, void *reply, void *priv) {
         try_next(h); /* a second opinion */
         return;
     }
-    if (h->first) {
-        struct slotmap *keep = m;
-        if (!slotmap_same(h->first, m)) {
-            /* equal epochs (common: a failover has not bumped them on every node yet): the map that
-             * leaves fewer slots without an owner, as a node mid-failover can omit a shard */
-            int first_wins = h->first_epoch > epoch || (h->first_epoch == epoch && h->first->covered > m->covered);
+    if (d == MAP_TAKE) {
+        accept_map(h, m, h->asked);
+    } else {
+        if (!slotmap_same(h->first, m))
             log_notice("nodes disagree about the slot map: %s (epoch %lld) and %s (epoch %lld); taking %s's",
-                       h->first_from, h->first_epoch, h->asked, epoch, first_wins ? h->first_from : h->asked);
-            keep = first_wins ? h->first : m;
-            slotmap_unref(first_wins ? m : h->first);
-        } else {
-            slotmap_unref(h->first);
-        }
+                       h->first_from, h->first_epoch, h->asked, epoch,
+                       d == MAP_TAKE_FIRST ? h->first_from : h->asked);
+        struct slotmap *keep = d == MAP_TAKE_FIRST ? h->first : m;
+        slotmap_unref(d == MAP_TAKE_FIRST ? m : h->first);
         h->first = NULL;
         accept_map(h, keep, h->asked);
-    } else {
-        accept_map(h, m, h->asked);
     }
     if (!h->have_cmds) {
         redisAsyncCommand(ac, on_command, h, "COMMAND");

@@ -17,6 +17,7 @@
 #include "../lib/dns.h"
 #include "../lib/log.h"
 #include "proxy.h"
+#include "../router/reply.h"
 #include "scripts.h"
 
 #define MAX_CLUSTER_RETRIES 100 /* bounded in time by the request's deadline */
@@ -345,11 +346,6 @@ void backend_free(struct backend *b) {
     worker_node_release(w, n);
 }
 
-static double retry_backoff(int attempt) {
-    double d = 0.02 * (1 << (attempt < 5 ? attempt : 5));
-    return d > 0.5 ? 0.5 : d;
-}
-
 /* NOSCRIPT for a script slotgate has seen: SCRIPT LOAD it on this same connection (so it is there
  * before the retry, whatever the pool size), then send the EVALSHA again, once. */
 static int reload_script(struct backend *b, struct req *r) {
@@ -379,33 +375,35 @@ static int reload_script(struct backend *b, struct req *r) {
     return ok;
 }
 
-/* Redis 7 redirects to its preferred endpoint: an address, a hostname, "" for an unknown endpoint (the
- * same host as the node that answered) or "?" (hostnames preferred, the node has none): -1. */
-static int redirect_endpoint(const struct backend *b, struct redirect *rd) {
-    if (rd->host[0] == '\0') snprintf(rd->host, sizeof(rd->host), "%s", b->node->host);
-    return strcmp(rd->host, "?") == 0 ? -1 : 0;
-}
-
-/* Parks r for another try after its backoff, when its retries and its deadline allow: 1 if parked. */
-static int retry_later(struct worker *w, struct req *r, double now) {
-    if (r->retries >= MAX_CLUSTER_RETRIES || now + retry_backoff(r->retries) >= r->deadline) return 0;
-    park_request(w, r, NULL, 0, now + retry_backoff(r->retries));
-    r->retries++;
-    return 1;
-}
-
 /* MOVED: the slot's owner changed for good. This worker's table is patched at once so the retry and the
- * requests after it go to the right node, and a full refresh is asked for, since one moved slot usually
- * means a reshard or failover that moved many. Returns the new owner. */
+ * requests after it go to the right node (reply.c asks for the refresh). Returns the new owner. */
 static struct node *follow_moved(struct worker *w, const struct redirect *rd) {
     struct node *to = worker_node(w, rd->host, rd->port);
     STAT_INC(w, moved);
     w->owner[rd->slot] = to;
-    worker_request_refresh(w, "MOVED");
     return to;
 }
 
-/* One complete reply for the head of the FIFO. */
+/* What reply.c needs to know of r to decide. */
+static void describe(const struct backend *b, const struct req *r, int path, struct reply_req *q) {
+    struct worker *w = b->w;
+    *q = (struct reply_req){.path = path,
+                            .node_host = b->node->host,
+                            .slot = r->slot,
+                            .redirects = r->redirects,
+                            .max_redirects = w->conf->max_redirects,
+                            .retries = r->retries,
+                            .max_retries = MAX_CLUSTER_RETRIES,
+                            .now = worker_now(w),
+                            .deadline = r->deadline,
+                            .can_reload_script = r->xform == XFORM_EVALSHA,
+                            .group_retry = r->group_retry};
+}
+
+static void carry_out(struct backend *b, struct req *r, const struct reply_decision *d, const char *p, size_t len);
+
+/* One complete reply for the head of the FIFO: the connection's own bookkeeping here (setup replies,
+ * pushes, ASKING's +OK), then reply.c decides what it means for the request and this carries it out. */
 static void handle_reply(struct backend *b, const char *p, size_t len) {
     struct worker *w = b->w;
     if (b->setup_replies > 0) {
@@ -430,17 +428,15 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         r->asking = 0;
         return;
     }
+    struct reply_req q;
+    struct reply_decision d;
     if (r->group_skip) { /* +OK of MULTI, +QUEUED of each command: the EXEC's reply is the one to keep */
         r->group_skip--;
-        if (p[0] != '-') return;
-        struct redirect rd;
-        int kind = resp_parse_redirect(p, len, &rd);
-        if (kind != REDIR_NONE && redirect_endpoint(b, &rd) < 0)
-            worker_request_refresh(w, "redirect to an unknown endpoint");
-        else if (kind == REDIR_MOVED)
-            follow_moved(w, &rd);
-        if (kind != REDIR_NONE || resp_error_is(p, len, "TRYAGAIN") || resp_error_is(p, len, "CLUSTERDOWN"))
-            r->group_retry = 1; /* EXEC will answer EXECABORT: nothing ran, the group goes again */
+        describe(b, r, RP_GROUP_QUEUED, &q);
+        reply_decide(p, len, &q, &d);
+        if (d.patch_moved) follow_moved(w, &d.rd);
+        if (d.refresh_why) worker_request_refresh(w, d.refresh_why);
+        if (d.group_retry) r->group_retry = 1; /* EXEC will answer EXECABORT: nothing ran, the group goes again */
         return;
     }
     backend_take_head(b);
@@ -453,57 +449,49 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         req_free(w, r);
         return;
     }
-    if (r->group_retry) { /* a queued command was refused for where its slot is: the group goes again */
-        double now = worker_now(w);
-        r->group_retry = 0;
-        if (retry_later(w, r, now)) return; /* else the EXECABORT goes to the client */
-    }
-    if (r->xform == XFORM_UPLOAD) { /* its bytes were not kept: no redirection or retry (upload.c) */
-        if (p[0] == '-' && upload_reply_error(w, r, p, len)) return;
-        req_reply(w, r, p, len);
+    int path = r->xform == XFORM_UPLOAD ? RP_UPLOAD : r->dedicated == DED_TXN ? RP_TXN : RP_PLAIN;
+    describe(b, r, path, &q);
+    r->group_retry = 0;
+    reply_decide(p, len, &q, &d);
+    carry_out(b, r, &d, p, len);
+}
+
+/* Does what reply.c decided for r's reply p. */
+static void carry_out(struct backend *b, struct req *r, const struct reply_decision *d, const char *p, size_t len) {
+    struct worker *w = b->w;
+    if (d->refresh_why) worker_request_refresh(w, d->refresh_why);
+    switch (d->action) {
+    case REPLY_MOVED:
+    case REPLY_ASK: {
+        struct node *to;
+        r->redirects++;
+        if (d->action == REPLY_MOVED) {
+            to = follow_moved(w, &d->rd);
+        } else {
+            /* ASK is one-shot: the map is not changed, ASKING must precede the command on the same
+             * connection. */
+            to = worker_node(w, d->rd.host, d->rd.port);
+            STAT_INC(w, ask);
+            r->asking = 1;
+        }
+        r->state = REQ_NEW;
+        route_request(w, r, to, NULL, 0);
         return;
     }
-    if (p[0] == '-' && r->dedicated != DED_TXN) { /* a transaction's errors are the client's to see */
-        struct redirect rd;
-        double now = worker_now(w);
-        if (resp_parse_redirect(p, len, &rd) != REDIR_NONE && redirect_endpoint(b, &rd) < 0) {
-            /* "?": the node that owns the slot now has no hostname to give (hostnames preferred). The
-             * refreshed map has its address; the request waits for it like a TRYAGAIN. */
-            worker_request_refresh(w, "redirect to an unknown endpoint");
-            if (retry_later(w, r, now)) return;
-            /* clients never see MOVED/ASK, not even this one */
-            req_reply_error(w, r, "CLUSTERDOWN slotgate: slot %u moved to a node that announces no address", rd.slot);
-            return;
-        } else if (rd.kind != REDIR_NONE) {
-            if (++r->redirects > w->conf->max_redirects) {
-                req_reply_error(w, r, "ERR slotgate: too many redirections for slot %u (last: %.*s)", rd.slot,
-                                (int)(len - 3), p + 1);
-                return;
-            }
-            struct node *to;
-            if (rd.kind == REDIR_MOVED) {
-                to = follow_moved(w, &rd);
-            } else {
-                to = worker_node(w, rd.host, rd.port);
-                /* ASK is one-shot: the map is not changed, ASKING must precede the command on the
-                 * same connection. */
-                STAT_INC(w, ask);
-                r->asking = 1;
-            }
-            r->state = REQ_NEW;
-            route_request(w, r, to, NULL, 0);
-            return;
-        }
-        if (r->xform == XFORM_EVALSHA && resp_error_is(p, len, "NOSCRIPT") && reload_script(b, r)) return;
-        int tryagain = resp_error_is(p, len, "TRYAGAIN"), down = resp_error_is(p, len, "CLUSTERDOWN");
-        if ((tryagain || down) && retry_later(w, r, now)) {
-            if (tryagain)
-                STAT_INC(w, tryagain);
-            else
-                STAT_INC(w, clusterdown), worker_request_refresh(w, "CLUSTERDOWN");
-            return;
-        }
+    case REPLY_RETRY:
+        if (d->is_tryagain) STAT_INC(w, tryagain);
+        if (d->is_clusterdown) STAT_INC(w, clusterdown);
+        park_request(w, r, NULL, 0, d->retry_at);
+        r->retries++;
+        return;
+    case REPLY_RELOAD_SCRIPT:
+        if (reload_script(b, r)) return;
+        __attribute__((fallthrough)); /* the client sees the NOSCRIPT */
+    case REPLY_DELIVER_ERROR:
         CTR_INC(b->node->ctr, errors); /* an error the client sees (redirections and retries are not) */
+        break;
+    case REPLY_FAIL: return req_reply_error(w, r, "%s", d->text);
+    default: break;
     }
     req_reply(w, r, p, len);
 }

@@ -280,6 +280,31 @@ static void remember_scripts(struct worker *w, struct req *r, const struct plan 
     }
 }
 
+/* Keyed and keyless commands sent on as they are, but handled apart: scripts, and PUBLISH. */
+static void mark_special(struct client *c, struct req *r, const struct plan *plan, const char *cmd) {
+    struct worker *w = c->w;
+    switch (plan->cmd->special) {
+    case SPECIAL_EVAL:
+    case SPECIAL_EVALSHA:
+    case SPECIAL_FCALL: /* its own connection, no deadline: see dedicated.c */
+        r->dedicated = DED_SCRIPT;
+        r->timeout = -1;
+        remember_scripts(w, r, plan, &c->parser, cmd);
+        break;
+    case SPECIAL_PUBLISH: {
+        /* It answers how many clients of this slotgate receive it. And one channel's messages all go
+         * through one master, the one its name hashes to as a key would: the cluster bus carries them
+         * from there to the other nodes in order, as a single server delivers them. */
+        const char *ch = resp_request_arg(&c->parser, cmd, 1);
+        r->xform = XFORM_PUBLISH;
+        r->receivers = subs_receivers(w->subs, ch, c->parser.argv[1].len);
+        r->slot = (int)slot_for_key(ch, c->parser.argv[1].len);
+        break;
+    }
+    default: break;
+    }
+}
+
 /* Runs one parsed command: plan it, then answer it here, forward it, split it or fan it out. */
 static void handle_command(struct client *c, const char *cmd) {
     struct worker *w = c->w;
@@ -329,26 +354,7 @@ static void handle_command(struct client *c, const char *cmd) {
     }
     r->slot = plan->slot;
     r->is_readonly = (plan->cmd->flags & CMD_READONLY) != 0;
-    switch (plan->cmd->special) {
-    case SPECIAL_EVAL:
-    case SPECIAL_EVALSHA:
-    case SPECIAL_FCALL: /* its own connection, no deadline: see dedicated.c */
-        r->dedicated = DED_SCRIPT;
-        r->timeout = -1;
-        remember_scripts(w, r, plan, &c->parser, cmd);
-        break;
-    case SPECIAL_PUBLISH: {
-        /* It answers how many clients of this slotgate receive it. And one channel's messages all go
-         * through one master, the one its name hashes to as a key would: the cluster bus carries them
-         * from there to the other nodes in order, as a single server delivers them. */
-        const char *ch = resp_request_arg(&c->parser, cmd, 1);
-        r->xform = XFORM_PUBLISH;
-        r->receivers = subs_receivers(w->subs, ch, c->parser.argv[1].len);
-        r->slot = (int)slot_for_key(ch, c->parser.argv[1].len);
-        break;
-    }
-    default: break;
-    }
+    if (plan->cmd->special) mark_special(c, r, plan, cmd);
     route_request(w, r, NULL, bytes, len);
 }
 

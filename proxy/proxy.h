@@ -345,7 +345,6 @@ int dedicated_send(struct req *r, struct node *n, const char *p, size_t len);
 int upload_try_start(struct client *c); /* 1: the parser's current request is streamed (or waits to be) */
 void upload_forward(struct client *c);
 void upload_node_drained(struct backend *b); /* the dedicated connection's output went down */
-int upload_reply_error(struct worker *w, struct req *r, const char *p, size_t len); /* 1: answered */
 
 /* procinfo.c: INFO's template (router/info.h) for the sections in mask. */
 int info_template(struct worker *w, unsigned mask, struct sbuf *b);

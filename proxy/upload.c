@@ -102,10 +102,3 @@ void upload_node_drained(struct backend *b) {
     c->upload_paused = 0;
     ev_io_start(c->w->loop, &c->rio);
 }
-
-int upload_reply_error(struct worker *w, struct req *r, const char *p, size_t len) {
-    struct redirect rd;
-    if (resp_parse_redirect(p, len, &rd) == REDIR_NONE && !resp_error_is(p, len, "TRYAGAIN")) return 0;
-    req_reply_error(w, r, "TRYAGAIN slotgate: slot %d moved while the value was being sent; send it again", r->slot);
-    return 1;
-}
