@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "proxy.h"
+#include "worker.h"
 
 struct admin;
 

@@ -16,7 +16,9 @@
 
 #include "../lib/dns.h"
 #include "../lib/log.h"
-#include "proxy.h"
+#include "dedicated.h"
+#include "upload.h"
+#include "worker.h"
 #include "../router/reply.h"
 #include "scripts.h"
 
@@ -30,12 +32,8 @@ static void on_backend_io(struct ev_loop *loop, ev_io *io, int revents);
 static void on_backend_timer(struct ev_loop *loop, ev_timer *t, int revents);
 
 struct req *backend_take_head(struct backend *b) {
-    struct req *r = b->head;
-    if (!r) return NULL;
-    b->head = r->lnext;
-    if (!b->head) b->tail = NULL;
-    b->ninflight--;
-    r->lnext = NULL;
+    struct req *r = FIFO_POP(&b->inflight, lnext);
+    if (r) b->ninflight--;
     return r;
 }
 
@@ -130,7 +128,7 @@ void backend_names_resolved(struct worker *w) {
     }
 }
 
-struct backend *backend_connect(struct worker *w, struct node *n, struct backend **home, struct client *owner,
+struct backend *backend_connect(struct worker *w, struct node *n, struct backend **home, struct client *client,
                                 int dedicated, int readonly) {
     struct dns_addrs a;
     char err[96], why[128];
@@ -159,7 +157,7 @@ struct backend *backend_connect(struct worker *w, struct node *n, struct backend
         w->resolving = b;
     }
     b->home = home;
-    b->owner = owner;
+    b->client = client;
     n->nrefs++;
     CTR_INC(n->ctr, connections);
     b->dedicated = dedicated;
@@ -191,8 +189,8 @@ struct backend *backend_for_reads(struct worker *w, struct node *n) {
 }
 
 static void arm_deadline(struct backend *b) {
-    if (b->state != BE_READY || !b->head || ev_is_active(&b->timer)) return;
-    double left = b->head->expires - worker_now(b->w);
+    if (b->state != BE_READY || !b->inflight.head || ev_is_active(&b->timer)) return;
+    double left = b->inflight.head->expires - worker_now(b->w);
     ev_timer_set(&b->timer, left > 0 ? left : 0, 0);
     ev_timer_start(b->w->loop, &b->timer);
 }
@@ -222,12 +220,7 @@ int backend_send(struct backend *b, struct req *r, const char *p, size_t len) {
         r->timeout < 0 ? 1e300 : r->sent_at + (r->timeout > 0 ? r->timeout : w->conf->command_timeout_ms / 1000.0);
     r->state = REQ_SENT;
     r->group_skip = r->group_n; /* a group sent again expects all its replies again */
-    r->lnext = NULL;
-    if (b->tail)
-        b->tail->lnext = r;
-    else
-        b->head = r;
-    b->tail = r;
+    FIFO_PUSH(&b->inflight, r, lnext);
     b->ninflight++;
     arm_deadline(b);
     worker_mark_backend(w, b);
@@ -251,7 +244,7 @@ void backend_flush(struct backend *b) {
             return;
         }
         if (n > 0) b->written += (uint64_t)n;
-        if (b->owner) upload_node_drained(b);
+        if (b->client) upload_node_drained(b);
     }
     if (b->out.pending && !ev_is_active(&b->wio))
         ev_io_start(b->w->loop, &b->wio);
@@ -266,15 +259,15 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
     struct worker *w = b->w;
     struct node *n = b->node;
     if (b->state == BE_CLOSED) return;
-    struct client *owner = b->owner;
+    struct client *client = b->client;
     int was_ready = b->state == BE_READY;
-    if (b->close_when_idle && !b->head) {
+    if (b->close_when_idle && !b->inflight.head) {
         log_debug("worker %d: dedicated connection to %s released", w->id, n->addr);
     } else {
         log_notice("worker %d: connection to node %s %s: %s", w->id, n->addr, was_ready ? "lost" : "failed", why);
-        if (!b->owner) node_failed(w, n, why);
+        if (!b->client) node_failed(w, n, why);
     }
-    if (b->owner) dedicated_detach(b);
+    if (b->client) dedicated_detach(b);
     if (b->is_resolving) resolving_unlink(b);
     if (!was_ready && !b->close_when_idle) dns_forget(n->host); /* the name may point elsewhere now */
     ev_io_stop(w->loop, &b->rio);
@@ -286,20 +279,18 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
     CTR_ADD(n->ctr, connections, -1);
     if (b->home && *b->home == b) *b->home = NULL;
     b->home = NULL;
-    if (owner && owner->upload) /* part of a command went out: the rest of it cannot be parsed */
-        client_close(owner);
+    if (client && client->upload) /* part of a command went out: the rest of it cannot be parsed */
+        client_close(client);
     if (b->stream) { /* its client has part of a reply: nothing can follow that */
         struct req *sr = b->stream;
         b->stream = NULL;
         if (sr->client) sr->client->streaming = NULL, client_close(sr->client);
         req_free(w, sr);
     }
-    struct req *r = b->head;
-    b->head = b->tail = NULL;
+    struct req_fifo lost = b->inflight; /* taken whole: what follows may send on other connections */
+    b->inflight = (struct req_fifo){0};
     b->ninflight = 0;
-    while (r) {
-        struct req *next = r->lnext;
-        r->lnext = NULL;
+    for (struct req *r; (r = FIFO_POP(&lost, lnext));) {
         r->asking = 0;
         if (b->dedicated != DED_NONE)
             CTR_INC(n->ctr, errors),
@@ -311,7 +302,6 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
                                 n->addr, why);
         else
             park_request(w, r, NULL, 0, worker_now(w));
-        r = next;
     }
     if (!b->close_when_idle) worker_request_refresh(w, "backend connection error");
     worker_mark_backend(w, b); /* freed at the next flush, once no caller holds it */
@@ -327,13 +317,9 @@ void backend_free(struct backend *b) {
         if (b->fd >= 0) close(b->fd);
         CTR_ADD(b->node->ctr, connections, -1);
         if (b->home && *b->home == b) *b->home = NULL;
-        if (b->owner) dedicated_detach(b);
+        if (b->client) dedicated_detach(b);
     }
-    while (b->head) {
-        struct req *r = b->head;
-        b->head = r->lnext;
-        req_free(w, r);
-    }
+    for (struct req *r; (r = FIFO_POP(&b->inflight, lnext));) req_free(w, r);
     if (b->stream) {
         if (b->stream->client) b->stream->client->streaming = NULL;
         req_free(w, b->stream);
@@ -352,7 +338,7 @@ static int reload_script(struct backend *b, struct req *r) {
     struct worker *w = b->w;
     size_t blen;
     r->xform = XFORM_NONE; /* once */
-    char *body = scripts_lookup(w->scripts, r->sha, &blen);
+    char *body = scripts_lookup(w->shared.scripts, r->sha, &blen);
     if (!body) return 0;
     struct req *load = req_new(w);
     char hdr[64];
@@ -380,7 +366,7 @@ static int reload_script(struct backend *b, struct req *r) {
 static struct node *follow_moved(struct worker *w, const struct redirect *rd) {
     struct node *to = worker_node(w, rd->host, rd->port);
     STAT_INC(w, moved);
-    w->owner[rd->slot] = to;
+    route_patch(&w->view.routes, rd->slot, to);
     return to;
 }
 
@@ -419,7 +405,7 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         dedicated_push(b, p, len);
         return;
     }
-    struct req *r = b->head;
+    struct req *r = b->inflight.head;
     if (!r) {
         backend_close(b, "reply with no request in flight", 1);
         return;
@@ -443,7 +429,7 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
     CTR_INC(b->node->ctr, requests);
     /* A released dedicated connection goes once its last reply is in (the cmd bytes stay readable
      * until the deferred free). */
-    if (b->close_when_idle && !b->head) backend_close(b, "released", 0);
+    if (b->close_when_idle && !b->inflight.head) backend_close(b, "released", 0);
     if (req_is_orphan(r)) {
         chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
         req_free(w, r);
@@ -501,14 +487,14 @@ static void carry_out(struct backend *b, struct req *r, const struct reply_decis
  * when such a reply starts at the front of the input. */
 static int stream_start(struct backend *b) {
     struct worker *w = b->w;
-    struct req *r = b->head;
+    struct req *r = b->inflight.head;
     const char *p = b->in.data + b->in.start;
     size_t avail = ibuf_len(&b->in), digits = 1;
     if (avail < 9 || p[0] != '$') return 0;
     while (digits < 8 && p[digits] >= '0' && p[digits] <= '9') digits++;
     if (digits < 7) return 0; /* fewer than 6 digits: under STREAM_MIN, the common case ends here */
     if (!r || b->setup_replies || b->dedicated == DED_PUBSUB || r->asking || r->parent || r->xform != XFORM_NONE ||
-        (r->client && r->client->qhead != r))
+        (r->client && r->client->queue.head != r))
         return 0;
     const char *crlf = memchr(p, '\r', avail < 24 ? avail : 24);
     long long n;
@@ -557,7 +543,7 @@ static void stream_forward(struct backend *b) {
     b->stream = NULL;
     if (c) c->streaming = NULL;
     req_stream_end(w, r);
-    if (b->close_when_idle && !b->head) backend_close(b, "released", 0);
+    if (b->close_when_idle && !b->inflight.head) backend_close(b, "released", 0);
 }
 
 static void backend_read(struct backend *b) {
@@ -588,7 +574,7 @@ static void backend_read(struct backend *b) {
             snprintf(why, sizeof(why), "protocol error from the node: %s", err);
             /* The request at the head got the bad reply: it fails now, not retried into the next
              * connection; the others in flight are handled as for any lost connection. */
-            struct req *r = b->setup_replies ? NULL : b->head;
+            struct req *r = b->setup_replies ? NULL : b->inflight.head;
             if (r) {
                 backend_take_head(b);
                 CTR_INC(b->node->ctr, errors);
@@ -647,8 +633,8 @@ static void on_backend_timer(struct ev_loop *loop, ev_timer *t, int revents) {
         backend_close(b, why, 1);
         return;
     }
-    if (!b->head) return;
-    double due = b->head->sent_at + w->conf->command_timeout_ms / 1000.0;
+    if (!b->inflight.head) return;
+    double due = b->inflight.head->sent_at + w->conf->command_timeout_ms / 1000.0;
     if (worker_now(w) < due) {
         arm_deadline(b);
         return;

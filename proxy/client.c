@@ -1,5 +1,5 @@
 /* Client connections: read, parse (router/resp), plan (router/command), send, and return replies in
- * request order. A reply that arrives before the ones ahead of it waits in the client's hold chain;
+ * request order. A reply that arrives before the ones ahead of it waits in the client's early chain;
  * the in-order common case goes straight to the output chain. Reading pauses while a client has too
  * many requests or reply bytes pending (backpressure) and resumes as its output drains. */
 #include <errno.h>
@@ -16,7 +16,11 @@
 #include "../router/slot.h"
 #include "scripts.h"
 #include "../lib/log.h"
-#include "proxy.h"
+#include "dedicated.h"
+#include "fanout.h"
+#include "local.h"
+#include "upload.h"
+#include "worker.h"
 
 #define MAX_QUEUED 8192 /* requests in flight for one client before its reads pause */
 
@@ -27,7 +31,7 @@ void client_accept(struct worker *w, int fd, const char *addr) {
     struct client *c = calloc(1, sizeof(*c));
     if (!c) {
         close(fd);
-        shared_counter_add(w->total_clients, -1);
+        shared_counter_add(w->shared.total_clients, -1);
         return;
     }
     c->w = w;
@@ -50,10 +54,10 @@ void client_accept(struct worker *w, int fd, const char *addr) {
     snprintf(c->laddr, sizeof(c->laddr), "%s:%d", host, port);
     resp_request_init(&c->parser, w->conf->proto_max_bulk_len, w->conf->max_multibulk_len);
     chain_init(&c->out);
-    chain_init(&c->hold);
-    chain_init(&c->txn_held);
+    chain_init(&c->early);
+    chain_init(&c->txn_queued);
     chain_init(&c->push);
-    c->txn_slot = -1;
+    txn_init(&c->txn_state);
     ev_io_init(&c->rio, on_client_io, fd, EV_READ);
     ev_io_init(&c->wio, on_client_io, fd, EV_WRITE);
     c->rio.data = c->wio.data = c;
@@ -78,23 +82,23 @@ void client_close(struct client *c) {
         w->clients = c->next;
     if (c->next) c->next->prev = c->prev;
     w->nclients--;
-    shared_counter_add(w->total_clients, -1);
+    shared_counter_add(w->shared.total_clients, -1);
     /* Requests still at a backend or parked stay there until their reply comes; it is then dropped. */
-    for (struct req *r = c->qhead, *next; r; r = next) {
+    for (struct req *r = c->queue.head, *next; r; r = next) {
         next = r->qnext;
         if (r->state == REQ_DONE)
             req_free(w, r);
         else
             r->client = NULL;
     }
-    c->qhead = c->qtail = NULL;
+    c->queue = (struct req_fifo){0};
     if (c->streaming) { /* the node's reply is still coming: read it (and drop it) */
         backend_stream_resume(c->streaming);
         c->streaming = NULL;
     }
     dedicated_close_all(c);
     chain_free(&w->pool, &c->out);
-    chain_free(&w->pool, &c->hold);
+    chain_free(&w->pool, &c->early);
     ibuf_free(&w->pool, &c->in);
     resp_request_free(&c->parser);
     free(c->name);
@@ -113,18 +117,16 @@ void client_free(struct client *c) {
 }
 
 static void pop_head(struct worker *w, struct client *c) {
-    struct req *r = c->qhead;
-    c->qhead = r->qnext;
-    if (!c->qhead) c->qtail = NULL;
+    struct req *r = FIFO_POP(&c->queue, qnext);
     c->nqueued--;
     c->done_batch = r->batch;
     if (c->upload_barrier == r) c->upload_barrier = NULL, c->resume_parse = 1; /* upload.c */
     if (c->sub_barrier == r) c->sub_barrier = NULL, c->resume_parse = 1;       /* dedicated.c */
-    if (!c->qhead && c->upload_wait) c->upload_wait = 0, c->resume_parse = 1;
+    if (!c->queue.head && c->upload_wait) c->upload_wait = 0, c->resume_parse = 1;
     req_free(w, r);
 }
 
-static void release_held(struct worker *w, struct client *c);
+static void release_early(struct worker *w, struct client *c);
 
 /* The command's bytes are no longer needed once its reply is in. */
 static void release_cmd(struct worker *w, struct req *r) {
@@ -136,11 +138,7 @@ static void release_cmd(struct worker *w, struct req *r) {
 void client_enqueue(struct client *c, struct req *r) {
     r->client = c;
     r->batch = c->read_seq;
-    if (c->qtail)
-        c->qtail->qnext = r;
-    else
-        c->qhead = r;
-    c->qtail = r;
+    FIFO_PUSH(&c->queue, r, qnext);
     c->nqueued++;
 }
 
@@ -170,7 +168,7 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
     if (__builtin_expect(r->xform == XFORM_SCAN, 0)) {
         struct sbuf b = {0};
         r->xform = XFORM_NONE;
-        if (scan_reply_rewrite(reply, len, r->scan_shard, (unsigned)w->nshards, &b) < 0)
+        if (scan_reply_rewrite(reply, len, r->scan_shard, (unsigned)w->view.routes.nshards, &b) < 0)
             req_reply_error(w, r, "ERR slotgate: out of memory");
         else
             req_reply(w, r, b.p, b.len);
@@ -190,12 +188,12 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
     }
     if (r->noreply) len = 0; /* CLIENT REPLY OFF/SKIP: it keeps its place in the order, with nothing to write */
     if (reply[0] == '-') STAT_INC(w, errors);
-    if (c->qhead != r) { /* replies ahead of this one are still missing: hold it */
-        if (chain_append_pinned(&w->pool, &c->hold, reply, len, &r->reply) < 0) {
+    if (c->queue.head != r) { /* replies ahead of this one are still missing: it waits with the early ones */
+        if (chain_append_pinned(&w->pool, &c->early, reply, len, &r->reply) < 0) {
             client_close(c);
             return;
         }
-        chain_mark_written(&w->pool, &c->hold);
+        chain_mark_written(&w->pool, &c->early);
         r->state = REQ_DONE;
         return;
     }
@@ -204,21 +202,21 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
         return;
     }
     pop_head(w, c);
-    release_held(w, c);
+    release_early(w, c);
 }
 
 /* After the head request's reply went out: the replies that were waiting behind it follow. */
-static void release_held(struct worker *w, struct client *c) {
-    while (c->qhead && c->qhead->state == REQ_DONE) {
-        struct req *h = c->qhead;
+static void release_early(struct worker *w, struct client *c) {
+    while (c->queue.head && c->queue.head->state == REQ_DONE) {
+        struct req *h = c->queue.head;
         if (chain_copy(&w->pool, &c->out, &h->reply, NULL) < 0) {
             client_close(c);
             return;
         }
-        chain_unpin(&w->pool, &c->hold, &h->reply);
+        chain_unpin(&w->pool, &c->early, &h->reply);
         pop_head(w, c);
     }
-    if (!c->qhead && c->push.head) dedicated_flush_push(c);
+    if (!c->queue.head && c->push.head) dedicated_flush_push(c);
     worker_mark_client(w, c);
 }
 
@@ -247,7 +245,7 @@ void req_stream_end(struct worker *w, struct req *r) {
         return;
     }
     pop_head(w, c);
-    release_held(w, c);
+    release_early(w, c);
 }
 
 void req_reply_error(struct worker *w, struct req *r, const char *fmt, ...) {
@@ -272,7 +270,7 @@ static void remember_scripts(struct worker *w, struct req *r, const struct plan 
     int special = p->cmd->special;
     if (special == SPECIAL_EVAL || special == SPECIAL_SCRIPT_LOAD) {
         uint32_t at = special == SPECIAL_SCRIPT_LOAD ? 2 : 1;
-        scripts_remember(w->scripts, resp_request_arg(q, cmd, at), q->argv[at].len);
+        scripts_remember(w->shared.scripts, resp_request_arg(q, cmd, at), q->argv[at].len);
     } else if (special == SPECIAL_EVALSHA && q->argv[1].len == 40) {
         r->xform = XFORM_EVALSHA;
         memcpy(r->sha, resp_request_arg(q, cmd, 1), 40);
@@ -297,7 +295,7 @@ static void mark_special(struct client *c, struct req *r, const struct plan *pla
          * from there to the other nodes in order, as a single server delivers them. */
         const char *ch = resp_request_arg(&c->parser, cmd, 1);
         r->xform = XFORM_PUBLISH;
-        r->receivers = subs_receivers(w->subs, ch, c->parser.argv[1].len);
+        r->receivers = subs_receivers(w->shared.subs, ch, c->parser.argv[1].len);
         r->slot = (int)slot_for_key(ch, c->parser.argv[1].len);
         break;
     }
@@ -308,7 +306,7 @@ static void mark_special(struct client *c, struct req *r, const struct plan *pla
 /* Runs one parsed command: plan it, then answer it here, forward it, split it or fan it out. */
 static void handle_command(struct client *c, const char *cmd) {
     struct worker *w = c->w;
-    struct plan *plan = &w->plan;
+    struct plan *plan = &w->tmp.plan;
     struct req *r = req_new(w);
     if (!r) {
         client_close(c);
@@ -316,7 +314,7 @@ static void handle_command(struct client *c, const char *cmd) {
     }
     double now = worker_now(w);
     r->started = now;
-    r->deadline = now + worker_hold(w);
+    r->deadline = now + failover_window(w);
     c->last_cmd = now;
     client_enqueue(c, r);
     STAT_INC(w, commands);
@@ -324,7 +322,7 @@ static void handle_command(struct client *c, const char *cmd) {
         r->noreply = 1;
         if (c->reply_mode == REPLY_SKIP_NEXT) c->reply_mode = 0;
     }
-    plan_request(w->cmds, &c->parser, cmd, plan);
+    plan_request(w->view.cmds, &c->parser, cmd, plan);
     if (plan->cmd) r->family = (uint8_t)plan->cmd->family;
     if (!c->is_authed && !(plan->cmd && (plan->cmd->local == LOCAL_AUTH || plan->cmd->local == LOCAL_HELLO ||
                                          plan->cmd->local == LOCAL_QUIT || plan->cmd->local == LOCAL_RESET)))
@@ -348,9 +346,9 @@ static void handle_command(struct client *c, const char *cmd) {
         return fanout_all(w, r, bytes, len, plan->merge, NULL);
     }
     if (plan->route == ROUTE_ANY || plan->slot < 0) { /* any master: spread them round robin */
-        if (w->nshards == 0)
+        if (w->view.routes.nshards == 0)
             return req_reply_error(w, r, "CLUSTERDOWN The cluster is down: slotgate has not loaded the slot map yet");
-        plan->slot = w->shard_slot[w->any_rr++ % (unsigned)w->nshards];
+        plan->slot = route_any_slot(&w->view.routes);
     }
     r->slot = plan->slot;
     r->is_readonly = (plan->cmd->flags & CMD_READONLY) != 0;
@@ -447,13 +445,13 @@ static void client_read(struct client *c) {
 }
 
 /* client-output-buffer-limit, as Redis applies it: over the hard limit, or over the soft one for its
- * seconds in a row, the client is disconnected (and logged). Replies held for order and pub/sub messages
+ * seconds in a row, the client is disconnected (and logged). Replies waiting for order and pub/sub messages
  * waiting behind replies count too. 1 when it was closed. */
 static int over_output_limit(struct client *c) {
     struct worker *w = c->w;
     int cls = c->sub_mode ? CONF_OBL_PUBSUB : CONF_OBL_NORMAL;
     const struct conf_obl *l = &w->conf->obl[cls];
-    size_t used = c->out.pending + c->hold.pending + c->push.pending;
+    size_t used = c->out.pending + c->early.pending + c->push.pending;
     const char *which = NULL;
     if (l->hard && (long long)used > l->hard) {
         which = "hard";
@@ -480,12 +478,12 @@ static int over_output_limit(struct client *c) {
  * So does slotgate: while the oldest unanswered request came in the same read as the replies already
  * waiting, and is on its way to a node (no part of it parked; a script, but no other dedicated one), the
  * write waits for the rest; a pipeline whose requests went to several nodes then costs one write, not
- * one per node reply. Bounded by HOLD_OUTPUT_MAX bytes; park_request sets flush_now. */
-#define HOLD_OUTPUT_MAX (64 * 1024)
+ * one per node reply. Bounded by DEFER_OUTPUT_MAX bytes; park_request sets flush_now. */
+#define DEFER_OUTPUT_MAX (64 * 1024)
 static int output_can_wait(const struct client *c) {
-    const struct req *h = c->qhead;
+    const struct req *h = c->queue.head;
     return h && h->batch == c->done_batch && !c->flush_now && (h->dedicated == DED_NONE || h->dedicated == DED_SCRIPT) &&
-           c->out.pending < HOLD_OUTPUT_MAX && !c->is_closing && !c->streaming && !c->upload && !c->push.pending &&
+           c->out.pending < DEFER_OUTPUT_MAX && !c->is_closing && !c->streaming && !c->upload && !c->push.pending &&
            !ev_is_active(&c->wio);
 }
 
@@ -504,7 +502,7 @@ void client_flush(struct client *c) {
             STAT_ADD(w, net_out, n);
         }
     }
-    if ((c->out.pending || c->hold.pending || c->push.pending) && over_output_limit(c)) return;
+    if ((c->out.pending || c->early.pending || c->push.pending) && over_output_limit(c)) return;
     if (c->streaming && c->out.pending < 256 * 1024) {
         struct backend *b = c->streaming;
         c->streaming = NULL;
@@ -515,7 +513,7 @@ void client_flush(struct client *c) {
         return;
     }
     if (ev_is_active(&c->wio)) ev_io_stop(w->loop, &c->wio);
-    if (c->is_closing && !c->qhead) {
+    if (c->is_closing && !c->queue.head) {
         client_close(c);
         return;
     }

@@ -1,6 +1,6 @@
 /* Commands that need a backend connection of their own, because Redis keeps state on the connection:
  *  - transactions: WATCH pins the client to the node of the watched key; MULTI is answered here and the
- *    transaction is opened on the node of its first key (keyless commands queued before that are held
+ *    transaction is opened on the node of its first key (keyless commands queued before that are kept
  *    and replayed), every later key must be in the same slot or the command gets CROSSSLOT and EXEC
  *    then EXECABORT, as Redis does for a command refused while queueing; EXEC/DISCARD/UNWATCH release
  *    the connection once it answered.
@@ -22,18 +22,21 @@
 #include <strings.h>
 
 #include "../lib/log.h"
-#include "proxy.h"
+#include "../router/txn.h"
+#include "dedicated.h"
+#include "local.h"
+#include "worker.h"
 
 #define REPLY_LIT(w, r, lit) req_reply(w, r, lit, sizeof(lit) - 1)
 
 static const char MULTI_CMD[] = "*1\r\n$5\r\nMULTI\r\n";
 static const char DISCARD_CMD[] = "*1\r\n$7\r\nDISCARD\r\n";
 
-int dedicated_in_mode(const struct client *c) { return c->in_multi || c->sub_mode; }
+int dedicated_in_mode(const struct client *c) { return c->txn_state.in_multi || c->sub_mode; }
 
 static int is_name(const struct plan *p, const char *name) { return p->cmd && strcmp(p->cmd->name, name) == 0; }
 
-/* A request whose reply nobody waits for (MULTI and held commands replayed on the pinned connection,
+/* A request whose reply nobody waits for (MULTI and queued commands replayed on the pinned connection,
  * whose replies slotgate already gave): it keeps the connection's replies matched to requests. */
 static int send_internal(struct worker *w, struct backend *b, const char *p, size_t len) {
     struct req *r = req_new(w);
@@ -60,16 +63,16 @@ static void forget_script_conn(struct client *c, struct backend *b) {
 static void release(struct backend *b) {
     if (!b) return;
     b->close_when_idle = 1;
-    if (b->owner) {
-        struct client *c = b->owner;
+    if (b->client) {
+        struct client *c = b->client;
         if (c->txn == b) c->txn = NULL;
         if (c->blocking == b) c->blocking = NULL;
         if (c->sub == b) c->sub = NULL;
         if (c->ssub == b) c->ssub = NULL;
         forget_script_conn(c, b);
-        b->owner = NULL;
+        b->client = NULL;
     }
-    if (!b->head) backend_close(b, "released", 0);
+    if (!b->inflight.head) backend_close(b, "released", 0);
 }
 
 /* A script connection not used for a while, or a pub/sub one left with no subscription, goes (the
@@ -77,7 +80,7 @@ static void release(struct backend *b) {
 void dedicated_release_idle(struct client *c, double now, double idle_s) {
     for (int i = c->nscripts - 1; i >= 0; i--) {
         struct backend *b = c->scripts[i];
-        if (!b->head && now - b->last_used > idle_s) release(b);
+        if (!b->inflight.head && now - b->last_used > idle_s) release(b);
     }
     if (c->sub_mode || c->push.pending) return;
     struct backend *subs[2] = {c->sub, c->ssub};
@@ -87,12 +90,12 @@ void dedicated_release_idle(struct client *c, double now, double idle_s) {
 }
 
 void dedicated_detach(struct backend *b) {
-    struct client *c = b->owner;
-    b->owner = NULL;
+    struct client *c = b->client;
+    b->client = NULL;
     if (!c) return;
     if (c->txn == b) {
         c->txn = NULL;
-        if (c->in_multi || c->is_watching) c->txn_dirty = 1; /* the transaction's state is gone with it */
+        txn_conn_lost(&c->txn_state); /* the transaction's state is gone with it */
     }
     if (c->blocking == b) c->blocking = NULL;
     forget_script_conn(c, b);
@@ -100,7 +103,7 @@ void dedicated_detach(struct backend *b) {
         unsigned kinds = c->sub == b ? (1u << SUB_CHANNEL) | (1u << SUB_PATTERN) : 1u << SUB_SHARD;
         if (c->sub == b) c->sub = NULL;
         if (c->ssub == b) c->ssub = NULL;
-        sub_set_clear(&c->subs, c->w->subs, kinds);
+        sub_set_clear(&c->subs, c->w->shared.subs, kinds);
         /* Its subscriptions are gone; a client that thinks it is subscribed must learn it: like a lost
          * Redis connection, it is closed so it reconnects and subscribes again. */
         if (!b->close_when_idle && (b->subscriptions > 0 || c->sub_mode)) client_close(c);
@@ -109,7 +112,7 @@ void dedicated_detach(struct backend *b) {
 
 static void close_owned(struct backend *b) {
     if (!b) return;
-    b->owner = NULL;
+    b->client = NULL;
     b->close_when_idle = 1;
     backend_close(b, "client closed", 0);
 }
@@ -121,10 +124,10 @@ void dedicated_close_all(struct client *c) {
     free(c->scripts);
     c->scripts = NULL;
     c->scripts_cap = 0;
-    sub_set_clear(&c->subs, c->w->subs, ~0u);
+    sub_set_clear(&c->subs, c->w->shared.subs, ~0u);
     c->sub_mode = 0;
     c->txn = c->blocking = c->sub = c->ssub = NULL;
-    chain_free(&c->w->pool, &c->txn_held);
+    chain_free(&c->w->pool, &c->txn_queued);
     chain_free(&c->w->pool, &c->push);
 }
 
@@ -133,20 +136,16 @@ static struct backend *connect_for(struct client *c, struct node *n, int kind) {
 }
 
 static struct node *node_of_slot(struct worker *w, int slot) {
-    if (!w->map || w->nshards == 0) return NULL;
-    if (slot < 0) slot = w->shard_slot[w->any_rr++ % (unsigned)w->nshards];
-    return w->owner[slot];
+    if (!w->view.map || w->view.routes.nshards == 0) return NULL;
+    if (slot < 0) slot = route_any_slot(&w->view.routes);
+    return w->view.routes.slot_master[slot];
 }
 
 /* --- transactions --- */
 
 static void txn_reset(struct client *c) {
-    c->in_multi = 0;
-    c->txn_dirty = 0;
-    c->is_watching = 0;
-    c->txn_slot = -1;
-    c->txn_nheld = 0;
-    chain_free(&c->w->pool, &c->txn_held);
+    txn_init(&c->txn_state);
+    chain_free(&c->w->pool, &c->txn_queued);
 }
 
 static void send_on_txn(struct client *c, struct req *r, const char *p, size_t len) {
@@ -155,83 +154,60 @@ static void send_on_txn(struct client *c, struct req *r, const char *p, size_t l
         req_reply_error(c->w, r, "ERR slotgate: the transaction's connection is gone");
 }
 
-static void hold(struct client *c, struct req *r, const char *p, size_t len) {
+static void queue_in_txn(struct client *c, struct req *r, const char *p, size_t len) {
     struct worker *w = c->w;
     char hdr[24];
-    int n = snprintf(hdr, sizeof(hdr), "%zu\n", len); /* length-prefixed, replayed by replay_held() */
-    if (chain_append(&w->pool, &c->txn_held, hdr, (size_t)n) < 0 || chain_append(&w->pool, &c->txn_held, p, len) < 0)
+    int n = snprintf(hdr, sizeof(hdr), "%zu\n", len); /* length-prefixed, replayed by exec_group() */
+    if (chain_append(&w->pool, &c->txn_queued, hdr, (size_t)n) < 0 || chain_append(&w->pool, &c->txn_queued, p, len) < 0) {
+        c->txn_state.dirty = 1; /* the transaction cannot run whole: EXEC aborts */
         return req_reply_error(w, r, "ERR slotgate: out of memory");
-    c->txn_nheld++;
+    }
     REPLY_LIT(w, r, "+QUEUED\r\n");
 }
 
-/* EXEC of a transaction with no WATCH: MULTI, the commands held since, and EXEC go to the slot's master
+/* EXEC of a transaction with no WATCH: MULTI, the commands queued since, and EXEC go to the slot's master
  * as one request on the shared connections, written together so nothing comes between them. Only the
  * EXEC's reply goes to the client (backend.c skips the +OK and +QUEUED before it). Like any request it
- * is held while its master is unreachable and sent again when a queued command was refused with MOVED,
+ * is parked while its master is unreachable and sent again when a queued command was refused with MOVED,
  * ASK, TRYAGAIN or CLUSTERDOWN (EXEC then aborts, so nothing ran), which lets a transaction ride
  * through a failover or a reshard. */
 static void exec_group(struct client *c, struct req *r, const char *exec, size_t exec_len) {
     struct worker *w = c->w;
     size_t total = sizeof(MULTI_CMD) - 1 + exec_len;
-    for (struct chunk *k = c->txn_held.head; k; k = k->next) total += k->wpos - k->rpos;
-    char *held = malloc(total + 1), *all = malloc(total + 1);
-    if (!held || !all) {
-        free(held);
+    for (struct chunk *k = c->txn_queued.head; k; k = k->next) total += k->wpos - k->rpos;
+    char *queued = malloc(total + 1), *all = malloc(total + 1);
+    if (!queued || !all) {
+        free(queued);
         free(all);
         return req_reply_error(w, r, "ERR slotgate: out of memory");
     }
     size_t hn = 0, n = 0;
-    for (struct chunk *k = c->txn_held.head; k; k = k->next) {
-        memcpy(held + hn, k->data + k->rpos, k->wpos - k->rpos);
+    for (struct chunk *k = c->txn_queued.head; k; k = k->next) {
+        memcpy(queued + hn, k->data + k->rpos, k->wpos - k->rpos);
         hn += k->wpos - k->rpos;
     }
     memcpy(all, MULTI_CMD, sizeof(MULTI_CMD) - 1);
     n = sizeof(MULTI_CMD) - 1;
-    for (size_t off = 0; off < hn;) { /* held as "length\n" then the command's bytes */
+    for (size_t off = 0; off < hn;) { /* kept as "length\n" then the command's bytes */
         char *end;
-        size_t len = strtoul(held + off, &end, 10);
-        off = (size_t)(end - held) + 1;
-        memcpy(all + n, held + off, len);
+        size_t len = strtoul(queued + off, &end, 10);
+        off = (size_t)(end - queued) + 1;
+        memcpy(all + n, queued + off, len);
         n += len;
         off += len;
     }
     memcpy(all + n, exec, exec_len);
     n += exec_len;
-    free(held);
-    if (c->txn_slot < 0 && w->nshards == 0) {
+    free(queued);
+    if (c->txn_state.slot < 0 && w->view.routes.nshards == 0) {
         free(all);
         return req_reply_error(w, r, "CLUSTERDOWN The cluster is down: slotgate has not loaded the slot map yet");
     }
-    r->slot = c->txn_slot >= 0 ? c->txn_slot : w->shard_slot[w->any_rr++ % (unsigned)w->nshards];
-    r->group_n = (uint32_t)c->txn_nheld + 1;
+    r->slot = c->txn_state.slot >= 0 ? c->txn_state.slot : route_any_slot(&w->view.routes);
+    r->group_n = (uint32_t)c->txn_state.nqueued + 1;
     r->is_readonly = 0;
     route_request(w, r, NULL, all, n);
     free(all);
-}
-
-static void txn_exec_or_discard(struct client *c, struct req *r, const char *p, size_t len, int is_exec) {
-    struct worker *w = c->w;
-    if (is_exec && c->txn_dirty) {
-        if (c->txn) send_internal(w, c->txn, DISCARD_CMD, sizeof(DISCARD_CMD) - 1);
-        release(c->txn);
-        txn_reset(c);
-        return req_reply_error(w, r, "EXECABORT Transaction discarded because of previous errors.");
-    }
-    if (!c->txn) { /* no WATCH: everything was held here */
-        if (is_exec && c->txn_nheld > 0)
-            exec_group(c, r, p, len);
-        else if (is_exec)
-            REPLY_LIT(w, r, "*0\r\n");
-        else
-            REPLY_LIT(w, r, "+OK\r\n");
-        txn_reset(c);
-        return;
-    }
-    struct backend *b = c->txn;
-    send_on_txn(c, r, p, len);
-    release(b);
-    txn_reset(c);
 }
 
 /* Commands that change the state of the connection they run on. Queued in a transaction they would run
@@ -254,58 +230,53 @@ static int changes_connection(const struct plan *p) {
     }
 }
 
+static int txn_command_of(const struct plan *p) {
+    if (is_name(p, "multi")) return TXN_MULTI;
+    if (is_name(p, "exec")) return TXN_EXEC;
+    if (is_name(p, "discard")) return TXN_DISCARD;
+    if (is_name(p, "watch")) return TXN_WATCH;
+    if (is_name(p, "unwatch")) return TXN_UNWATCH;
+    return TXN_OTHER;
+}
+
+/* A command of a transaction, or any command while in one: router/txn.c decides, this carries it out. */
 static void txn_command(struct client *c, struct req *r, const struct plan *p, const char *bytes, size_t len) {
     struct worker *w = c->w;
-    if (!c->in_multi) {
-        if (is_name(p, "multi")) {
-            c->in_multi = 1;
-            c->txn_dirty = c->txn_dirty && c->is_watching;
-            if (c->txn) return send_on_txn(c, r, bytes, len);
-            c->txn_slot = -1;
-            return (void)REPLY_LIT(w, r, "+OK\r\n");
+    struct txn_input in = {.command = p->cmd ? txn_command_of(p) : TXN_OTHER,
+                           .has_conn = c->txn != NULL,
+                           .is_error = p->is_error,
+                           .error = p->err,
+                           .not_allowed = !p->is_error && ((p->cmd->flags & CMD_NO_MULTI) || changes_connection(p)),
+                           .is_split = p->route == ROUTE_SPLIT,
+                           .slot = p->nkeys > 0 ? p->slot : -1};
+    struct txn_decision d = txn_next(&c->txn_state, &in);
+    struct backend *b = c->txn;
+    switch (d.action) {
+    case TXN_REPLY_OK: REPLY_LIT(w, r, "+OK\r\n"); break;
+    case TXN_REPLY_EMPTY: REPLY_LIT(w, r, "*0\r\n"); break;
+    case TXN_QUEUE: queue_in_txn(c, r, bytes, len); break;
+    case TXN_ERROR: req_reply_error(w, r, "%s", d.error); break;
+    case TXN_OPEN: /* WATCH: pins the client to the watched keys' node */
+        if (!(c->txn = connect_for(c, node_of_slot(w, p->slot), DED_TXN))) {
+            req_reply_error(w, r, "CLUSTERDOWN The cluster is down: no node serves the slot");
+            break;
         }
-        if (is_name(p, "exec")) return req_reply_error(w, r, "ERR EXEC without MULTI");
-        if (is_name(p, "discard")) return req_reply_error(w, r, "ERR DISCARD without MULTI");
-        if (is_name(p, "unwatch")) {
-            if (!c->txn) return (void)REPLY_LIT(w, r, "+OK\r\n");
-            struct backend *b = c->txn;
-            send_on_txn(c, r, bytes, len);
-            release(b);
-            txn_reset(c);
-            return;
-        }
-        /* WATCH: pins the client to the watched keys' node. */
-        if (c->txn && p->slot != c->txn_slot)
-            return req_reply_error(w, r, "CROSSSLOT Keys in request don't hash to the same slot");
-        if (!c->txn && !(c->txn = connect_for(c, node_of_slot(w, p->slot), DED_TXN)))
-            return req_reply_error(w, r, "CLUSTERDOWN The cluster is down: no node serves the slot");
-        c->txn_slot = p->slot;
-        c->is_watching = 1;
-        return send_on_txn(c, r, bytes, len);
+        txn_watched(&c->txn_state, p->slot);
+        send_on_txn(c, r, bytes, len);
+        break;
+    case TXN_SEND: send_on_txn(c, r, bytes, len); break;
+    case TXN_SEND_RELEASE:
+        send_on_txn(c, r, bytes, len);
+        release(b);
+        break;
+    case TXN_EXEC_GROUP: exec_group(c, r, bytes, len); break;
+    case TXN_ABORT:
+        if (b) send_internal(w, b, DISCARD_CMD, sizeof(DISCARD_CMD) - 1);
+        release(b);
+        req_reply_error(w, r, "%s", d.error);
+        break;
     }
-    /* Inside MULTI. */
-    if (p->is_error) {
-        c->txn_dirty = 1;
-        return req_reply_error(w, r, "%s", p->err);
-    }
-    if (is_name(p, "exec") || is_name(p, "discard")) return txn_exec_or_discard(c, r, bytes, len, is_name(p, "exec"));
-    if (is_name(p, "multi")) return req_reply_error(w, r, "ERR MULTI calls can not be nested");
-    if (is_name(p, "watch")) return req_reply_error(w, r, "ERR WATCH inside MULTI is not allowed");
-    if ((p->cmd->flags & CMD_NO_MULTI) || changes_connection(p)) {
-        c->txn_dirty = 1;
-        return req_reply_error(w, r, "ERR Command not allowed inside a transaction");
-    }
-    int slot = p->nkeys > 0 ? p->slot : -1;
-    if (p->route == ROUTE_SPLIT || (slot >= 0 && c->txn_slot >= 0 && slot != c->txn_slot)) {
-        c->txn_dirty = 1;
-        return req_reply_error(w, r, "CROSSSLOT Keys in request don't hash to the same slot");
-    }
-    if (!c->txn) { /* no WATCH: held until EXEC, then sent as one group (exec_group) */
-        if (slot >= 0) c->txn_slot = slot;
-        return hold(c, r, bytes, len);
-    }
-    if (c->txn_slot < 0) c->txn_slot = slot;
-    send_on_txn(c, r, bytes, len);
+    if (d.reset) txn_reset(c);
 }
 
 /* --- blocking commands --- */
@@ -356,7 +327,7 @@ int dedicated_send(struct req *r, struct node *n, const char *p, size_t len) {
     struct backend *b;
     if (!c) return -1;
     if (r->dedicated == DED_SCRIPT) {
-        int is_replica = r->slot >= 0 && c->w->owner[r->slot] != n;
+        int is_replica = r->slot >= 0 && c->w->view.routes.slot_master[r->slot] != n;
         if (!(b = script_conn(c, n, is_replica))) return -1;
     } else {
         if (c->blocking && c->blocking->node != n) release(c->blocking);
@@ -408,9 +379,9 @@ static void track_confirmation(struct client *c, struct backend *b, int k, const
     static const int kind_of[] = {SUB_CHANNEL, SUB_PATTERN, SUB_SHARD, SUB_CHANNEL, SUB_PATTERN, SUB_SHARD}; /* resp.h */
     int kind = kind_of[k];
     if (k < 3 && count > b->subscriptions && name) {
-        if (sub_set_add(&c->subs, kind, name, nlen) == 0) subs_add(c->w->subs, kind, name, nlen);
+        if (sub_set_add(&c->subs, kind, name, nlen) == 0) subs_add(c->w->shared.subs, kind, name, nlen);
     } else if (k >= 3 && count < b->subscriptions && name) {
-        if (sub_set_remove(&c->subs, kind, name, nlen)) subs_remove(c->w->subs, kind, name, nlen);
+        if (sub_set_remove(&c->subs, kind, name, nlen)) subs_remove(c->w->shared.subs, kind, name, nlen);
     }
     b->subscriptions = count;
     c->sub_mode = total_subscriptions(c) > 0;
@@ -429,7 +400,7 @@ static int is_fence(const char *p, size_t len) {
 }
 
 void dedicated_push(struct backend *b, const char *reply, size_t len) {
-    struct client *c = b->owner;
+    struct client *c = b->client;
     struct worker *w = b->w;
     if (is_fence(reply, len)) { /* everything the command caused is in: it is answered with that */
         struct req *r = backend_take_head(b);
@@ -444,11 +415,11 @@ void dedicated_push(struct backend *b, const char *reply, size_t len) {
     long long count;
     int k = resp_parse_confirmation(reply, len, &name, &nlen, &count);
     if (k >= 0) track_confirmation(c, b, k, name, nlen, count);
-    if (b->head) { /* part of the answer to the command in flight */
+    if (b->inflight.head) { /* part of the answer to the command in flight */
         if (sbuf_add(&b->pushed, reply, len) < 0) client_close(c);
         return;
     }
-    if (chain_append(&w->pool, c->qhead ? &c->push : &c->out, reply, len) < 0) return client_close(c);
+    if (chain_append(&w->pool, c->queue.head ? &c->push : &c->out, reply, len) < 0) return client_close(c);
     worker_mark_client(w, c); /* its flush applies client-output-buffer-limit pubsub */
 }
 
@@ -537,7 +508,7 @@ void dedicated_command(struct client *c, struct req *r, const struct plan *p, co
         }
         return pubsub_command(c, r, p, cmd, bytes, len);
     }
-    if (c->in_multi || p->route == ROUTE_TXN) return txn_command(c, r, p, bytes, len);
+    if (c->txn_state.in_multi || p->route == ROUTE_TXN) return txn_command(c, r, p, bytes, len);
     if (p->is_error) return req_reply_error(w, r, "%s", p->err);
     if (p->route == ROUTE_PUBSUB) return pubsub_command(c, r, p, cmd, bytes, len);
     blocking_command(c, r, p, cmd, bytes, len);

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../router/encode.h"
 #include "../router/merge.h"
 #include "../lib/log.h"
-#include "proxy.h"
+#include "fanout.h"
+#include "worker.h"
 
 /* The parts' replies are appended to one buffer (offsets, not pointers, since it may move as it
  * grows) and merged once the last is in. */
@@ -61,11 +63,11 @@ static void finish(struct worker *w, struct req *parent) {
     if (--f->pending > 0) return;
     struct reply_ref small[64], *refs = f->n <= 64 ? small : malloc(sizeof(*refs) * (size_t)f->n);
     int rc = -1;
-    struct sbuf *out = &w->merge_out;
+    struct sbuf *out = &w->tmp.merge_out;
     out->len = 0;
     if (refs) {
         for (int i = 0; i < f->n; i++) refs[i] = (struct reply_ref){f->arena.p + f->off[2 * i], f->off[2 * i + 1]};
-        rc = merge_replies(f->policy, refs, f->n, f->key_child, f->nkeys, w->any_rr++, f->prefix, out);
+        rc = merge_replies(f->policy, refs, f->n, f->key_child, f->nkeys, w->view.routes.rr++, f->prefix, out);
     }
     if (refs != small) free(refs);
     parent->fan = NULL;
@@ -102,52 +104,15 @@ static void fail_child(struct worker *w, struct req *parent, int idx) {
     finish(w, parent);
 }
 
-/* Worker scratch for splitting: four int arrays of at least n entries, grown once and kept. */
-static int split_scratch(struct worker *w, int n) {
-    if (w->split_cap >= n) return 0;
-    int cap = n < 64 ? 64 : n;
-    int *a = realloc(w->split, sizeof(int) * 4 * (size_t)cap);
-    if (!a) return -1;
-    w->split = a;
-    w->split_cap = cap;
-    return 0;
-}
-
-/* One command per slot: the command name, then each of that slot's keys with the arguments that
- * belong to it (MSET's value), in the caller's order so MGET's values can be put back in place. */
+/* One command per slot (router/encode.c builds them), all sent in this loop turn so each node gets
+ * its parts in one write; the replies are put back in the caller's key order by MERGE_MGET and the like. */
 void fanout_split(struct worker *w, struct req *r, const struct resp_request *q, const char *cmd,
                   const struct plan *p) {
-    int step =
-        (p->cmd->nspecs > 0 && p->cmd->specs[0].fk == KS_FK_RANGE && p->cmd->specs[0].b > 0) ? p->cmd->specs[0].b : 1;
-    int nkeys = p->nkeys, n = 0;
+    int nkeys = p->nkeys, n;
     int *key_child = malloc(sizeof(int) * (size_t)nkeys);
-    struct sbuf *b = &w->split_cmd;
-    if (!key_child || split_scratch(w, nkeys) < 0) {
-        free(key_child);
-        req_reply_error(w, r, "ERR slotgate: out of memory");
-        return;
-    }
-    /* per part: its first and last key, its key count and slot; per key: the next key of its part */
-    int *next = w->split, *head = next + w->split_cap, *tail = head + w->split_cap, *count = tail + w->split_cap;
-    for (int i = 0; i < nkeys; i++) {
-        int s = p->slots[i];
-        if (w->slot_child[s] < 0) {
-            w->slot_child[s] = n;
-            head[n] = i;
-            count[n] = 0;
-            n++;
-        } else {
-            next[tail[w->slot_child[s]]] = i;
-        }
-        int c = w->slot_child[s];
-        tail[c] = i;
-        next[i] = -1;
-        key_child[i] = c;
-        count[c]++;
-    }
-    for (int c = 0; c < n; c++) w->slot_child[p->slots[head[c]]] = -1;
-    struct fanout *f = fanout_new(p->merge, n);
-    if (!f) {
+    struct sbuf *b = &w->tmp.split_cmd;
+    struct fanout *f = NULL;
+    if (!key_child || (n = split_by_slot(&w->tmp.split, p, key_child)) < 0 || !(f = fanout_new(p->merge, n))) {
         free(key_child);
         req_reply_error(w, r, "ERR slotgate: out of memory");
         return;
@@ -157,13 +122,8 @@ void fanout_split(struct worker *w, struct req *r, const struct resp_request *q,
     r->fan = f;
     r->is_readonly = (p->cmd->flags & CMD_READONLY) != 0;
     for (int c = 0; c < n; c++) {
-        b->len = 0;
-        int rc = sbuf_add_header(b, '*', (unsigned long long)(1 + count[c] * step)) |
-                 sbuf_add_bulk(b, resp_request_arg(q, cmd, 0), q->argv[0].len);
-        for (int i = head[c]; i >= 0 && rc == 0; i = next[i])
-            for (int a = p->keys[i]; a < p->keys[i] + step && a < (int)q->argc && rc == 0; a++)
-                rc = sbuf_add_bulk(b, resp_request_arg(q, cmd, (uint32_t)a), q->argv[a].len);
-        struct req *child = rc == 0 ? new_child(w, r, c, p->slots[head[c]]) : NULL;
+        int rc = split_command(&w->tmp.split, c, q, cmd, p, b);
+        struct req *child = rc == 0 ? new_child(w, r, c, split_slot(&w->tmp.split, c, p)) : NULL;
         if (!child) {
             fail_child(w, r, c);
             continue;
@@ -175,20 +135,20 @@ void fanout_split(struct worker *w, struct req *r, const struct resp_request *q,
 }
 
 void fanout_all(struct worker *w, struct req *r, const char *bytes, size_t len, int policy, const char *prefix) {
-    if (w->nshards == 0) {
+    if (w->view.routes.nshards == 0) {
         req_reply_error(w, r, "CLUSTERDOWN The cluster is down: slotgate has not loaded the slot map yet");
         return;
     }
-    struct fanout *f = fanout_new(policy, w->nshards);
+    struct fanout *f = fanout_new(policy, w->view.routes.nshards);
     if (!f || (prefix && !(f->prefix = strdup(prefix)))) {
         fanout_free(f);
         req_reply_error(w, r, "ERR slotgate: out of memory");
         return;
     }
     r->fan = f;
-    int n = w->nshards;
+    int n = w->view.routes.nshards;
     for (int i = 0; i < n; i++) {
-        struct req *child = new_child(w, r, i, w->shard_slot[i]);
+        struct req *child = new_child(w, r, i, w->view.routes.shard_slot[i]);
         if (!child) {
             fail_child(w, r, i);
             continue;
@@ -204,12 +164,12 @@ void fanout_all(struct worker *w, struct req *r, const char *bytes, size_t len, 
 void fanout_scan(struct worker *w, struct req *r, const struct resp_request *q, const char *cmd) {
     unsigned shard;
     unsigned long long node_cursor;
-    if (w->nshards == 0) {
+    if (w->view.routes.nshards == 0) {
         req_reply_error(w, r, "CLUSTERDOWN The cluster is down: slotgate has not loaded the slot map yet");
         return;
     }
     if (scan_cursor_decode(resp_request_arg(q, cmd, 1), q->argv[1].len, &shard, &node_cursor) < 0 ||
-        shard >= (unsigned)w->nshards) {
+        shard >= (unsigned)w->view.routes.nshards) {
         req_reply_error(w, r, "ERR invalid cursor");
         return;
     }
@@ -226,7 +186,7 @@ void fanout_scan(struct worker *w, struct req *r, const struct resp_request *q, 
     }
     r->xform = XFORM_SCAN;
     r->scan_shard = (uint16_t)shard;
-    r->slot = w->shard_slot[shard];
+    r->slot = w->view.routes.shard_slot[shard];
     route_request(w, r, NULL, b.p, b.len);
     sbuf_free(&b);
 }

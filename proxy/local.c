@@ -8,12 +8,15 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../router/encode.h"
 #include "../router/info.h"
 #include "../router/merge.h"
 #include "../router/slot.h"
 #include "../lib/log.h"
 #include "../health/probe.h"
-#include "proxy.h"
+#include "fanout.h"
+#include "local.h"
+#include "worker.h"
 
 #define REPLY_LIT(w, r, lit) req_reply(w, r, lit, sizeof(lit) - 1)
 #define ARG(i)               resp_request_arg(q, cmd, i)
@@ -41,31 +44,10 @@ static void reply_sbuf(struct worker *w, struct req *r, struct sbuf *b, int rc) 
     sbuf_free(b);
 }
 
-/* Multibulk bytes of a parsed command (inline commands are re-encoded; multibulk ones are as sent). */
+/* Multibulk bytes of a parsed command (router/encode.c): inline commands are re-encoded into the
+ * worker's scratch buffer, multibulk ones are as sent. */
 const char *encode_command(struct worker *w, const struct resp_request *q, const char *cmd, size_t *len) {
-    if (!q->is_inline) {
-        *len = q->cmd_len;
-        return cmd;
-    }
-    size_t need = 32;
-    for (uint32_t i = 0; i < q->argc; i++) need += q->argv[i].len + 32;
-    if (w->scratch_cap < need) {
-        char *s = realloc(w->scratch, need);
-        if (!s) return NULL;
-        w->scratch = s;
-        w->scratch_cap = need;
-    }
-    char *s = w->scratch;
-    size_t n = (size_t)sprintf(s, "*%u\r\n", q->argc);
-    for (uint32_t i = 0; i < q->argc; i++) {
-        n += (size_t)sprintf(s + n, "$%u\r\n", q->argv[i].len);
-        memcpy(s + n, q->scratch + q->argv[i].off, q->argv[i].len);
-        n += q->argv[i].len;
-        s[n++] = '\r';
-        s[n++] = '\n';
-    }
-    *len = n;
-    return s;
+    return encode_request(q, cmd, &w->tmp.encoded, len);
 }
 
 /* slotgate's node ID in CLUSTER answers: stable for a given port, 40 hex digits like a Redis node's. */
@@ -162,7 +144,7 @@ static void hello(struct client *c, struct req *r, const struct resp_request *q,
                                "select the RESP protocol version at the same time");
     struct sbuf b = {0};
     char version[16] = "7.0.0"; /* the masters' lowest: clients pick the commands they send by it */
-    if (w->status) status_min_master_version(w->status, version, sizeof(version), "7.0.0");
+    if (w->shared.status) status_min_master_version(w->shared.status, version, sizeof(version), "7.0.0");
     int rc = sbuf_printf(&b,
                          "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$%zu\r\n%s\r\n$5\r\nproto\r\n:2\r\n"
                          "$2\r\nid\r\n:%llu\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
@@ -204,7 +186,7 @@ static void cluster_local(struct client *c, struct req *r, int what, const struc
     my_id(w, id);
     my_host(c, host, sizeof(host));
     struct sbuf b = {0};
-    int rc = 0, ok = w->map && slotmap_is_complete(w->map);
+    int rc = 0, ok = w->view.map && slotmap_is_complete(w->view.map);
     switch (what) {
     case LOCAL_CLUSTER_SLOTS:
         rc = sbuf_printf(&b, "*1\r\n*3\r\n:0\r\n:16383\r\n*3\r\n$%zu\r\n%s\r\n:%d\r\n$40\r\n%s\r\n", strlen(host), host,
@@ -231,8 +213,8 @@ static void cluster_local(struct client *c, struct req *r, int what, const struc
                          "cluster_slots_ok:%d\r\ncluster_slots_pfail:0\r\ncluster_slots_fail:%d\r\n"
                          "cluster_known_nodes:1\r\ncluster_size:1\r\ncluster_current_epoch:1\r\n"
                          "cluster_my_epoch:1\r\n",
-                         ok ? "ok" : "fail", w->map ? (int)w->map->covered : 0,
-                         w->map ? SLOT_COUNT - (int)w->map->covered : SLOT_COUNT);
+                         ok ? "ok" : "fail", w->view.map ? (int)w->view.map->covered : 0,
+                         w->view.map ? SLOT_COUNT - (int)w->view.map->covered : SLOT_COUNT);
         return reply_bulk(w, r, text, (size_t)n);
     }
     case LOCAL_CLUSTER_KEYSLOT: rc = sbuf_printf(&b, ":%u\r\n", slot_for_key(ARG(2), ARGLEN(2))); break;
@@ -252,7 +234,7 @@ static void info(struct client *c, struct req *r, const struct resp_request *q, 
     unsigned mask = info_sections_of(args, lens, n);
     struct sbuf tmpl = {0}, ask = {0}, out = {0};
     int rc = info_template(w, mask, &tmpl);
-    if (rc == 0 && info_node_sections(mask) && w->nshards > 0 && info_node_command(mask, &ask) == 0) {
+    if (rc == 0 && info_node_sections(mask) && w->view.routes.nshards > 0 && info_node_command(mask, &ask) == 0) {
         fanout_all(w, r, ask.p, ask.len, MERGE_INFO, tmpl.p ? tmpl.p : "");
     } else if (rc == 0) { /* nothing of the cluster's asked for, or no map yet: the markers fill as empty */
         rc = info_merge(tmpl.p ? tmpl.p : "", tmpl.len, NULL, 0, &out);
@@ -275,7 +257,7 @@ static void pubsub_local(struct client *c, struct req *r, int what, const struct
     case LOCAL_PUBSUB_SHARDCHANNELS:
         if (q->argc > 3) return req_reply_error(w, r, "ERR wrong number of arguments for 'pubsub|%s' command",
                                                 shard ? "shardchannels" : "channels");
-        rc = subs_reply_channels(w->subs, shard ? SUB_SHARD : SUB_CHANNEL, q->argc == 3 ? ARG(2) : NULL,
+        rc = subs_reply_channels(w->shared.subs, shard ? SUB_SHARD : SUB_CHANNEL, q->argc == 3 ? ARG(2) : NULL,
                                  q->argc == 3 ? ARGLEN(2) : 0, &b);
         break;
     case LOCAL_PUBSUB_NUMSUB:
@@ -283,11 +265,11 @@ static void pubsub_local(struct client *c, struct req *r, int what, const struct
         rc = sbuf_add_header(&b, '*', (unsigned long long)(q->argc - 2) * 2);
         for (uint32_t i = 2; i < q->argc && rc == 0; i++)
             rc = sbuf_add_bulk(&b, ARG(i), ARGLEN(i)) |
-                 sbuf_printf(&b, ":%lld\r\n", subs_count(w->subs, shard ? SUB_SHARD : SUB_CHANNEL, ARG(i), ARGLEN(i)));
+                 sbuf_printf(&b, ":%lld\r\n", subs_count(w->shared.subs, shard ? SUB_SHARD : SUB_CHANNEL, ARG(i), ARGLEN(i)));
         break;
     default:
         if (q->argc != 2) return req_reply_error(w, r, "ERR wrong number of arguments for 'pubsub|numpat' command");
-        rc = sbuf_printf(&b, ":%lld\r\n", subs_npatterns(w->subs));
+        rc = sbuf_printf(&b, ":%lld\r\n", subs_npatterns(w->shared.subs));
     }
     reply_sbuf(w, r, &b, rc);
 }

@@ -17,7 +17,7 @@
 #include "admin.h"
 #include "../lib/dns.h"
 #include "../lib/log.h"
-#include "proxy.h"
+#include "worker.h"
 #include "scripts.h"
 
 extern char **environ;
@@ -213,17 +213,17 @@ int main(int argc, char **argv) {
             log_warning("%s", err);
             return start_failed(&a);
         }
-        a.workers[i].total_clients = &a.total_clients;
-        a.workers[i].node_timeout_ms = &a.node_timeout_ms;
-        a.workers[i].want_refresh = want_refresh;
-        a.workers[i].refresh_ctx = &a;
-        a.workers[i].all = a.workers;
-        a.workers[i].scripts = a.scripts;
-        a.workers[i].subs = a.subs;
-        a.workers[i].run_id = a.run_id;
-        a.workers[i].mem_peak = &a.mem_peak;
-        a.workers[i].nworkers = a.conf.threads;
-        a.workers[i].status = a.status;
+        a.workers[i].shared.total_clients = &a.total_clients;
+        a.workers[i].shared.node_timeout_ms = &a.node_timeout_ms;
+        a.workers[i].shared.want_refresh = want_refresh;
+        a.workers[i].shared.refresh_ctx = &a;
+        a.workers[i].shared.all = a.workers;
+        a.workers[i].shared.scripts = a.scripts;
+        a.workers[i].shared.subs = a.subs;
+        a.workers[i].shared.run_id = a.run_id;
+        a.workers[i].shared.mem_peak = &a.mem_peak;
+        a.workers[i].shared.nworkers = a.conf.threads;
+        a.workers[i].shared.status = a.status;
         a.nworkers++;
     }
     if (a.conf.admin_port) {
@@ -234,7 +234,7 @@ int main(int argc, char **argv) {
         }
     }
     struct mallinfo2 mi = mallinfo2(); /* INFO's used_memory_startup */
-    for (int i = 0; i < a.nworkers; i++) a.workers[i].mem_startup = (long long)(mi.uordblks + mi.hblkhd);
+    for (int i = 0; i < a.nworkers; i++) a.workers[i].shared.mem_startup = (long long)(mi.uordblks + mi.hblkhd);
     for (int i = 0; i < a.nworkers; i++) {
         if (worker_start(&a.workers[i]) != 0) {
             log_warning("cannot start worker thread: %s", strerror(errno));

@@ -14,7 +14,8 @@
 
 #include "../health/probe.h"
 #include "../router/info.h"
-#include "proxy.h"
+#include "local.h"
+#include "worker.h"
 
 #define ADD(...)          rc |= sbuf_printf(b, __VA_ARGS__)
 #define FROM(field, rule) rc |= sbuf_printf(b, field ":\x01" rule "\r\n")
@@ -53,10 +54,10 @@ static int section_server(struct worker *w, struct sbuf *b) {
         "uptime_in_days:%lld\r\nhz:10\r\nconfigured_hz:10\r\nlru_clock:%lld\r\nexecutable:%s\r\nconfig_file:%s\r\n"
         "io_threads_active:0\r\n",
         u.sysname, u.release, u.machine, (int)sizeof(void *) * 8, __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
-        (int)getpid(), w->run_id ? w->run_id : "", w->conf->port, (long long)tv.tv_sec * 1000000 + tv.tv_usec,
+        (int)getpid(), w->shared.run_id ? w->shared.run_id : "", w->conf->port, (long long)tv.tv_sec * 1000000 + tv.tv_usec,
         (long long)up, (long long)(up / 86400), (ms / 1000) & ((1 << 24) - 1), exe,
         w->conf->config_file ? w->conf->config_file : "");
-    ADD("slotgate_version:%s\r\nslotgate_worker_threads:%d\r\nadmin_port:%d\r\n", SLOTGATE_VERSION, w->nworkers,
+    ADD("slotgate_version:%s\r\nslotgate_worker_threads:%d\r\nadmin_port:%d\r\n", SLOTGATE_VERSION, w->shared.nworkers,
         w->conf->admin_port);
     return rc;
 }
@@ -77,7 +78,7 @@ static int section_clients(struct worker *w, const struct stat_totals *t, struct
     ADD("# Clients\r\nconnected_clients:%d\r\ncluster_connections:0\r\nmaxclients:%d\r\n"
         "client_recent_max_input_buffer:%zu\r\nclient_recent_max_output_buffer:%zu\r\nblocked_clients:%llu\r\n"
         "tracking_clients:0\r\nclients_in_timeout_table:%llu\r\n",
-        (int)shared_counter_get(w->total_clients), w->conf->maxclients, in, out,
+        (int)shared_counter_get(w->shared.total_clients), w->conf->maxclients, in, out,
         (unsigned long long)t->s.blocked, (unsigned long long)t->s.blocked_timeout);
     return rc;
 }
@@ -89,15 +90,15 @@ static int section_memory(struct worker *w, struct sbuf *b) {
     int rc = 0;
     long long used = (long long)(mi.uordblks + mi.hblkhd), active = (long long)(mi.arena + mi.hblkhd);
     long long rss = rss_bytes(), peak = used;
-    if (w->mem_peak) {
-        long long old = __atomic_load_n(w->mem_peak, __ATOMIC_RELAXED);
+    if (w->shared.mem_peak) {
+        long long old = __atomic_load_n(w->shared.mem_peak, __ATOMIC_RELAXED);
         while (used > old &&
-               !__atomic_compare_exchange_n(w->mem_peak, &old, used, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+               !__atomic_compare_exchange_n(w->shared.mem_peak, &old, used, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
             ;
         peak = used > old ? used : old;
     }
     if (sysinfo(&si) < 0) memset(&si, 0, sizeof(si));
-    long long total = (long long)si.totalram * si.mem_unit, startup = w->mem_startup;
+    long long total = (long long)si.totalram * si.mem_unit, startup = w->shared.mem_startup;
     human(h[0], sizeof(h[0]), (double)used);
     human(h[1], sizeof(h[1]), (double)rss);
     human(h[2], sizeof(h[2]), (double)peak);
@@ -164,8 +165,8 @@ static int section_stats(struct worker *w, const struct stat_totals *t, struct s
     FROM("keyspace_hits", "S");
     FROM("keyspace_misses", "S");
     ADD("pubsub_channels:%lld\r\npubsub_patterns:%lld\r\npubsubshard_channels:%lld\r\n",
-        subs_kind_count(w->subs, SUB_CHANNEL), subs_kind_count(w->subs, SUB_PATTERN),
-        subs_kind_count(w->subs, SUB_SHARD));
+        subs_kind_count(w->shared.subs, SUB_CHANNEL), subs_kind_count(w->shared.subs, SUB_PATTERN),
+        subs_kind_count(w->shared.subs, SUB_SHARD));
     FROM("latest_fork_usec", "M");
     FROM("total_forks", "S");
     ADD("migrate_cached_sockets:0\r\n");
@@ -201,7 +202,7 @@ static int section_replication(struct worker *w, struct sbuf *b) {
     ADD("# Replication\r\nrole:master\r\n");
     FROM("connected_slaves", "m"); /* the replicas every shard has at least: what WAIT can count on */
     FROM("master_failover_state", "W");
-    ADD("master_replid:%s\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n", w->run_id ? w->run_id : "");
+    ADD("master_replid:%s\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n", w->shared.run_id ? w->shared.run_id : "");
     FROM("master_repl_offset", "S");
     ADD("second_repl_offset:-1\r\n");
     FROM("repl_backlog_active", "m");
@@ -232,23 +233,23 @@ static int section_cluster(struct worker *w, struct sbuf *b) {
     struct cluster_status cl = {0};
     struct refresh_status rs = {0};
     int up = 0, suspect = 0, down = 0, rc = 0;
-    if (w->status) {
-        pthread_mutex_lock(&w->status->lock);
-        cl = w->status->cluster;
-        rs = w->status->refresh;
-        for (int i = 0; i < w->status->nnodes; i++) {
-            int st = w->status->nodes[i].state;
+    if (w->shared.status) {
+        pthread_mutex_lock(&w->shared.status->lock);
+        cl = w->shared.status->cluster;
+        rs = w->shared.status->refresh;
+        for (int i = 0; i < w->shared.status->nnodes; i++) {
+            int st = w->shared.status->nodes[i].state;
             up += st == NODE_UP, suspect += st == NODE_SUSPECT, down += st == NODE_DOWN;
         }
-        pthread_mutex_unlock(&w->status->lock);
+        pthread_mutex_unlock(&w->shared.status->lock);
     }
-    const char *state = w->map && slotmap_is_complete(w->map) ? "ok" : "fail";
+    const char *state = w->view.map && slotmap_is_complete(w->view.map) ? "ok" : "fail";
     ADD("# Cluster\r\ncluster_enabled:1\r\ncluster_state:%s\r\ncluster_slots_covered:%u\r\ncluster_masters:%d\r\n"
         "cluster_known_nodes:%d\r\ncluster_current_epoch:%lld\r\ncluster_reported_state:%s\r\nnodes_up:%d\r\n"
         "nodes_suspect:%d\r\nnodes_down:%d\r\nslot_map_version:%llu\r\nslot_map_refreshes:%llu\r\n"
         "slot_map_refreshes_failed:%llu\r\nslot_map_changes:%llu\r\n",
-        state, w->map ? w->map->covered : 0, w->nshards, cl.known_nodes, cl.current_epoch,
-        cl.known ? cl.state : "unknown", up, suspect, down, w->map ? (unsigned long long)w->map->version : 0ULL,
+        state, w->view.map ? w->view.map->covered : 0, w->view.routes.nshards, cl.known_nodes, cl.current_epoch,
+        cl.known ? cl.state : "unknown", up, suspect, down, w->view.map ? (unsigned long long)w->view.map->version : 0ULL,
         (unsigned long long)rs.ok, (unsigned long long)rs.failed, (unsigned long long)rs.changes);
     return rc;
 }
@@ -256,7 +257,7 @@ static int section_cluster(struct worker *w, struct sbuf *b) {
 int info_template(struct worker *w, unsigned mask, struct sbuf *b) {
     struct stat_totals t;
     int rc = 0, first = 1;
-    worker_totals(w->all, w->nworkers, &t);
+    worker_totals(w->shared.all, w->shared.nworkers, &t);
     for (int i = 0; i < INFO_SECTIONS && rc == 0; i++) {
         unsigned bit = 1u << i;
         if (!(mask & bit)) continue;

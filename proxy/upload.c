@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "../lib/log.h"
-#include "proxy.h"
+#include "dedicated.h"
+#include "upload.h"
+#include "worker.h"
 
 /* The slot of the one key of a command that has exactly one key at a fixed position (Redis 7 key
  * spec: index + range with lastkey 0), when that key is among the arguments parsed so far. */
@@ -29,14 +31,14 @@ int upload_try_start(struct client *c) {
         q->argc < 2 || !c->is_authed || dedicated_in_mode(c) || c->is_closing)
         return 0;
     const char *bytes = c->in.data + c->in.start;
-    const struct command *cmd = cmdtable_lookup(w->cmds, resp_request_arg(q, bytes, 0), q->argv[0].len);
+    const struct command *cmd = cmdtable_lookup(w->view.cmds, resp_request_arg(q, bytes, 0), q->argv[0].len);
     if (!cmd || cmd->route != ROUTE_KEYS || cmd->has_subcommands || (cmd->flags & CMD_BLOCKING) ||
         (cmd->arity > 0 ? q->nargs != cmd->arity : q->nargs < -cmd->arity))
         return 0;
     int slot = single_key_slot(cmd, q, bytes);
-    struct node *n = slot >= 0 && w->map ? w->owner[slot] : NULL;
+    struct node *n = slot >= 0 && w->view.map ? w->view.routes.slot_master[slot] : NULL;
     if (!n) return 0;
-    if (c->qhead) { /* earlier requests first: wait, without reading (or buffering) more */
+    if (c->queue.head) { /* earlier requests first: wait, without reading (or buffering) more */
         c->upload_wait = 1;
         ev_io_stop(w->loop, &c->rio);
         return 1;
@@ -45,7 +47,7 @@ int upload_try_start(struct client *c) {
     if (!r) return 0;
     double now = worker_now(w);
     r->started = r->sent_at = now;
-    r->deadline = now + worker_hold(w);
+    r->deadline = now + failover_window(w);
     r->family = (uint8_t)cmd->family;
     r->slot = slot;
     r->dedicated = DED_BLOCKING;
@@ -54,7 +56,7 @@ int upload_try_start(struct client *c) {
     c->last_cmd = now;
     size_t total = q->pos + (size_t)q->bulk + 2, first = ibuf_len(&c->in) < total ? ibuf_len(&c->in) : total;
     if (dedicated_send(r, n, bytes, first) < 0) { /* no connection: the usual path (park, retry) takes it */
-        c->qhead = c->qtail = NULL;               /* it was the only one (upload_try_start waits for an empty queue) */
+        c->queue = (struct req_fifo){0}; /* it was the only one (upload_try_start waits for an empty queue) */
         c->nqueued = 0;
         req_free(w, r);
         return 0;
@@ -97,7 +99,7 @@ void upload_forward(struct client *c) {
 }
 
 void upload_node_drained(struct backend *b) {
-    struct client *c = b->owner;
+    struct client *c = b->client;
     if (!c || !c->upload_paused || b->out.pending > STREAM_BUFFER / 4) return;
     c->upload_paused = 0;
     ev_io_start(c->w->loop, &c->rio);

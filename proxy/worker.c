@@ -1,7 +1,8 @@
 /* A worker thread: its own libev loop, listener (SO_REUSEPORT, so the kernel spreads clients over
  * workers), clients, nodes and backend connections. It learns slot maps from health/ through a
- * one-slot mailbox and an ev_async; between maps it patches its own slot table after MOVED. */
-#include "proxy.h"
+ * one-slot exchange (next_map) and an ev_async; between maps it patches its own slot table after MOVED. */
+#include "dedicated.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -93,7 +94,7 @@ again:
 }
 
 struct node *worker_node(struct worker *w, const char *host, int port) {
-    for (struct node *n = w->nodes; n; n = n->next) {
+    for (struct node *n = w->view.nodes; n; n = n->next) {
         if (n->port == port && strcmp(n->host, host) == 0) {
             n->is_retired = 0; /* named again (a map, a MOVED): it is back */
             return n;
@@ -113,21 +114,21 @@ struct node *worker_node(struct worker *w, const char *host, int port) {
     }
     char key[SM_HOST_LEN + 8];
     snprintf(key, sizeof(key), "%s:%d", host, port); /* as health/ names it */
-    n->ctr = w->status ? status_node_counters(w->status, key, w->id) : NULL;
+    n->ctr = w->shared.status ? status_node_counters(w->shared.status, key, w->id) : NULL;
     if (!n->ctr) n->ctr = &w->spare_ctr;
-    n->next = w->nodes;
-    w->nodes = n;
+    n->next = w->view.nodes;
+    w->view.nodes = n;
     return n;
 }
 
 static void node_free(struct worker *w, struct node *n) {
-    for (struct node **pp = &w->nodes; *pp; pp = &(*pp)->next) {
+    for (struct node **pp = &w->view.nodes; *pp; pp = &(*pp)->next) {
         if (*pp == n) {
             *pp = n->next;
             break;
         }
     }
-    if (w->status && n->ctr != &w->spare_ctr) status_node_counters_release(w->status, n->ctr);
+    if (w->shared.status && n->ctr != &w->spare_ctr) status_node_counters_release(w->shared.status, n->ctr);
     free(n->conns);
     free(n->ro_conns);
     free(n);
@@ -140,88 +141,48 @@ void worker_node_release(struct worker *w, struct node *n) {
 /* A node that left the slot map (del-node, an address change) keeps nothing open: its idle
  * connections close now, busy ones as their replies come back, and the node goes with the last. */
 static void retire_nodes(struct worker *w, const struct slotmap *m) {
-    for (struct node *n = w->nodes; n; n = n->next) {
+    for (struct node *n = w->view.nodes; n; n = n->next) {
         int in_map = 0;
         for (int i = 0; i < m->nnodes && !in_map; i++)
             in_map = m->nodes[i].port == n->port && !strcmp(m->nodes[i].host, n->host);
         n->is_retired = !in_map;
     }
-    for (struct node *n = w->nodes, *next; n; n = next) {
+    for (struct node *n = w->view.nodes, *next; n; n = next) {
         next = n->next;
         if (!n->is_retired) continue;
-        n->nrefs++; /* hold it while its connections close */
+        n->nrefs++; /* keep it while its connections close */
         for (int i = 0; i < NODE_MAX_CONNS; i++) {
-            if (n->conns[i] && !n->conns[i]->head)
+            if (n->conns[i] && !n->conns[i]->inflight.head)
                 n->conns[i]->close_when_idle = 1, backend_close(n->conns[i], "left the cluster", 0);
-            if (n->ro_conns && n->ro_conns[i] && !n->ro_conns[i]->head)
+            if (n->ro_conns && n->ro_conns[i] && !n->ro_conns[i]->inflight.head)
                 n->ro_conns[i]->close_when_idle = 1, backend_close(n->ro_conns[i], "left the cluster", 0);
         }
         worker_node_release(w, n);
     }
 }
 
-/* Per map shard: its master and replicas as this worker's nodes, for replica reads. */
-static void index_replicas(struct worker *w, const struct slotmap *m) {
-    int total = 0;
-    for (int i = 0; i < m->nshards; i++) total += m->shards[i].nreplicas;
-    free(w->map_master);
-    free(w->replicas);
-    free(w->replica_off);
-    w->map_master = calloc((size_t)m->nshards + 1, sizeof(*w->map_master));
-    w->replicas = calloc((size_t)total + 1, sizeof(*w->replicas));
-    w->replica_off = calloc((size_t)m->nshards + 1, sizeof(int));
-    if (!w->map_master || !w->replicas || !w->replica_off) return;
-    int k = 0;
-    for (int i = 0; i < m->nshards; i++) {
-        const struct sm_shard *sh = &m->shards[i];
-        w->map_master[i] = worker_node(w, m->nodes[sh->master].host, m->nodes[sh->master].port);
-        w->replica_off[i] = k;
-        for (int r = 0; r < sh->nreplicas; r++) {
-            struct node *n = worker_node(w, m->nodes[sh->replicas[r]].host, m->nodes[sh->replicas[r]].port);
-            if (n) w->replicas[k++] = n;
-        }
-    }
-    w->replica_off[m->nshards] = k;
-}
+static void *node_of(void *ctx, const char *host, int port) { return worker_node(ctx, host, port); }
 
+/* A new map: the routing table (router/route.c) is rebuilt from it, nodes that left it are let go, and
+ * the masters it names are tried again at once. */
 static void install_map(struct worker *w, struct slotmap *m) {
     /* A node may answer CLUSTER SLOTS without a shard whose failover it is in the middle of: requests
      * for those slots wait for the next map (below, route_request) instead of failing at once. */
-    if (w->map && m->covered < w->map->covered) w->map_shrunk_at = worker_now(w);
-    if (w->map) slotmap_unref(w->map);
-    w->map = m;
-    retire_nodes(w, m);
-    index_replicas(w, m);
+    if (w->view.map && m->covered < w->view.map->covered) w->view.map_shrunk_at = worker_now(w);
+    if (route_build(&w->view.routes, m, node_of, w) < 0) {
+        log_warning("worker %d: out of memory installing slot map version %llu; keeping the one before", w->id,
+                    (unsigned long long)m->version);
+        slotmap_unref(m);
+        return;
+    }
+    retire_nodes(w, m); /* after the table no longer names them */
+    if (w->view.map) slotmap_unref(w->view.map);
+    w->view.map = m;
     for (int i = 0; i < m->nshards; i++) {
-        const struct sm_node *sn = &m->nodes[m->shards[i].master];
-        struct node *n = worker_node(w, sn->host, sn->port);
-        if (!n) continue;
+        struct node *n = w->view.routes.shard_master[i];
         /* The map says this node serves slots now: whatever made us back off may be over. */
-        n->down_until = 0;
+        if (n) n->down_until = 0;
     }
-    for (unsigned s = 0; s < SLOT_COUNT; s++) {
-        const struct sm_shard *sh = slotmap_shard(m, s);
-        w->owner[s] = sh ? worker_node(w, m->nodes[sh->master].host, m->nodes[sh->master].port) : NULL;
-    }
-    /* Shards in slot order, each named by its first slot: ANY, ALL and SCAN route through the slot
-     * table, so they follow a failover of that shard like any keyed request. */
-    uint16_t *order = malloc(sizeof(uint16_t) * (size_t)(m->nshards ? m->nshards : 1));
-    char *seen = calloc((size_t)(m->nshards ? m->nshards : 1), 1);
-    int n = 0;
-    if (order && seen) {
-        for (unsigned s = 0; s < SLOT_COUNT; s++) {
-            uint16_t sh = m->slot_shard[s];
-            if (sh == SM_NO_SHARD || seen[sh]) continue;
-            seen[sh] = 1;
-            order[n++] = (uint16_t)s;
-        }
-        free(w->shard_slot);
-        w->shard_slot = order;
-        w->nshards = n;
-    } else {
-        free(order);
-    }
-    free(seen);
     log_verbose("worker %d: slot map version %llu installed (%u slots covered, %d masters)", w->id,
                 (unsigned long long)m->version, m->covered, m->nshards);
 }
@@ -233,26 +194,26 @@ static void apply_conf(struct worker *w, const struct conf *c);
 static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
     (void)revents;
     struct worker *w = a->data;
-    if (__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+    if (__atomic_load_n(&w->inbox.stop, __ATOMIC_ACQUIRE)) {
         ev_break(loop, EVBREAK_ALL);
         return;
     }
-    struct cmdtable *t = __atomic_exchange_n(&w->cmds_mailbox, NULL, __ATOMIC_ACQ_REL);
+    struct cmdtable *t = __atomic_exchange_n(&w->inbox.cmds, NULL, __ATOMIC_ACQ_REL);
     if (t) {
-        cmdtable_unref(w->cmds);
-        w->cmds = t;
+        cmdtable_unref(w->view.cmds);
+        w->view.cmds = t;
     }
-    struct slotmap *m = __atomic_exchange_n(&w->mailbox, NULL, __ATOMIC_ACQ_REL);
+    struct slotmap *m = __atomic_exchange_n(&w->inbox.map, NULL, __ATOMIC_ACQ_REL);
     if (m) {
         install_map(w, m);
         park_run(w, 1);
     }
-    struct conf *c = __atomic_exchange_n(&w->conf_mailbox, NULL, __ATOMIC_ACQ_REL);
+    struct conf *c = __atomic_exchange_n(&w->inbox.conf, NULL, __ATOMIC_ACQ_REL);
     if (c) {
         apply_conf(w, c);
         free(c);
     }
-    if (__atomic_load_n(&w->draining, __ATOMIC_ACQUIRE) && ev_is_active(&w->listen_io)) {
+    if (__atomic_load_n(&w->inbox.draining, __ATOMIC_ACQUIRE) && ev_is_active(&w->listen_io)) {
         ev_io_stop(loop, &w->listen_io);
         close(w->listen_fd); /* new connections are refused from now on */
         w->listen_fd = -1;
@@ -263,15 +224,15 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
 /* Settings a SIGHUP changed. A pool that shrinks closes its extra connections once they are idle. */
 static void apply_conf(struct worker *w, const struct conf *c) {
     conf_copy_live(&w->conf_copy, c);
-    for (struct node *n = w->nodes; n; n = n->next) {
+    for (struct node *n = w->view.nodes; n; n = n->next) {
         n->nconns = w->conf->backend_connections;
         for (int i = n->nconns; i < NODE_MAX_CONNS; i++) {
             struct backend *b = n->conns[i];
             if (b) b->close_when_idle = 1;
-            if (b && !b->head) backend_close(b, "pool size reduced", 0);
+            if (b && !b->inflight.head) backend_close(b, "pool size reduced", 0);
             b = n->ro_conns ? n->ro_conns[i] : NULL;
             if (b) b->close_when_idle = 1;
-            if (b && !b->head) backend_close(b, "pool size reduced", 0);
+            if (b && !b->inflight.head) backend_close(b, "pool size reduced", 0);
         }
     }
 }
@@ -280,7 +241,7 @@ void worker_publish_conf(struct worker *w, const struct conf *c) {
     struct conf *copy = malloc(sizeof(*copy));
     if (!copy) return;
     memcpy(copy, c, sizeof(*copy)); /* only its scalars are read (conf_copy_live) */
-    struct conf *old = __atomic_exchange_n(&w->conf_mailbox, copy, __ATOMIC_ACQ_REL);
+    struct conf *old = __atomic_exchange_n(&w->inbox.conf, copy, __ATOMIC_ACQ_REL);
     free(old);
     ev_async_send(w->loop, &w->wake);
 }
@@ -291,7 +252,7 @@ static void on_drain_check(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)revents;
     struct worker *w = t->data;
     for (struct client *c = w->clients; c; c = c->next)
-        if (c->qhead || c->out.pending) return;
+        if (c->queue.head || c->out.pending) return;
     __atomic_store_n(&w->is_drained, 1, __ATOMIC_RELEASE);
 }
 
@@ -310,26 +271,26 @@ void worker_totals(struct worker *all, int n, struct stat_totals *t) {
 }
 
 void worker_drain(struct worker *w) {
-    __atomic_store_n(&w->draining, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&w->inbox.draining, 1, __ATOMIC_RELEASE);
     ev_async_send(w->loop, &w->wake);
 }
 
 int worker_is_drained(struct worker *w) { return __atomic_load_n(&w->is_drained, __ATOMIC_ACQUIRE); }
 
 void worker_publish_cmds(struct worker *w, struct cmdtable *t) {
-    struct cmdtable *old = __atomic_exchange_n(&w->cmds_mailbox, cmdtable_ref(t), __ATOMIC_ACQ_REL);
+    struct cmdtable *old = __atomic_exchange_n(&w->inbox.cmds, cmdtable_ref(t), __ATOMIC_ACQ_REL);
     if (old) cmdtable_unref(old);
     ev_async_send(w->loop, &w->wake);
 }
 
 void worker_publish_map(struct worker *w, struct slotmap *m) {
-    struct slotmap *old = __atomic_exchange_n(&w->mailbox, slotmap_ref(m), __ATOMIC_ACQ_REL);
+    struct slotmap *old = __atomic_exchange_n(&w->inbox.map, slotmap_ref(m), __ATOMIC_ACQ_REL);
     if (old) slotmap_unref(old);
     ev_async_send(w->loop, &w->wake);
 }
 
 void worker_request_refresh(struct worker *w, const char *why) {
-    if (w->want_refresh) w->want_refresh(w->refresh_ctx, why);
+    if (w->shared.want_refresh) w->shared.want_refresh(w->shared.refresh_ctx, why);
 }
 
 static void fail_request(struct worker *w, struct req *r, const char *msg) { req_reply_error(w, r, "%s", msg); }
@@ -354,12 +315,7 @@ void park_request(struct worker *w, struct req *r, const char *p, size_t len, do
     chain_mark_written(&w->pool, &w->park);
     r->state = REQ_PARKED;
     r->retry_at = retry_at;
-    r->lnext = NULL;
-    if (w->park_tail)
-        w->park_tail->lnext = r;
-    else
-        w->park_head = r;
-    w->park_tail = r;
+    FIFO_PUSH(&w->parked, r, lnext);
     if (!ev_is_active(&w->park_timer)) ev_timer_again(w->loop, &w->park_timer);
     struct client *c = r->client ? r->client : r->parent ? r->parent->client : NULL;
     if (c && c->out.pending) { /* replies waiting for it go now (client_flush) */
@@ -370,28 +326,21 @@ void park_request(struct worker *w, struct req *r, const char *p, size_t len, do
 
 /* Retries parked requests whose time has come (all of them after a new map). */
 static void park_run(struct worker *w, int all) {
-    struct req *r = w->park_head;
+    struct req_fifo due = w->parked; /* taken whole: a request sent on may be parked again */
+    w->parked = (struct req_fifo){0};
     double now = worker_now(w);
-    w->park_head = w->park_tail = NULL;
-    while (r) {
-        struct req *next = r->lnext;
-        r->lnext = NULL;
+    for (struct req *r; (r = FIFO_POP(&due, lnext));) {
         if (req_is_orphan(r)) {
             chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
             req_free(w, r);
         } else if (!all && now < r->retry_at) {
-            if (w->park_tail)
-                w->park_tail->lnext = r;
-            else
-                w->park_head = r;
-            w->park_tail = r;
+            FIFO_PUSH(&w->parked, r, lnext); /* not yet */
         } else {
             r->state = REQ_NEW;
             route_request(w, r, NULL, NULL, 0);
         }
-        r = next;
     }
-    if (!w->park_head) ev_timer_stop(w->loop, &w->park_timer);
+    if (!w->parked.head) ev_timer_stop(w->loop, &w->park_timer);
 }
 
 /* Once a second: free chunks beyond a small reserve go back to malloc, and after a burst (a large
@@ -408,7 +357,7 @@ static void close_idle_clients(struct worker *w) {
     double now = worker_now(w);
     for (struct client *c = w->clients, *next; c; c = next) {
         next = c->next;
-        if (c->qhead || c->sub_mode || c->upload || now - c->last_cmd <= limit) continue;
+        if (c->queue.head || c->sub_mode || c->upload || now - c->last_cmd <= limit) continue;
         log_verbose("worker %d: closing client %s: idle for %.0f s (timeout %d)", w->id, c->addr, now - c->last_cmd,
                     limit);
         STAT_INC(w, idle_closed);
@@ -457,29 +406,21 @@ static int read_policy(const struct worker *w, const struct req *r) {
     return w->conf->read_policy;
 }
 
+static int not_backing_off(void *node, void *ctx) { return ((struct node *)node)->down_until <= *(double *)ctx; }
+
 /* A replica of the slot's master that is not backing off, round robin; NULL when there is none (or
  * this worker's view of the slot was patched by MOVED since the map, when replicas may not match). */
-static struct node *pick_replica(struct worker *w, int slot, struct node *master, double now) {
-    uint16_t sh = w->map ? w->map->slot_shard[slot] : SM_NO_SHARD;
-    if (sh == SM_NO_SHARD || !w->replica_off || w->map_master[sh] != master) return NULL;
-    int from = w->replica_off[sh], count = w->replica_off[sh + 1] - from;
-    for (int k = 0; k < count; k++) {
-        struct node *n = w->replicas[from + (int)((w->any_rr + (unsigned)k) % (unsigned)count)];
-        if (n->down_until <= now) {
-            w->any_rr++;
-            return n;
-        }
-    }
-    return NULL;
+static struct node *pick_replica(struct worker *w, int slot, double now) {
+    return route_replica(&w->view.routes, slot, not_backing_off, &now);
 }
 
 /* Parks r until retry_at and asks for a refresh (at most every 100 ms): the new map names the owner as
  * soon as the cluster has one, and retries every parked request at once. */
-static void hold_request(struct worker *w, struct req *r, const char *p, size_t len, double retry_at, const char *why) {
+static void park_and_refresh(struct worker *w, struct req *r, const char *p, size_t len, double retry_at, const char *why) {
     double now = worker_now(w);
     park_request(w, r, p, len, retry_at);
-    if (now - w->last_refresh_ask > 0.1) {
-        w->last_refresh_ask = now;
+    if (now - w->view.last_refresh_ask > 0.1) {
+        w->view.last_refresh_ask = now;
         worker_request_refresh(w, why);
     }
 }
@@ -488,8 +429,8 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
     double now = worker_now(w);
     struct node *n = to;
     int policy = to ? READ_MASTER : read_policy(w, r);
-    if (policy != READ_MASTER && w->map && w->owner[r->slot]) {
-        struct node *rep = pick_replica(w, r->slot, w->owner[r->slot], now);
+    if (policy != READ_MASTER && w->view.map && w->view.routes.slot_master[r->slot]) {
+        struct node *rep = pick_replica(w, r->slot, now);
         if (rep && r->dedicated) { /* EVAL_RO, FCALL_RO: the client's READONLY script connection to it */
             if (dedicated_send(r, rep, p, len) < 0) fail_request(w, r, "ERR slotgate: out of memory");
             return;
@@ -505,14 +446,14 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
         }
     }
     if (!n) {
-        if (!w->map) {
+        if (!w->view.map) {
             fail_request(w, r, "CLUSTERDOWN The cluster is down: slotgate has not loaded the slot map yet");
             return;
         }
-        n = w->owner[r->slot];
+        n = w->view.routes.slot_master[r->slot];
         if (!n) {
-            if (now - w->map_shrunk_at < worker_hold(w) && now < r->deadline)
-                return hold_request(w, r, p, len, now + PARK_TICK, "slot without an owner");
+            if (now - w->view.map_shrunk_at < failover_window(w) && now < r->deadline)
+                return park_and_refresh(w, r, p, len, now + PARK_TICK, "slot without an owner");
             fail_request(w, r, "CLUSTERDOWN Hash slot not served");
             return;
         }
@@ -528,7 +469,7 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
         /* Hold the request while the node is backing off: a failover or restart may be under way, and
          * the refresh that reveals it will retry every parked request at once. */
         if (now < r->deadline)
-            return hold_request(w, r, p, len, n->down_until > now ? n->down_until : now + PARK_TICK,
+            return park_and_refresh(w, r, p, len, n->down_until > now ? n->down_until : now + PARK_TICK,
                                 "master unreachable");
         req_reply_error(w, r, "ERR slotgate: node %s is unreachable (%s)", n->addr,
                         n->last_error[0] ? n->last_error : "no connection");
@@ -563,12 +504,12 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents) {
             port = ntohs(s6->sin6_port);
         }
         snprintf(addr, sizeof(addr), "%s:%d", host, port);
-        if (shared_counter_add(w->total_clients, 1) > w->conf->maxclients) {
+        if (shared_counter_add(w->shared.total_clients, 1) > w->conf->maxclients) {
             static const char msg[] = "-ERR max number of clients reached\r\n";
             ssize_t wr = write(fd, msg, sizeof(msg) - 1);
             (void)wr;
             close(fd);
-            shared_counter_add(w->total_clients, -1);
+            shared_counter_add(w->shared.total_clients, -1);
             STAT_INC(w, rejected);
             continue;
         }
@@ -637,11 +578,9 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
     w->id = id;
     w->conf_copy = *conf;
     w->conf = &w->conf_copy;
-    w->cmds = cmdtable_ref(cmds);
-    plan_init(&w->plan);
-    w->slot_child = malloc(sizeof(int32_t) * SLOT_COUNT);
-    if (!w->slot_child) return snprintf(err, errlen, "out of memory"), -1;
-    memset(w->slot_child, 0xff, sizeof(int32_t) * SLOT_COUNT);
+    w->view.cmds = cmdtable_ref(cmds);
+    plan_init(&w->tmp.plan);
+    if (split_init(&w->tmp.split) < 0) return snprintf(err, errlen, "out of memory"), -1;
     pool_init(&w->pool, 256);
     chain_init(&w->park);
     w->listen_fd = listen_on(conf->bind, conf->port, err, errlen);
@@ -681,7 +620,7 @@ static void *worker_main(void *arg) {
 int worker_start(struct worker *w) { return pthread_create(&w->thread, NULL, worker_main, w); }
 
 void worker_stop(struct worker *w) {
-    __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&w->inbox.stop, 1, __ATOMIC_RELEASE);
     ev_async_send(w->loop, &w->wake);
     pthread_join(w->thread, NULL);
 }
@@ -704,7 +643,7 @@ void worker_destroy(struct worker *w) {
         b->is_dirty = 0;
         if (b->state == BE_CLOSED) backend_free(b);
     }
-    for (struct node *n = w->nodes, *next; n; n = next) {
+    for (struct node *n = w->view.nodes, *next; n; n = next) {
         next = n->next;
         n->nrefs++; /* freed here, not by the last backend */
         for (int i = 0; i < NODE_MAX_CONNS; i++) {
@@ -715,9 +654,7 @@ void worker_destroy(struct worker *w) {
         free(n->ro_conns);
         free(n);
     }
-    while (w->park_head) {
-        struct req *r = w->park_head;
-        w->park_head = r->lnext;
+    for (struct req *r; (r = FIFO_POP(&w->parked, lnext));) {
         chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
         req_free(w, r);
     }
@@ -727,24 +664,20 @@ void worker_destroy(struct worker *w) {
         w->free_reqs = r->qnext;
         free(r);
     }
-    if (w->map) slotmap_unref(w->map);
-    struct slotmap *m = __atomic_exchange_n(&w->mailbox, NULL, __ATOMIC_ACQ_REL);
+    if (w->view.map) slotmap_unref(w->view.map);
+    struct slotmap *m = __atomic_exchange_n(&w->inbox.map, NULL, __ATOMIC_ACQ_REL);
     if (m) slotmap_unref(m);
-    struct cmdtable *t = __atomic_exchange_n(&w->cmds_mailbox, NULL, __ATOMIC_ACQ_REL);
+    struct cmdtable *t = __atomic_exchange_n(&w->inbox.cmds, NULL, __ATOMIC_ACQ_REL);
     if (t) cmdtable_unref(t);
-    cmdtable_unref(w->cmds);
-    plan_free(&w->plan);
-    free(w->slot_child);
-    free(w->split);
-    sbuf_free(&w->split_cmd);
-    sbuf_free(&w->merge_out);
-    free(w->shard_slot);
-    free(w->map_master);
-    free(w->replicas);
-    free(w->replica_off);
+    cmdtable_unref(w->view.cmds);
+    plan_free(&w->tmp.plan);
+    split_free(&w->tmp.split);
+    sbuf_free(&w->tmp.split_cmd);
+    sbuf_free(&w->tmp.merge_out);
+    route_free(&w->view.routes);
     pool_drain(&w->pool);
-    free(w->scratch);
-    free(__atomic_exchange_n(&w->conf_mailbox, NULL, __ATOMIC_ACQ_REL));
+    sbuf_free(&w->tmp.encoded);
+    free(__atomic_exchange_n(&w->inbox.conf, NULL, __ATOMIC_ACQ_REL));
     if (w->listen_fd >= 0) close(w->listen_fd);
     ev_loop_destroy(w->loop);
 }

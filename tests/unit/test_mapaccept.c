@@ -5,30 +5,16 @@
 #include <string.h>
 
 #include "../../health/mapaccept.h"
+#include "../support/maps.h"
 #include "../support/run.h"
-
-#define NODE(port, id)                                                                                                 \
-    "*3\r\n$9\r\n127.0.0.1\r\n:" port "\r\n$40\r\n" id id id id id id id id id id id id id id id id id id id id id id  \
-        id id id id id id id id id id id id id id id id id id "\r\n"
 
 /* A: 7000 owns 0-8191, 7001 the rest. B: a failover moved 7001's slots to 7002. C: B without 7002's
  * shard (a node mid-failover), so fewer slots covered. */
-static const char A[] = "*2\r\n*3\r\n:0\r\n:8191\r\n" NODE("7000", "a") "*3\r\n:8192\r\n:16383\r\n" NODE("7001", "b");
-static const char B[] = "*2\r\n*3\r\n:0\r\n:8191\r\n" NODE("7000", "a") "*3\r\n:8192\r\n:16383\r\n" NODE("7002", "c");
-static const char C[] = "*1\r\n*3\r\n:0\r\n:8191\r\n" NODE("7000", "a");
-
-static struct slotmap *map_of(const char *raw) {
-    redisReader *r = redisReaderCreate();
-    void *reply = NULL;
-    char err[256];
-    redisReaderFeed(r, raw, strlen(raw));
-    ck_assert_int_eq(redisReaderGetReply(r, &reply), REDIS_OK);
-    redisReaderFree(r);
-    struct slotmap *m = slotmap_build(reply, "127.0.0.1", err, sizeof(err));
-    ck_assert_msg(m != NULL, "%s", err);
-    freeReplyObject(reply);
-    return m;
-}
+static const char A[] =
+    "*2\r\n*3\r\n:0\r\n:8191\r\n" SLOTS_NODE("7000", "a") "*3\r\n:8192\r\n:16383\r\n" SLOTS_NODE("7001", "b");
+static const char B[] =
+    "*2\r\n*3\r\n:0\r\n:8191\r\n" SLOTS_NODE("7000", "a") "*3\r\n:8192\r\n:16383\r\n" SLOTS_NODE("7002", "c");
+static const char C[] = "*1\r\n*3\r\n:0\r\n:8191\r\n" SLOTS_NODE("7000", "a");
 
 static const struct {
     const char *current, *first; /* NULL: none */

@@ -1,0 +1,76 @@
+/* Client connections: read, parse, plan and send; replies written back in request order. client.c. */
+#ifndef SLOTGATE_CLIENT_H
+#define SLOTGATE_CLIENT_H
+
+#include <ev.h>
+#include <stdint.h>
+
+#include "../lib/buf.h"
+#include "../router/resp.h"
+#include "../router/txn.h"
+#include "req.h"
+#include "subs.h"
+
+struct backend;
+
+struct client {
+    struct worker *w;
+    struct client *prev, *next; /* worker's client list */
+    int fd;
+    uint64_t id;
+    ev_io rio, wio;
+    struct ibuf in;
+    struct resp_request parser;
+    struct req_fifo queue; /* its requests in the order their replies go out (through qnext) */
+    uint32_t nqueued;
+    struct chain out;
+    struct chain early; /* replies that came before the ones ahead of them */
+    int is_dirty, is_closing, is_closed, is_paused;
+    struct client *next_dirty;
+    char addr[64];
+    char laddr[64]; /* the address the client connected to: what CLUSTER SLOTS announces */
+    char *name;     /* CLIENT SETNAME */
+    char user[64];  /* authenticated as ("default" when no password is configured) */
+    int is_authed, is_readonly;
+    double created, last_cmd;
+    /* Dedicated connections and their state (dedicated.c). */
+    struct backend *txn, *blocking, *sub, *ssub;
+    struct txn_state txn_state; /* MULTI/WATCH (router/txn.h) */
+    struct chain txn_queued; /* commands queued after MULTI before its node is known (first key) */
+    struct chain push;        /* pub/sub messages waiting for replies ahead of them */
+    int sub_mode;             /* subscribed, as Redis sees it: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
+    int reply_mode;           /* CLIENT REPLY: 0 on, REPLY_OFF, REPLY_SKIP_NEXT */
+    struct sub_set subs;      /* its channels, patterns and shard channels (subs.h) */
+    struct backend **scripts; /* DED_SCRIPT connections, one per node used */
+    int nscripts, scripts_cap;
+    struct backend *streaming; /* streams a large reply to this client; paused while its output is full */
+    /* A large last argument streamed to its node as it arrives (upload.c). */
+    struct req *upload;         /* being sent */
+    size_t upload_left;         /* bytes of it still to come from the client */
+    struct req *upload_barrier; /* sent, not yet answered: the next command waits */
+    struct req *sub_barrier;    /* a pub/sub command in flight: the next waits, as the mode may change */
+    int upload_wait;            /* an upload waits for the earlier requests' replies */
+    int upload_paused;          /* reading paused while the node takes the upload slower */
+    int resume_parse;           /* a wait ended: parse what is buffered at the next flush */
+    double obl_soft_since;      /* over its soft output limit since (client-output-buffer-limit), or 0 */
+    uint32_t read_seq;          /* reads so far: requests carry the one they came in */
+    uint32_t done_batch;        /* the read of the last request answered */
+    int flush_now;              /* a request was parked: write what is ready without waiting */
+};
+
+enum { REPLY_OFF = 1, REPLY_SKIP_NEXT }; /* client.reply_mode */
+
+void client_accept(struct worker *w, int fd, const char *addr);
+void client_enqueue(struct client *c, struct req *r); /* the client's next reply will be r's */
+void client_flush(struct client *c);
+void client_free(struct client *c);
+void client_close(struct client *c);
+/* Delivers a request's reply (raw RESP bytes), keeping the client's replies in request order. */
+void req_reply(struct worker *w, struct req *r, const char *reply, size_t len);
+void req_reply_error(struct worker *w, struct req *r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A large bulk reply passed on in pieces as it arrives (r at the head of its client's queue). */
+void req_stream_begin(struct worker *w, struct req *r);
+int req_stream_data(struct worker *w, struct req *r, const char *p, size_t len); /* -1: client closed */
+void req_stream_end(struct worker *w, struct req *r);
+
+#endif

@@ -1,0 +1,22 @@
+/* Commands that need a backend connection of their own: transactions, blocking commands, pub/sub,
+ * scripts. dedicated.c. */
+#ifndef SLOTGATE_DEDICATED_H
+#define SLOTGATE_DEDICATED_H
+
+#include <stddef.h>
+
+#include "../router/command.h"
+#include "backend.h"
+#include "client.h"
+
+void dedicated_command(struct client *c, struct req *r, const struct plan *p, const char *cmd);
+int dedicated_in_mode(const struct client *c); /* MULTI or subscribed: commands go to dedicated.c */
+void dedicated_push(struct backend *b, const char *reply, size_t len);
+void dedicated_detach(struct backend *b);
+void dedicated_close_all(struct client *c);
+/* Lets go of a client's dedicated connections unused for idle_s seconds (no subscription, nothing in flight). */
+void dedicated_release_idle(struct client *c, double now, double idle_s);
+void dedicated_flush_push(struct client *c);
+int dedicated_send(struct req *r, struct node *n, const char *p, size_t len);
+
+#endif
