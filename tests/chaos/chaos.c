@@ -187,7 +187,7 @@ static void add_fill_empty_remove(void) {
     snprintf(rm, sizeof(rm), "rm -f %s/nodes-%d.conf %s/dump-%d.rdb", cl.dir, SPARE, cl.dir, SPARE);
     ck_assert_int_eq(system(rm), 0);
     pid_t pid = node_spawn(cl.dir, SPARE);
-    for (long long until = now_ms() + 10000; !port_in_use(SPARE); sleep_ms(50)) ck_assert(now_ms() < until);
+    WAIT_UNTIL(10000, port_in_use(SPARE), "the spare node never listened on %d", SPARE);
     int a = cluster_master_for_slot(&cl, 0);
     ck_assert_int_eq(cluster_cli(&cl, "redis-cli --cluster add-node 127.0.0.1:%d 127.0.0.1:%d", SPARE, a), 0);
     node_id(SPARE, id);

@@ -57,18 +57,20 @@ static int range_matches(json_t *ranges, const redisReply *e) {
     return 0;
 }
 
+/* /slots (kept in *j, the last one read) against CLUSTER SLOTS. */
+static int slots_match(json_t **j, const redisReply *cs) {
+    json_decref(*j);
+    *j = http_json(ADMIN, "/slots", 200);
+    int ok = 1;
+    for (size_t i = 0; i < cs->elements; i++) ok &= range_matches(json_object_get(*j, "ranges"), cs->element[i]);
+    return ok;
+}
+
 START_TEST(slots_match_cluster_slots) {
     redisContext *n = connect_port(BASE);
     redisReply *cs = cmd(n, "CLUSTER SLOTS");
-    int ok = 0;
     json_t *j = NULL;
-    for (long long until = now_ms() + 8000; !ok && now_ms() < until; sleep_ms(200)) {
-        json_decref(j);
-        j = http_json(ADMIN, "/slots", 200);
-        ok = 1;
-        for (size_t i = 0; i < cs->elements; i++) ok &= range_matches(json_object_get(j, "ranges"), cs->element[i]);
-    }
-    ck_assert_msg(ok, "/slots never matched CLUSTER SLOTS: %s", json_dumps(j, 0));
+    WAIT_UNTIL(8000, slots_match(&j, cs), "/slots never matched CLUSTER SLOTS: %s", json_dumps(j, 0));
     ck_assert(json_is_true(json_object_get(j, "complete")));
     ck_assert_int_eq(jint(j, "slots_covered"), 16384);
     ck_assert_int_eq(jint(j, "masters"), 3);
@@ -129,24 +131,26 @@ static json_t *node_by_addr(json_t *nodes, const char *addr) {
     return NULL;
 }
 
+/* /nodes (kept in *j) lists all six nodes, each with its DBSIZE, and lag only for replicas. */
+static int nodes_settled(json_t **j) {
+    json_decref(*j);
+    *j = http_json(ADMIN, "/nodes", 200);
+    int settled = json_array_size(json_object_get(*j, "nodes")) == 6;
+    for (int k = 0; k < 6 && settled; k++) {
+        char addr[32];
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", BASE + k);
+        json_t *x = node_by_addr(*j, addr);
+        settled = x && jint(x, "keys") == dbsize(BASE + k) &&
+                  json_is_integer(json_object_get(x, "lag_bytes")) == !strcmp(jstr(x, "role"), "replica");
+    }
+    return settled;
+}
+
 START_TEST(nodes_show_roles_keys_memory_and_traffic) {
     redisContext *c = connect_port(SG_PORT);
     for (int i = 0; i < 300; i++) freeReplyObject(cmd(c, "SET nk:%d v%d", i, i));
     json_t *j = NULL;
-    int settled = 0;
-    for (long long until = now_ms() + 8000; !settled && now_ms() < until; sleep_ms(200)) {
-        json_decref(j);
-        j = http_json(ADMIN, "/nodes", 200);
-        settled = json_array_size(json_object_get(j, "nodes")) == 6;
-        for (int k = 0; k < 6 && settled; k++) {
-            char addr[32];
-            snprintf(addr, sizeof(addr), "127.0.0.1:%d", BASE + k);
-            json_t *x = node_by_addr(j, addr);
-            settled = x && jint(x, "keys") == dbsize(BASE + k) &&
-                      json_is_integer(json_object_get(x, "lag_bytes")) == !strcmp(jstr(x, "role"), "replica");
-        }
-    }
-    ck_assert_msg(settled, "/nodes never agreed with DBSIZE on every node: %s", json_dumps(j, 0));
+    WAIT_UNTIL(8000, nodes_settled(&j), "/nodes never agreed with DBSIZE on every node: %s", json_dumps(j, 0));
     long long requests = 0, slots = 0;
     int masters = 0;
     size_t i;
@@ -184,20 +188,21 @@ START_TEST(nodes_show_roles_keys_memory_and_traffic) {
 }
 END_TEST
 
+/* /cluster (kept in *j): state ok, the masters' keys, three replicas. */
+static int cluster_settled(json_t **j) {
+    json_decref(*j);
+    *j = http_json(ADMIN, "/cluster", 200);
+    return !strcmp(jstr(*j, "state"), "ok") &&
+           jint(*j, "keys_total") == dbsize(BASE) + dbsize(BASE + 1) + dbsize(BASE + 2) && jint(*j, "replicas") == 3;
+}
+
 START_TEST(cluster_view_matches_cluster_info) {
     redisContext *n = connect_port(BASE + 1);
     redisReply *info = cmd(n, "CLUSTER INFO");
     const char *at = strstr(info->str, "cluster_current_epoch:");
     long long epoch = at ? atoll(at + 22) : -1;
     json_t *j = NULL;
-    int ok = 0;
-    for (long long until = now_ms() + 8000; !ok && now_ms() < until; sleep_ms(200)) {
-        json_decref(j);
-        j = http_json(ADMIN, "/cluster", 200);
-        ok = !strcmp(jstr(j, "state"), "ok") &&
-             jint(j, "keys_total") == dbsize(BASE) + dbsize(BASE + 1) + dbsize(BASE + 2) && jint(j, "replicas") == 3;
-    }
-    ck_assert_msg(ok, "/cluster: %s", json_dumps(j, 0));
+    WAIT_UNTIL(8000, cluster_settled(&j), "/cluster: %s", json_dumps(j, 0));
     ck_assert_int_eq(jint(j, "slots_assigned"), 16384);
     ck_assert_int_eq(jint(j, "slots_ok"), 16384);
     ck_assert_int_eq(jint(j, "slots_pfail"), 0);

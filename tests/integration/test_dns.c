@@ -39,22 +39,24 @@ static void wait_cluster(int timeout_ms) {
 }
 static void node_stop(int i) { nsc_node_stop(&nc, i, SIGTERM); } /* Redis writes its AOF, as a pod's stop */
 
+/* How many keys read back right through slotgate now. */
+static int keys_right_now(void) {
+    redisContext *c = connect_port(SG_PORT);
+    int right = 0;
+    for (int k = 0; c && k < NKEYS; k++) {
+        redisReply *r = redisCommand(c, "GET dns:%d", k);
+        if (r && r->type == REDIS_REPLY_STRING && atoi(r->str) == k * 7) right++;
+        if (r) freeReplyObject(r);
+        if (!r) break;
+    }
+    if (c) redisFree(c);
+    return right;
+}
+
 /* Reads every key through slotgate until all are right or the deadline passes; returns how many were. */
 static int keys_right(int timeout_ms) {
-    long long until = now_ms() + timeout_ms;
     int right = 0;
-    while (right < NKEYS && now_ms() < until) {
-        redisContext *c = connect_port(SG_PORT);
-        right = 0;
-        for (int k = 0; c && k < NKEYS; k++) {
-            redisReply *r = redisCommand(c, "GET dns:%d", k);
-            if (r && r->type == REDIS_REPLY_STRING && atoi(r->str) == k * 7) right++;
-            if (r) freeReplyObject(r);
-            if (!r) break;
-        }
-        if (c) redisFree(c);
-        if (right < NKEYS) sleep_ms(200);
-    }
+    WAITED_FOR(timeout_ms, (right = keys_right_now()) == NKEYS);
     return right;
 }
 
@@ -111,19 +113,19 @@ START_TEST(all_nodes_move_and_are_found_through_the_seed) {
 END_TEST
 
 /* Until /slots has the three texts and not the fourth. */
+static int slots_show(char **text, const char *a, const char *b, const char *c, const char * not ) {
+    json_t *slots = http_json(sg.admin_port, "/slots", 200);
+    free(*text);
+    *text = json_dumps(slots, 0);
+    json_decref(slots);
+    return strstr(*text, a) && strstr(*text, b) && strstr(*text, c) && !strstr(*text, not );
+}
+
 static void wait_slots(const char *a, const char *b, const char *c, const char * not ) {
-    long long until = now_ms() + 15000;
-    for (;;) {
-        json_t *slots = http_json(sg.admin_port, "/slots", 200);
-        char *text = json_dumps(slots, 0);
-        int seen = strstr(text, a) && strstr(text, b) && strstr(text, c) && !strstr(text, not );
-        if (!seen && now_ms() >= until)
-            ck_abort_msg("/slots never showed %s, %s, %s without %s: %s", a, b, c, not, text);
-        free(text);
-        json_decref(slots);
-        if (seen) return;
-        sleep_ms(100);
-    }
+    char *text = NULL;
+    WAIT_UNTIL(15000, slots_show(&text, a, b, c, not ), "/slots never showed %s, %s, %s without %s: %s", a, b, c,
+               not, text);
+    free(text);
 }
 
 /* 3. Hostnames in CLUSTER SLOTS ("?" for a node without one) and in an ASK redirection. */

@@ -59,24 +59,22 @@ START_TEST(stalled_master_fails_fast_naming_the_node) {
 }
 END_TEST
 
-static void wait_replicas_caught_up(void) {
-    long long until = now_ms() + 10000;
-    for (;;) {
-        long long sum_all = 0, sum_masters = 0;
-        for (int i = 0; i < cl.nnodes; i++) {
-            redisContext *d = connect_port(BASE + i);
-            redisReply *role = cmd(d, "ROLE"), *n = cmd(d, "DBSIZE");
-            sum_all += n->integer;
-            if (strcmp(role->element[0]->str, "master") == 0) sum_masters += n->integer;
-            freeReplyObject(role);
-            freeReplyObject(n);
-            redisFree(d);
-        }
-        if (sum_all == 2 * sum_masters && sum_masters >= NKEYS) return;
-        ck_assert_msg(now_ms() < until, "replicas did not catch up");
-        sleep_ms(100);
+/* Every replica holds as many keys as its master, and the masters hold them all. */
+static int replicas_caught_up(void) {
+    long long sum_all = 0, sum_masters = 0;
+    for (int i = 0; i < cl.nnodes; i++) {
+        redisContext *d = connect_port(BASE + i);
+        redisReply *role = cmd(d, "ROLE"), *n = cmd(d, "DBSIZE");
+        sum_all += n->integer;
+        if (strcmp(role->element[0]->str, "master") == 0) sum_masters += n->integer;
+        freeReplyObject(role);
+        freeReplyObject(n);
+        redisFree(d);
     }
+    return sum_all == 2 * sum_masters && sum_masters >= NKEYS;
 }
+
+static void wait_replicas_caught_up(void) { WAIT_UNTIL(10000, replicas_caught_up(), "replicas did not catch up"); }
 
 START_TEST(master_killed_mid_pipeline) {
     redisContext *c = connect_port(SG_PORT);

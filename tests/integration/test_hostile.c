@@ -206,10 +206,8 @@ START_TEST(ten_thousand_connections_opened_and_dropped) {
         if (i % 10 == 0) send_all(fd, "PING\r\n", 6);
         close(fd);
     }
-    int fds = 0;
-    for (long long until = now_ms() + 5000; now_ms() < until; sleep_ms(100))
-        if ((fds = proc_fds(sg.pid)) <= fds_before + 2) break;
-    ck_assert_msg(fds <= fds_before + 2, "descriptors: %d before, %d after", fds_before, fds);
+    WAIT_UNTIL(5000, proc_fds(sg.pid) <= fds_before + 2, "descriptors: %d before, %d after", fds_before,
+               proc_fds(sg.pid));
     redisContext *c = connect_port(SG_PORT);
     expect_str(c, "PONG", "PING");
     redisFree(c);
@@ -258,8 +256,7 @@ static void rss_returns(long base, const char *what) {
         fprintf(stderr, "%s: RSS not checked (sanitizer build): %ld KiB before, %ld KiB after\n", what, base, now);
         return;
     }
-    for (long long until = now_ms() + 10000; now > base + 4096 && now_ms() < until; sleep_ms(200))
-        now = proc_rss_kib(sg.pid);
+    WAITED_FOR(10000, (now = proc_rss_kib(sg.pid)) <= base + 4096);
     fprintf(stderr, "%s: slotgate RSS %ld KiB before, %ld KiB after the disconnect\n", what, base, now);
     ck_assert_msg(now <= base + 4096, "%s: RSS %ld KiB, was %ld KiB", what, now, base);
 }
@@ -318,8 +315,7 @@ START_TEST(a_pipeliner_that_does_not_read_is_disconnected_at_its_limit) {
     for (int i = 0; i < 2000; i++) len += (size_t)sprintf(gets + len, "*2\r\n$3\r\nGET\r\n$11\r\nhostile:big\r\n");
     send_all(fd, gets, len); /* 40 MB of replies asked for */
     long long closed = closed_before;
-    for (long long until = now_ms() + 10000; closed == closed_before && now_ms() < until; sleep_ms(100))
-        closed = output_disconnections();
+    WAITED_FOR(10000, (closed = output_disconnections()) != closed_before);
     ck_assert_int_eq(closed, closed_before + 1);
     ck_assert(slotgate_log_has(&sg, "over its hard limit (client-output-buffer-limit normal 16777216 0 0)"));
     ck_assert(drained_to_close(fd));

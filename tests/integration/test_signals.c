@@ -29,11 +29,7 @@ static void suite_teardown(void) { cluster_stop(&cl); }
 /* Waits for slotgate to exit; returns its exit status (-1 on a signal or after 15 s). */
 static int wait_exit(struct slotgate *sg) {
     int status;
-    long long until = now_ms() + 15000;
-    while (waitpid(sg->pid, &status, WNOHANG) == 0) {
-        if (now_ms() > until) return -1;
-        sleep_ms(10);
-    }
+    if (!WAITED_FOR(15000, waitpid(sg->pid, &status, WNOHANG) != 0)) return -1;
     untrack_pid(sg->pid);
     sg->pid = 0;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -133,16 +129,21 @@ static void write_file(const char *path, const char *text) {
     fclose(f);
 }
 
+/* /config (kept in *j) has key at want. */
+static int config_is(json_t **j, int admin, const char *key, const char *want) {
+    json_decref(*j);
+    *j = http_json(admin, "/config", 200);
+    char *text = json_dumps(json_object_get(*j, key), JSON_ENCODE_ANY);
+    int ok = text && !strcmp(text, want);
+    free(text);
+    return ok;
+}
+
+/* /config once key is at want, or after 5 s as it is then (the caller checks). */
 static json_t *config_when(int admin, const char *key, const char *want) {
-    for (long long until = now_ms() + 5000;; sleep_ms(50)) {
-        json_t *j = http_json(admin, "/config", 200);
-        json_t *v = json_object_get(j, key);
-        char *text = json_dumps(v, JSON_ENCODE_ANY);
-        int ok = text && !strcmp(text, want);
-        free(text);
-        if (ok || now_ms() > until) return j;
-        json_decref(j);
-    }
+    json_t *j = NULL;
+    WAITED_FOR(5000, config_is(&j, admin, key, want));
+    return j;
 }
 
 START_TEST(sighup_applies_live_settings_and_keeps_running_on_a_bad_file) {

@@ -1,6 +1,6 @@
-/* The one way tests wait for something to become true: poll a condition every 20 ms for at most ms,
- * and fail the test with a message saying what never happened. Nothing waits forever; no test sleeps
- * a fixed time to let something happen. */
+/* The one way tests wait for something to become true: poll a condition (every 10 ms at first, backing
+ * off to 200 ms) for at most ms, and fail the test with a message saying what never happened. Nothing
+ * waits forever. */
 #ifndef SLOTGATE_TEST_WAIT_H
 #define SLOTGATE_TEST_WAIT_H
 
@@ -13,8 +13,11 @@ void sleep_ms(int ms);
 #define WAITED_FOR(ms, cond)                                                                                           \
     ({                                                                                                                 \
         long long until_ = now_ms() + (ms);                                                                            \
-        int held_;                                                                                                     \
-        while (!(held_ = !!(cond)) && now_ms() < until_) sleep_ms(20);                                                 \
+        int held_, step_ = 10;                                                                                         \
+        while (!(held_ = !!(cond)) && now_ms() < until_) {                                                             \
+            sleep_ms(step_);                                                                                           \
+            step_ = step_ < 200 ? step_ * 3 / 2 : 200;                                                                 \
+        }                                                                                                              \
         held_;                                                                                                         \
     })
 
