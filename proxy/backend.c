@@ -435,6 +435,10 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         req_free(w, r);
         return;
     }
+    if (!reply_needs_decision(p, len, r->group_retry)) { /* the common case: the reply is the client's */
+        req_reply(w, r, p, len);
+        return;
+    }
     int path = r->xform == XFORM_UPLOAD ? RP_UPLOAD : r->dedicated == DED_TXN ? RP_TXN : RP_PLAIN;
     describe(b, r, path, &q);
     r->group_retry = 0;

@@ -1,6 +1,7 @@
 /* See reply.h. */
 #include "reply.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,7 +38,8 @@ static void queued(const char *p, size_t len, const struct reply_req *q, struct 
 }
 
 void reply_decide(const char *p, size_t len, const struct reply_req *q, struct reply_decision *d) {
-    memset(d, 0, sizeof(*d));
+    memset(d, 0, offsetof(struct reply_decision, text)); /* text is written only with REPLY_FAIL */
+    d->text[0] = '\0';
     d->action = REPLY_DELIVER;
     if (q->path == RP_GROUP_QUEUED) return queued(p, len, q, d);
     if (q->group_retry && may_retry(q, d)) return; /* else EXEC's EXECABORT goes to the client */

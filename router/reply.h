@@ -50,6 +50,13 @@ struct reply_decision {
     char text[256];
 };
 
+/* The first rule, for the fast path: a reply that is not an error goes to the client as it is, unless
+ * its transaction group must go again (group_retry). When this is 0, reply_decide would say
+ * REPLY_DELIVER with nothing else to do. */
+static inline int reply_needs_decision(const char *p, size_t len, int group_retry) {
+    return (len > 0 && p[0] == '-') || group_retry;
+}
+
 /* The pause before retry number attempt (0, 1, ...): 20 ms doubling to 500 ms. */
 double reply_backoff(int attempt);
 void reply_decide(const char *p, size_t len, const struct reply_req *q, struct reply_decision *d);
