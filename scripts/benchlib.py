@@ -52,5 +52,18 @@ def cpu_times(pid):
 
 
 def cpu_seconds(pid):
-    """user+sys CPU seconds of a process."""
-    return sum(cpu_times(pid))
+    """CPU seconds a process has run, all its threads: the scheduler's own count in nanoseconds
+    (/proc/PID/task/TID/schedstat), not /proc/PID/stat's 10 ms ticks, which at 0.6 us a request are
+    too coarse (one tick in 200,000 requests is 0.05 us) to tell two builds a few percent apart.
+    Threads that ended are not counted: the proxies and redis-servers keep theirs for their life."""
+    total = 0
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+    except OSError:
+        return sum(cpu_times(pid))
+    return total / 1e9 if total else sum(cpu_times(pid))
