@@ -303,10 +303,30 @@ int resp_request_parse(struct resp_request *r, const char *buf, size_t len, char
     }
 }
 
-void resp_scanner_init(struct resp_scanner *s, long long max_bulk) {
+void resp_scanner_init_proto(struct resp_scanner *s, long long max_bulk, int resp3) {
     s->pos = 0;
     s->depth = 0;
+    s->resp3 = resp3;
     s->max_bulk = max_bulk;
+}
+
+void resp_scanner_init(struct resp_scanner *s, long long max_bulk) { resp_scanner_init_proto(s, max_bulk, 0); }
+
+/* RESP3's one-line types: the line after the type byte, checked as Redis writes them. */
+static int resp3_line_ok(char type, const char *v, size_t n) {
+    long long ll;
+    switch (type) {
+    case '_': return n == 0;
+    case '#': return n == 1 && (v[0] == 't' || v[0] == 'f');
+    case '(': /* a big number: digits, perhaps a sign */
+        if (n > 0 && v[0] == '-') v++, n--;
+        if (n == 0) return 0;
+        for (size_t i = 0; i < n; i++)
+            if (v[i] < '0' || v[i] > '9') return 0;
+        return 1;
+    case ',': return n > 0 && n < 64; /* a double, inf, -inf or nan */
+    default: return resp_parse_ll(v, n, &ll) == 0;
+    }
 }
 
 int resp_scan_reply(struct resp_scanner *s, const char *buf, size_t len, size_t *reply_len, char *err, size_t errlen) {
@@ -351,6 +371,45 @@ int resp_scan_reply(struct resp_scanner *s, const char *buf, size_t len, size_t 
             }
             end = next;
             break;
+        case '_':
+        case '#':
+        case ',':
+        case '(':
+            if (!s->resp3) goto not_resp;
+            if (!resp3_line_ok(buf[p], buf + p + 1, (size_t)cr - p - 1))
+                return fail(err, errlen, "invalid RESP3 value");
+            end = next;
+            break;
+        case '!':
+        case '=':
+            if (!s->resp3) goto not_resp;
+            if (resp_parse_ll(buf + p + 1, (size_t)cr - p - 1, &n) < 0 || n < 0 || n > s->max_bulk ||
+                (buf[p] == '=' && n < 4))
+                return fail(err, errlen, "invalid blob length in reply");
+            if (len < next + (size_t)n + 2) return RESP_AGAIN;
+            if (buf[next + n] != '\r' || buf[next + n + 1] != '\n')
+                return fail(err, errlen, "blob reply not terminated by CRLF");
+            if (buf[p] == '=' && buf[next + 3] != ':') return fail(err, errlen, "verbatim string without its format");
+            end = next + (size_t)n + 2;
+            break;
+        case '%':
+        case '~':
+        case '>':
+        case '|':
+            if (!s->resp3) goto not_resp;
+            if (resp_parse_ll(buf + p + 1, (size_t)cr - p - 1, &n) < 0 || n < 0 || n > LLONG_MAX / 4)
+                return fail(err, errlen, "invalid aggregate length in reply");
+            /* a map and an attribute hold pairs; an attribute also the value it describes */
+            n = buf[p] == '%' ? 2 * n : buf[p] == '|' ? 2 * n + 1 : n;
+            if (n > 0) {
+                if (s->depth == RESP_MAX_DEPTH) return fail(err, errlen, "reply nested too deeply");
+                s->remain[s->depth++] = n;
+                s->pos = next;
+                continue;
+            }
+            end = next;
+            break;
+        not_resp:
         default:
             snprintf(err, errlen, "unexpected byte 0x%02x at the start of a reply", (unsigned char)buf[p]);
             return RESP_ERROR;

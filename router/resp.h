@@ -58,13 +58,18 @@ static inline const char *resp_request_arg(const struct resp_request *r, const c
 struct resp_scanner {
     size_t pos;
     int depth;
+    int resp3; /* RESP3's types are framed too; else they are a protocol error */
     long long max_bulk;
     long long remain[RESP_MAX_DEPTH];
 };
 
-void resp_scanner_init(struct resp_scanner *s, long long max_bulk);
+void resp_scanner_init(struct resp_scanner *s, long long max_bulk); /* a RESP2 connection's */
+/* A scanner for a connection speaking RESP3 (resp3 = 1) or RESP2 (0). RESP3 adds null (_), booleans (#),
+ * doubles (,), big numbers ((), blob errors (!), verbatim strings (=), maps (%: n pairs), sets (~),
+ * pushes (>) and attributes (|: n pairs before the value they describe, framed as one reply with it). */
+void resp_scanner_init_proto(struct resp_scanner *s, long long max_bulk, int resp3);
 /* Finds the end of the first complete reply in buf: RESP_DONE with *reply_len set, RESP_AGAIN, or
- * RESP_ERROR for bytes that are not RESP2 (the connection cannot be trusted after that). */
+ * RESP_ERROR for bytes that are not RESP (the connection cannot be trusted after that). */
 int resp_scan_reply(struct resp_scanner *s, const char *buf, size_t len, size_t *reply_len, char *err, size_t errlen);
 
 /* Redirections in an error reply: "-MOVED 3999 127.0.0.1:6381\r\n" / "-ASK ...". */

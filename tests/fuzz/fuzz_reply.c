@@ -1,5 +1,5 @@
-/* libFuzzer: the backend reply framer (router/resp.c). Whole and in pieces it must find the same reply
- * boundaries (or the same error), never reading past what it was given. */
+/* libFuzzer: the backend reply framer (router/resp.c), RESP2 and RESP3. Whole and in pieces it must find
+ * the same reply boundaries (or the same error), never reading past what it was given. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +21,10 @@ static void check_confirmation(const char *p, size_t len) {
     free(copy);
 }
 
-static int frame(const uint8_t *data, size_t len, size_t step, size_t *ends, int *error) {
+static int frame(const uint8_t *data, size_t len, size_t step, int resp3, size_t *ends, int *error) {
     struct resp_scanner s;
     char err[RESP_ERR_LEN];
-    resp_scanner_init(&s, 1 << 20);
+    resp_scanner_init_proto(&s, 1 << 20, resp3);
     size_t start = 0, avail = step < len ? step : len;
     int n = 0;
     *error = 0;
@@ -52,9 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2) return 0;
     size_t step = data[0] % 32 + 1;
+    int resp3 = data[0] >> 7; /* the first byte's top bit: a RESP3 connection's scanner */
     static size_t a[MAX_REPLIES], b[MAX_REPLIES];
     int ea, eb;
-    int na = frame(data + 1, size - 1, size, a, &ea), nb = frame(data + 1, size - 1, step, b, &eb);
+    int na = frame(data + 1, size - 1, size, resp3, a, &ea), nb = frame(data + 1, size - 1, step, resp3, b, &eb);
     if (na != nb || ea != eb) abort();
     for (int i = 0; i < na; i++)
         if (a[i] != b[i]) abort();

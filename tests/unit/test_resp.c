@@ -256,10 +256,81 @@ START_TEST(pubsub_confirmations) {
 }
 END_TEST
 
+/* RESP3 replies as Redis 7 sends them to a HELLO 3 connection: each framed whole, at every split point,
+ * with their exact lengths (an attribute with the value it describes counts as one). */
+static const char *const RESP3_REPLIES[] = {
+    "_\r\n",
+    "#t\r\n",
+    "#f\r\n",
+    ",3.14\r\n",
+    ",-inf\r\n",
+    "(3492890328409238509324850943850943825024385\r\n",
+    "!21\r\nSYNTAX invalid syntax\r\n",
+    "=15\r\ntxt:Some string\r\n",
+    "%2\r\n+first\r\n:1\r\n+second\r\n:2\r\n",
+    "~3\r\n+a\r\n+b\r\n+c\r\n",
+    "%0\r\n",
+    "~0\r\n",
+    ">3\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\nfoo\r\n$-1\r\n",
+    "|1\r\n+key-popularity\r\n%2\r\n$1\r\na\r\n,0.1923\r\n$1\r\nb\r\n,0.0012\r\n*2\r\n:2039123\r\n:9543892\r\n",
+    "*2\r\n%1\r\n$1\r\nk\r\n~1\r\n_\r\n#f\r\n", /* nested */
+};
+
+START_TEST(resp3_replies_framed_at_every_split) {
+    static char all[2048];
+    size_t lens[32], n = 0, total = 0;
+    for (size_t i = 0; i < sizeof(RESP3_REPLIES) / sizeof(*RESP3_REPLIES); i++) {
+        lens[n++] = strlen(RESP3_REPLIES[i]);
+        memcpy(all + total, RESP3_REPLIES[i], lens[n - 1]);
+        total += lens[n - 1];
+    }
+    for (size_t split = 0; split <= total; split++) {
+        struct resp_scanner s;
+        char err[RESP_ERR_LEN];
+        size_t start = 0, avail = split, k = 0, rl;
+        resp_scanner_init_proto(&s, MAXBULK, 1);
+        for (;;) {
+            int rc = resp_scan_reply(&s, all + start, avail - start, &rl, err, sizeof(err));
+            ck_assert_msg(rc != RESP_ERROR, "split %zu, reply %zu: %s", split, k, err);
+            if (rc == RESP_AGAIN) {
+                if (avail == total) break;
+                avail = total;
+                continue;
+            }
+            ck_assert_uint_eq(rl, lens[k]);
+            k++;
+            start += rl;
+        }
+        ck_assert_uint_eq(k, n);
+    }
+}
+END_TEST
+
+/* On a RESP2 connection RESP3's types are what they were: not RESP. And RESP3's own rules hold. */
+START_TEST(resp3_types_refused_on_resp2_and_checked_on_resp3) {
+    static const char *const on_resp2[] = {"_\r\n", "#t\r\n", ",1\r\n", "%1\r\n", "~1\r\n", ">1\r\n", "|1\r\n"};
+    static const char *const bad_resp3[] = {"_x\r\n",          "#y\r\n",  "(12a\r\n", "=3\r\ntxt\r\n",
+                                            "=5\r\nabcde\r\n", "!-1\r\n", "%-1\r\n",  ",\r\n"};
+    struct resp_scanner s;
+    char err[RESP_ERR_LEN];
+    size_t rl;
+    for (size_t i = 0; i < sizeof(on_resp2) / sizeof(*on_resp2); i++) {
+        resp_scanner_init(&s, MAXBULK);
+        ck_assert_int_eq(resp_scan_reply(&s, on_resp2[i], strlen(on_resp2[i]), &rl, err, sizeof(err)), RESP_ERROR);
+    }
+    for (size_t i = 0; i < sizeof(bad_resp3) / sizeof(*bad_resp3); i++) {
+        resp_scanner_init_proto(&s, MAXBULK, 1);
+        ck_assert_msg(resp_scan_reply(&s, bad_resp3[i], strlen(bad_resp3[i]), &rl, err, sizeof(err)) == RESP_ERROR,
+                      "accepted %s", bad_resp3[i]);
+    }
+}
+END_TEST
+
 SUITE_MAIN(.name = "resp",
            .tests = {LOOP_TEST(pipeline_every_split_point, (int)sizeof(PIPELINE)), TEST(one_byte_at_a_time),
                      LOOP_TEST(malformed_input_gets_redis_errors, (int)(sizeof(malformed) / sizeof(malformed[0]))),
                      TEST(oversized_lines_are_refused), TEST(many_arguments_grow_argv),
                      LOOP_TEST(scanner_every_split_point, (int)sizeof(REPLIES)), LOOP_TEST(scanner_rejects_garbage, 6),
                      TEST(scanner_limits_nesting), TEST(redirects_are_parsed), TEST(integers_like_redis),
-                     TEST(pubsub_confirmations)})
+                     TEST(pubsub_confirmations), TEST(resp3_replies_framed_at_every_split),
+                     TEST(resp3_types_refused_on_resp2_and_checked_on_resp3)})
