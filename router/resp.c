@@ -349,20 +349,36 @@ int resp_scan_reply(struct resp_scanner *s, const char *buf, size_t len, size_t 
             end = next;
             break;
         case '$':
-            if (resp_parse_ll(buf + p + 1, (size_t)cr - p - 1, &n) < 0 || n < -1 || n > s->max_bulk)
-                return fail(err, errlen, "invalid bulk length in reply");
-            if (n == -1) {
+        case '!': /* RESP3: a blob error */
+        case '=': /* RESP3: a verbatim string, "txt:" or "mkd:" first */
+            if (buf[p] != '$' && !s->resp3) goto not_resp;
+            if (resp_parse_ll(buf + p + 1, (size_t)cr - p - 1, &n) < 0 || n > s->max_bulk ||
+                n < (buf[p] == '$'   ? -1
+                     : buf[p] == '=' ? 4
+                                     : 0))
+                return fail(err, errlen,
+                            buf[p] == '$' ? "invalid bulk length in reply" : "invalid blob length in reply");
+            if (n == -1) { /* RESP2's null bulk */
                 end = next;
                 break;
             }
             if (len < next + (size_t)n + 2) return RESP_AGAIN;
             if (buf[next + n] != '\r' || buf[next + n + 1] != '\n')
                 return fail(err, errlen, "bulk reply not terminated by CRLF");
+            if (buf[p] == '=' && buf[next + 3] != ':') return fail(err, errlen, "verbatim string without its format");
             end = next + (size_t)n + 2;
             break;
         case '*':
-            if (resp_parse_ll(buf + p + 1, (size_t)cr - p - 1, &n) < 0 || n < -1)
-                return fail(err, errlen, "invalid multibulk length in reply");
+        case '%': /* RESP3: a map, n pairs */
+        case '~': /* RESP3: a set */
+        case '>': /* RESP3: a push */
+        case '|': /* RESP3: an attribute, n pairs, then the value they describe */
+            if (buf[p] != '*' && !s->resp3) goto not_resp;
+            if (resp_parse_ll(buf + p + 1, (size_t)cr - p - 1, &n) < 0 || n < (buf[p] == '*' ? -1 : 0) ||
+                n > LLONG_MAX / 4)
+                return fail(err, errlen,
+                            buf[p] == '*' ? "invalid multibulk length in reply" : "invalid aggregate length in reply");
+            n = buf[p] == '%' ? 2 * n : buf[p] == '|' ? 2 * n + 1 : n; /* the elements to frame */
             if (n > 0) {
                 if (s->depth == RESP_MAX_DEPTH) return fail(err, errlen, "reply nested too deeply");
                 s->remain[s->depth++] = n;
@@ -378,35 +394,6 @@ int resp_scan_reply(struct resp_scanner *s, const char *buf, size_t len, size_t 
             if (!s->resp3) goto not_resp;
             if (!resp3_line_ok(buf[p], buf + p + 1, (size_t)cr - p - 1))
                 return fail(err, errlen, "invalid RESP3 value");
-            end = next;
-            break;
-        case '!':
-        case '=':
-            if (!s->resp3) goto not_resp;
-            if (resp_parse_ll(buf + p + 1, (size_t)cr - p - 1, &n) < 0 || n < 0 || n > s->max_bulk ||
-                (buf[p] == '=' && n < 4))
-                return fail(err, errlen, "invalid blob length in reply");
-            if (len < next + (size_t)n + 2) return RESP_AGAIN;
-            if (buf[next + n] != '\r' || buf[next + n + 1] != '\n')
-                return fail(err, errlen, "blob reply not terminated by CRLF");
-            if (buf[p] == '=' && buf[next + 3] != ':') return fail(err, errlen, "verbatim string without its format");
-            end = next + (size_t)n + 2;
-            break;
-        case '%':
-        case '~':
-        case '>':
-        case '|':
-            if (!s->resp3) goto not_resp;
-            if (resp_parse_ll(buf + p + 1, (size_t)cr - p - 1, &n) < 0 || n < 0 || n > LLONG_MAX / 4)
-                return fail(err, errlen, "invalid aggregate length in reply");
-            /* a map and an attribute hold pairs; an attribute also the value it describes */
-            n = buf[p] == '%' ? 2 * n : buf[p] == '|' ? 2 * n + 1 : n;
-            if (n > 0) {
-                if (s->depth == RESP_MAX_DEPTH) return fail(err, errlen, "reply nested too deeply");
-                s->remain[s->depth++] = n;
-                s->pos = next;
-                continue;
-            }
             end = next;
             break;
         not_resp:
