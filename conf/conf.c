@@ -105,7 +105,6 @@ static int set_obl(struct conf *c, const char *value, char *err, size_t errlen);
 static const char *policies[] = {"master", "prefer-replica", "replica-only"};
 static const char *formats[] = {"text", "json"};
 
-
 void conf_defaults(struct conf *c) {
     memset(c, 0, sizeof(*c));
     c->bind = strdup("127.0.0.1");

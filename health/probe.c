@@ -338,7 +338,8 @@ void prober_set_map(struct prober *p, const struct slotmap *m) {
         struct pnode *n = p->nodes[k];
         if (!n) continue;
         if (n->health.state != NODE_UP && (!n->departed || now - n->departed < KEEP_DEPARTED)) {
-            if (!n->departed) log_notice("node %s left the slot map while %s", n->addr, node_state_name(n->health.state));
+            if (!n->departed)
+                log_notice("node %s left the slot map while %s", n->addr, node_state_name(n->health.state));
             n->departed = n->departed ? n->departed : now;
             n->is_master = n->ns.is_master = n->ns.in_map = 0;
             next[count++] = n;

@@ -270,8 +270,7 @@ static void on_info(redisAsyncContext *ac, void *reply, void *priv) {
     } else {
         if (!slotmap_same(h->first, m))
             log_notice("nodes disagree about the slot map: %s (epoch %lld) and %s (epoch %lld); taking %s's",
-                       h->first_from, h->first_epoch, h->asked, epoch,
-                       d == MAP_TAKE_FIRST ? h->first_from : h->asked);
+                       h->first_from, h->first_epoch, h->asked, epoch, d == MAP_TAKE_FIRST ? h->first_from : h->asked);
         struct slotmap *keep = d == MAP_TAKE_FIRST ? h->first : m;
         slotmap_unref(d == MAP_TAKE_FIRST ? m : h->first);
         h->first = NULL;

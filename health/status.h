@@ -51,7 +51,7 @@ struct refresh_status {
 /* Counters one worker keeps for one node address: written by that worker only (lib/counter.h). */
 struct node_counters {
     struct counter requests, errors, connections; /* connections: a gauge */
-} __attribute__((aligned(64)));                    /* each worker writes its own per request: one cache line each */
+} __attribute__((aligned(64)));                   /* each worker writes its own per request: one cache line each */
 
 struct status {
     pthread_mutex_t lock;

@@ -47,7 +47,7 @@ static struct {
     struct watcher {
         struct ev_loop *loop;
         ev_async *a;
-    } *watchers; /* every loop to wake: the refresher's and each worker's, however many (threads) */
+    } * watchers; /* every loop to wake: the refresher's and each worker's, however many (threads) */
     int nwatchers, cap_watchers;
     unsigned long long lookups, failures, hits;
 } R = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .ttl = 5.0};
@@ -273,7 +273,8 @@ void dns_watch(struct ev_loop *loop, ev_async *a) {
         R.watchers[R.nwatchers].a = a;
         R.nwatchers++;
     } else {
-        log_warning("name resolution: out of memory registering a loop; its connections waiting for a name find the answer at their next attempt");
+        log_warning("name resolution: out of memory registering a loop; its connections waiting for a name find the "
+                    "answer at their next attempt");
     }
     pthread_mutex_unlock(&R.mu);
 }

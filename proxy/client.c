@@ -482,9 +482,9 @@ static int over_output_limit(struct client *c) {
 #define DEFER_OUTPUT_MAX (64 * 1024)
 static int output_can_wait(const struct client *c) {
     const struct req *h = c->queue.head;
-    return h && h->batch == c->done_batch && !c->flush_now && (h->dedicated == DED_NONE || h->dedicated == DED_SCRIPT) &&
-           c->out.pending < DEFER_OUTPUT_MAX && !c->is_closing && !c->streaming && !c->upload && !c->push.pending &&
-           !ev_is_active(&c->wio);
+    return h && h->batch == c->done_batch && !c->flush_now &&
+           (h->dedicated == DED_NONE || h->dedicated == DED_SCRIPT) && c->out.pending < DEFER_OUTPUT_MAX &&
+           !c->is_closing && !c->streaming && !c->upload && !c->push.pending && !ev_is_active(&c->wio);
 }
 
 void client_flush(struct client *c) {

@@ -36,12 +36,12 @@ struct client {
     /* Dedicated connections and their state (dedicated.c). */
     struct backend *txn, *blocking, *sub, *ssub;
     struct txn_state txn_state; /* MULTI/WATCH (router/txn.h) */
-    struct chain txn_queued; /* commands queued after MULTI before its node is known (first key) */
-    struct chain push;        /* pub/sub messages waiting for replies ahead of them */
-    int sub_mode;             /* subscribed, as Redis sees it: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
-    int reply_mode;           /* CLIENT REPLY: 0 on, REPLY_OFF, REPLY_SKIP_NEXT */
-    struct sub_set subs;      /* its channels, patterns and shard channels (subs.h) */
-    struct backend **scripts; /* DED_SCRIPT connections, one per node used */
+    struct chain txn_queued;    /* commands queued after MULTI before its node is known (first key) */
+    struct chain push;          /* pub/sub messages waiting for replies ahead of them */
+    int sub_mode;               /* subscribed, as Redis sees it: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
+    int reply_mode;             /* CLIENT REPLY: 0 on, REPLY_OFF, REPLY_SKIP_NEXT */
+    struct sub_set subs;        /* its channels, patterns and shard channels (subs.h) */
+    struct backend **scripts;   /* DED_SCRIPT connections, one per node used */
     int nscripts, scripts_cap;
     struct backend *streaming; /* streams a large reply to this client; paused while its output is full */
     /* A large last argument streamed to its node as it arrives (upload.c). */

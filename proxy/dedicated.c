@@ -158,7 +158,8 @@ static void queue_in_txn(struct client *c, struct req *r, const char *p, size_t 
     struct worker *w = c->w;
     char hdr[24];
     int n = snprintf(hdr, sizeof(hdr), "%zu\n", len); /* length-prefixed, replayed by exec_group() */
-    if (chain_append(&w->pool, &c->txn_queued, hdr, (size_t)n) < 0 || chain_append(&w->pool, &c->txn_queued, p, len) < 0) {
+    if (chain_append(&w->pool, &c->txn_queued, hdr, (size_t)n) < 0 ||
+        chain_append(&w->pool, &c->txn_queued, p, len) < 0) {
         c->txn_state.dirty = 1; /* the transaction cannot run whole: EXEC aborts */
         return req_reply_error(w, r, "ERR slotgate: out of memory");
     }
@@ -376,7 +377,8 @@ static int total_subscriptions(const struct client *c) {
  * client's set and the registry follow, and the client is subscribed while any count is above zero. */
 static void track_confirmation(struct client *c, struct backend *b, int k, const char *name, size_t nlen,
                                long long count) {
-    static const int kind_of[] = {SUB_CHANNEL, SUB_PATTERN, SUB_SHARD, SUB_CHANNEL, SUB_PATTERN, SUB_SHARD}; /* resp.h */
+    static const int kind_of[] = {SUB_CHANNEL, SUB_PATTERN, SUB_SHARD,
+                                  SUB_CHANNEL, SUB_PATTERN, SUB_SHARD}; /* resp.h */
     int kind = kind_of[k];
     if (k < 3 && count > b->subscriptions && name) {
         if (sub_set_add(&c->subs, kind, name, nlen) == 0) subs_add(c->w->shared.subs, kind, name, nlen);
@@ -396,7 +398,8 @@ static const char FENCE_CMD[] = "*2\r\n$4\r\nPING\r\n$21\r\n" FENCE_ARG "\r\n";
 
 static int is_fence(const char *p, size_t len) {
     static const char sub[] = "*2\r\n$4\r\npong\r\n$21\r\n" FENCE_ARG "\r\n", plain[] = "$21\r\n" FENCE_ARG "\r\n";
-    return (len == sizeof(sub) - 1 && memcmp(p, sub, len) == 0) || (len == sizeof(plain) - 1 && memcmp(p, plain, len) == 0);
+    return (len == sizeof(sub) - 1 && memcmp(p, sub, len) == 0) ||
+           (len == sizeof(plain) - 1 && memcmp(p, plain, len) == 0);
 }
 
 void dedicated_push(struct backend *b, const char *reply, size_t len) {
@@ -443,7 +446,8 @@ static void unsubscribe_here(struct client *c, struct req *r, const char *cmd, c
     size_t klen = strlen(kind);
     for (uint32_t i = 1; i < q->argc || (i == 1 && q->argc == 1); i++) {
         rc |= sbuf_add(&b, "*3\r\n", 4) | sbuf_add_bulk(&b, kind, klen);
-        rc |= q->argc == 1 ? sbuf_add(&b, "$-1\r\n", 5) : sbuf_add_bulk(&b, resp_request_arg(q, cmd, i), q->argv[i].len);
+        rc |=
+            q->argc == 1 ? sbuf_add(&b, "$-1\r\n", 5) : sbuf_add_bulk(&b, resp_request_arg(q, cmd, i), q->argv[i].len);
         rc |= sbuf_add(&b, ":0\r\n", 4);
     }
     if (rc < 0)

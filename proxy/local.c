@@ -255,8 +255,9 @@ static void pubsub_local(struct client *c, struct req *r, int what, const struct
     switch (what) {
     case LOCAL_PUBSUB_CHANNELS:
     case LOCAL_PUBSUB_SHARDCHANNELS:
-        if (q->argc > 3) return req_reply_error(w, r, "ERR wrong number of arguments for 'pubsub|%s' command",
-                                                shard ? "shardchannels" : "channels");
+        if (q->argc > 3)
+            return req_reply_error(w, r, "ERR wrong number of arguments for 'pubsub|%s' command",
+                                   shard ? "shardchannels" : "channels");
         rc = subs_reply_channels(w->shared.subs, shard ? SUB_SHARD : SUB_CHANNEL, q->argc == 3 ? ARG(2) : NULL,
                                  q->argc == 3 ? ARGLEN(2) : 0, &b);
         break;
@@ -265,7 +266,8 @@ static void pubsub_local(struct client *c, struct req *r, int what, const struct
         rc = sbuf_add_header(&b, '*', (unsigned long long)(q->argc - 2) * 2);
         for (uint32_t i = 2; i < q->argc && rc == 0; i++)
             rc = sbuf_add_bulk(&b, ARG(i), ARGLEN(i)) |
-                 sbuf_printf(&b, ":%lld\r\n", subs_count(w->shared.subs, shard ? SUB_SHARD : SUB_CHANNEL, ARG(i), ARGLEN(i)));
+                 sbuf_printf(&b, ":%lld\r\n",
+                             subs_count(w->shared.subs, shard ? SUB_SHARD : SUB_CHANNEL, ARG(i), ARGLEN(i)));
         break;
     default:
         if (q->argc != 2) return req_reply_error(w, r, "ERR wrong number of arguments for 'pubsub|numpat' command");
@@ -322,7 +324,8 @@ void local_run(struct client *c, struct req *r, const struct plan *p, const char
         return req_reply_error(w, r, "ERR syntax error");
     case LOCAL_CLIENT_GETREDIR: return REPLY_LIT(w, r, ":-1\r\n"); /* no tracking yet: Redis's answer then */
     case LOCAL_CLIENT_TRACKINGINFO:
-        return REPLY_LIT(w, r, "*6\r\n$5\r\nflags\r\n*1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n");
+        return REPLY_LIT(w, r,
+                         "*6\r\n$5\r\nflags\r\n*1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n");
     case LOCAL_CLIENT_LIST: /* this worker's clients: each worker thread owns its own */
         for (struct client *o = w->clients; o; o = o->next) client_info_line(o, worker_now(w), &b);
         reply_bulk(w, r, b.p ? b.p : "", b.len);

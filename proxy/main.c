@@ -154,7 +154,8 @@ static void new_run_id(char out[41]) {
     FILE *f = fopen("/dev/urandom", "rb");
     size_t got = f ? fread(raw, 1, sizeof(raw), f) : 0;
     if (f) fclose(f);
-    for (size_t i = got; i < sizeof(raw); i++) raw[i] = (unsigned char)((unsigned)getpid() * 31u + (unsigned)time(NULL) + i);
+    for (size_t i = got; i < sizeof(raw); i++)
+        raw[i] = (unsigned char)((unsigned)getpid() * 31u + (unsigned)time(NULL) + i);
     for (size_t i = 0; i < sizeof(raw); i++) snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 

@@ -89,7 +89,8 @@ static int node_metrics(const struct admin_view *v, struct sbuf *b) {
     if (rc == 0)
         rc |= family(b, "slotgate_node_busy", "gauge",
                      "1 while the node answers -BUSY (a script or function running past busy-reply-threshold).");
-    for (int i = 0; rc == 0 && i < n; i++) rc |= sbuf_printf(b, "slotgate_node_busy{%s} %d\n", lbl[i], ns[i].busy_since > 0);
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc |= sbuf_printf(b, "slotgate_node_busy{%s} %d\n", lbl[i], ns[i].busy_since > 0);
     if (rc == 0)
         rc |= family(b, "slotgate_node_probe_latency_seconds", "gauge", "Round trip of the last answered probe.");
     for (int i = 0; rc == 0 && i < n; i++)

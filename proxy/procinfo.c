@@ -54,9 +54,9 @@ static int section_server(struct worker *w, struct sbuf *b) {
         "uptime_in_days:%lld\r\nhz:10\r\nconfigured_hz:10\r\nlru_clock:%lld\r\nexecutable:%s\r\nconfig_file:%s\r\n"
         "io_threads_active:0\r\n",
         u.sysname, u.release, u.machine, (int)sizeof(void *) * 8, __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
-        (int)getpid(), w->shared.run_id ? w->shared.run_id : "", w->conf->port, (long long)tv.tv_sec * 1000000 + tv.tv_usec,
-        (long long)up, (long long)(up / 86400), (ms / 1000) & ((1 << 24) - 1), exe,
-        w->conf->config_file ? w->conf->config_file : "");
+        (int)getpid(), w->shared.run_id ? w->shared.run_id : "", w->conf->port,
+        (long long)tv.tv_sec * 1000000 + tv.tv_usec, (long long)up, (long long)(up / 86400),
+        (ms / 1000) & ((1 << 24) - 1), exe, w->conf->config_file ? w->conf->config_file : "");
     ADD("slotgate_version:%s\r\nslotgate_worker_threads:%d\r\nadmin_port:%d\r\n", SLOTGATE_VERSION, w->shared.nworkers,
         w->conf->admin_port);
     return rc;
@@ -202,7 +202,8 @@ static int section_replication(struct worker *w, struct sbuf *b) {
     ADD("# Replication\r\nrole:master\r\n");
     FROM("connected_slaves", "m"); /* the replicas every shard has at least: what WAIT can count on */
     FROM("master_failover_state", "W");
-    ADD("master_replid:%s\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n", w->shared.run_id ? w->shared.run_id : "");
+    ADD("master_replid:%s\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n",
+        w->shared.run_id ? w->shared.run_id : "");
     FROM("master_repl_offset", "S");
     ADD("second_repl_offset:-1\r\n");
     FROM("repl_backlog_active", "m");
@@ -249,8 +250,9 @@ static int section_cluster(struct worker *w, struct sbuf *b) {
         "nodes_suspect:%d\r\nnodes_down:%d\r\nslot_map_version:%llu\r\nslot_map_refreshes:%llu\r\n"
         "slot_map_refreshes_failed:%llu\r\nslot_map_changes:%llu\r\n",
         state, w->view.map ? w->view.map->covered : 0, w->view.routes.nshards, cl.known_nodes, cl.current_epoch,
-        cl.known ? cl.state : "unknown", up, suspect, down, w->view.map ? (unsigned long long)w->view.map->version : 0ULL,
-        (unsigned long long)rs.ok, (unsigned long long)rs.failed, (unsigned long long)rs.changes);
+        cl.known ? cl.state : "unknown", up, suspect, down,
+        w->view.map ? (unsigned long long)w->view.map->version : 0ULL, (unsigned long long)rs.ok,
+        (unsigned long long)rs.failed, (unsigned long long)rs.changes);
     return rc;
 }
 

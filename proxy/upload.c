@@ -56,7 +56,7 @@ int upload_try_start(struct client *c) {
     c->last_cmd = now;
     size_t total = q->pos + (size_t)q->bulk + 2, first = ibuf_len(&c->in) < total ? ibuf_len(&c->in) : total;
     if (dedicated_send(r, n, bytes, first) < 0) { /* no connection: the usual path (park, retry) takes it */
-        c->queue = (struct req_fifo){0}; /* it was the only one (upload_try_start waits for an empty queue) */
+        c->queue = (struct req_fifo){0};          /* it was the only one (upload_try_start waits for an empty queue) */
         c->nqueued = 0;
         req_free(w, r);
         return 0;

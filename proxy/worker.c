@@ -261,8 +261,9 @@ void worker_totals(struct worker *all, int n, struct stat_totals *t) {
     t->workers = n;
     for (int i = 0; i < n; i++) {
         const struct worker_stats *s = &all[i].stats;
-#define ADD_UP(name)       t->s.name += counter_get(&s->name);
-#define ADD_UP_ALL(name, k) for (int j = 0; j < (k); j++) t->s.name[j] += counter_get(&s->name[j]);
+#define ADD_UP(name) t->s.name += counter_get(&s->name);
+#define ADD_UP_ALL(name, k)                                                                                            \
+    for (int j = 0; j < (k); j++) t->s.name[j] += counter_get(&s->name[j]);
         WORKER_STATS(ADD_UP)
         WORKER_STAT_ARRAYS(ADD_UP_ALL)
 #undef ADD_UP
@@ -416,7 +417,8 @@ static struct node *pick_replica(struct worker *w, int slot, double now) {
 
 /* Parks r until retry_at and asks for a refresh (at most every 100 ms): the new map names the owner as
  * soon as the cluster has one, and retries every parked request at once. */
-static void park_and_refresh(struct worker *w, struct req *r, const char *p, size_t len, double retry_at, const char *why) {
+static void park_and_refresh(struct worker *w, struct req *r, const char *p, size_t len, double retry_at,
+                             const char *why) {
     double now = worker_now(w);
     park_request(w, r, p, len, retry_at);
     if (now - w->view.last_refresh_ask > 0.1) {
@@ -470,7 +472,7 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
          * the refresh that reveals it will retry every parked request at once. */
         if (now < r->deadline)
             return park_and_refresh(w, r, p, len, n->down_until > now ? n->down_until : now + PARK_TICK,
-                                "master unreachable");
+                                    "master unreachable");
         req_reply_error(w, r, "ERR slotgate: node %s is unreachable (%s)", n->addr,
                         n->last_error[0] ? n->last_error : "no connection");
         return;

@@ -30,9 +30,10 @@
  * commands and bytes, set by the trim timer). */
 #define WORKER_STATS(X)                                                                                                \
     X(commands)                                                                                                        \
-    X(errors) X(moved) X(ask) X(tryagain) X(clusterdown) X(timeouts) X(connections) X(rejected) X(auth_failures)       \
-        X(idle_closed) X(output_closed) X(latency_us) X(live_reqs) X(blocked) X(blocked_timeout) X(net_in) X(net_out)  \
-            X(reads) X(writes) X(inst_ops) X(inst_in) X(inst_out)
+    X(errors)                                                                                                          \
+    X(moved) X(ask) X(tryagain) X(clusterdown) X(timeouts) X(connections) X(rejected) X(auth_failures) X(idle_closed)  \
+        X(output_closed) X(latency_us) X(live_reqs) X(blocked) X(blocked_timeout) X(net_in) X(net_out) X(reads)        \
+            X(writes) X(inst_ops) X(inst_in) X(inst_out)
 /* replies and error replies by command family; request in to reply out, by hist.h bucket */
 #define WORKER_STAT_ARRAYS(X) X(calls, FAM_COUNT) X(failed, FAM_COUNT) X(latency, HIST_BUCKETS)
 
@@ -135,7 +136,7 @@ struct worker {
     uint64_t last_commands, last_net_in, last_net_out;      /* for the inst_* rates */
     struct worker_stats stats __attribute__((aligned(64))); /* written per request: a cache line of its own */
 } __attribute__((aligned(64)));
-    /* so is each worker of the array (main.c) */ /* so is each worker of the array (main.c) */
+/* so is each worker of the array (main.c) */ /* so is each worker of the array (main.c) */
 
 /* Process-wide figures: every worker's counters added up (read with relaxed atomics). */
 struct stat_totals {

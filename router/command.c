@@ -130,8 +130,8 @@ static int special_of(const char *name) {
     static const struct {
         const char *name;
         int special;
-    } specials[] = {{"sort", SPECIAL_SORT},       {"xread", SPECIAL_XREAD},       {"xreadgroup", SPECIAL_XREAD},
-                    {"eval", SPECIAL_EVAL},       {"eval_ro", SPECIAL_EVAL},      {"script|load", SPECIAL_SCRIPT_LOAD},
+    } specials[] = {{"sort", SPECIAL_SORT},       {"xread", SPECIAL_XREAD},        {"xreadgroup", SPECIAL_XREAD},
+                    {"eval", SPECIAL_EVAL},       {"eval_ro", SPECIAL_EVAL},       {"script|load", SPECIAL_SCRIPT_LOAD},
                     {"evalsha", SPECIAL_EVALSHA}, {"evalsha_ro", SPECIAL_EVALSHA}, {"fcall", SPECIAL_FCALL},
                     {"fcall_ro", SPECIAL_FCALL},  {"publish", SPECIAL_PUBLISH}};
     for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); i++)

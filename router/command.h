@@ -170,8 +170,8 @@ struct command {
     int first, last, step;
     int has_subcommands;
     int is_subcommand; /* "container|sub": found through its container, never by its name */
-    int family;  /* enum cmd_family */
-    int special; /* enum cmd_special: a command the data path treats specially, found without strcmp */
+    int family;        /* enum cmd_family */
+    int special;       /* enum cmd_special: a command the data path treats specially, found without strcmp */
     int nspecs;
     struct keyspec specs[MAX_KEYSPECS];
     int route;

@@ -268,8 +268,7 @@ static int other_master(int port) { return port == BASE ? BASE + 1 : BASE; }
 static void start_blind(struct slotgate *blind) {
     char seed[32];
     snprintf(seed, sizeof(seed), "127.0.0.1:%d", BASE);
-    slotgate_start(blind, SG_PORT + 5, "--threads 1 --refresh-interval-ms 3600000 --probe-interval-ms 60000", seed,
-                   1);
+    slotgate_start(blind, SG_PORT + 5, "--threads 1 --refresh-interval-ms 3600000 --probe-interval-ms 60000", seed, 1);
 }
 
 START_TEST(moved_after_a_slot_moves) {

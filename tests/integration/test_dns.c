@@ -123,8 +123,8 @@ static int slots_show(char **text, const char *a, const char *b, const char *c, 
 
 static void wait_slots(const char *a, const char *b, const char *c, const char * not ) {
     char *text = NULL;
-    WAIT_UNTIL(15000, slots_show(&text, a, b, c, not ), "/slots never showed %s, %s, %s without %s: %s", a, b, c,
-               not, text);
+    WAIT_UNTIL(15000, slots_show(&text, a, b, c, not ), "/slots never showed %s, %s, %s without %s: %s", a, b, c, not,
+               text);
     free(text);
 }
 
