@@ -362,7 +362,7 @@ static int reload_script(struct backend *b, struct req *r) {
 }
 
 /* MOVED: the slot's owner changed for good. This worker's table is patched at once so the retry and the
- * requests after it go to the right node (reply.c asks for the refresh). Returns the new owner. */
+ * requests after it go to the right node (reply.c asks for the refresh). Returns the slot's new master. */
 static struct node *follow_moved(struct worker *w, const struct redirect *rd) {
     struct node *to = worker_node(w, rd->host, rd->port);
     STAT_INC(w, moved);

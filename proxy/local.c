@@ -271,7 +271,7 @@ static void pubsub_local(struct client *c, struct req *r, int what, const struct
         break;
     default:
         if (q->argc != 2) return req_reply_error(w, r, "ERR wrong number of arguments for 'pubsub|numpat' command");
-        rc = sbuf_printf(&b, ":%lld\r\n", subs_npatterns(w->shared.subs));
+        rc = sbuf_printf(&b, ":%lld\r\n", subs_kind_count(w->shared.subs, SUB_PATTERN));
     }
     reply_sbuf(w, r, &b, rc);
 }

@@ -21,6 +21,7 @@ struct subs {
     pthread_mutex_t lock;
     struct sub_entry **tab;
     size_t mask, n;
+    long long nkind[SUB_KINDS]; /* distinct channels, patterns, shard channels */
     struct sub_entry **pats;
     int npats, cap_pats;
 };
@@ -96,6 +97,7 @@ void subs_add(struct subs *s, int kind, const char *name, size_t len) {
     struct sub_entry **pp = find(s, kind, name, len);
     if (!*pp && (*pp = entry_new(kind, name, len)) != NULL) {
         s->n++;
+        s->nkind[kind]++;
         if (kind == SUB_PATTERN) {
             if (s->npats == s->cap_pats) {
                 int cap = s->cap_pats ? s->cap_pats * 2 : 16;
@@ -120,6 +122,7 @@ void subs_remove(struct subs *s, int kind, const char *name, size_t len) {
             s->pats[e->pat_idx]->pat_idx = e->pat_idx;
         }
         s->n--;
+        s->nkind[kind]--;
         free(e);
     }
     pthread_mutex_unlock(&s->lock);
@@ -144,17 +147,8 @@ long long subs_count(struct subs *s, int kind, const char *name, size_t len) {
 }
 
 long long subs_kind_count(struct subs *s, int kind) {
-    long long n = 0;
     pthread_mutex_lock(&s->lock);
-    for (size_t i = 0; i <= s->mask; i++)
-        for (struct sub_entry *e = s->tab[i]; e; e = e->next) n += e->kind == kind;
-    pthread_mutex_unlock(&s->lock);
-    return n;
-}
-
-long long subs_npatterns(struct subs *s) {
-    pthread_mutex_lock(&s->lock);
-    long long n = s->npats;
+    long long n = s->nkind[kind];
     pthread_mutex_unlock(&s->lock);
     return n;
 }
@@ -221,10 +215,4 @@ void sub_set_clear(struct sub_set *set, struct subs *s, unsigned mask) {
         set->e = NULL;
         set->cap = 0;
     }
-}
-
-int sub_set_count(const struct sub_set *set, int kind) {
-    int n = 0;
-    for (int i = 0; i < set->n; i++) n += set->e[i]->kind == kind;
-    return n;
 }

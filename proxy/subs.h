@@ -20,10 +20,9 @@ void subs_remove(struct subs *s, int kind, const char *name, size_t len);
  * matching it, that pattern's subscribers. */
 long long subs_receivers(struct subs *s, const char *channel, size_t len);
 /* PUBSUB replies in RESP2: CHANNELS/SHARDCHANNELS [pattern] (pat NULL: all), NUMSUB/SHARDNUMSUB
- * name..., NUMPAT. */
+ * name...; NUMPAT is subs_kind_count(SUB_PATTERN). */
 int subs_reply_channels(struct subs *s, int kind, const char *pat, size_t plen, struct sbuf *out);
 long long subs_count(struct subs *s, int kind, const char *name, size_t len);
-long long subs_npatterns(struct subs *s);
 long long subs_kind_count(struct subs *s, int kind); /* distinct channels (patterns, shard channels) */
 
 /* One client's subscriptions, so they leave the registry with it. */
@@ -35,6 +34,5 @@ int sub_set_add(struct sub_set *set, int kind, const char *name, size_t len);
 int sub_set_remove(struct sub_set *set, int kind, const char *name, size_t len); /* 1 if it was there */
 /* Removes every entry of the kinds in mask (1 << kind) from set and from the registry. */
 void sub_set_clear(struct sub_set *set, struct subs *s, unsigned mask);
-int sub_set_count(const struct sub_set *set, int kind);
 
 #endif

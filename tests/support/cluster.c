@@ -146,14 +146,20 @@ redisReply *cmd(redisContext *c, const char *fmt, ...) {
     return r;
 }
 
-void expect_str(redisContext *c, const char *want, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
+/* The command's reply, which must be a string, a status or an error. */
+static redisReply *string_reply(redisContext *c, const char *fmt, va_list ap) {
     redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
     ck_assert_msg(r != NULL, "command '%s' failed: %s", fmt, c->errstr);
     ck_assert_msg(r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_ERROR,
                   "'%s': unexpected reply type %d", fmt, r->type);
+    return r;
+}
+
+void expect_str(redisContext *c, const char *want, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = string_reply(c, fmt, ap);
+    va_end(ap);
     ck_assert_msg(strcmp(r->str, want) == 0, "'%s': got '%s', want '%s'", fmt, r->str, want);
     freeReplyObject(r);
 }
@@ -161,7 +167,7 @@ void expect_str(redisContext *c, const char *want, const char *fmt, ...) {
 int reply_is(redisContext *c, const char *want, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
+    redisReply *r = redisvCommand(c, fmt, ap); /* any type: a nil or an error is simply not yet */
     va_end(ap);
     ck_assert_msg(r != NULL, "command '%s' failed: %s", fmt, c->errstr);
     int ok = (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING) && strcmp(r->str, want) == 0;
