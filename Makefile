@@ -45,7 +45,7 @@ INTG_BIN := $(INTG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 CHAOS_BIN := $(BUILD)/tests/chaos/chaos
 SOAK_BIN  := $(BUILD)/tests/chaos/soak
 
-.PHONY: all deps demo test test-build unit integration check clean format lint bench bench-scale fuzz fuzz-build valgrind chaos soak
+.PHONY: all deps node-deps demo test test-build unit integration check clean format lint bench bench-scale fuzz fuzz-build valgrind chaos soak
 all: $(BUILD)/slotgate
 ifeq ($(SANITIZE),)
 all: slotgate
@@ -130,6 +130,12 @@ valgrind: deps
 deps:
 	@scripts/install-deps
 
+# The Node.js clients the integration tests drive (tests/node, test_node.c), at the versions its
+# package-lock.json pins; installed again only when the lock file changed.
+node-deps:
+	@test tests/node/node_modules/.package-lock.json -nt tests/node/package-lock.json || \
+		(echo "npm ci --prefix tests/node"; cd tests/node && npm ci --no-audit --no-fund)
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo
@@ -141,7 +147,7 @@ test-build: $(BUILD)/slotgate $(UNIT_BIN) $(INTG_BIN) $(CHAOS_BIN) $(SOAK_BIN)
 # admin thread, the resolver threads and the main loop share counters, mailboxes and the status board).
 # test_hostile runs again against the optimised binary, where memory returned after a slow consumer is
 # disconnected can be measured.
-test: deps
+test: deps node-deps
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory all test-build
 	@$(MAKE) --no-print-directory SANITIZE=1 test-build
@@ -169,7 +175,7 @@ check:
 	@scripts/run-tests build/asan/tests/unit/*
 	@scripts/run-fuzz $(CHECK_FUZZ) $(FUZZERS)
 
-integration: test-build
+integration: test-build node-deps
 	@TEST_SLOTGATE_BIN=$(BUILD)/slotgate scripts/run-tests $(INTG_BIN)
 
 format:

@@ -77,6 +77,9 @@ static const struct setting settings[] = {
      "on SIGTERM/SIGINT, how long requests in flight may take to finish (default 10000)"},
     {"timeout", T_INT, O(timeout), 0, 31536000, 0,
      "close a client idle this many seconds, as Redis's timeout (default 0: never)"},
+    {"tracking-table-max-keys", T_INT, O(tracking_table_max_keys), 0, 2147483647, 0,
+     "keys remembered for client-side caching per worker; past it the oldest are invalidated (default "
+     "1000000, 0: no limit)"},
 };
 /* Settings a SIGHUP may change in a running slotgate; the others need a restart. */
 static const char *const live_settings[] = {"log-level",
@@ -97,7 +100,8 @@ static const char *const live_settings[] = {"log-level",
                                             "probe-down-after",
                                             "drain-timeout-ms",
                                             "client-output-buffer-limit",
-                                            "timeout"};
+                                            "timeout",
+                                            "tracking-table-max-keys"};
 #undef O
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -112,6 +116,7 @@ void conf_defaults(struct conf *c) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = n > 0 ? (int)n : 1;
     c->backend_connections = 1;
+    c->tracking_table_max_keys = 1000000;
     c->connect_timeout_ms = 1000;
     c->command_timeout_ms = 5000;
     c->refresh_interval_ms = 2000;

@@ -20,6 +20,7 @@ struct conf {
     int port;
     int threads;
     int backend_connections;
+    int tracking_table_max_keys; /* CLIENT TRACKING's table bound, per worker (0: none) */
     int connect_timeout_ms;
     int command_timeout_ms;
     int refresh_interval_ms;

@@ -129,7 +129,7 @@ void backend_names_resolved(struct worker *w) {
 }
 
 struct backend *backend_connect(struct worker *w, struct node *n, struct backend **home, struct client *client,
-                                int dedicated, int readonly) {
+                                int dedicated, int readonly, int resp3) {
     struct dns_addrs a;
     char err[96], why[128];
     int rc = dns_lookup(n->host, n->port, -1, &a, err, sizeof(err));
@@ -146,6 +146,10 @@ struct backend *backend_connect(struct worker *w, struct node *n, struct backend
     ev_io_init(&b->rio, on_backend_io, -1, EV_READ);
     ev_io_init(&b->wio, on_backend_io, -1, EV_WRITE);
     b->rio.data = b->wio.data = b;
+    /* A listener's invalidations are read before anything else of the same loop turn: the node wrote
+     * them before the replies to the writes that caused them, so no read that came after such a reply
+     * is taken for one the change could have made stale (tracking.c). */
+    if (dedicated == DED_TRACK) ev_set_priority(&b->rio, EV_MAXPRI);
     if (rc == DNS_OK && open_conn(b, &a, why, sizeof(why)) < 0) {
         node_failed(w, n, why);
         free(b);
@@ -163,29 +167,35 @@ struct backend *backend_connect(struct worker *w, struct node *n, struct backend
     b->dedicated = dedicated;
     b->state = BE_CONNECTING;
     chain_init(&b->out);
-    resp_scanner_init(&b->scan, w->conf->proto_max_bulk_len);
+    b->resp3 = resp3;
+    resp_scanner_init_proto(&b->scan, w->conf->proto_max_bulk_len, resp3);
     ev_init(&b->timer, on_backend_timer);
     b->timer.data = b;
     ev_timer_set(&b->timer, w->conf->connect_timeout_ms / 1000.0, 0);
     ev_timer_start(w->loop, &b->timer);
     append_auth(b);
-    if (readonly) append_setup(b, "*1\r\n$8\r\nREADONLY\r\n"); /* replica reads: it serves its master's slots */
+    if (resp3) append_setup(b, "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"); /* after AUTH: HELLO needs it */
+    if (readonly) append_setup(b, "*1\r\n$8\r\nREADONLY\r\n");      /* replica reads: it serves its master's slots */
+    if (dedicated == DED_TRACK) append_setup(b, "*4\r\n$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$2\r\non\r\n$5\r\nBCAST\r\n");
     if (home) *home = b;
     log_debug("worker %d: connecting to %s%s", w->id, n->addr, rc == DNS_PENDING ? " (resolving its name)" : "");
     return b;
 }
 
-struct backend *backend_for(struct worker *w, struct node *n) {
+static struct backend *pooled(struct worker *w, struct node *n, int resp3, int readonly) {
+    struct backend ***pool = &n->pools[pool_kind(resp3, readonly)];
+    if (__builtin_expect(!*pool, 0) && !(*pool = calloc(NODE_MAX_CONNS, sizeof(**pool)))) return NULL;
     int i = (int)(n->rr++ % (unsigned)n->nconns);
-    struct backend *b = n->conns[i];
-    return b ? b : backend_connect(w, n, &n->conns[i], NULL, DED_NONE, 0);
+    struct backend *b = (*pool)[i];
+    return b ? b : backend_connect(w, n, &(*pool)[i], NULL, DED_NONE, readonly, resp3);
 }
 
-struct backend *backend_for_reads(struct worker *w, struct node *n) {
-    if (!n->ro_conns && !(n->ro_conns = calloc(NODE_MAX_CONNS, sizeof(*n->ro_conns)))) return NULL;
-    int i = (int)(n->rr++ % (unsigned)n->nconns);
-    struct backend *b = n->ro_conns[i];
-    return b ? b : backend_connect(w, n, &n->ro_conns[i], NULL, DED_NONE, 1);
+struct backend *backend_for(struct worker *w, struct node *n, int resp3) {
+    return pooled(w, n, resp3, 0);
+}
+
+struct backend *backend_for_reads(struct worker *w, struct node *n, int resp3) {
+    return pooled(w, n, resp3, 1);
 }
 
 static void arm_deadline(struct backend *b) {
@@ -268,6 +278,7 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
         if (!b->client) node_failed(w, n, why);
     }
     if (b->client) dedicated_detach(b);
+    if (b->dedicated == DED_TRACK) tracking_listener_lost(b);
     if (b->is_resolving) resolving_unlink(b);
     if (!was_ready && !b->close_when_idle) dns_forget(n->host); /* the name may point elsewhere now */
     ev_io_stop(w->loop, &b->rio);
@@ -366,7 +377,9 @@ static int reload_script(struct backend *b, struct req *r) {
 static struct node *follow_moved(struct worker *w, const struct redirect *rd) {
     struct node *to = worker_node(w, rd->host, rd->port);
     STAT_INC(w, moved);
+    int changed = w->view.routes.slot_master[rd->slot] != to;
     route_patch(&w->view.routes, rd->slot, to);
+    if (changed) tracking_slot_moved(w, (int)rd->slot); /* cached values of the slot may be stale */
     return to;
 }
 
@@ -398,7 +411,13 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
             char why[96];
             snprintf(why, sizeof(why), "authentication failed: %.*s", (int)(len > 70 ? 70 : len - 2), p + 1);
             backend_close(b, why, 1);
+        } else if (b->setup_replies == 0 && b->dedicated == DED_TRACK) {
+            tracking_listener_ready(b);
         }
+        return;
+    }
+    if (__builtin_expect(p[0] == '>', 0) && b->dedicated != DED_PUBSUB) { /* a push answers no request */
+        if (b->dedicated == DED_TRACK) tracking_listener_push(b, p, len);
         return;
     }
     if (b->dedicated == DED_PUBSUB) {
@@ -509,7 +528,7 @@ static int stream_start(struct backend *b) {
     CTR_INC(b->node->ctr, requests);
     b->stream = r;
     b->stream_left = (uint64_t)(crlf - p) + 2 + (uint64_t)n + 2;
-    resp_scanner_init(&b->scan, w->conf->proto_max_bulk_len); /* it resumes at the next reply */
+    resp_scanner_init_proto(&b->scan, w->conf->proto_max_bulk_len, b->resp3); /* it resumes at the next reply */
     req_stream_begin(w, r);
     return 1;
 }

@@ -20,13 +20,18 @@
 
 #define NODE_MAX_CONNS 64 /* backend-connections' maximum: pools are sized for it, SIGHUP may grow them */
 
+enum { POOL_RESP2 = 0, POOL_RESP2_RO, POOL_RESP3, POOL_RESP3_RO, POOL_KINDS };
+static inline int pool_kind(int resp3, int readonly) { return (resp3 ? POOL_RESP3 : POOL_RESP2) + (readonly ? 1 : 0); }
+
 struct node {
     struct node *next;
     char host[SM_HOST_LEN];
     int port;
     char addr[SM_HOST_LEN + 8]; /* host:port, for errors and logs */
-    struct backend **conns;     /* the shared pool (NODE_MAX_CONNS places, nconns used) */
-    struct backend **ro_conns;  /* the shared pool for replica reads: READONLY sent on connect */
+    /* The shared pools, NODE_MAX_CONNS places each (nconns used), opened on first use: by protocol (a
+     * RESP3 client's requests go on connections that said HELLO 3, so every reply comes from the node
+     * in the client's own protocol) and for replica reads (READONLY sent on connect). */
+    struct backend **pools[POOL_KINDS];
     int nconns;
     struct node_counters *ctr; /* this worker's column of the node's counters (status.h) */
     unsigned rr;
@@ -36,6 +41,9 @@ struct node {
     unsigned addr_rr;  /* which of its name's addresses the next connection tries */
     double backoff;
     char last_error[128];
+    struct backend *listener; /* CLIENT TRACKING on BCAST, while clients of this worker track (tracking.c) */
+    int listener_ready;
+    int track_unwatched; /* a BCAST client read from it before its listener watched */
 };
 
 enum { BE_CONNECTING = 1, BE_READY, BE_CLOSED };
@@ -44,12 +52,13 @@ enum { BE_CONNECTING = 1, BE_READY, BE_CLOSED };
  * pushed, not answers to requests), or scripts and functions (one per node: a script that runs long
  * must not hold other clients' requests behind it on a shared connection, where Redis would answer
  * them -BUSY). */
-enum { DED_NONE = 0, DED_TXN, DED_BLOCKING, DED_PUBSUB, DED_SCRIPT };
+/* DED_TRACK: not a client's, the worker's listener on a master for client-side caching (tracking.h). */
+enum { DED_NONE = 0, DED_TXN, DED_BLOCKING, DED_PUBSUB, DED_SCRIPT, DED_TRACK };
 
 struct backend {
     struct worker *w;
     struct node *node;
-    struct backend **home; /* its place in node->conns or node->ro_conns; NULL when dedicated */
+    struct backend **home; /* its place in one of node->pools; NULL when dedicated */
     int fd;
     int state;
     ev_io rio, wio;
@@ -61,6 +70,7 @@ struct backend {
     uint32_t ninflight;
     int setup_replies;     /* replies to AUTH etc. still expected before the first request's */
     int dedicated;         /* DED_*; DED_NONE for the shared pool */
+    int resp3;             /* said HELLO 3: replies (and pushes) come in RESP3 */
     struct client *client; /* a dedicated connection's client */
     int close_when_idle;
     int is_resolving;        /* waiting for its node's name to resolve (on worker->resolving) */
@@ -75,11 +85,12 @@ struct backend {
     struct sbuf pushed; /* pub/sub: what the node pushed since the oldest command in flight was sent */
 };
 
-struct backend *backend_for(struct worker *w, struct node *n);
+/* A connection of n's shared pool for RESP2 or RESP3 (resp3) requests, opened if need be. */
+struct backend *backend_for(struct worker *w, struct node *n, int resp3);
 void backend_names_resolved(struct worker *w);
 struct backend *backend_connect(struct worker *w, struct node *n, struct backend **home, struct client *client,
-                                int dedicated, int readonly);
-struct backend *backend_for_reads(struct worker *w, struct node *n); /* a READONLY connection to a replica */
+                                int dedicated, int readonly, int resp3);
+struct backend *backend_for_reads(struct worker *w, struct node *n, int resp3); /* READONLY, to a replica */
 int backend_send_raw(struct backend *b, const char *p, size_t len);
 struct req *backend_take_head(struct backend *b); /* pops the oldest request in flight, or NULL */
 int backend_send(struct backend *b, struct req *r, const char *p, size_t len);

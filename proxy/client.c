@@ -36,7 +36,7 @@ void client_accept(struct worker *w, int fd, const char *addr) {
     }
     c->w = w;
     c->fd = fd;
-    c->id = ++w->next_client_id * 256 + (uint64_t)w->id;
+    c->id = __atomic_add_fetch(&w->next_client_id, 1, __ATOMIC_RELAXED) * 256 + (uint64_t)w->id;
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
     snprintf(c->user, sizeof(c->user), "default");
     c->is_authed = w->conf->requirepass == NULL;
@@ -96,6 +96,7 @@ void client_close(struct client *c) {
         backend_stream_resume(c->streaming);
         c->streaming = NULL;
     }
+    tracking_off(c);
     dedicated_close_all(c);
     chain_free(&w->pool, &c->out);
     chain_free(&w->pool, &c->early);
@@ -315,6 +316,7 @@ static void handle_command(struct client *c, const char *cmd) {
     double now = worker_now(w);
     r->started = now;
     r->deadline = now + failover_window(w);
+    r->resp3 = (uint8_t)c->resp3;
     c->last_cmd = now;
     client_enqueue(c, r);
     STAT_INC(w, commands);
@@ -324,12 +326,11 @@ static void handle_command(struct client *c, const char *cmd) {
     }
     plan_request(w->view.cmds, &c->parser, cmd, plan);
     if (plan->cmd) r->family = (uint8_t)plan->cmd->family;
+    if (__builtin_expect(c->trk.flags != 0, 0) && c->is_authed) tracking_command(c, plan, cmd);
     if (!c->is_authed && !(plan->cmd && (plan->cmd->local == LOCAL_AUTH || plan->cmd->local == LOCAL_HELLO ||
                                          plan->cmd->local == LOCAL_QUIT || plan->cmd->local == LOCAL_RESET)))
         return req_reply_error(w, r, "NOAUTH Authentication required.");
-    if (dedicated_in_mode(c) ||
-        (!plan->is_error && (plan->route == ROUTE_TXN || plan->route == ROUTE_BLOCKING || plan->route == ROUTE_PUBSUB)))
-        return dedicated_command(c, r, plan, cmd);
+    if (dedicated_wants(c, plan)) return dedicated_command(c, r, plan, cmd);
     if (plan->is_error) return req_reply_error(w, r, "%s", plan->err);
     size_t len;
     const char *bytes;

@@ -10,6 +10,7 @@
 #include "../router/txn.h"
 #include "req.h"
 #include "subs.h"
+#include "tracking.h"
 
 struct backend;
 
@@ -32,6 +33,8 @@ struct client {
     char *name;     /* CLIENT SETNAME */
     char user[64];  /* authenticated as ("default" when no password is configured) */
     int is_authed, is_readonly;
+    int resp3;                  /* HELLO 3: its replies are RESP3, pub/sub messages are pushes */
+    struct client_tracking trk; /* CLIENT TRACKING (tracking.h) */
     double created, last_cmd;
     /* Dedicated connections and their state (dedicated.c). */
     struct backend *txn, *blocking, *sub, *ssub;

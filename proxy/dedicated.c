@@ -34,6 +34,16 @@ static const char DISCARD_CMD[] = "*1\r\n$7\r\nDISCARD\r\n";
 
 int dedicated_in_mode(const struct client *c) { return c->txn_state.in_multi || c->sub_mode; }
 
+/* A RESP3 client may run any command while subscribed (its messages are pushes, apart from replies), as
+ * Redis allows: only the pub/sub commands, and those of a transaction, go the dedicated way then. */
+int dedicated_wants(const struct client *c, const struct plan *p) {
+    if (c->txn_state.in_multi) return 1;
+    int pubsub = !p->is_error && (p->route == ROUTE_PUBSUB || p->route == ROUTE_TXN || p->route == ROUTE_BLOCKING);
+    if (c->sub_mode && !c->resp3) return 1;
+    if (c->sub_mode && p->cmd && (p->cmd->local == LOCAL_QUIT || p->cmd->local == LOCAL_RESET)) return 1;
+    return pubsub;
+}
+
 static int is_name(const struct plan *p, const char *name) { return p->cmd && strcmp(p->cmd->name, name) == 0; }
 
 /* A request whose reply nobody waits for (MULTI and queued commands replayed on the pinned connection,
@@ -132,7 +142,7 @@ void dedicated_close_all(struct client *c) {
 }
 
 static struct backend *connect_for(struct client *c, struct node *n, int kind) {
-    return n ? backend_connect(c->w, n, NULL, c, kind, 0) : NULL;
+    return n ? backend_connect(c->w, n, NULL, c, kind, 0, c->resp3) : NULL;
 }
 
 static struct node *node_of_slot(struct worker *w, int slot) {
@@ -318,7 +328,7 @@ static struct backend *script_conn(struct client *c, struct node *n, int readonl
         c->scripts = s;
         c->scripts_cap = cap;
     }
-    struct backend *b = backend_connect(c->w, n, NULL, c, DED_SCRIPT, readonly);
+    struct backend *b = backend_connect(c->w, n, NULL, c, DED_SCRIPT, readonly, c->resp3);
     if (b) c->scripts[c->nscripts++] = b;
     return b;
 }
@@ -445,9 +455,9 @@ static void unsubscribe_here(struct client *c, struct req *r, const char *cmd, c
     int rc = 0;
     size_t klen = strlen(kind);
     for (uint32_t i = 1; i < q->argc || (i == 1 && q->argc == 1); i++) {
-        rc |= sbuf_add(&b, "*3\r\n", 4) | sbuf_add_bulk(&b, kind, klen);
+        rc |= sbuf_add_push(&b, 3, c->resp3) | sbuf_add_bulk(&b, kind, klen);
         rc |=
-            q->argc == 1 ? sbuf_add(&b, "$-1\r\n", 5) : sbuf_add_bulk(&b, resp_request_arg(q, cmd, i), q->argv[i].len);
+            q->argc == 1 ? sbuf_add_null(&b, c->resp3) : sbuf_add_bulk(&b, resp_request_arg(q, cmd, i), q->argv[i].len);
         rc |= sbuf_add(&b, ":0\r\n", 4);
     }
     if (rc < 0)
@@ -494,7 +504,7 @@ void dedicated_command(struct client *c, struct req *r, const struct plan *p, co
         }
         return local_run(c, r, p, cmd);
     }
-    if (c->sub_mode) {
+    if (c->sub_mode && !c->resp3) {
         int ok = 0;
         for (size_t i = 0; p->cmd && i < sizeof(allowed_when_subscribed) / sizeof(*allowed_when_subscribed); i++)
             ok |= strcmp(p->cmd->name, allowed_when_subscribed[i]) == 0;

@@ -11,6 +11,9 @@
 
 void dedicated_command(struct client *c, struct req *r, const struct plan *p, const char *cmd);
 int dedicated_in_mode(const struct client *c); /* MULTI or subscribed: commands go to dedicated.c */
+/* Whether this planned command goes to dedicated.c (a transaction, blocking, pub/sub, or any while a RESP2
+ * client is subscribed). */
+int dedicated_wants(const struct client *c, const struct plan *p);
 void dedicated_push(struct backend *b, const char *reply, size_t len);
 void dedicated_detach(struct backend *b);
 void dedicated_close_all(struct client *c);

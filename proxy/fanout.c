@@ -70,12 +70,21 @@ static void finish(struct worker *w, struct req *parent) {
         rc = merge_replies(f->policy, refs, f->n, f->key_child, f->nkeys, w->view.routes.rr++, f->prefix, out);
     }
     if (refs != small) free(refs);
+    int policy = f->policy;
     parent->fan = NULL;
     fanout_free(f);
+    if (rc == 0 && policy == MERGE_INFO && parent->resp3) { /* INFO is verbatim text in RESP3 */
+        struct sbuf v = {0};
+        rc = bulk_as_verbatim(out->p, out->len, &v);
+        if (rc == 0) req_reply(w, parent, v.p, v.len);
+        sbuf_free(&v);
+        if (rc == 0) goto done;
+    }
     if (rc < 0)
         req_reply_error(w, parent, "ERR slotgate: out of memory");
     else
         req_reply(w, parent, out->p, out->len);
+done:
     if (out->cap > 1024 * 1024) sbuf_free(out); /* keep a small one for the next merge */
 }
 
@@ -95,6 +104,7 @@ static struct req *new_child(struct worker *w, struct req *parent, int idx, int 
     c->started = parent->started;
     c->deadline = parent->deadline;
     c->is_readonly = parent->is_readonly;
+    c->resp3 = parent->resp3;
     return c;
 }
 
@@ -153,6 +163,7 @@ void fanout_all(struct worker *w, struct req *r, const char *bytes, size_t len, 
             fail_child(w, r, i);
             continue;
         }
+        if (policy == MERGE_INFO) child->resp3 = 0; /* slotgate reads the masters' INFO: in RESP2 */
         route_request(w, child, NULL, bytes, len);
     }
     finish(w, r);

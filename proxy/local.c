@@ -36,6 +36,16 @@ void reply_bulk(struct worker *w, struct req *r, const char *p, size_t len) {
     sbuf_free(&b);
 }
 
+/* Text Redis sends as a verbatim string to RESP3 clients (INFO, CLIENT INFO/LIST, CLUSTER INFO/NODES). */
+static void reply_text(struct worker *w, struct req *r, const char *p, size_t len) {
+    struct sbuf b = {0};
+    if (sbuf_add_verbatim(&b, p, len, r->resp3) < 0)
+        req_reply_error(w, r, "ERR slotgate: out of memory");
+    else
+        req_reply(w, r, b.p, b.len);
+    sbuf_free(&b);
+}
+
 static void reply_sbuf(struct worker *w, struct req *r, struct sbuf *b, int rc) {
     if (rc < 0)
         req_reply_error(w, r, "ERR slotgate: out of memory");
@@ -110,19 +120,20 @@ static int check_auth(struct client *c, const char *user, size_t ulen, const cha
 static void client_info_line(struct client *c, double now, struct sbuf *b) {
     sbuf_printf(b,
                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 "
-                "qbuf=%zu qbuf-free=0 obl=0 oll=0 omem=%zu events=r cmd=NULL user=%s redir=-1 resp=2\n",
+                "qbuf=%zu qbuf-free=0 obl=0 oll=0 omem=%zu events=r cmd=NULL user=%s redir=%lld resp=%d\n",
                 (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "", (int)(now - c->created),
-                (int)(now - c->last_cmd), c->is_readonly ? "r" : "N", ibuf_len(&c->in), c->out.pending, c->user);
+                (int)(now - c->last_cmd), c->is_readonly ? "r" : "N", ibuf_len(&c->in), c->out.pending, c->user,
+                tracking_redirect(c), c->resp3 ? 3 : 2);
 }
 
 static void hello(struct client *c, struct req *r, const struct resp_request *q, const char *cmd) {
     struct worker *w = c->w;
     uint32_t i = 1;
+    long long ver = c->resp3 ? 3 : 2;
     if (q->argc >= 2) {
-        long long ver;
         if (resp_parse_ll(ARG(1), ARGLEN(1), &ver) < 0)
             return req_reply_error(w, r, "ERR Protocol version is not an integer or out of range");
-        if (ver != 2) return req_reply_error(w, r, "NOPROTO unsupported protocol version");
+        if (ver < 2 || ver > 3) return req_reply_error(w, r, "NOPROTO unsupported protocol version");
         i = 2;
     }
     for (; i < q->argc; i++) {
@@ -142,14 +153,19 @@ static void hello(struct client *c, struct req *r, const struct resp_request *q,
                                "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
                                "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
                                "select the RESP protocol version at the same time");
+    /* From this reply on, the client speaks the version it asked for (its replies, its pushes, the
+     * backend connections its requests go on). */
+    c->resp3 = ver == 3;
+    r->resp3 = (uint8_t)c->resp3;
     struct sbuf b = {0};
     char version[16] = "7.0.0"; /* the masters' lowest: clients pick the commands they send by it */
     if (w->shared.status) status_min_master_version(w->shared.status, version, sizeof(version), "7.0.0");
-    int rc = sbuf_printf(&b,
-                         "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$%zu\r\n%s\r\n$5\r\nproto\r\n:2\r\n"
+    int rc = sbuf_add_map(&b, 7, c->resp3) |
+             sbuf_printf(&b,
+                         "$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$%zu\r\n%s\r\n$5\r\nproto\r\n:%lld\r\n"
                          "$2\r\nid\r\n:%llu\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
                          "$7\r\nmodules\r\n*0\r\n",
-                         strlen(version), version, (unsigned long long)c->id);
+                         strlen(version), version, ver, (unsigned long long)c->id);
     reply_sbuf(w, r, &b, rc);
 }
 
@@ -188,23 +204,26 @@ static void cluster_local(struct client *c, struct req *r, int what, const struc
     struct sbuf b = {0};
     int rc = 0, ok = w->view.map && slotmap_is_complete(w->view.map);
     switch (what) {
-    case LOCAL_CLUSTER_SLOTS:
-        rc = sbuf_printf(&b, "*1\r\n*3\r\n:0\r\n:16383\r\n*3\r\n$%zu\r\n%s\r\n:%d\r\n$40\r\n%s\r\n", strlen(host), host,
-                         w->conf->port, id);
+    case LOCAL_CLUSTER_SLOTS: /* each node: endpoint, port, ID and a map of further endpoints (none) */
+        rc = sbuf_printf(&b, "*1\r\n*3\r\n:0\r\n:16383\r\n*4\r\n$%zu\r\n%s\r\n:%d\r\n$40\r\n%s\r\n", strlen(host), host,
+                         w->conf->port, id) |
+             sbuf_add_map(&b, 0, r->resp3);
         break;
     case LOCAL_CLUSTER_SHARDS:
-        rc = sbuf_printf(
-            &b,
-            "*1\r\n*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:16383\r\n$5\r\nnodes\r\n*1\r\n*14\r\n$2\r\nid\r\n$40\r\n%s\r\n"
-            "$4\r\nport\r\n:%d\r\n$2\r\nip\r\n$%zu\r\n%s\r\n$8\r\nendpoint\r\n$%zu\r\n%s\r\n$4\r\nrole\r\n"
-            "$6\r\nmaster\r\n$18\r\nreplication-offset\r\n:0\r\n$6\r\nhealth\r\n$6\r\nonline\r\n",
-            id, w->conf->port, strlen(host), host, strlen(host), host);
+        rc = sbuf_add(&b, "*1\r\n", 4) | sbuf_add_map(&b, 2, r->resp3) |
+             sbuf_printf(&b, "$5\r\nslots\r\n*2\r\n:0\r\n:16383\r\n$5\r\nnodes\r\n*1\r\n") |
+             sbuf_add_map(&b, 7, r->resp3) |
+             sbuf_printf(&b,
+                         "$2\r\nid\r\n$40\r\n%s\r\n$4\r\nport\r\n:%d\r\n$2\r\nip\r\n$%zu\r\n%s\r\n$8\r\nendpoint\r\n"
+                         "$%zu\r\n%s\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$18\r\nreplication-offset\r\n:0\r\n"
+                         "$6\r\nhealth\r\n$6\r\nonline\r\n",
+                         id, w->conf->port, strlen(host), host, strlen(host), host);
         break;
     case LOCAL_CLUSTER_NODES: {
         char line[256];
         int n = snprintf(line, sizeof(line), "%s %s:%d@%d myself,master - 0 0 1 connected 0-16383\n", id, host,
                          w->conf->port, w->conf->port + 10000);
-        return reply_bulk(w, r, line, (size_t)n);
+        return reply_text(w, r, line, (size_t)n);
     }
     case LOCAL_CLUSTER_INFO: {
         char text[512];
@@ -215,7 +234,7 @@ static void cluster_local(struct client *c, struct req *r, int what, const struc
                          "cluster_my_epoch:1\r\n",
                          ok ? "ok" : "fail", w->view.map ? (int)w->view.map->covered : 0,
                          w->view.map ? SLOT_COUNT - (int)w->view.map->covered : SLOT_COUNT);
-        return reply_bulk(w, r, text, (size_t)n);
+        return reply_text(w, r, text, (size_t)n);
     }
     case LOCAL_CLUSTER_KEYSLOT: rc = sbuf_printf(&b, ":%u\r\n", slot_for_key(ARG(2), ARGLEN(2))); break;
     case LOCAL_CLUSTER_MYID: return reply_bulk(w, r, id, 40);
@@ -238,7 +257,10 @@ static void info(struct client *c, struct req *r, const struct resp_request *q, 
         fanout_all(w, r, ask.p, ask.len, MERGE_INFO, tmpl.p ? tmpl.p : "");
     } else if (rc == 0) { /* nothing of the cluster's asked for, or no map yet: the markers fill as empty */
         rc = info_merge(tmpl.p ? tmpl.p : "", tmpl.len, NULL, 0, &out);
-        if (rc == 0) req_reply(w, r, out.p, out.len);
+        struct sbuf v = {0};
+        if (rc == 0 && r->resp3) rc = bulk_as_verbatim(out.p, out.len, &v);
+        if (rc == 0) req_reply(w, r, r->resp3 ? v.p : out.p, r->resp3 ? v.len : out.len);
+        sbuf_free(&v);
     }
     if (rc < 0) req_reply_error(w, r, "ERR slotgate: out of memory");
     sbuf_free(&tmpl);
@@ -300,10 +322,12 @@ void local_run(struct client *c, struct req *r, const struct plan *p, const char
                        ARGLEN(q->argc - 1), r))
             REPLY_LIT(w, r, "+OK\r\n");
         return;
-    case LOCAL_RESET:
+    case LOCAL_RESET: /* as Redis: RESP2 again, no name, no tracking, read-write, not authenticated */
         free(c->name);
         c->name = NULL;
         c->is_readonly = 0;
+        c->resp3 = 0;
+        tracking_off(c);
         c->is_authed = w->conf->requirepass == NULL;
         return REPLY_LIT(w, r, "+RESET\r\n");
     case LOCAL_READONLY: c->is_readonly = 1; return REPLY_LIT(w, r, "+OK\r\n");
@@ -311,24 +335,24 @@ void local_run(struct client *c, struct req *r, const struct plan *p, const char
     case LOCAL_ASKING: /* slotgate follows redirections itself: nothing to do */ return REPLY_LIT(w, r, "+OK\r\n");
     case LOCAL_CLIENT_SETNAME: return client_setname(c, r, ARG(2), ARGLEN(2));
     case LOCAL_CLIENT_GETNAME:
-        if (!c->name) return REPLY_LIT(w, r, "$-1\r\n");
+        if (!c->name) return r->resp3 ? REPLY_LIT(w, r, "_\r\n") : REPLY_LIT(w, r, "$-1\r\n");
         return reply_bulk(w, r, c->name, strlen(c->name));
     case LOCAL_CLIENT_ID: sbuf_printf(&b, ":%llu\r\n", (unsigned long long)c->id); return reply_sbuf(w, r, &b, 0);
     case LOCAL_CLIENT_INFO:
         client_info_line(c, worker_now(w), &b);
-        reply_bulk(w, r, b.p, b.len);
+        reply_text(w, r, b.p, b.len);
         return sbuf_free(&b);
     case LOCAL_CLIENT_REPLY: return client_reply(c, r, ARG(2), ARGLEN(2));
     case LOCAL_CLIENT_NO_EVICT: /* slotgate evicts no client for memory: on and off are both true */
         if (arg_is(q, cmd, 2, "on") || arg_is(q, cmd, 2, "off")) return REPLY_LIT(w, r, "+OK\r\n");
         return req_reply_error(w, r, "ERR syntax error");
-    case LOCAL_CLIENT_GETREDIR: return REPLY_LIT(w, r, ":-1\r\n"); /* no tracking yet: Redis's answer then */
+    case LOCAL_CLIENT_GETREDIR:
     case LOCAL_CLIENT_TRACKINGINFO:
-        return REPLY_LIT(w, r,
-                         "*6\r\n$5\r\nflags\r\n*1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n");
+    case LOCAL_CLIENT_TRACKING:
+    case LOCAL_CLIENT_CACHING: return tracking_local(c, r, p->cmd->local, q, cmd);
     case LOCAL_CLIENT_LIST: /* this worker's clients: each worker thread owns its own */
         for (struct client *o = w->clients; o; o = o->next) client_info_line(o, worker_now(w), &b);
-        reply_bulk(w, r, b.p ? b.p : "", b.len);
+        reply_text(w, r, b.p ? b.p : "", b.len);
         return sbuf_free(&b);
     case LOCAL_CLUSTER_SLOTS:
     case LOCAL_CLUSTER_SHARDS:

@@ -77,9 +77,10 @@ static int section_clients(struct worker *w, const struct stat_totals *t, struct
     recent_buffers(w, &in, &out);
     ADD("# Clients\r\nconnected_clients:%d\r\ncluster_connections:0\r\nmaxclients:%d\r\n"
         "client_recent_max_input_buffer:%zu\r\nclient_recent_max_output_buffer:%zu\r\nblocked_clients:%llu\r\n"
-        "tracking_clients:0\r\nclients_in_timeout_table:%llu\r\n",
+        "tracking_clients:%llu\r\nclients_in_timeout_table:%llu\r\n",
         (int)shared_counter_get(w->shared.total_clients), w->conf->maxclients, in, out,
-        (unsigned long long)t->s.blocked, (unsigned long long)t->s.blocked_timeout);
+        (unsigned long long)t->s.blocked, (unsigned long long)t->s.trk_clients,
+        (unsigned long long)t->s.blocked_timeout);
     return rc;
 }
 
@@ -177,8 +178,9 @@ static int section_stats(struct worker *w, const struct stat_totals *t, struct s
     FROM("active_defrag_key_misses", "S");
     FROM("total_active_defrag_time", "S");
     FROM("current_active_defrag_time", "M");
-    ADD("tracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\n"
-        "total_error_replies:%llu\r\n",
+    ADD("tracking_total_keys:%llu\r\ntracking_total_items:%llu\r\ntracking_total_prefixes:%llu\r\n"
+        "unexpected_error_replies:0\r\ntotal_error_replies:%llu\r\n",
+        (unsigned long long)t->s.trk_keys, (unsigned long long)t->s.trk_items, (unsigned long long)t->s.trk_prefixes,
         (unsigned long long)t->s.errors);
     FROM("dump_payload_sanitizations", "S");
     ADD("total_reads_processed:%llu\r\ntotal_writes_processed:%llu\r\nio_threaded_reads_processed:0\r\n"

@@ -107,8 +107,8 @@ struct node *worker_node(struct worker *w, const char *host, int port) {
     snprintf(n->addr, sizeof(n->addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
     n->nconns = w->conf->backend_connections;
     n->is_retired = 0;
-    n->conns = calloc(NODE_MAX_CONNS, sizeof(*n->conns));
-    if (!n->conns) {
+    n->pools[POOL_RESP2] = calloc(NODE_MAX_CONNS, sizeof(*n->pools[POOL_RESP2]));
+    if (!n->pools[POOL_RESP2]) {
         free(n);
         return NULL;
     }
@@ -129,8 +129,7 @@ static void node_free(struct worker *w, struct node *n) {
         }
     }
     if (w->shared.status && n->ctr != &w->spare_ctr) status_node_counters_release(w->shared.status, n->ctr);
-    free(n->conns);
-    free(n->ro_conns);
+    for (int k = 0; k < POOL_KINDS; k++) free(n->pools[k]);
     free(n);
 }
 
@@ -151,11 +150,11 @@ static void retire_nodes(struct worker *w, const struct slotmap *m) {
         next = n->next;
         if (!n->is_retired) continue;
         n->nrefs++; /* keep it while its connections close */
-        for (int i = 0; i < NODE_MAX_CONNS; i++) {
-            if (n->conns[i] && !n->conns[i]->inflight.head)
-                n->conns[i]->close_when_idle = 1, backend_close(n->conns[i], "left the cluster", 0);
-            if (n->ro_conns && n->ro_conns[i] && !n->ro_conns[i]->inflight.head)
-                n->ro_conns[i]->close_when_idle = 1, backend_close(n->ro_conns[i], "left the cluster", 0);
+        for (int k = 0; k < POOL_KINDS; k++) {
+            for (int i = 0; n->pools[k] && i < NODE_MAX_CONNS; i++) {
+                struct backend *b = n->pools[k][i];
+                if (b && !b->inflight.head) b->close_when_idle = 1, backend_close(b, "left the cluster", 0);
+            }
         }
         worker_node_release(w, n);
     }
@@ -169,13 +168,18 @@ static void install_map(struct worker *w, struct slotmap *m) {
     /* A node may answer CLUSTER SLOTS without a shard whose failover it is in the middle of: requests
      * for those slots wait for the next map (below, route_request) instead of failing at once. */
     if (w->view.map && m->covered < w->view.map->covered) w->view.map_shrunk_at = worker_now(w);
+    void **before = tracking_active(&w->trk) ? malloc(sizeof(w->view.routes.slot_master)) : NULL;
+    if (before) memcpy(before, w->view.routes.slot_master, sizeof(w->view.routes.slot_master));
     if (route_build(&w->view.routes, m, node_of, w) < 0) {
+        free(before);
         log_warning("worker %d: out of memory installing slot map version %llu; keeping the one before", w->id,
                     (unsigned long long)m->version);
         slotmap_unref(m);
         return;
     }
     retire_nodes(w, m); /* after the table no longer names them */
+    if (before) tracking_map_changed(w, before);
+    free(before);
     if (w->view.map) slotmap_unref(w->view.map);
     w->view.map = m;
     for (int i = 0; i < m->nshards; i++) {
@@ -226,13 +230,12 @@ static void apply_conf(struct worker *w, const struct conf *c) {
     conf_copy_live(&w->conf_copy, c);
     for (struct node *n = w->view.nodes; n; n = n->next) {
         n->nconns = w->conf->backend_connections;
-        for (int i = n->nconns; i < NODE_MAX_CONNS; i++) {
-            struct backend *b = n->conns[i];
-            if (b) b->close_when_idle = 1;
-            if (b && !b->inflight.head) backend_close(b, "pool size reduced", 0);
-            b = n->ro_conns ? n->ro_conns[i] : NULL;
-            if (b) b->close_when_idle = 1;
-            if (b && !b->inflight.head) backend_close(b, "pool size reduced", 0);
+        for (int k = 0; k < POOL_KINDS; k++) {
+            for (int i = n->nconns; n->pools[k] && i < NODE_MAX_CONNS; i++) {
+                struct backend *b = n->pools[k][i];
+                if (b) b->close_when_idle = 1;
+                if (b && !b->inflight.head) backend_close(b, "pool size reduced", 0);
+            }
         }
     }
 }
@@ -382,6 +385,7 @@ static void on_trim_timer(struct ev_loop *loop, ev_timer *t, int revents) {
     STAT_ADD(w, inst_in, (in - w->last_net_in) - STAT_READ(w, inst_in));
     STAT_ADD(w, inst_out, (out - w->last_net_out) - STAT_READ(w, inst_out));
     w->last_commands = cmds, w->last_net_in = in, w->last_net_out = out;
+    tracking_tick(w);
     for (struct client *c = w->clients; c; c = c->next)
         if (c->nscripts || c->sub || c->ssub) dedicated_release_idle(c, now, DEDICATED_IDLE_S);
     if (w->pool.in_use > POOL_KEEP) return; /* busy: the chunks will be needed again */
@@ -437,7 +441,7 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
             if (dedicated_send(r, rep, p, len) < 0) fail_request(w, r, "ERR slotgate: out of memory");
             return;
         }
-        struct backend *rb = rep ? backend_for_reads(w, rep) : NULL;
+        struct backend *rb = rep ? backend_for_reads(w, rep, r->resp3) : NULL;
         if (rb) {
             if (backend_send(rb, r, p, len) < 0) fail_request(w, r, "ERR slotgate: out of memory");
             return;
@@ -466,7 +470,7 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
                             n->last_error[0] ? n->last_error : "no connection");
         return;
     }
-    struct backend *b = n->down_until > now ? NULL : backend_for(w, n);
+    struct backend *b = n->down_until > now ? NULL : backend_for(w, n, r->resp3);
     if (!b) {
         /* Hold the request while the node is backing off: a failover or restart may be under way, and
          * the refresh that reveals it will retry every parked request at once. */
@@ -610,6 +614,7 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
     ev_timer_init(&w->trim_timer, on_trim_timer, 1.0, 1.0);
     w->trim_timer.data = w;
     ev_timer_start(w->loop, &w->trim_timer);
+    tracking_init(w);
     return 0;
 }
 
@@ -648,12 +653,12 @@ void worker_destroy(struct worker *w) {
     for (struct node *n = w->view.nodes, *next; n; n = next) {
         next = n->next;
         n->nrefs++; /* freed here, not by the last backend */
-        for (int i = 0; i < NODE_MAX_CONNS; i++) {
-            if (n->conns[i]) backend_free(n->conns[i]);
-            if (n->ro_conns && n->ro_conns[i]) backend_free(n->ro_conns[i]);
+        if (n->listener) backend_free(n->listener);
+        for (int k = 0; k < POOL_KINDS; k++) {
+            for (int i = 0; n->pools[k] && i < NODE_MAX_CONNS; i++)
+                if (n->pools[k][i]) backend_free(n->pools[k][i]);
+            free(n->pools[k]);
         }
-        free(n->conns);
-        free(n->ro_conns);
         free(n);
     }
     for (struct req *r; (r = FIFO_POP(&w->parked, lnext));) {
@@ -672,6 +677,7 @@ void worker_destroy(struct worker *w) {
     struct cmdtable *t = __atomic_exchange_n(&w->inbox.cmds, NULL, __ATOMIC_ACQ_REL);
     if (t) cmdtable_unref(t);
     cmdtable_unref(w->view.cmds);
+    tracking_destroy(w);
     plan_free(&w->tmp.plan);
     split_free(&w->tmp.split);
     sbuf_free(&w->tmp.split_cmd);

@@ -22,6 +22,7 @@
 #include "client.h"
 #include "req.h"
 #include "subs.h"
+#include "tracking.h"
 
 /* A worker's statistics, one list for both forms: struct worker_stats, the counters the worker writes
  * (lib/counter.h: its own thread only, read by others), and struct stat_sums, every worker's added up
@@ -31,9 +32,11 @@
 #define WORKER_STATS(X)                                                                                                \
     X(commands)                                                                                                        \
     X(errors)                                                                                                          \
-    X(moved) X(ask) X(tryagain) X(clusterdown) X(timeouts) X(connections) X(rejected) X(auth_failures) X(idle_closed)  \
+    X(moved)                                                                                                           \
+    X(ask) X(tryagain) X(clusterdown) X(timeouts) X(connections) X(rejected) X(auth_failures) X(idle_closed)           \
         X(output_closed) X(latency_us) X(live_reqs) X(blocked) X(blocked_timeout) X(net_in) X(net_out) X(reads)        \
-            X(writes) X(inst_ops) X(inst_in) X(inst_out)
+            X(writes) X(inst_ops) X(inst_in) X(inst_out) X(invalidations) X(trk_clients) X(trk_keys) X(trk_items)      \
+                X(trk_prefixes) X(trk_bytes)
 /* replies and error replies by command family; request in to reply out, by hist.h bucket */
 #define WORKER_STAT_ARRAYS(X) X(calls, FAM_COUNT) X(failed, FAM_COUNT) X(latency, HIST_BUCKETS)
 
@@ -107,6 +110,7 @@ struct worker {
     struct worker_inbox inbox;
     struct worker_view view;
     struct worker_tmp tmp;
+    struct worker_tracking trk; /* client-side caching (tracking.h) */
     struct pool pool;
     /* Its clients and the connections that have something to write this loop turn. */
     struct client *clients;

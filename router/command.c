@@ -65,6 +65,8 @@ static const struct {
     {"client|no-evict", ROUTE_LOCAL, 0, LOCAL_CLIENT_NO_EVICT, NULL},
     {"client|getredir", ROUTE_LOCAL, 0, LOCAL_CLIENT_GETREDIR, NULL},
     {"client|trackinginfo", ROUTE_LOCAL, 0, LOCAL_CLIENT_TRACKINGINFO, NULL},
+    {"client|tracking", ROUTE_LOCAL, 0, LOCAL_CLIENT_TRACKING, NULL},
+    {"client|caching", ROUTE_LOCAL, 0, LOCAL_CLIENT_CACHING, NULL},
     {"client|help", ROUTE_ANY, 0, 0, NULL}, /* the same text from any node */
     {"cluster|slots", ROUTE_LOCAL, 0, LOCAL_CLUSTER_SLOTS, NULL},
     {"cluster|shards", ROUTE_LOCAL, 0, LOCAL_CLUSTER_SHARDS, NULL},

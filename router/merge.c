@@ -60,6 +60,32 @@ int sbuf_printf(struct sbuf *b, const char *fmt, ...) {
     return rc;
 }
 
+int sbuf_add_map(struct sbuf *b, unsigned long long pairs, int resp3) {
+    return resp3 ? sbuf_add_header(b, '%', pairs) : sbuf_add_header(b, '*', pairs * 2);
+}
+
+int sbuf_add_set(struct sbuf *b, unsigned long long n, int resp3) { return sbuf_add_header(b, resp3 ? '~' : '*', n); }
+
+int sbuf_add_push(struct sbuf *b, unsigned long long n, int resp3) { return sbuf_add_header(b, resp3 ? '>' : '*', n); }
+
+int sbuf_add_null(struct sbuf *b, int resp3) { return resp3 ? sbuf_add(b, "_\r\n", 3) : sbuf_add(b, "$-1\r\n", 5); }
+
+int sbuf_add_verbatim(struct sbuf *b, const char *p, size_t len, int resp3) {
+    if (!resp3) return sbuf_add_bulk(b, p, len);
+    return sbuf_add_header(b, '=', len + 4) < 0 || sbuf_add(b, "txt:", 4) < 0 || sbuf_add(b, p, len) < 0 ||
+                   sbuf_add(b, "\r\n", 2) < 0
+               ? -1
+               : 0;
+}
+
+int bulk_as_verbatim(const char *p, size_t len, struct sbuf *out) {
+    const char *cr = len > 3 && p[0] == '$' ? memchr(p, '\r', len) : NULL;
+    long long n;
+    if (!cr || resp_parse_ll(p + 1, (size_t)(cr - p - 1), &n) < 0 || n < 0 || (size_t)(cr - p) + 4 + (size_t)n != len)
+        return sbuf_add(out, p, len);
+    return sbuf_add_verbatim(out, cr + 2, (size_t)n, 1);
+}
+
 void sbuf_free(struct sbuf *b) {
     free(b->p);
     b->p = NULL;
@@ -91,7 +117,7 @@ static int split_elements(const struct reply_ref *r, size_t body, long long coun
     struct resp_scanner s;
     char err[RESP_ERR_LEN];
     size_t at = body, len;
-    resp_scanner_init(&s, (long long)r->len);
+    resp_scanner_init_proto(&s, (long long)r->len, 1); /* RESP3 frames RESP2 the same */
     for (long long i = 0; i < count; i++) {
         offs[i] = at;
         if (resp_scan_reply(&s, r->p + at, r->len - at, &len, err, sizeof(err)) != RESP_DONE) return -1;
@@ -181,7 +207,7 @@ int merge_replies(int policy, const struct reply_ref *rs, int n, const int *key_
                   const char *prefix, struct sbuf *out) {
     int first_ok = -1, first_err = -1;
     for (int i = 0; i < n; i++) {
-        if (rs[i].len && rs[i].p[0] == '-') {
+        if (rs[i].len && (rs[i].p[0] == '-' || rs[i].p[0] == '!')) {
             if (first_err < 0) first_err = i;
         } else if (first_ok < 0) {
             first_ok = i;
@@ -216,9 +242,10 @@ int merge_replies(int policy, const struct reply_ref *rs, int n, const int *key_
     case MERGE_RANDOM:
         for (int k = 0; k < n; k++) {
             const struct reply_ref *r = &rs[(pick + (unsigned)k) % (unsigned)n];
-            if (!(r->len == 5 && memcmp(r->p, "$-1\r\n", 5) == 0)) return sbuf_add(out, r->p, r->len);
+            int is_nil = (r->len == 5 && memcmp(r->p, "$-1\r\n", 5) == 0) || (r->len == 3 && r->p[0] == '_');
+            if (!is_nil) return sbuf_add(out, r->p, r->len);
         }
-        return sbuf_add(out, "$-1\r\n", 5);
+        return sbuf_add(out, rs[0].p, rs[0].len); /* nil, in the protocol the nodes answered in */
     case MERGE_INFO: return info_merge(prefix ? prefix : "", prefix ? strlen(prefix) : 0, rs, n, out);
     default: /* MERGE_ALL_OK, MERGE_NONE: every part agreed; the first reply speaks for all */
         return sbuf_add(out, rs[0].p, rs[0].len);

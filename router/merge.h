@@ -18,6 +18,17 @@ int sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(prin
 int sbuf_add_header(struct sbuf *b, char type, unsigned long long n);
 int sbuf_add_bulk(struct sbuf *b, const char *p, size_t len);
 void sbuf_free(struct sbuf *b);
+/* Replies in the client's protocol (resp3 = 1: RESP3): a map of n pairs ("%n", or "*2n" in RESP2), a set
+ * ("~n" or "*n"), a push (">n" or "*n"), a null ("_" or "$-1"), a verbatim text ("=len\r\ntxt:..." or a
+ * bulk string). */
+int sbuf_add_map(struct sbuf *b, unsigned long long pairs, int resp3);
+int sbuf_add_set(struct sbuf *b, unsigned long long n, int resp3);
+int sbuf_add_push(struct sbuf *b, unsigned long long n, int resp3);
+int sbuf_add_null(struct sbuf *b, int resp3);
+int sbuf_add_verbatim(struct sbuf *b, const char *p, size_t len, int resp3);
+/* A complete bulk string reply as RESP3's verbatim text ("txt"), as Redis sends INFO and the like to a
+ * RESP3 client; anything else (an error) is copied as it is. */
+int bulk_as_verbatim(const char *p, size_t len, struct sbuf *out);
 
 struct reply_ref {
     const char *p;

@@ -423,7 +423,7 @@ static const char *const confirm_kinds[] = {"subscribe",   "psubscribe",   "ssub
 int resp_parse_confirmation(const char *p, size_t len, const char **name, size_t *nlen, long long *count) {
     const char *end = p + len, *q, *cr;
     long long klen, n;
-    if (len < 8 || memcmp(p, "*3\r\n$", 5) != 0) return -1;
+    if (len < 8 || (p[0] != '*' && p[0] != '>') || memcmp(p + 1, "3\r\n$", 4) != 0) return -1; /* RESP2, RESP3 */
     if (!(q = memchr(p + 5, '\r', len - 5)) || resp_parse_ll(p + 5, (size_t)(q - p - 5), &klen) < 0 || klen < 0 ||
         klen > end - q || q + 2 + klen + 2 > end)
         return -1;

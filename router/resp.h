@@ -84,8 +84,8 @@ int resp_parse_redirect(const char *reply, size_t len, struct redirect *out);
 /* Whether an error reply starts with the given error code ("TRYAGAIN", "CLUSTERDOWN", ...). */
 int resp_error_is(const char *reply, size_t len, const char *code);
 
-/* A node's pub/sub (un)subscribe confirmation [kind, channel or nil, count], as one complete framed
- * reply: its kind, 0-5 for subscribe, psubscribe, ssubscribe, unsubscribe, punsubscribe, sunsubscribe,
+/* A node's pub/sub (un)subscribe confirmation [kind, channel or nil, count] (an array, or a RESP3 push), as one
+ * complete framed reply: its kind, 0-5 for subscribe, psubscribe, ssubscribe, unsubscribe, punsubscribe, sunsubscribe,
  * with the channel (NULL for nil) and the count; -1 for anything else (a message, a pong). */
 int resp_parse_confirmation(const char *p, size_t len, const char **name, size_t *nlen, long long *count);
 

@@ -286,7 +286,7 @@ START_TEST(auth_hello_and_client_commands) {
     expect_str(c, "OK", "AUTH alice wonder");
     expect_str(c, "alice", "ACL WHOAMI");
     expect_str(c, "OK", "SET authed 1");
-    expect_str(c, "NOPROTO unsupported protocol version", "HELLO 3");
+    expect_str(c, "NOPROTO unsupported protocol version", "HELLO 4");
     redisReply *r = cmd(c, "HELLO 2 SETNAME app1");
     ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
     ck_assert_str_eq(r->element[4]->str, "proto");
