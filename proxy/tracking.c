@@ -25,7 +25,8 @@
 #define ARGLEN(i)            (q->argv[i].len)
 #define SWEEP_PER_TICK       65536
 
-/* INFO's tracking_* figures: gauges the worker keeps (STAT_*), read by whoever answers INFO. */
+/* INFO's tracking_* figures: gauges the worker keeps (STAT_*), read by whoever answers INFO; set when
+ * clients turn tracking on or off and once a second (tracking_tick), not per request. */
 #define GAUGE(w, f, v) STAT_ADD(w, f, (int64_t)(v) - (int64_t)STAT_READ(w, f))
 static void publish(struct worker *w) {
     struct worker_tracking *t = &w->trk;
@@ -263,35 +264,49 @@ struct keyref {
     size_t len;
 };
 
-/* ">2 invalidate [keys]" or ">2 invalidate _" (FLUSHALL, FLUSHDB) from a master. */
+struct keys_seen {
+    struct keyref small[16], *list;
+    long long n, cap;
+    int failed;
+};
+
+static void collect_key(const char *key, size_t klen, void *ctx) {
+    struct keys_seen *k = ctx;
+    if (k->n == k->cap) {
+        long long cap = k->cap * 2;
+        struct keyref *l =
+            k->list == k->small ? malloc(sizeof(*l) * (size_t)cap) : realloc(k->list, sizeof(*l) * (size_t)cap);
+        if (!l) {
+            k->failed = 1;
+            return;
+        }
+        if (k->list == k->small) memcpy(l, k->small, sizeof(k->small));
+        k->list = l;
+        k->cap = cap;
+    }
+    k->list[k->n++] = (struct keyref){key, klen};
+}
+
+/* ">2 invalidate [keys]" or ">2 invalidate _" (FLUSHALL, FLUSHDB) from a master (router/resp.c parses it). */
 void tracking_listener_push(struct backend *b, const char *p, size_t len) {
     struct worker *w = b->w;
     struct worker_tracking *t = &w->trk;
-    static const char head[] = ">2\r\n$10\r\ninvalidate\r\n";
-    if (len < sizeof(head) - 1 + 3 || memcmp(p, head, sizeof(head) - 1) != 0) return;
-    const char *q = p + sizeof(head) - 1, *end = p + len, *cr;
-    if (*q == '_') { /* everything on that node is gone: as Redis, every tracking client drops everything */
+    struct keys_seen ks = {.n = 0, .cap = 16, .failed = 0};
+    ks.list = ks.small;
+    long long n = resp_parse_invalidation(p, len, collect_key, &ks);
+    if (n == RESP_INVALIDATE_ALL || ks.failed) {
+        /* everything on that node is gone (or could not be listed): every tracking client drops everything */
         for (size_t i = 0; i < t->cap; i++)
             if (t->clients[i]) deliver(w, t->clients[i], NULL, 0);
         track_clear(&t->table);
         publish(w);
+    }
+    if (n <= 0 || ks.failed) {
+        if (ks.list != ks.small) free(ks.list);
         return;
     }
-    long long n;
-    if (*q != '*' || !(cr = memchr(q, '\r', (size_t)(end - q))) || resp_parse_ll(q + 1, (size_t)(cr - q - 1), &n) < 0 ||
-        n <= 0)
-        return;
-    struct keyref small[16], *keys = n <= 16 ? small : malloc(sizeof(*keys) * (size_t)n);
-    if (!keys) return;
-    long long got = 0;
-    for (q = cr + 2; got < n && q < end && *q == '$'; got++) {
-        long long kl;
-        if (!(cr = memchr(q, '\r', (size_t)(end - q))) || resp_parse_ll(q + 1, (size_t)(cr - q - 1), &kl) < 0 ||
-            kl < 0 || cr + 2 + kl + 2 > end)
-            break;
-        keys[got] = (struct keyref){cr + 2, (size_t)kl};
-        q = cr + 2 + kl + 2;
-    }
+    struct keyref *keys = ks.list;
+    long long got = ks.n;
     for (long long i = 0; i < got; i++) {
         struct track_entry *e = track_take(&t->table, keys[i].p, keys[i].len);
         if (e) invalidate_entry(w, e);
@@ -310,8 +325,7 @@ void tracking_listener_push(struct backend *b, const char *p, size_t len) {
         if (rc == 0) deliver(w, c, out.p, out.len);
         sbuf_free(&out);
     }
-    if (keys != small) free(keys);
-    publish(w);
+    if (keys != ks.small) free(keys);
 }
 
 void tracking_slot_moved(struct worker *w, int slot) {
@@ -621,7 +635,6 @@ void tracking_command(struct client *c, const struct plan *p, const char *cmd) {
             if (!e) break;
             invalidate_entry(w, e);
         }
-        publish(w);
     } else if ((f & TRK_NOLOOP) && !(f & TRK_BCAST) && (p->cmd->flags & CMD_WRITE)) {
         /* Redis does not tell a NOLOOP client of its own write, and forgets the key for it */
         for (int i = 0; i < p->nkeys; i++)

@@ -477,3 +477,34 @@ bad:
     out->kind = REDIR_NONE;
     return REDIR_NONE;
 }
+
+long long resp_parse_invalidation(const char *p, size_t len, void (*each)(const char *key, size_t klen, void *ctx),
+                                  void *ctx) {
+    static const char head[] = ">2\r\n$10\r\ninvalidate\r\n";
+    const size_t hl = sizeof(head) - 1;
+    if (len < hl + 3 || memcmp(p, head, hl) != 0) return -1;
+    const char *q = p + hl, *end = p + len, *cr;
+    if (len == hl + 3 && memcmp(q, "_\r\n", 3) == 0) return RESP_INVALIDATE_ALL;
+    long long n, kl;
+    if (*q != '*' || !(cr = memchr(q, '\r', (size_t)(end - q))) || resp_parse_ll(q + 1, (size_t)(cr - q - 1), &n) < 0 ||
+        n < 0 || cr + 1 >= end || cr[1] != '\n')
+        return -1;
+    /* checked whole first: a malformed push names no key at all */
+    const char *first = cr + 2;
+    q = first;
+    for (long long i = 0; i < n; i++) {
+        if (q >= end || *q != '$' || !(cr = memchr(q, '\r', (size_t)(end - q))) ||
+            resp_parse_ll(q + 1, (size_t)(cr - q - 1), &kl) < 0 || kl < 0 || kl > end - cr - 4 || cr[1] != '\n' ||
+            cr[2 + kl] != '\r' || cr[3 + kl] != '\n')
+            return -1;
+        q = cr + 4 + kl;
+    }
+    if (q != end) return -1;
+    for (q = first; q < end;) {
+        cr = memchr(q, '\r', (size_t)(end - q));
+        resp_parse_ll(q + 1, (size_t)(cr - q - 1), &kl);
+        each(cr + 2, (size_t)kl, ctx);
+        q = cr + 4 + kl;
+    }
+    return n;
+}

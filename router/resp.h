@@ -89,6 +89,13 @@ int resp_error_is(const char *reply, size_t len, const char *code);
  * with the channel (NULL for nil) and the count; -1 for anything else (a message, a pong). */
 int resp_parse_confirmation(const char *p, size_t len, const char **name, size_t *nlen, long long *count);
 
+/* A node's RESP3 invalidation push (client-side caching): ">2 invalidate [keys]" calls each(key) for every
+ * key and returns how many; ">2 invalidate _" (FLUSHALL/FLUSHDB: drop everything) returns RESP_INVALIDATE_ALL;
+ * anything else, or a malformed one, returns -1 before calling each. */
+#define RESP_INVALIDATE_ALL (-2)
+long long resp_parse_invalidation(const char *p, size_t len, void (*each)(const char *key, size_t klen, void *ctx),
+                                  void *ctx);
+
 /* Parses a decimal integer the way Redis's string2ll does (no '+', no leading zeros, no spaces). */
 int resp_parse_ll(const char *p, size_t len, long long *out);
 

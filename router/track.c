@@ -1,4 +1,5 @@
-/* See track.h. A chained hash table of keys (FNV-1a) with a doubly linked age list. */
+/* See track.h. A chained hash table of keys (FNV-1a, finished with murmur's mix) with a doubly linked age
+ * list. */
 #include "track.h"
 
 #include <stdlib.h>
@@ -7,7 +8,9 @@
 static uint64_t hash_key(const char *p, size_t len) {
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-    return h;
+    h ^= h >> 33; /* FNV-1a's low bits, which pick the bucket, mixed with its high ones (murmur's finish) */
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 33);
 }
 
 void track_init(struct track_table *t) { memset(t, 0, sizeof(*t)); }
@@ -153,8 +156,7 @@ void track_forget(struct track_table *t, const char *key, size_t klen, uint64_t 
     if (!pp || !has_id(*pp, id)) return;
     if (drop_ids(t, *pp, not_forgotten, &id)) {
         struct track_entry *e = *pp;
-        t->nitems++; /* unlink_entry counts the last client out */
-        unlink_entry(t, pp);
+        unlink_entry(t, pp); /* counts its last client out */
         track_entry_free(t, e);
     }
 }
@@ -166,7 +168,6 @@ void track_sweep(struct track_table *t, int (*keep)(uint64_t id, void *ctx), voi
             seen++;
             if (drop_ids(t, *pp, keep, ctx)) {
                 struct track_entry *e = *pp;
-                t->nitems++;
                 unlink_entry(t, pp);
                 track_entry_free(t, e);
             } else {

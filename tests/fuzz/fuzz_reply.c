@@ -1,5 +1,6 @@
 /* libFuzzer: the backend reply framer (router/resp.c), RESP2 and RESP3. Whole and in pieces it must find
- * the same reply boundaries (or the same error), never reading past what it was given. */
+ * the same reply boundaries (or the same error), never reading past what it was given; each reply it frames
+ * also goes through the parsers of what nodes push (pub/sub confirmations, invalidations). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,28 @@ static void check_confirmation(const char *p, size_t len) {
     free(copy);
 }
 
+/* And through the invalidation push parser (client-side caching): every key inside the bytes, as many as
+ * it says. */
+struct seen {
+    const char *lo, *hi;
+    long long n;
+};
+
+static void check_key(const char *key, size_t klen, void *ctx) {
+    struct seen *s = ctx;
+    if (key < s->lo || key + klen > s->hi) abort();
+    s->n++;
+}
+
+static void check_invalidation(const char *p, size_t len) {
+    char *copy = malloc(len);
+    memcpy(copy, p, len);
+    struct seen s = {copy, copy + len, 0};
+    long long n = resp_parse_invalidation(copy, len, check_key, &s);
+    if ((n >= 0 && n != s.n) || (n < 0 && s.n != 0)) abort();
+    free(copy);
+}
+
 static int frame(const uint8_t *data, size_t len, size_t step, int resp3, size_t *ends, int *error) {
     struct resp_scanner s;
     char err[RESP_ERR_LEN];
@@ -38,6 +61,7 @@ static int frame(const uint8_t *data, size_t len, size_t step, int resp3, size_t
         if (rc == RESP_DONE) {
             if (rlen == 0 || rlen > avail - start) abort();
             check_confirmation((const char *)data + start, rlen);
+            check_invalidation((const char *)data + start, rlen);
             start += rlen;
             ends[n++] = start;
             continue;

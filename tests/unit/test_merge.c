@@ -112,7 +112,43 @@ START_TEST(scan_cursor_walks_the_masters) {
 }
 END_TEST
 
+/* RESP3 parts: a MGET's nulls stay RESP3's, RANDOMKEY's all-nil is the nodes' own nil, blob errors win. */
+START_TEST(resp3_parts_merge_in_resp3) {
+    struct reply_ref rs[] = {R("*2\r\n$2\r\nv0\r\n_\r\n"), R("*1\r\n,1.5\r\n")};
+    int key_child[] = {0, 1, 0};
+    ck_assert_str_eq(merged(MERGE_MGET, rs, 2, key_child, 3), "*3\r\n$2\r\nv0\r\n,1.5\r\n_\r\n");
+    struct reply_ref nils[] = {R("_\r\n"), R("_\r\n")};
+    ck_assert_str_eq(merged(MERGE_RANDOM, nils, 2, NULL, 0), "_\r\n");
+    struct reply_ref one[] = {R("_\r\n"), R("$1\r\nk\r\n")};
+    ck_assert_str_eq(merged(MERGE_RANDOM, one, 2, NULL, 0), "$1\r\nk\r\n");
+    struct reply_ref blob[] = {R(":1\r\n"), R("!5\r\nERR x\r\n")};
+    ck_assert_str_eq(merged(MERGE_SUM, blob, 2, NULL, 0), "!5\r\nERR x\r\n");
+}
+END_TEST
+
+/* The client's protocol: maps, sets, pushes, nulls and verbatim text, and INFO's bulk turned verbatim. */
+START_TEST(replies_in_either_protocol) {
+    struct sbuf b = {0};
+    ck_assert_int_eq(sbuf_add_map(&b, 2, 1) | sbuf_add_map(&b, 2, 0) | sbuf_add_set(&b, 3, 1) | sbuf_add_set(&b, 3, 0) |
+                         sbuf_add_push(&b, 3, 1) | sbuf_add_push(&b, 3, 0) | sbuf_add_null(&b, 1) |
+                         sbuf_add_null(&b, 0) | sbuf_add_verbatim(&b, "ab", 2, 1) | sbuf_add_verbatim(&b, "ab", 2, 0),
+                     0);
+    ck_assert_str_eq(b.p, "%2\r\n*4\r\n~3\r\n*3\r\n>3\r\n*3\r\n_\r\n$-1\r\n=6\r\ntxt:ab\r\n$2\r\nab\r\n");
+    sbuf_free(&b);
+    ck_assert_int_eq(bulk_as_verbatim("$5\r\na:1\r\n\r\n", 11, &b), 0);
+    ck_assert_str_eq(b.p, "=9\r\ntxt:a:1\r\n\r\n");
+    sbuf_free(&b);
+    ck_assert_int_eq(bulk_as_verbatim("-ERR no\r\n", 9, &b), 0); /* an error stays one */
+    ck_assert_str_eq(b.p, "-ERR no\r\n");
+    sbuf_free(&b);
+    ck_assert_int_eq(bulk_as_verbatim("$5\r\nshort\r", 10, &b), 0); /* not a whole bulk: as it is */
+    ck_assert_str_eq(b.p, "$5\r\nshort\r");
+    sbuf_free(&b);
+}
+END_TEST
+
 SUITE_MAIN(.name = "merge",
            .tests = {TEST(mget_values_go_back_in_key_order), TEST(sums_and_all_ok), TEST(an_error_in_any_part_wins),
                      TEST(concat_and_logical_and), TEST(randomkey_prefers_a_key), TEST(info_sums_the_keyspace),
-                     TEST(scan_cursor_walks_the_masters)})
+                     TEST(scan_cursor_walks_the_masters), TEST(resp3_parts_merge_in_resp3),
+                     TEST(replies_in_either_protocol)})

@@ -326,6 +326,40 @@ START_TEST(resp3_types_refused_on_resp2_and_checked_on_resp3) {
 }
 END_TEST
 
+static char seen_keys[256];
+static void note_key(const char *k, size_t kl, void *ctx) {
+    (void)ctx;
+    strncat(seen_keys, k, kl);
+    strcat(seen_keys, ",");
+}
+
+/* RESP3 pushes from a node: confirmations as pushes, and client-side caching's invalidations. */
+START_TEST(pushes_from_nodes) {
+    const char *name;
+    size_t nlen;
+    long long count;
+    static const char sub[] = ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n";
+    ck_assert_int_eq(resp_parse_confirmation(sub, sizeof(sub) - 1, &name, &nlen, &count), 0);
+    ck_assert_int_eq((int)nlen, 2);
+    ck_assert_int_eq(count, 1);
+    static const char inv[] = ">2\r\n$10\r\ninvalidate\r\n*2\r\n$3\r\nfoo\r\n$0\r\n\r\n";
+    seen_keys[0] = '\0';
+    ck_assert_int_eq(resp_parse_invalidation(inv, sizeof(inv) - 1, note_key, NULL), 2);
+    ck_assert_str_eq(seen_keys, "foo,,");
+    static const char all[] = ">2\r\n$10\r\ninvalidate\r\n_\r\n";
+    ck_assert_int_eq(resp_parse_invalidation(all, sizeof(all) - 1, note_key, NULL), RESP_INVALIDATE_ALL);
+    const char *bad[] = {">2\r\n$10\r\ninvalidate\r\n*2\r\n$3\r\nfoo\r\n",  /* one key short */
+                         ">2\r\n$10\r\ninvalidate\r\n*1\r\n$9\r\nfoo\r\n",  /* length past the end */
+                         ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nx\r\n",  /* a message */
+                         "*2\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\nfoo\r\n"}; /* RESP2 */
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        seen_keys[0] = '\0';
+        ck_assert_int_eq(resp_parse_invalidation(bad[i], strlen(bad[i]), note_key, NULL), -1);
+        ck_assert_str_eq(seen_keys, "");
+    }
+}
+END_TEST
+
 SUITE_MAIN(.name = "resp",
            .tests = {LOOP_TEST(pipeline_every_split_point, (int)sizeof(PIPELINE)), TEST(one_byte_at_a_time),
                      LOOP_TEST(malformed_input_gets_redis_errors, (int)(sizeof(malformed) / sizeof(malformed[0]))),
@@ -333,4 +367,4 @@ SUITE_MAIN(.name = "resp",
                      LOOP_TEST(scanner_every_split_point, (int)sizeof(REPLIES)), LOOP_TEST(scanner_rejects_garbage, 6),
                      TEST(scanner_limits_nesting), TEST(redirects_are_parsed), TEST(integers_like_redis),
                      TEST(pubsub_confirmations), TEST(resp3_replies_framed_at_every_split),
-                     TEST(resp3_types_refused_on_resp2_and_checked_on_resp3)})
+                     TEST(resp3_types_refused_on_resp2_and_checked_on_resp3), TEST(pushes_from_nodes)})
