@@ -74,6 +74,10 @@ $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(SUPP_OBJ) $(LIB_O
 	@$(if $(V),,echo "  LINK  $@")
 	$(Q)$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
 
+$(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIB_OBJ) $(CORE_OBJ)
+	@$(if $(V),,echo "  LINK  $@")
+	$(Q)$(CC) $(LDOPT) $^ -o $@ $(LIBS)
+
 $(BUILD)/tests/chaos/%: $(BUILD)/tests/chaos/%.o $(SUPP_OBJ) $(LIB_OBJ) $(CORE_OBJ)
 	@$(if $(V),,echo "  LINK  $@")
 	$(Q)$(CC) $(LDOPT) $^ -o $@ $(LIBS) $(CHECK)
@@ -196,7 +200,7 @@ clean:
 # Benchmarks: an optimised build measured beside the cluster itself, in one run (see scripts/bench).
 bench:
 	@scripts/install-deps nutcracker
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all build/release/tests/bench/loadgen
 	@scripts/bench
 
 # Memory and scaling: idle clients, a 64 MiB value, pipeline depths, one-client latency, 3 vs 32

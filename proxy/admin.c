@@ -286,6 +286,11 @@ static enum MHD_Result get_stats(struct admin *a, struct MHD_Connection *c) {
     json_object_set_new(j, "auth_failures", json_integer((json_int_t)t.s.auth_failures));
     json_object_set_new(j, "idle_clients_closed", json_integer((json_int_t)t.s.idle_closed));
     json_object_set_new(j, "output_buffer_disconnections", json_integer((json_int_t)t.s.output_closed));
+    json_object_set_new(j, "client_side_caching",
+                        json_pack("{sIsIsIsIsIsI}", "tracking_clients", (json_int_t)t.s.trk_clients, "tracked_keys",
+                                  (json_int_t)t.s.trk_keys, "tracked_items", (json_int_t)t.s.trk_items, "prefixes",
+                                  (json_int_t)t.s.trk_prefixes, "table_bytes", (json_int_t)t.s.trk_bytes,
+                                  "invalidations_sent", (json_int_t)t.s.invalidations));
     struct dns_stats ds;
     dns_get_stats(&ds);
     json_object_set_new(j, "dns",

@@ -157,6 +157,14 @@ int metrics_render(const struct admin_view *v, struct sbuf *b) {
     rc |= family(b, "slotgate_output_buffer_disconnections_total", "counter",
                  "Clients closed over client-output-buffer-limit.");
     rc |= sbuf_printf(b, "slotgate_output_buffer_disconnections_total %llu\n", (unsigned long long)t.s.output_closed);
+    rc |= family(b, "slotgate_tracking_clients", "gauge", "Clients with CLIENT TRACKING on.");
+    rc |= sbuf_printf(b, "slotgate_tracking_clients %llu\n", (unsigned long long)t.s.trk_clients);
+    rc |= family(b, "slotgate_tracking_keys", "gauge", "Keys remembered for client-side caching (all workers).");
+    rc |= sbuf_printf(b, "slotgate_tracking_keys %llu\n", (unsigned long long)t.s.trk_keys);
+    rc |= family(b, "slotgate_tracking_table_bytes", "gauge", "Memory the tracking tables hold.");
+    rc |= sbuf_printf(b, "slotgate_tracking_table_bytes %llu\n", (unsigned long long)t.s.trk_bytes);
+    rc |= family(b, "slotgate_invalidations_total", "counter", "Invalidation messages sent to tracking clients.");
+    rc |= sbuf_printf(b, "slotgate_invalidations_total %llu\n", (unsigned long long)t.s.invalidations);
     struct dns_stats ds;
     dns_get_stats(&ds);
     rc |= family(b, "slotgate_dns_lookups_total", "counter", "Host names resolved (seeds, announced hostnames).");
