@@ -92,6 +92,7 @@ void client_close(struct client *c) {
             r->client = NULL;
     }
     c->queue = (struct req_fifo){0};
+    c->push_after = NULL;
     if (c->streaming) { /* the node's reply is still coming: read it (and drop it) */
         backend_stream_resume(c->streaming);
         c->streaming = NULL;
@@ -123,6 +124,7 @@ static void pop_head(struct worker *w, struct client *c) {
     c->done_batch = r->batch;
     if (c->upload_barrier == r) c->upload_barrier = NULL, c->resume_parse = 1; /* upload.c */
     if (c->sub_barrier == r) c->sub_barrier = NULL, c->resume_parse = 1;       /* dedicated.c */
+    if (c->push_after == r) c->push_after = NULL;                              /* its pushes may go */
     if (!c->queue.head && c->upload_wait) c->upload_wait = 0, c->resume_parse = 1;
     req_free(w, r);
 }
@@ -217,8 +219,20 @@ static void release_early(struct worker *w, struct client *c) {
         chain_unpin(&w->pool, &c->early, &h->reply);
         pop_head(w, c);
     }
-    if (!c->queue.head && c->push.head) dedicated_flush_push(c);
+    if (c->push.head && !c->push_after) dedicated_flush_push(c);
     worker_mark_client(w, c);
+}
+
+int client_push(struct client *c, const char *p, size_t len) {
+    struct worker *w = c->w;
+    if (!c->queue.head && !c->push.head) {
+        if (chain_append(&w->pool, &c->out, p, len) < 0) return -1;
+    } else {
+        if (chain_append(&w->pool, &c->push, p, len) < 0) return -1;
+        c->push_after = c->queue.tail; /* NULL when the queue is empty: goes with the next flush of push */
+    }
+    worker_mark_client(w, c);
+    return 0;
 }
 
 /* A large bulk reply forwarded as it arrives (backend.c): r is at the head of its client's queue, so

@@ -40,7 +40,8 @@ struct client {
     struct backend *txn, *blocking, *sub, *ssub;
     struct txn_state txn_state; /* MULTI/WATCH (router/txn.h) */
     struct chain txn_queued;    /* commands queued after MULTI before its node is known (first key) */
-    struct chain push;          /* pub/sub messages waiting for replies ahead of them */
+    struct chain push;          /* pushes (pub/sub messages, invalidations) waiting for replies ahead of them */
+    struct req *push_after;     /* ... the replies up to this request's */
     int sub_mode;               /* subscribed, as Redis sees it: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
     int reply_mode;             /* CLIENT REPLY: 0 on, REPLY_OFF, REPLY_SKIP_NEXT */
     struct sub_set subs;        /* its channels, patterns and shard channels (subs.h) */
@@ -66,6 +67,9 @@ enum { REPLY_OFF = 1, REPLY_SKIP_NEXT }; /* client.reply_mode */
 void client_accept(struct worker *w, int fd, const char *addr);
 void client_enqueue(struct client *c, struct req *r); /* the client's next reply will be r's */
 void client_flush(struct client *c);
+/* A push for the client (a pub/sub message, an invalidation): written after the replies to the requests it
+ * has sent so far, before those of the requests it sends after. -1 when out of memory. */
+int client_push(struct client *c, const char *p, size_t len);
 void client_free(struct client *c);
 void client_close(struct client *c);
 /* Delivers a request's reply (raw RESP bytes), keeping the client's replies in request order. */

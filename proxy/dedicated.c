@@ -432,8 +432,7 @@ void dedicated_push(struct backend *b, const char *reply, size_t len) {
         if (sbuf_add(&b->pushed, reply, len) < 0) client_close(c);
         return;
     }
-    if (chain_append(&w->pool, c->queue.head ? &c->push : &c->out, reply, len) < 0) return client_close(c);
-    worker_mark_client(w, c); /* its flush applies client-output-buffer-limit pubsub */
+    if (client_push(c, reply, len) < 0) return client_close(c); /* its flush applies the pubsub output limit */
 }
 
 /* A command on a pub/sub connection: its reply is what the node pushes until the fence after it. */

@@ -106,10 +106,7 @@ static void send_to(struct worker *w, struct client *to, int redirected, const c
     else
         return; /* a RESP2 client with no redirection has nowhere to be told, as with Redis */
     rc |= keys ? sbuf_add(&b, keys, klen) : sbuf_add_null(&b, to->resp3);
-    if (rc == 0 && chain_append(&w->pool, to->queue.head ? &to->push : &to->out, b.p, b.len) == 0) {
-        STAT_INC(w, invalidations);
-        worker_mark_client(w, to);
-    }
+    if (rc == 0 && client_push(to, b.p, b.len) == 0) STAT_INC(w, invalidations);
     sbuf_free(&b);
 }
 
@@ -142,9 +139,8 @@ static void deliver(struct worker *w, struct client *c, const char *keys, size_t
     c->trk.flags |= TRK_BROKEN; /* as Redis: the RESP3 client learns its redirection is gone */
     if (!c->resp3) return;
     struct sbuf b = {0};
-    if (sbuf_printf(&b, ">2\r\n$21\r\ntracking-redir-broken\r\n:%llu\r\n", (unsigned long long)c->trk.redirect) == 0 &&
-        chain_append(&w->pool, c->queue.head ? &c->push : &c->out, b.p, b.len) == 0)
-        worker_mark_client(w, c);
+    if (sbuf_printf(&b, ">2\r\n$21\r\ntracking-redir-broken\r\n:%llu\r\n", (unsigned long long)c->trk.redirect) == 0)
+        client_push(c, b.p, b.len);
     sbuf_free(&b);
 }
 

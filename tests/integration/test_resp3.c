@@ -178,6 +178,40 @@ END_TEST
 
 static int starts_with(const char *p, const char *prefix) { return strncmp(p, prefix, strlen(prefix)) == 0; }
 
+/* The output of redis-cli -3 (a RESP3 client: HELLO 3 first, then the commands, printed as it decodes
+ * RESP3's types) given the same commands, from slotgate and from the oracle. */
+static void redis_cli3(int port, const char *cmds, char *out, size_t cap) {
+    char line[1024];
+    snprintf(line, sizeof(line), "printf '%s' | redis-cli -3 --no-raw -p %d 2>&1", cmds, port);
+    FILE *p = popen(line, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    pclose(p);
+}
+
+START_TEST(redis_cli_3_sees_what_redis_gives) {
+    const char *cmds =
+        "DEL r3:cli:h r3:cli:z\\nHSET r3:cli:h a 1 b 2\\nHGETALL r3:cli:h\\nZADD r3:cli:z 2.5 m\\n"
+        "ZSCORE r3:cli:z m\\nZRANGE r3:cli:z 0 -1 WITHSCORES\\nGET r3:cli:none\\nSMISMEMBER r3:cli:s a\\n"
+        "CONFIG GET maxmemory\\nCLIENT TRACKINGINFO\\nHELLO 3\\n";
+    static char a[16384], b[16384];
+    redis_cli3(SG_PORT, cmds, a, sizeof(a));
+    redis_cli3(ORACLE_PORT, cmds, b, sizeof(b));
+    /* HELLO's id: the connection's number on each server */
+    char *outs[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        char *x = strstr(outs[i], "4# \"id\" => ");
+        if (!x) continue;
+        char *eol = strchr(x, '\n');
+        x[10] = 'N';
+        if (eol) memmove(x + 11, eol, strlen(eol) + 1);
+    }
+    ck_assert_msg(strstr(a, "1# \"a\" => \"1\"") && strstr(a, "(double) 2.5"), "%s", a);
+    ck_assert_msg(strcmp(a, b) == 0, "redis-cli -3 through slotgate:\n%s\nfrom redis-server:\n%s", a, b);
+}
+END_TEST
+
 /* 2. What slotgate builds or merges itself is in RESP3's types too. */
 START_TEST(replies_slotgate_builds_are_resp3) {
     struct r3 *c = hello3(SG_PORT);
@@ -617,7 +651,8 @@ END_TEST
 
 SUITE_MAIN(.name = "resp3", .setup = suite_setup, .teardown = suite_teardown, .timeout = 120,
            .tests = {TEST(replies_are_what_redis_sends_in_resp3), TEST(replies_slotgate_builds_are_resp3),
-                     TEST(pubsub_messages_are_pushes), TEST(tracking_tells_of_every_change_to_what_was_read),
-                     TEST(tracking_bcast_prefixes), TEST(tracking_optin_and_optout), TEST(tracking_noloop),
-                     TEST(tracking_redirect_for_resp2_clients), TEST(tracking_table_is_bounded_and_cleaned_up),
-                     TEST(tracking_follows_a_reshard), TEST(tracking_follows_a_failover)})
+                     TEST(redis_cli_3_sees_what_redis_gives), TEST(pubsub_messages_are_pushes),
+                     TEST(tracking_tells_of_every_change_to_what_was_read), TEST(tracking_bcast_prefixes),
+                     TEST(tracking_optin_and_optout), TEST(tracking_noloop), TEST(tracking_redirect_for_resp2_clients),
+                     TEST(tracking_table_is_bounded_and_cleaned_up), TEST(tracking_follows_a_reshard),
+                     TEST(tracking_follows_a_failover)})
