@@ -85,6 +85,17 @@ static void release(struct backend *b) {
     if (!b->inflight.head) backend_close(b, "released", 0);
 }
 
+/* HELLO changed the client's protocol: the connections of its own that it is not using for anything
+ * that must last (scripts, a blocking command's, pub/sub ones with no subscription) go, so the next
+ * open in the new protocol; a subscribed connection stays and its pushes are turned into arrays for a
+ * client back in RESP2 (dedicated_push). */
+void dedicated_protocol_changed(struct client *c) {
+    while (c->nscripts > 0) release(c->scripts[c->nscripts - 1]);
+    if (c->blocking) release(c->blocking);
+    if (c->sub && c->sub->subscriptions == 0) release(c->sub);
+    if (c->ssub && c->ssub->subscriptions == 0) release(c->ssub);
+}
+
 /* A script connection not used for a while, or a pub/sub one left with no subscription, goes (the
  * trim timer calls this once a second); the next script or SUBSCRIBE opens a new one. */
 void dedicated_release_idle(struct client *c, double now, double idle_s) {
@@ -423,6 +434,13 @@ void dedicated_push(struct backend *b, const char *reply, size_t len) {
         return;
     }
     if (!c) return;
+    char *copy = NULL;
+    if (reply[0] == '>' && !c->resp3) { /* a RESP3 subscriber that said HELLO 2 since: an array again */
+        if (!(copy = malloc(len))) return client_close(c);
+        memcpy(copy, reply, len);
+        copy[0] = '*';
+        reply = copy;
+    }
     const char *name;
     size_t nlen;
     long long count;
@@ -430,9 +448,10 @@ void dedicated_push(struct backend *b, const char *reply, size_t len) {
     if (k >= 0) track_confirmation(c, b, k, name, nlen, count);
     if (b->inflight.head) { /* part of the answer to the command in flight */
         if (sbuf_add(&b->pushed, reply, len) < 0) client_close(c);
-        return;
+    } else if (client_push(c, reply, len) < 0) { /* its flush applies the pubsub output limit */
+        client_close(c);
     }
-    if (client_push(c, reply, len) < 0) return client_close(c); /* its flush applies the pubsub output limit */
+    free(copy);
 }
 
 /* A command on a pub/sub connection: its reply is what the node pushes until the fence after it. */

@@ -20,6 +20,7 @@ void dedicated_close_all(struct client *c);
 /* Lets go of a client's dedicated connections unused for idle_s seconds (no subscription, nothing in flight). */
 void dedicated_release_idle(struct client *c, double now, double idle_s);
 void dedicated_flush_push(struct client *c);
+void dedicated_protocol_changed(struct client *c); /* HELLO switched its protocol */
 int dedicated_send(struct req *r, struct node *n, const char *p, size_t len);
 
 #endif

@@ -14,6 +14,7 @@
 #include "../router/slot.h"
 #include "../lib/log.h"
 #include "../health/probe.h"
+#include "dedicated.h"
 #include "fanout.h"
 #include "local.h"
 #include "worker.h"
@@ -118,12 +119,21 @@ static int check_auth(struct client *c, const char *user, size_t ulen, const cha
 }
 
 static void client_info_line(struct client *c, double now, struct sbuf *b) {
+    char flags[16], *f = flags; /* Redis's letters, in its order */
+    if (c->sub_mode) *f++ = 'P';
+    if (c->txn_state.in_multi) *f++ = 'x';
+    if (c->trk.flags & TRK_ON) *f++ = 't';
+    if (c->trk.flags & TRK_BROKEN) *f++ = 'R';
+    if (c->trk.flags & TRK_BCAST) *f++ = 'B';
+    if (c->is_readonly) *f++ = 'r';
+    if (f == flags) *f++ = 'N';
+    *f = '\0';
     sbuf_printf(b,
                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 "
                 "qbuf=%zu qbuf-free=0 obl=0 oll=0 omem=%zu events=r cmd=NULL user=%s redir=%lld resp=%d\n",
                 (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "", (int)(now - c->created),
-                (int)(now - c->last_cmd), c->is_readonly ? "r" : "N", ibuf_len(&c->in), c->out.pending, c->user,
-                tracking_redirect(c), c->resp3 ? 3 : 2);
+                (int)(now - c->last_cmd), flags, ibuf_len(&c->in), c->out.pending, c->user, tracking_redirect(c),
+                c->resp3 ? 3 : 2);
 }
 
 static void hello(struct client *c, struct req *r, const struct resp_request *q, const char *cmd) {
@@ -155,6 +165,7 @@ static void hello(struct client *c, struct req *r, const struct resp_request *q,
                                "select the RESP protocol version at the same time");
     /* From this reply on, the client speaks the version it asked for (its replies, its pushes, the
      * backend connections its requests go on). */
+    if (c->resp3 != (ver == 3)) dedicated_protocol_changed(c);
     c->resp3 = ver == 3;
     r->resp3 = (uint8_t)c->resp3;
     struct sbuf b = {0};
@@ -326,6 +337,7 @@ void local_run(struct client *c, struct req *r, const struct plan *p, const char
         free(c->name);
         c->name = NULL;
         c->is_readonly = 0;
+        if (c->resp3) dedicated_protocol_changed(c);
         c->resp3 = 0;
         tracking_off(c);
         c->is_authed = w->conf->requirepass == NULL;

@@ -110,7 +110,7 @@ static void send_to(struct worker *w, struct client *to, int redirected, const c
     sbuf_free(&b);
 }
 
-static void post_mail(struct worker *w, uint64_t to, uint64_t from, const char *keys, size_t klen) {
+static void post_mail(struct worker *w, uint64_t to, uint64_t from, const char *keys, size_t klen, int broken) {
     int idx = (int)(to & 255);
     if (idx >= w->shared.nworkers) return;
     struct worker *dst = &w->shared.all[idx];
@@ -119,6 +119,7 @@ static void post_mail(struct worker *w, uint64_t to, uint64_t from, const char *
     m->to = to;
     m->from = from;
     m->is_null = keys == NULL;
+    m->broken = broken;
     m->len = klen;
     if (keys) memcpy(m->keys, keys, klen);
     pthread_mutex_lock(&dst->trk.mail_lock);
@@ -128,15 +129,22 @@ static void post_mail(struct worker *w, uint64_t to, uint64_t from, const char *
     ev_async_send(dst->loop, &dst->trk.mail_wake);
 }
 
+static void redirect_broken(struct client *c);
+
 /* The client that reads the invalidations of tracking client c: itself, or its redirection. */
 static void deliver(struct worker *w, struct client *c, const char *keys, size_t klen) {
     if (!c->trk.redirect) return send_to(w, c, 0, keys, klen);
-    if ((int)(c->trk.redirect & 255) != w->id) return post_mail(w, c->trk.redirect, c->id, keys, klen);
+    if ((int)(c->trk.redirect & 255) != w->id) return post_mail(w, c->trk.redirect, c->id, keys, klen, 0);
     struct client *to = NULL;
     for (struct client *o = w->clients; o && !to; o = o->next)
         if (o->id == c->trk.redirect && !o->is_closed) to = o;
     if (to) return send_to(w, to, 1, keys, klen);
-    c->trk.flags |= TRK_BROKEN; /* as Redis: the RESP3 client learns its redirection is gone */
+    redirect_broken(c);
+}
+
+/* As Redis: the client learns its redirection's client is gone (a push, in RESP3), flagged "R". */
+static void redirect_broken(struct client *c) {
+    c->trk.flags |= TRK_BROKEN;
     if (!c->resp3) return;
     struct sbuf b = {0};
     if (sbuf_printf(&b, ">2\r\n$21\r\ntracking-redir-broken\r\n:%llu\r\n", (unsigned long long)c->trk.redirect) == 0)
@@ -157,7 +165,14 @@ static void on_mail(struct ev_loop *loop, ev_async *a, int revents) {
         struct client *to = NULL;
         for (struct client *o = w->clients; o && !to; o = o->next)
             if (o->id == m->to && !o->is_closed) to = o;
-        if (to) send_to(w, to, 1, m->is_null ? NULL : m->keys, m->len);
+        if (m->broken) {
+            /* back from the worker of a redirection that is gone: to the tracking client, if it still is */
+            if (to && (to->trk.flags & TRK_ON)) redirect_broken(to);
+        } else if (to) {
+            send_to(w, to, 1, m->is_null ? NULL : m->keys, m->len);
+        } else {
+            post_mail(w, m->from, m->to, NULL, 0, 1);
+        }
         free(m);
     }
 }

@@ -43,6 +43,7 @@ struct track_mail {
     struct track_mail *next;
     uint64_t to, from;
     int is_null;
+    int broken; /* back to the tracking client: its redirection's client is gone */
     size_t len;
     char keys[]; /* "*N\r\n$..." */
 };

@@ -162,15 +162,20 @@ START_TEST(replies_are_what_redis_sends_in_resp3) {
         "CLIENT TRACKING on OPTOUT",
         "CLIENT TRACKING off",
         "CLIENT GETREDIR",
-        "HELLO 2",
+        "BLPOP r3:nolist 0.01",
+        "HELLO 2", /* the client's own connections (a script's, a blocking command's) follow it */
         "MGET r3:a r3:nokey",
         "HGETALL r3:h",
+        "EVAL redis.setresp(3);return(redis.call('hgetall',KEYS[1])) 1 r3:h",
+        "BLPOP r3:nolist 0.01",
         "CLIENT TRACKINGINFO",
         "HELLO 4",
         "HELLO 3 AUTH default whatever",
         "ZSCORE r3:z m1",
+        "EVAL return(redis.call('get',KEYS[1])) 1 r3:nokey",
         "RESET",
         "ZSCORE r3:z m1",
+        "EVAL return(redis.call('get',KEYS[1])) 1 r3:nokey",
     };
     same_as_redis3(lines, (int)(sizeof(lines) / sizeof(lines[0])));
 }
@@ -525,8 +530,24 @@ START_TEST(tracking_redirect_for_resp2_clients) {
         ck_assert_int_eq(m->element[2]->elements, 1);
         ck_assert_str_eq(m->element[2]->element[0]->str, key);
         freeReplyObject(m);
-        r3_close(t);
+        /* the redirection's client goes: the tracking client is flagged as Redis flags it */
         redisFree(sub);
+        free(r3_cmdl(t, line));
+        w = connect_port(SG_PORT);
+        expect_str(w, "OK", "SET %s 2", key);
+        redisFree(w);
+        int broken = 0;
+        for (int i = 0; i < 100 && !broken; i++) {
+            char *info = r3_cmdl(t, "CLIENT TRACKINGINFO");
+            broken = strstr(info, "broken_redirect") != NULL;
+            free(info);
+            if (!broken) sleep_ms(20);
+        }
+        ck_assert_msg(broken, "TRACKINGINFO never said broken_redirect");
+        char *ci = r3_cmdl(t, "CLIENT INFO");
+        ck_assert_msg(strstr(ci, " flags=tR "), "%s", r3_show(ci));
+        free(ci);
+        r3_close(t);
     }
     fprintf(stderr, "redirect: %d pairs on one worker, %d across workers\n", same, cross);
     ck_assert_int_ge(same, 1);
@@ -636,10 +657,19 @@ START_TEST(tracking_follows_a_failover) {
     redisContext *d = connect_port(replica);
     WAIT_UNTIL(10000, reply_is(d, "OK", "CLUSTER FAILOVER"), "CLUSTER FAILOVER refused");
     redisFree(d);
+    /* reads sent while the replica takes over: held or redirected, answered in RESP3 all the same */
+    for (int i = 0; i < 200; i++) {
+        r3_sendl(w, "GET r3:failing");
+        if (i % 10 == 0) sleep_ms(5);
+    }
+    for (int i = 0; i < 200; i++) {
+        char *g = r3_read(w, 10000);
+        ck_assert_msg(g && strcmp(g, "$2\r\nv1\r\n") == 0, "GET %d during the failover: %s", i, r3_show(g));
+        free(g);
+    }
     ck_assert(wait_role(replica, "master", 10000));
     read_invalidations(c, 3000, got, sizeof(got));
     ck_assert_msg(strstr(got, key) != NULL, "after the failover: '%s'", got);
-    for (int i = 0; i < 50; i++) r3_expectl(w, "GET r3:failing", "$2\r\nv1\r\n");
     r3_expectl(c, "GET r3:failing", "$2\r\nv1\r\n");
     direct_set(key, "v2"); /* on the new master */
     read_invalidations(c, 1000, got, sizeof(got));
