@@ -182,20 +182,12 @@ struct backend *backend_connect(struct worker *w, struct node *n, struct backend
     return b;
 }
 
-static struct backend *pooled(struct worker *w, struct node *n, int resp3, int readonly) {
-    struct backend ***pool = &n->pools[pool_kind(resp3, readonly)];
-    if (__builtin_expect(!*pool, 0) && !(*pool = calloc(NODE_MAX_CONNS, sizeof(**pool)))) return NULL;
-    int i = (int)(n->rr++ % (unsigned)n->nconns);
-    struct backend *b = (*pool)[i];
-    return b ? b : backend_connect(w, n, &(*pool)[i], NULL, DED_NONE, readonly, resp3);
-}
-
-struct backend *backend_for(struct worker *w, struct node *n, int resp3) {
-    return pooled(w, n, resp3, 0);
-}
-
-struct backend *backend_for_reads(struct worker *w, struct node *n, int resp3) {
-    return pooled(w, n, resp3, 1);
+struct backend *backend_pool_open(struct worker *w, struct node *n, int kind, int i) {
+    struct backend ***pool = &n->pools[kind];
+    if (!*pool && !(*pool = calloc(NODE_MAX_CONNS, sizeof(**pool)))) return NULL;
+    if ((*pool)[i]) return (*pool)[i];
+    int readonly = kind == POOL_RESP2_RO || kind == POOL_RESP3_RO, resp3 = kind >= POOL_RESP3;
+    return backend_connect(w, n, &(*pool)[i], NULL, DED_NONE, readonly, resp3);
 }
 
 static void arm_deadline(struct backend *b) {

@@ -85,12 +85,22 @@ struct backend {
     struct sbuf pushed; /* pub/sub: what the node pushed since the oldest command in flight was sent */
 };
 
-/* A connection of n's shared pool for RESP2 or RESP3 (resp3) requests, opened if need be. */
-struct backend *backend_for(struct worker *w, struct node *n, int resp3);
+/* Opens place i of n's pool of that kind (allocating the pool on first use). */
+struct backend *backend_pool_open(struct worker *w, struct node *n, int kind, int i);
+/* A connection of n's shared pool for RESP2 or RESP3 (resp3) requests, round robin, opened if need be. */
+static inline struct backend *backend_for(struct worker *w, struct node *n, int resp3) {
+    int kind = resp3 ? POOL_RESP3 : POOL_RESP2, i = (int)(n->rr++ % (unsigned)n->nconns);
+    struct backend *b = n->pools[kind] ? n->pools[kind][i] : NULL;
+    return __builtin_expect(b != NULL, 1) ? b : backend_pool_open(w, n, kind, i);
+}
 void backend_names_resolved(struct worker *w);
 struct backend *backend_connect(struct worker *w, struct node *n, struct backend **home, struct client *client,
                                 int dedicated, int readonly, int resp3);
-struct backend *backend_for_reads(struct worker *w, struct node *n, int resp3); /* READONLY, to a replica */
+static inline struct backend *backend_for_reads(struct worker *w, struct node *n, int resp3) { /* READONLY */
+    int kind = resp3 ? POOL_RESP3_RO : POOL_RESP2_RO, i = (int)(n->rr++ % (unsigned)n->nconns);
+    struct backend *b = n->pools[kind] ? n->pools[kind][i] : NULL;
+    return b ? b : backend_pool_open(w, n, kind, i);
+}
 int backend_send_raw(struct backend *b, const char *p, size_t len);
 struct req *backend_take_head(struct backend *b); /* pops the oldest request in flight, or NULL */
 int backend_send(struct backend *b, struct req *r, const char *p, size_t len);

@@ -340,7 +340,7 @@ static void handle_command(struct client *c, const char *cmd) {
     }
     plan_request(w->view.cmds, &c->parser, cmd, plan);
     if (plan->cmd) r->family = (uint8_t)plan->cmd->family;
-    if (__builtin_expect(c->trk.flags != 0, 0) && c->is_authed) tracking_command(c, plan, cmd);
+    if (__builtin_expect(c->trk != NULL, 0) && c->is_authed) tracking_command(c, plan, cmd);
     if (!c->is_authed && !(plan->cmd && (plan->cmd->local == LOCAL_AUTH || plan->cmd->local == LOCAL_HELLO ||
                                          plan->cmd->local == LOCAL_QUIT || plan->cmd->local == LOCAL_RESET)))
         return req_reply_error(w, r, "NOAUTH Authentication required.");

@@ -25,16 +25,16 @@ struct client {
     struct req_fifo queue; /* its requests in the order their replies go out (through qnext) */
     uint32_t nqueued;
     struct chain out;
-    struct chain early; /* replies that came before the ones ahead of them */
-    int is_dirty, is_closing, is_closed, is_paused;
+    struct chain early;                                 /* replies that came before the ones ahead of them */
+    uint8_t is_dirty, is_closing, is_closed, is_paused; /* flags packed: an idle client's size counts */
     struct client *next_dirty;
     char addr[64];
     char laddr[64]; /* the address the client connected to: what CLUSTER SLOTS announces */
     char *name;     /* CLIENT SETNAME */
     char user[64];  /* authenticated as ("default" when no password is configured) */
-    int is_authed, is_readonly;
-    int resp3;                  /* HELLO 3: its replies are RESP3, pub/sub messages are pushes */
-    struct client_tracking trk; /* CLIENT TRACKING (tracking.h) */
+    uint8_t is_authed, is_readonly;
+    uint8_t resp3;               /* HELLO 3: its replies are RESP3, pub/sub messages are pushes */
+    struct client_tracking *trk; /* CLIENT TRACKING (tracking.h): NULL unless it is on */
     double created, last_cmd;
     /* Dedicated connections and their state (dedicated.c). */
     struct backend *txn, *blocking, *sub, *ssub;
@@ -42,8 +42,8 @@ struct client {
     struct chain txn_queued;    /* commands queued after MULTI before its node is known (first key) */
     struct chain push;          /* pushes (pub/sub messages, invalidations) waiting for replies ahead of them */
     struct req *push_after;     /* ... the replies up to this request's */
-    int sub_mode;               /* subscribed, as Redis sees it: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
-    int reply_mode;             /* CLIENT REPLY: 0 on, REPLY_OFF, REPLY_SKIP_NEXT */
+    uint8_t sub_mode;           /* subscribed, as Redis sees it: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
+    uint8_t reply_mode;         /* CLIENT REPLY: 0 on, REPLY_OFF, REPLY_SKIP_NEXT */
     struct sub_set subs;        /* its channels, patterns and shard channels (subs.h) */
     struct backend **scripts;   /* DED_SCRIPT connections, one per node used */
     int nscripts, scripts_cap;
@@ -53,13 +53,13 @@ struct client {
     size_t upload_left;         /* bytes of it still to come from the client */
     struct req *upload_barrier; /* sent, not yet answered: the next command waits */
     struct req *sub_barrier;    /* a pub/sub command in flight: the next waits, as the mode may change */
-    int upload_wait;            /* an upload waits for the earlier requests' replies */
-    int upload_paused;          /* reading paused while the node takes the upload slower */
-    int resume_parse;           /* a wait ended: parse what is buffered at the next flush */
+    uint8_t upload_wait;        /* an upload waits for the earlier requests' replies */
+    uint8_t upload_paused;      /* reading paused while the node takes the upload slower */
+    uint8_t resume_parse;       /* a wait ended: parse what is buffered at the next flush */
     double obl_soft_since;      /* over its soft output limit since (client-output-buffer-limit), or 0 */
     uint32_t read_seq;          /* reads so far: requests carry the one they came in */
     uint32_t done_batch;        /* the read of the last request answered */
-    int flush_now;              /* a request was parked: write what is ready without waiting */
+    uint8_t flush_now;          /* a request was parked: write what is ready without waiting */
 };
 
 enum { REPLY_OFF = 1, REPLY_SKIP_NEXT }; /* client.reply_mode */

@@ -34,16 +34,6 @@ static const char DISCARD_CMD[] = "*1\r\n$7\r\nDISCARD\r\n";
 
 int dedicated_in_mode(const struct client *c) { return c->txn_state.in_multi || c->sub_mode; }
 
-/* A RESP3 client may run any command while subscribed (its messages are pushes, apart from replies), as
- * Redis allows: only the pub/sub commands, and those of a transaction, go the dedicated way then. */
-int dedicated_wants(const struct client *c, const struct plan *p) {
-    if (c->txn_state.in_multi) return 1;
-    int pubsub = !p->is_error && (p->route == ROUTE_PUBSUB || p->route == ROUTE_TXN || p->route == ROUTE_BLOCKING);
-    if (c->sub_mode && !c->resp3) return 1;
-    if (c->sub_mode && p->cmd && (p->cmd->local == LOCAL_QUIT || p->cmd->local == LOCAL_RESET)) return 1;
-    return pubsub;
-}
-
 static int is_name(const struct plan *p, const char *name) { return p->cmd && strcmp(p->cmd->name, name) == 0; }
 
 /* A request whose reply nobody waits for (MULTI and queued commands replayed on the pinned connection,

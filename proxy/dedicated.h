@@ -11,9 +11,16 @@
 
 void dedicated_command(struct client *c, struct req *r, const struct plan *p, const char *cmd);
 int dedicated_in_mode(const struct client *c); /* MULTI or subscribed: commands go to dedicated.c */
-/* Whether this planned command goes to dedicated.c (a transaction, blocking, pub/sub, or any while a RESP2
- * client is subscribed). */
-int dedicated_wants(const struct client *c, const struct plan *p);
+/* Whether this planned command goes to dedicated.c: a transaction's, a blocking one, pub/sub, or any while
+ * a RESP2 client is subscribed (a RESP3 one may run any command then, as Redis allows; its messages are
+ * pushes). Inline: every request asks. */
+static inline int dedicated_wants(const struct client *c, const struct plan *p) {
+    if (__builtin_expect(c->txn_state.in_multi || c->sub_mode, 0)) {
+        if (c->txn_state.in_multi || !c->resp3) return 1;
+        if (p->cmd && (p->cmd->local == LOCAL_QUIT || p->cmd->local == LOCAL_RESET)) return 1;
+    }
+    return !p->is_error && (p->route == ROUTE_PUBSUB || p->route == ROUTE_TXN || p->route == ROUTE_BLOCKING);
+}
 void dedicated_push(struct backend *b, const char *reply, size_t len);
 void dedicated_detach(struct backend *b);
 void dedicated_close_all(struct client *c);

@@ -122,9 +122,10 @@ static void client_info_line(struct client *c, double now, struct sbuf *b) {
     char flags[16], *f = flags; /* Redis's letters, in its order */
     if (c->sub_mode) *f++ = 'P';
     if (c->txn_state.in_multi) *f++ = 'x';
-    if (c->trk.flags & TRK_ON) *f++ = 't';
-    if (c->trk.flags & TRK_BROKEN) *f++ = 'R';
-    if (c->trk.flags & TRK_BCAST) *f++ = 'B';
+    unsigned tf = c->trk ? c->trk->flags : 0;
+    if (tf & TRK_ON) *f++ = 't';
+    if (tf & TRK_BROKEN) *f++ = 'R';
+    if (tf & TRK_BCAST) *f++ = 'B';
     if (c->is_readonly) *f++ = 'r';
     if (f == flags) *f++ = 'N';
     *f = '\0';

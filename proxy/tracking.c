@@ -32,7 +32,7 @@ static void publish(struct worker *w) {
     struct worker_tracking *t = &w->trk;
     long long prefixes = 0;
     for (size_t i = 0; t->nbcast && i < t->cap; i++)
-        if (t->clients[i]) prefixes += t->clients[i]->trk.nprefixes;
+        if (t->clients[i]) prefixes += t->clients[i]->trk->nprefixes;
     GAUGE(w, trk_clients, t->n);
     GAUGE(w, trk_keys, t->table.nkeys);
     GAUGE(w, trk_items, t->table.nitems);
@@ -133,21 +133,21 @@ static void redirect_broken(struct client *c);
 
 /* The client that reads the invalidations of tracking client c: itself, or its redirection. */
 static void deliver(struct worker *w, struct client *c, const char *keys, size_t klen) {
-    if (!c->trk.redirect) return send_to(w, c, 0, keys, klen);
-    if ((int)(c->trk.redirect & 255) != w->id) return post_mail(w, c->trk.redirect, c->id, keys, klen, 0);
+    if (!c->trk->redirect) return send_to(w, c, 0, keys, klen);
+    if ((int)(c->trk->redirect & 255) != w->id) return post_mail(w, c->trk->redirect, c->id, keys, klen, 0);
     struct client *to = NULL;
     for (struct client *o = w->clients; o && !to; o = o->next)
-        if (o->id == c->trk.redirect && !o->is_closed) to = o;
+        if (o->id == c->trk->redirect && !o->is_closed) to = o;
     if (to) return send_to(w, to, 1, keys, klen);
     redirect_broken(c);
 }
 
 /* As Redis: the client learns its redirection's client is gone (a push, in RESP3), flagged "R". */
 static void redirect_broken(struct client *c) {
-    c->trk.flags |= TRK_BROKEN;
+    c->trk->flags |= TRK_BROKEN;
     if (!c->resp3) return;
     struct sbuf b = {0};
-    if (sbuf_printf(&b, ">2\r\n$21\r\ntracking-redir-broken\r\n:%llu\r\n", (unsigned long long)c->trk.redirect) == 0)
+    if (sbuf_printf(&b, ">2\r\n$21\r\ntracking-redir-broken\r\n:%llu\r\n", (unsigned long long)c->trk->redirect) == 0)
         client_push(c, b.p, b.len);
     sbuf_free(&b);
 }
@@ -167,7 +167,7 @@ static void on_mail(struct ev_loop *loop, ev_async *a, int revents) {
             if (o->id == m->to && !o->is_closed) to = o;
         if (m->broken) {
             /* back from the worker of a redirection that is gone: to the tracking client, if it still is */
-            if (to && (to->trk.flags & TRK_ON)) redirect_broken(to);
+            if (to && to->trk) redirect_broken(to);
         } else if (to) {
             send_to(w, to, 1, m->is_null ? NULL : m->keys, m->len);
         } else {
@@ -198,7 +198,7 @@ static void take_cb(struct track_entry *e, void *ctx) { invalidate_entry(ctx, e)
 static void null_to_bcast(struct worker *w) {
     struct worker_tracking *t = &w->trk;
     for (size_t i = 0; t->nbcast && i < t->cap; i++)
-        if (t->clients[i] && (t->clients[i]->trk.flags & TRK_BCAST)) deliver(w, t->clients[i], NULL, 0);
+        if (t->clients[i] && (t->clients[i]->trk->flags & TRK_BCAST)) deliver(w, t->clients[i], NULL, 0);
 }
 
 struct slots_of {
@@ -264,9 +264,9 @@ void tracking_listener_lost(struct backend *b) {
 }
 
 static int prefix_match(const struct client *c, const char *key, size_t klen) {
-    if (!c->trk.nprefixes) return 1;
-    for (int i = 0; i < c->trk.nprefixes; i++)
-        if (klen >= c->trk.plens[i] && memcmp(key, c->trk.prefixes[i], c->trk.plens[i]) == 0) return 1;
+    if (!c->trk->nprefixes) return 1;
+    for (int i = 0; i < c->trk->nprefixes; i++)
+        if (klen >= c->trk->plens[i] && memcmp(key, c->trk->prefixes[i], c->trk->plens[i]) == 0) return 1;
     return 0;
 }
 
@@ -324,7 +324,7 @@ void tracking_listener_push(struct backend *b, const char *p, size_t len) {
     }
     for (size_t i = 0; t->nbcast && i < t->cap; i++) {
         struct client *c = t->clients[i];
-        if (!c || !(c->trk.flags & TRK_BCAST)) continue;
+        if (!c || !(c->trk->flags & TRK_BCAST)) continue;
         struct sbuf out = {0};
         long long m = 0;
         for (long long k = 0; k < got; k++)
@@ -411,27 +411,25 @@ void tracking_tick(struct worker *w) {
 
 /* --- the clients' side --- */
 
-long long tracking_redirect(const struct client *c) {
-    return (c->trk.flags & TRK_ON) ? (long long)c->trk.redirect : -1;
-}
+long long tracking_redirect(const struct client *c) { return c->trk ? (long long)c->trk->redirect : -1; }
 
 static void free_prefixes(struct client *c) {
-    for (int i = 0; i < c->trk.nprefixes; i++) free(c->trk.prefixes[i]);
-    free(c->trk.prefixes);
-    free(c->trk.plens);
-    c->trk.prefixes = NULL;
-    c->trk.plens = NULL;
-    c->trk.nprefixes = 0;
+    for (int i = 0; i < c->trk->nprefixes; i++) free(c->trk->prefixes[i]);
+    free(c->trk->prefixes);
+    free(c->trk->plens);
+    c->trk->prefixes = NULL;
+    c->trk->plens = NULL;
+    c->trk->nprefixes = 0;
 }
 
 void tracking_off(struct client *c) {
     struct worker *w = c->w;
-    if (!(c->trk.flags & TRK_ON)) return;
-    if (c->trk.flags & TRK_BCAST) w->trk.nbcast--;
+    if (!c->trk) return;
+    if (c->trk->flags & TRK_BCAST) w->trk.nbcast--;
     clients_remove(w, c);
     free_prefixes(c);
-    c->trk.flags = 0;
-    c->trk.redirect = 0;
+    free(c->trk);
+    c->trk = NULL;
     w->trk.sweep_due = 1; /* its keys go with the next sweeps (or all at once if none tracks any more) */
     if (!tracking_active(&w->trk)) {
         track_clear(&w->trk.table);
@@ -498,7 +496,7 @@ static void tracking_cmd(struct client *c, struct req *r, const struct resp_requ
         return REPLY_LIT(w, r, "+OK\r\n");
     }
     if (!(ARGLEN(2) == 2 && !strncasecmp(ARG(2), "on", 2))) return req_reply_error(w, r, "ERR syntax error");
-    unsigned cur = c->trk.flags;
+    unsigned cur = c->trk ? c->trk->flags : 0;
     if (!(opts & TRK_BCAST) && np) return req_reply_error(w, r, "ERR PREFIX option requires BCAST mode to be enabled");
     if ((cur & TRK_ON) && !!(cur & TRK_BCAST) != !!(opts & TRK_BCAST))
         return req_reply_error(w, r,
@@ -513,12 +511,12 @@ static void tracking_cmd(struct client *c, struct req *r, const struct resp_requ
                                "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, "
                                "and then re-enabling it with a different mode.");
     for (int i = 0; i < np; i++) {
-        for (int k = 0; k < c->trk.nprefixes; k++)
-            if (overlaps(c->trk.prefixes[k], c->trk.plens[k], ARG(pidx[i]), ARGLEN(pidx[i])))
+        for (int k = 0; c->trk && k < c->trk->nprefixes; k++)
+            if (overlaps(c->trk->prefixes[k], c->trk->plens[k], ARG(pidx[i]), ARGLEN(pidx[i])))
                 return req_reply_error(w, r,
                                        "ERR Prefix '%.*s' overlaps with an existing prefix '%.*s'. Prefixes for a "
                                        "single client must not overlap.",
-                                       (int)ARGLEN(pidx[i]), ARG(pidx[i]), (int)c->trk.plens[k], c->trk.prefixes[k]);
+                                       (int)ARGLEN(pidx[i]), ARG(pidx[i]), (int)c->trk->plens[k], c->trk->prefixes[k]);
         for (int k = i + 1; k < np; k++)
             if (overlaps(ARG(pidx[i]), ARGLEN(pidx[i]), ARG(pidx[k]), ARGLEN(pidx[k])))
                 return req_reply_error(w, r,
@@ -526,25 +524,30 @@ static void tracking_cmd(struct client *c, struct req *r, const struct resp_requ
                                        "for a single client must not overlap.",
                                        (int)ARGLEN(pidx[i]), ARG(pidx[i]), (int)ARGLEN(pidx[k]), ARG(pidx[k]));
     }
-    if (!(cur & TRK_ON)) {
-        if (clients_add(w, c) < 0) return req_reply_error(w, r, "ERR slotgate: out of memory");
+    if (!c->trk) {
+        if (!(c->trk = calloc(1, sizeof(*c->trk)))) return req_reply_error(w, r, "ERR slotgate: out of memory");
+        if (clients_add(w, c) < 0) {
+            free(c->trk);
+            c->trk = NULL;
+            return req_reply_error(w, r, "ERR slotgate: out of memory");
+        }
         if (opts & TRK_BCAST) w->trk.nbcast++;
     }
     /* Redis's enableTracking: the redirection and options are replaced, prefixes are added */
-    c->trk.flags = TRK_ON | (opts & (TRK_BCAST | TRK_OPTIN | TRK_OPTOUT | TRK_NOLOOP));
-    c->trk.redirect = (uint64_t)redir;
+    c->trk->flags = TRK_ON | (opts & (TRK_BCAST | TRK_OPTIN | TRK_OPTOUT | TRK_NOLOOP));
+    c->trk->redirect = (uint64_t)redir;
     if (np) {
-        char **p = realloc(c->trk.prefixes, sizeof(*p) * (size_t)(c->trk.nprefixes + np));
-        if (p) c->trk.prefixes = p;
-        uint32_t *l = realloc(c->trk.plens, sizeof(*l) * (size_t)(c->trk.nprefixes + np));
-        if (l) c->trk.plens = l;
+        char **p = realloc(c->trk->prefixes, sizeof(*p) * (size_t)(c->trk->nprefixes + np));
+        if (p) c->trk->prefixes = p;
+        uint32_t *l = realloc(c->trk->plens, sizeof(*l) * (size_t)(c->trk->nprefixes + np));
+        if (l) c->trk->plens = l;
         for (int i = 0; p && l && i < np; i++) {
             char *copy = malloc(ARGLEN(pidx[i]) + 1);
             if (!copy) break;
             memcpy(copy, ARG(pidx[i]), ARGLEN(pidx[i]));
             copy[ARGLEN(pidx[i])] = '\0';
-            c->trk.prefixes[c->trk.nprefixes] = copy;
-            c->trk.plens[c->trk.nprefixes++] = ARGLEN(pidx[i]);
+            c->trk->prefixes[c->trk->nprefixes] = copy;
+            c->trk->plens[c->trk->nprefixes++] = ARGLEN(pidx[i]);
         }
     }
     ensure_listeners(w);
@@ -557,7 +560,7 @@ static void tracking_cmd(struct client *c, struct req *r, const struct resp_requ
 
 static void caching_cmd(struct client *c, struct req *r, const struct resp_request *q, const char *cmd) {
     struct worker *w = c->w;
-    unsigned f = c->trk.flags;
+    unsigned f = c->trk ? c->trk->flags : 0;
     if (!(f & TRK_ON))
         return req_reply_error(
             w, r,
@@ -574,12 +577,13 @@ static void caching_cmd(struct client *c, struct req *r, const struct resp_reque
     } else {
         return req_reply_error(w, r, "ERR syntax error");
     }
-    c->trk.flags = f | TRK_CACHING;
+    c->trk->flags = f | TRK_CACHING;
     REPLY_LIT(w, r, "+OK\r\n");
 }
 
 static void trackinginfo(struct client *c, struct req *r) {
-    unsigned f = c->trk.flags;
+    unsigned f = c->trk ? c->trk->flags : 0;
+    int np = c->trk ? c->trk->nprefixes : 0;
     const char *flags[8];
     int n = 0;
     flags[n++] = f & TRK_ON ? "on" : "off";
@@ -594,8 +598,8 @@ static void trackinginfo(struct client *c, struct req *r) {
     int rc = sbuf_add_map(&b, 3, r->resp3) | sbuf_add_bulk(&b, "flags", 5) | sbuf_add_set(&b, (unsigned)n, r->resp3);
     for (int i = 0; i < n; i++) rc |= sbuf_add_bulk(&b, flags[i], strlen(flags[i]));
     rc |= sbuf_add_bulk(&b, "redirect", 8) | sbuf_printf(&b, ":%lld\r\n", tracking_redirect(c)) |
-          sbuf_add_bulk(&b, "prefixes", 8) | sbuf_add_header(&b, '*', (unsigned)c->trk.nprefixes);
-    for (int i = 0; i < c->trk.nprefixes; i++) rc |= sbuf_add_bulk(&b, c->trk.prefixes[i], c->trk.plens[i]);
+          sbuf_add_bulk(&b, "prefixes", 8) | sbuf_add_header(&b, '*', (unsigned)np);
+    for (int i = 0; i < np; i++) rc |= sbuf_add_bulk(&b, c->trk->prefixes[i], c->trk->plens[i]);
     if (rc < 0)
         req_reply_error(c->w, r, "ERR slotgate: out of memory");
     else
@@ -619,11 +623,11 @@ void tracking_local(struct client *c, struct req *r, int what, const struct resp
 
 void tracking_command(struct client *c, const struct plan *p, const char *cmd) {
     struct worker *w = c->w;
-    unsigned f = c->trk.flags;
+    unsigned f = c->trk->flags;
     /* CLIENT CACHING's choice is for the next command that is not a CLIENT one (or the transaction), as
      * Redis clears it after any other */
     if (p->is_error || !p->cmd || strncmp(p->cmd->name, "client|", 7) == 0) return;
-    if (!c->txn_state.in_multi) c->trk.flags &= ~(unsigned)TRK_CACHING;
+    if (!c->txn_state.in_multi) c->trk->flags &= ~(unsigned)TRK_CACHING;
     if (!p->nkeys || p->cmd->special == SPECIAL_EVAL || p->cmd->special == SPECIAL_EVALSHA ||
         p->cmd->special == SPECIAL_FCALL)
         return;

@@ -29,13 +29,13 @@ enum {
     TRK_BROKEN = 1 << 6,  /* its redirection's client is gone */
 };
 
+/* A tracking client's state (client.trk, allocated while tracking is on: NULL for every other client). */
 struct client_tracking {
-    unsigned flags; /* TRK_*; 0 when off */
+    unsigned flags; /* TRK_* */
     uint64_t redirect;
     char **prefixes; /* BCAST's PREFIX list (none: every key) */
     uint32_t *plens;
     int nprefixes;
-    int nredirected; /* tracking clients of this worker that redirect to this one */
 };
 
 /* Invalidations for a client of another worker (a REDIRECT target there). */

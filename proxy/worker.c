@@ -409,7 +409,7 @@ static int read_policy(const struct worker *w, const struct req *r) {
     const struct client *c = r->client ? r->client : r->parent ? r->parent->client : NULL;
     /* A tracking client reads from masters: a replica could still hold the value an invalidation it was
      * just sent is about, and the client would cache it with nothing left to tell it otherwise. */
-    if (c && c->trk.flags) return READ_MASTER;
+    if (c && c->trk) return READ_MASTER;
     if (c && c->is_readonly && w->conf->read_policy == READ_MASTER) return READ_PREFER_REPLICA;
     return w->conf->read_policy;
 }

@@ -34,7 +34,8 @@
     X(errors)                                                                                                          \
     X(moved)                                                                                                           \
     X(ask)                                                                                                             \
-    X(tryagain) X(clusterdown) X(timeouts) X(connections) X(rejected) X(auth_failures) X(idle_closed) X(output_closed) \
+    X(tryagain)                                                                                                        \
+    X(clusterdown) X(timeouts) X(connections) X(rejected) X(auth_failures) X(idle_closed) X(output_closed)             \
         X(latency_us) X(live_reqs) X(blocked) X(blocked_timeout) X(net_in) X(net_out) X(reads) X(writes) X(inst_ops)   \
             X(inst_in) X(inst_out) X(invalidations) X(trk_clients) X(trk_keys) X(trk_items) X(trk_prefixes)            \
                 X(trk_bytes)
