@@ -157,10 +157,16 @@ static void on_mail(struct ev_loop *loop, ev_async *a, int revents) {
     (void)revents;
     struct worker *w = a->data;
     pthread_mutex_lock(&w->trk.mail_lock);
-    struct track_mail *m = w->trk.mail;
+    struct track_mail *m = w->trk.mail, *fifo = NULL;
     w->trk.mail = NULL;
     pthread_mutex_unlock(&w->trk.mail_lock);
-    for (struct track_mail *next; m; m = next) {
+    while (m) { /* posted newest first: handled in the order they were sent */
+        struct track_mail *next = m->next;
+        m->next = fifo;
+        fifo = m;
+        m = next;
+    }
+    for (struct track_mail *next; (m = fifo); fifo = next) {
         next = m->next;
         struct client *to = NULL;
         for (struct client *o = w->clients; o && !to; o = o->next)
