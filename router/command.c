@@ -27,6 +27,7 @@ static const struct {
     int first, last, step, subs, nspecs;
     struct keyspec specs[MAX_KEYSPECS];
     int family;
+    uint32_t acl_cats;
 } builtin[] = {
 #include "command_table.inc"
 };
@@ -222,6 +223,7 @@ struct cmdtable *cmdtable_new_builtin(char *const *allow, int nallow) {
         c->nspecs = builtin[i].nspecs;
         memcpy(c->specs, builtin[i].specs, sizeof(c->specs));
         c->family = builtin[i].family;
+        c->acl_cats = builtin[i].acl_cats;
     }
     if (index_table(t, allow, nallow) < 0) goto fail;
     return t;
@@ -264,9 +266,18 @@ static void parse_spec(struct cmdtable *t, const redisReply *sp, struct keyspec 
     const redisReply *bt = field(bs, "type"), *bsp = field(bs, "spec"), *ft = field(fk, "type"),
                      *fsp = field(fk, "spec");
     memset(ks, 0, sizeof(*ks));
-    for (size_t i = 0; flags && i < flags->elements; i++)
-        if (flags->element[i]->type == REDIS_REPLY_STATUS && strcmp(flags->element[i]->str, "incomplete") == 0)
-            ks->incomplete = 1;
+    static const struct {
+        const char *name;
+        int bit;
+    } ksf[] = {{"RO", KSF_RO},         {"RW", KSF_RW},         {"OW", KSF_OW},         {"RM", KSF_RM},
+               {"access", KSF_ACCESS}, {"update", KSF_UPDATE}, {"insert", KSF_INSERT}, {"delete", KSF_DELETE}};
+    for (size_t i = 0; flags && i < flags->elements; i++) {
+        const redisReply *f = flags->element[i];
+        if (f->type != REDIS_REPLY_STATUS && f->type != REDIS_REPLY_STRING) continue;
+        if (strcmp(f->str, "incomplete") == 0) ks->incomplete = 1;
+        for (size_t k = 0; k < sizeof(ksf) / sizeof(ksf[0]); k++)
+            if (strcmp(f->str, ksf[k].name) == 0) ks->kflags |= ksf[k].bit;
+    }
     if (bt && bt->type == REDIS_REPLY_STRING && strcmp(bt->str, "index") == 0) {
         ks->bs = KS_BS_INDEX;
         ks->bs_arg = (int)ifield(bsp, "index");
@@ -327,6 +338,20 @@ static const char *const family_names[FAM_COUNT] = {
 const char *cmd_family_name(int family) { return family >= 0 && family < FAM_COUNT ? family_names[family] : "other"; }
 
 /* The order scripts/gen-command-table uses: the first category naming a family wins. */
+static const char *const acl_cat_names[ACL_CAT_COUNT] = {
+    "keyspace", "read",   "write",       "set",       "sortedset",  "list",        "hash",
+    "string",   "bitmap", "hyperloglog", "geo",       "stream",     "pubsub",      "admin",
+    "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting"};
+
+const char *acl_cat_name(int index) { return index >= 0 && index < ACL_CAT_COUNT ? acl_cat_names[index] : NULL; }
+
+uint32_t acl_cat_bit(const char *name, size_t len) {
+    if (len && name[0] == '@') name++, len--;
+    for (int i = 0; i < ACL_CAT_COUNT; i++)
+        if (strlen(acl_cat_names[i]) == len && strncasecmp(acl_cat_names[i], name, len) == 0) return 1u << i;
+    return 0;
+}
+
 int cmd_family_of(const char *name, const char *const *categories, size_t n) {
     static const int order[] = {FAM_BITMAP,    FAM_HYPERLOGLOG, FAM_GEO,        FAM_STREAM,    FAM_STRING,
                                 FAM_LIST,      FAM_HASH,        FAM_SET,        FAM_SORTEDSET, FAM_PUBSUB,
@@ -341,7 +366,7 @@ int cmd_family_of(const char *name, const char *const *categories, size_t n) {
 }
 
 static int family_of_reply(const char *name, const redisReply *list) {
-    const char *cats[32];
+    const char *cats[32] = {0};
     size_t n = 0;
     for (size_t i = 0; list && list->type == REDIS_REPLY_ARRAY && i < list->elements && n < 32; i++)
         if (list->element[i]->type == REDIS_REPLY_STATUS || list->element[i]->type == REDIS_REPLY_STRING)
@@ -379,6 +404,11 @@ static int add_from_reply(struct cmdtable *t, const redisReply *c, size_t *cap_c
     cmd->last = (int)c->element[4]->integer;
     cmd->step = (int)c->element[5]->integer;
     cmd->family = family_of_reply(cmd->name, c->element[6]);
+    for (size_t i = 0; c->element[6]->type == REDIS_REPLY_ARRAY && i < c->element[6]->elements; i++) {
+        const redisReply *cat = c->element[6]->element[i];
+        if (cat->type == REDIS_REPLY_STATUS || cat->type == REDIS_REPLY_STRING)
+            cmd->acl_cats |= acl_cat_bit(cat->str, cat->len);
+    }
     const redisReply *specs = c->element[8], *subs = c->element[9];
     for (size_t i = 0; specs->type == REDIS_REPLY_ARRAY && i < specs->elements && i < MAX_KEYSPECS; i++)
         parse_spec(t, specs->element[i], &cmd->specs[cmd->nspecs++], cap_str);

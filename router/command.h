@@ -45,6 +45,45 @@ enum {
 };
 
 enum { KS_BS_UNKNOWN = 0, KS_BS_INDEX, KS_BS_KEYWORD };
+/* A key specification's flags, those ACL rules read: how the command uses its keys (%R~ / %W~). */
+enum {
+    KSF_RO = 1 << 0,
+    KSF_RW = 1 << 1,
+    KSF_OW = 1 << 2,
+    KSF_RM = 1 << 3,
+    KSF_ACCESS = 1 << 4,
+    KSF_UPDATE = 1 << 5,
+    KSF_INSERT = 1 << 6,
+    KSF_DELETE = 1 << 7,
+};
+/* Redis's ACL categories, in its order (acl.c): a command's are a mask of these. */
+enum {
+    ACL_CAT_KEYSPACE = 1 << 0,
+    ACL_CAT_READ = 1 << 1,
+    ACL_CAT_WRITE = 1 << 2,
+    ACL_CAT_SET = 1 << 3,
+    ACL_CAT_SORTEDSET = 1 << 4,
+    ACL_CAT_LIST = 1 << 5,
+    ACL_CAT_HASH = 1 << 6,
+    ACL_CAT_STRING = 1 << 7,
+    ACL_CAT_BITMAP = 1 << 8,
+    ACL_CAT_HYPERLOGLOG = 1 << 9,
+    ACL_CAT_GEO = 1 << 10,
+    ACL_CAT_STREAM = 1 << 11,
+    ACL_CAT_PUBSUB = 1 << 12,
+    ACL_CAT_ADMIN = 1 << 13,
+    ACL_CAT_FAST = 1 << 14,
+    ACL_CAT_SLOW = 1 << 15,
+    ACL_CAT_BLOCKING = 1 << 16,
+    ACL_CAT_DANGEROUS = 1 << 17,
+    ACL_CAT_CONNECTION = 1 << 18,
+    ACL_CAT_TRANSACTION = 1 << 19,
+    ACL_CAT_SCRIPTING = 1 << 20,
+    ACL_CAT_COUNT = 21
+};
+/* A category's name ("read") and the bit of a name ("read" or "@read"; 0 when Redis has no such one). */
+const char *acl_cat_name(int index);
+uint32_t acl_cat_bit(const char *name, size_t len);
 enum { KS_FK_UNKNOWN = 0, KS_FK_RANGE, KS_FK_KEYNUM };
 
 /* A Redis 7 key specification: where the keys begin (an index, or after a keyword searched from
@@ -57,6 +96,7 @@ struct keyspec {
     int fk;
     int a, b, c;
     int incomplete;
+    int kflags; /* KSF_* */
 };
 
 #define MAX_KEYSPECS 4
@@ -173,6 +213,7 @@ struct command {
     int has_subcommands;
     int is_subcommand; /* "container|sub": found through its container, never by its name */
     int family;        /* enum cmd_family */
+    uint32_t acl_cats; /* ACL_CAT_* */
     int special;       /* enum cmd_special: a command the data path treats specially, found without strcmp */
     int nspecs;
     struct keyspec specs[MAX_KEYSPECS];

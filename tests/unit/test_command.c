@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis/hiredis.h>
+
 #include "../../router/command.h"
 #include "../../router/slot.h"
 #include "../support/run.h"
@@ -200,7 +202,49 @@ START_TEST(families_from_acl_categories) {
 }
 END_TEST
 
+/* ACL rules read a command's categories and how it uses its keys: from the built-in table and from a
+ * live COMMAND reply alike. */
+START_TEST(acl_categories_and_key_flags) {
+    const struct command *get = cmdtable_lookup(t, "get", 3), *set = cmdtable_lookup(t, "set", 3),
+                         *lmove = cmdtable_lookup(t, "lmove", 5), *flushall = cmdtable_lookup(t, "flushall", 8);
+    ck_assert_uint_eq(get->acl_cats, ACL_CAT_READ | ACL_CAT_STRING | ACL_CAT_FAST);
+    ck_assert_int_eq(get->specs[0].kflags, KSF_RO | KSF_ACCESS);
+    ck_assert_uint_eq(set->acl_cats, ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_SLOW);
+    ck_assert_int_eq(set->specs[0].kflags, KSF_RW | KSF_ACCESS | KSF_UPDATE);
+    ck_assert_int_eq(lmove->specs[0].kflags, KSF_RW | KSF_ACCESS | KSF_DELETE);
+    ck_assert_int_eq(lmove->specs[1].kflags, KSF_RW | KSF_INSERT);
+    ck_assert_uint_eq(flushall->acl_cats, ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_SLOW | ACL_CAT_DANGEROUS);
+    ck_assert_uint_eq(acl_cat_bit("@read", 5), ACL_CAT_READ);
+    ck_assert_uint_eq(acl_cat_bit("Scripting", 9), ACL_CAT_SCRIPTING);
+    ck_assert_uint_eq(acl_cat_bit("nope", 4), 0);
+    ck_assert_str_eq(acl_cat_name(0), "keyspace");
+    ck_assert_str_eq(acl_cat_name(ACL_CAT_COUNT - 1), "scripting");
+    ck_assert_ptr_null(acl_cat_name(ACL_CAT_COUNT));
+    /* COMMAND INFO set, as Redis 7.0 sends it */
+    static const char reply[] =
+        "*1\r\n*10\r\n$3\r\nset\r\n:-3\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n:1\r\n"
+        "*3\r\n+@write\r\n+@string\r\n+@slow\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*4\r\n+RW\r\n+access\r\n"
+        "+update\r\n+variable_flags\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\n"
+        "spec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n"
+        "$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n";
+    redisReader *rd = redisReaderCreate();
+    void *r = NULL;
+    redisReaderFeed(rd, reply, sizeof(reply) - 1);
+    ck_assert_int_eq(redisReaderGetReply(rd, &r), REDIS_OK);
+    ck_assert_ptr_nonnull(r);
+    char err[128];
+    struct cmdtable *live = cmdtable_new_from_reply(r, NULL, 0, err, sizeof(err));
+    ck_assert_msg(live != NULL, "%s", err);
+    const struct command *lset = cmdtable_lookup(live, "set", 3);
+    ck_assert_uint_eq(lset->acl_cats, set->acl_cats);
+    ck_assert_int_eq(lset->specs[0].kflags, set->specs[0].kflags);
+    cmdtable_unref(live);
+    freeReplyObject(r);
+    redisReaderFree(rd);
+}
+END_TEST
+
 SUITE_MAIN(.name = "command", .before_each = setup, .after_each = teardown,
            .tests = {TEST(lookup_is_case_insensitive), LOOP_TEST(planning, (int)(sizeof(cases) / sizeof(cases[0]))),
                      TEST(unknown_command_args_are_truncated_like_redis), TEST(allowed_commands_route_by_their_tips),
-                     TEST(families_from_acl_categories)})
+                     TEST(families_from_acl_categories), TEST(acl_categories_and_key_flags)})
