@@ -166,8 +166,8 @@ static void on_mail(struct ev_loop *loop, ev_async *a, int revents) {
         fifo = m;
         m = next;
     }
-    for (struct track_mail *next; (m = fifo); fifo = next) {
-        next = m->next;
+    while ((m = fifo)) {
+        fifo = m->next;
         struct client *to = NULL;
         for (struct client *o = w->clients; o && !to; o = o->next)
             if (o->id == m->to && !o->is_closed) to = o;
