@@ -21,7 +21,7 @@ LDOPT   :=
 endif
 
 CFLAGS  += $(BASE) $(OPT) -I$(BUILD)/gen
-LIBS     = -lev $(shell pkg-config --libs hiredis jansson libmicrohttpd) -lpthread -lm
+LIBS     = -lev $(shell pkg-config --libs hiredis jansson libmicrohttpd libcrypto) -lpthread -lm
 CHECK    = $(shell pkg-config --libs check)
 
 # The layers, bottom up (docs/architecture.md; scripts/check-layers enforces the includes):
@@ -93,7 +93,7 @@ $(BUILD)/proxy/admin.o: $(BUILD)/gen/dashboard.inc
 # FUZZ_SHORT seconds.
 FUZZ_TIME  ?= 60
 FUZZ_SHORT ?= 10
-FUZZERS    := request reply slots conf info
+FUZZERS    := request reply slots conf info acl
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) lib/log.c $(wildcard router/*.h conf/*.h lib/*.h)

@@ -269,8 +269,11 @@ static void parse_spec(struct cmdtable *t, const redisReply *sp, struct keyspec 
     static const struct {
         const char *name;
         int bit;
-    } ksf[] = {{"RO", KSF_RO},         {"RW", KSF_RW},         {"OW", KSF_OW},         {"RM", KSF_RM},
-               {"access", KSF_ACCESS}, {"update", KSF_UPDATE}, {"insert", KSF_INSERT}, {"delete", KSF_DELETE}};
+    } ksf[] = {{"RO", KSF_RO},           {"RW", KSF_RW},
+               {"OW", KSF_OW},           {"RM", KSF_RM},
+               {"access", KSF_ACCESS},   {"update", KSF_UPDATE},
+               {"insert", KSF_INSERT},   {"delete", KSF_DELETE},
+               {"not_key", KSF_NOT_KEY}, {"variable_flags", KSF_VARIABLE_FLAGS}};
     for (size_t i = 0; flags && i < flags->elements; i++) {
         const redisReply *f = flags->element[i];
         if (f->type != REDIS_REPLY_STATUS && f->type != REDIS_REPLY_STRING) continue;

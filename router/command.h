@@ -55,6 +55,8 @@ enum {
     KSF_UPDATE = 1 << 5,
     KSF_INSERT = 1 << 6,
     KSF_DELETE = 1 << 7,
+    KSF_NOT_KEY = 1 << 8,        /* a shard channel declared as a key (SPUBLISH): routed by, not an ACL key */
+    KSF_VARIABLE_FLAGS = 1 << 9, /* the flags depend on the arguments (SET ... GET, BITFIELD): acl_keys_of */
 };
 /* Redis's ACL categories, in its order (acl.c): a command's are a mask of these. */
 enum {
@@ -250,6 +252,7 @@ struct plan {
     int keys_cap;
     int *keys;
     uint16_t *slots;
+    uint16_t *kflags; /* each key's spec flags (KSF_*): how the command uses it, for ACL rules */
 };
 
 void plan_init(struct plan *p);

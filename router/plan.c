@@ -14,10 +14,11 @@ void plan_init(struct plan *p) { memset(p, 0, sizeof(*p)); }
 void plan_free(struct plan *p) {
     free(p->keys);
     free(p->slots);
+    free(p->kflags);
     memset(p, 0, sizeof(*p));
 }
 
-static int push_key(struct plan *p, int idx) {
+static int push_key(struct plan *p, int idx, int kflags) {
     if (p->nkeys == p->keys_cap) {
         int cap = p->keys_cap ? p->keys_cap * 2 : 16;
         int *k = realloc(p->keys, sizeof(int) * (size_t)cap);
@@ -26,8 +27,12 @@ static int push_key(struct plan *p, int idx) {
         uint16_t *s = realloc(p->slots, sizeof(uint16_t) * (size_t)cap);
         if (!s) return -1;
         p->slots = s;
+        uint16_t *f = realloc(p->kflags, sizeof(uint16_t) * (size_t)cap);
+        if (!f) return -1;
+        p->kflags = f;
         p->keys_cap = cap;
     }
+    p->kflags[p->nkeys] = (uint16_t)kflags;
     p->keys[p->nkeys++] = idx;
     return 0;
 }
@@ -40,7 +45,7 @@ static int arg_is(const struct resp_request *r, const char *cmd, int i, const ch
 /* SORT's STORE destination (its key spec is "unknown": the keyword may be anywhere). */
 static int sort_store_key(const struct resp_request *r, const char *cmd, struct plan *p) {
     for (int i = 2; i + 1 < (int)r->argc; i++)
-        if (arg_is(r, cmd, i, "store")) return push_key(p, i + 1);
+        if (arg_is(r, cmd, i, "store")) return push_key(p, i + 1, KSF_OW | KSF_UPDATE); /* as SORT's own spec */
     return 0;
 }
 
@@ -91,7 +96,7 @@ int command_find_keys(const struct command *c, const struct resp_request *r, con
         if (step <= 0) step = 1;
         for (i = first; i <= last; i += step) {
             if (i >= argc || i < first) continue; /* bad arity: the node will say so */
-            if (push_key(p, i) < 0) goto oom;
+            if (push_key(p, i, ks->kflags) < 0) goto oom;
         }
     }
     if (c->special == SPECIAL_SORT && sort_store_key(r, cmd, p) < 0) goto oom;

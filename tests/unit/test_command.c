@@ -210,7 +210,7 @@ START_TEST(acl_categories_and_key_flags) {
     ck_assert_uint_eq(get->acl_cats, ACL_CAT_READ | ACL_CAT_STRING | ACL_CAT_FAST);
     ck_assert_int_eq(get->specs[0].kflags, KSF_RO | KSF_ACCESS);
     ck_assert_uint_eq(set->acl_cats, ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_SLOW);
-    ck_assert_int_eq(set->specs[0].kflags, KSF_RW | KSF_ACCESS | KSF_UPDATE);
+    ck_assert_int_eq(set->specs[0].kflags, KSF_RW | KSF_ACCESS | KSF_UPDATE | KSF_VARIABLE_FLAGS);
     ck_assert_int_eq(lmove->specs[0].kflags, KSF_RW | KSF_ACCESS | KSF_DELETE);
     ck_assert_int_eq(lmove->specs[1].kflags, KSF_RW | KSF_INSERT);
     ck_assert_uint_eq(flushall->acl_cats, ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_SLOW | ACL_CAT_DANGEROUS);
