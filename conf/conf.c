@@ -65,7 +65,12 @@ static const struct setting settings[] = {
     {"read-policy", T_READ, O(read_policy), 0, 0, 0,
      "master, prefer-replica or replica-only, for read-only commands (default master)"},
     {"requirepass", T_STR, O(requirepass), 0, 0, 1, "password clients must AUTH with (default: none)"},
-    {"users", T_USERS, O(users), 0, 0, 1, "more users for AUTH, as name:password (comma separated)"},
+    {"users", T_USERS, O(users), 0, 0, 1,
+     "users clients AUTH as: Redis ACL rule strings (\"alice on >secret ~app:* +@read\"), or name:password for a "
+     "user who may do everything (comma separated, or a JSON array)"},
+    {"aclfile", T_STR, O(aclfile), 0, 0, 0,
+     "a file of users in Redis's aclfile format (\"user alice on >secret ...\")"},
+    {"acllog-max-len", T_INT, O(acllog_max_len), 0, 1000000, 0, "ACL LOG entries kept (default 128)"},
     {"allow-commands", T_NAMES, O(allow_commands), 0, 0, 0,
      "refused-by-default commands to allow, e.g. config|set,flushall"},
     {"admin-bind", T_STR, O(admin_bind), 0, 0, 0, "address of the HTTP admin endpoint (default 127.0.0.1)"},
@@ -117,6 +122,7 @@ void conf_defaults(struct conf *c) {
     c->threads = n > 0 ? (int)n : 1;
     c->backend_connections = 1;
     c->tracking_table_max_keys = 1000000;
+    c->acllog_max_len = 128;
     c->connect_timeout_ms = 1000;
     c->command_timeout_ms = 5000;
     c->refresh_interval_ms = 2000;
@@ -211,14 +217,20 @@ static int set_names(struct conf *c, const char *value, char *err, size_t errlen
     return 0;
 }
 
+/* Entries are ACL rule strings ("alice on >secret ~app:*") or name:password; a JSON array's come joined by
+ * newlines (rules may hold commas), a flag's or variable's by commas. The rules themselves are checked
+ * when the users are built (proxy/users.c). */
 static int set_users(struct conf *c, const char *value, char *err, size_t errlen) {
     for (int i = 0; i < c->nusers; i++) free(c->users[i]);
     c->nusers = 0;
     char *copy = strdup(value), *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *colon = strchr(tok, ':');
-        if (!colon || colon == tok || colon[1] == '\0' || c->nusers == CONF_MAX_SEEDS) {
-            snprintf(err, errlen, "users: every entry must be name:password (at most %d)", CONF_MAX_SEEDS);
+    const char *sep = strchr(value, '\n') ? "\n" : ",";
+    for (char *tok = strtok_r(copy, sep, &save); tok; tok = strtok_r(NULL, sep, &save)) {
+        while (*tok == ' ') tok++;
+        char *colon = strchr(tok, ':'), *space = strchr(tok, ' ');
+        if ((!space && (!colon || colon == tok || colon[1] == '\0')) || c->nusers == CONF_MAX_SEEDS) {
+            snprintf(err, errlen, "users: every entry must be an ACL rule string or name:password (at most %d)",
+                     CONF_MAX_SEEDS);
             free(copy);
             return -1;
         }
@@ -314,7 +326,8 @@ static int json_to_string(const struct setting *s, json_t *v, char *buf, size_t 
         buf[0] = '\0';
         json_array_foreach(v, i, e) {
             if (!json_is_string(e)) return snprintf(err, errlen, "%s: every element must be a string", s->name), -1;
-            n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", i ? "," : "", json_string_value(e));
+            n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", i ? (s->type == T_USERS ? "\n" : ",") : "",
+                                  json_string_value(e));
         }
         if (n >= len) return snprintf(err, errlen, "%s: too long", s->name), -1;
         return 0;
@@ -478,6 +491,7 @@ void conf_free(struct conf *c) {
     free(c->backend_user);
     free(c->backend_password);
     free(c->requirepass);
+    free(c->aclfile);
     for (int i = 0; i < c->nusers; i++) free(c->users[i]);
     for (int i = 0; i < c->nallow_commands; i++) free(c->allow_commands[i]);
     free(c->config_file);
@@ -510,7 +524,18 @@ static json_t *setting_json(const struct conf *c, const struct setting *s) {
     int n = s->type == T_SEEDS ? c->nseeds : s->type == T_NAMES ? c->nallow_commands : c->nusers;
     json_t *a = json_array();
     for (int i = 0; i < n; i++) {
-        if (s->type == T_USERS) {
+        if (s->type == T_USERS && strchr(list[i], ' ')) { /* rules: every password and hash redacted */
+            char buf[1024];
+            size_t used = 0;
+            char *copy = strdup(list[i]), *save = NULL;
+            for (char *t = strtok_r(copy, " ", &save); t && used < sizeof(buf); t = strtok_r(NULL, " ", &save)) {
+                int secret = t[0] == '>' || t[0] == '<' || t[0] == '#' || t[0] == '!';
+                used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%.1s%s", used ? " " : "", secret ? t : "",
+                                         secret ? "(redacted)" : t);
+            }
+            free(copy);
+            json_array_append_new(a, json_string(buf));
+        } else if (s->type == T_USERS) {
             const char *colon = strchr(list[i], ':');
             char buf[256];
             snprintf(buf, sizeof(buf), "%.*s:(redacted)", (int)(colon ? colon - list[i] : 0), list[i]);

@@ -44,7 +44,9 @@ struct conf {
     int probe_down_after; /* failed probes in a row before a node is down */
     int read_policy;      /* READ_* */
     char *requirepass;
-    char *users[CONF_MAX_SEEDS]; /* "name:password": more users clients may AUTH as */
+    char *users[CONF_MAX_SEEDS]; /* ACL rule strings ("alice on >secret ~app:*"), or "name:password" */
+    char *aclfile;               /* users in Redis's aclfile format */
+    int acllog_max_len;
     int nusers;
     char *allow_commands[CONF_MAX_SEEDS]; /* refused-by-default commands allowed by name ("config|set") */
     int nallow_commands;

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "../router/acl.h"
 #include "../router/merge.h"
 #include "../router/slot.h"
 #include "scripts.h"
@@ -38,8 +39,8 @@ void client_accept(struct worker *w, int fd, const char *addr) {
     c->fd = fd;
     c->id = __atomic_add_fetch(&w->next_client_id, 1, __ATOMIC_RELAXED) * 256 + (uint64_t)w->id;
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
-    snprintf(c->user, sizeof(c->user), "default");
-    c->is_authed = w->conf->requirepass == NULL;
+    c->acl = users_find(w->view.users, "default", 7); /* as Redis: logged in already when it has no password */
+    c->is_authed = c->acl && c->acl->on && c->acl->nopass;
     c->created = c->last_cmd = worker_now(w);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
@@ -318,6 +319,53 @@ static void mark_special(struct client *c, struct req *r, const struct plan *pla
     }
 }
 
+/* ACL rules (router/acl.h): may the client's user run this planned command with its keys and channels?
+ * When not: Redis's -NOPERM text, counted, in ACL LOG, and in MULTI the transaction aborts at EXEC. */
+static int acl_refused(struct client *c, struct req *r, const struct plan *p, const char *cmd) {
+    struct worker *w = c->w;
+    if (!p->cmd || p->is_error) return 0; /* unknown or malformed: Redis's own error comes first */
+    const struct resp_request *q = &c->parser;
+    struct acl_key small_k[16], *keys = small_k;
+    struct acl_channel small_c[16], *chans = small_c;
+    int nk = p->nkeys > 16 ? p->nkeys : 16, nc = (int)q->argc > 16 ? (int)q->argc : 16;
+    if (nk > 16 && !(keys = malloc(sizeof(*keys) * (size_t)nk))) return 0;
+    if (nc > 16 && !(chans = malloc(sizeof(*chans) * (size_t)nc))) chans = small_c, nc = 16;
+    nk = acl_keys_of(p->cmd, p, q, cmd, keys, nk);
+    nc = acl_channels_of(p->cmd, q, cmd, chans, nc);
+    int pos;
+    const char *arg1 = q->argc > 1 ? resp_request_arg(q, cmd, 1) : NULL;
+    int rc = acl_check(c->acl, p->cmd, arg1, q->argc > 1 ? q->argv[1].len : 0, keys, nk, chans, nc, &pos);
+    if (rc != ACL_OK) {
+        const char *obj = p->cmd->name;
+        size_t olen = strlen(obj);
+        if (rc == ACL_DENIED_KEY) obj = keys[pos].p, olen = keys[pos].len;
+        if (rc == ACL_DENIED_CHANNEL) obj = chans[pos].p, olen = chans[pos].len;
+        char info[512];
+        snprintf(info, sizeof(info), "id=%llu addr=%s laddr=%s name=%s user=%s", (unsigned long long)c->id, c->addr,
+                 c->laddr, c->name ? c->name : "", c->acl->name);
+        acllog_add(w->shared.acllog, w->conf->acllog_max_len,
+                   rc == ACL_DENIED_CMD   ? ACLLOG_CMD
+                   : rc == ACL_DENIED_KEY ? ACLLOG_KEY
+                                          : ACLLOG_CHANNEL,
+                   c->txn_state.in_multi, obj, olen, c->acl->name, strlen(c->acl->name), info, ev_time());
+        if (c->txn_state.in_multi) c->txn_state.dirty = 1; /* as Redis: EXEC then answers EXECABORT */
+        if (rc == ACL_DENIED_CMD) {
+            STAT_INC(w, acl_denied_cmd);
+            req_reply_error(w, r, "NOPERM this user has no permissions to run the '%s' command", p->cmd->name);
+        } else {
+            if (rc == ACL_DENIED_KEY)
+                STAT_INC(w, acl_denied_key);
+            else
+                STAT_INC(w, acl_denied_channel);
+            req_reply_error(w, r, "NOPERM this user has no permissions to access one of the %s used as arguments",
+                            rc == ACL_DENIED_KEY ? "keys" : "channels");
+        }
+    }
+    if (keys != small_k) free(keys);
+    if (chans != small_c) free(chans);
+    return rc != ACL_OK;
+}
+
 /* Runs one parsed command: plan it, then answer it here, forward it, split it or fan it out. */
 static void handle_command(struct client *c, const char *cmd) {
     struct worker *w = c->w;
@@ -340,6 +388,7 @@ static void handle_command(struct client *c, const char *cmd) {
     }
     plan_request(w->view.cmds, &c->parser, cmd, plan);
     if (plan->cmd) r->family = (uint8_t)plan->cmd->family;
+    if (__builtin_expect(!c->acl->unrestricted, 0) && c->is_authed && acl_refused(c, r, plan, cmd)) return;
     if (__builtin_expect(c->trk != NULL, 0) && c->is_authed) tracking_command(c, plan, cmd);
     if (!c->is_authed && !(plan->cmd && (plan->cmd->local == LOCAL_AUTH || plan->cmd->local == LOCAL_HELLO ||
                                          plan->cmd->local == LOCAL_QUIT || plan->cmd->local == LOCAL_RESET)))

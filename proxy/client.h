@@ -29,9 +29,9 @@ struct client {
     uint8_t is_dirty, is_closing, is_closed, is_paused; /* flags packed: an idle client's size counts */
     struct client *next_dirty;
     char addr[64];
-    char laddr[64]; /* the address the client connected to: what CLUSTER SLOTS announces */
-    char *name;     /* CLIENT SETNAME */
-    char user[64];  /* authenticated as ("default" when no password is configured) */
+    char laddr[64];       /* the address the client connected to: what CLUSTER SLOTS announces */
+    char *name;           /* CLIENT SETNAME */
+    struct acl_user *acl; /* authenticated as (at first the default user): in the worker's users (users.h) */
     uint8_t is_authed, is_readonly;
     uint8_t resp3;               /* HELLO 3: its replies are RESP3, pub/sub messages are pushes */
     struct client_tracking *trk; /* CLIENT TRACKING (tracking.h): NULL unless it is on */

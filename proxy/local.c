@@ -15,6 +15,7 @@
 #include "../lib/log.h"
 #include "../health/probe.h"
 #include "dedicated.h"
+#include "aclcmd.h"
 #include "fanout.h"
 #include "local.h"
 #include "worker.h"
@@ -72,49 +73,35 @@ static void my_host(struct client *c, char *host, size_t len) {
     if (colon) *colon = '\0';
 }
 
-/* Password check in constant time for equal lengths (the length itself is not secret enough to hide). */
-static int secret_equal(const char *a, size_t alen, const char *b) {
-    size_t blen = strlen(b);
-    unsigned char diff = (unsigned char)(alen != blen);
-    for (size_t i = 0; i < alen; i++) diff |= (unsigned char)(a[i] ^ b[i < blen ? i : 0]);
-    return diff == 0;
-}
-
-/* AUTH [user] password: the default user's password is requirepass, other users come from "users"
- * (name:password). Returns 1 when the client is now in. */
+/* AUTH [user] password (and HELLO's AUTH): the users (users.h) are the default user, whose password is
+ * requirepass (or none), those of the users setting and the aclfile; passwords are compared by their SHA-256,
+ * in constant time. Returns 1 when the client is now in. */
 static int check_auth(struct client *c, const char *user, size_t ulen, const char *pass, size_t plen, struct req *r) {
-    const struct conf *conf = c->w->conf;
-    int is_default = !user || (ulen == 7 && memcmp(user, "default", 7) == 0);
-    if (!user && !conf->requirepass) { /* Redis: the one-argument form needs a password to check */
+    struct worker *w = c->w;
+    struct acl_user *def = users_find(w->view.users, "default", 7);
+    if (!user && def && def->nopass) { /* Redis: the one-argument form needs a password to check */
         req_reply_error(c->w, r,
                         "ERR AUTH <password> called without any password configured for the default user. "
                         "Are you sure your configuration is correct?");
         return 0;
     }
-    int ok = 0;
-    if (is_default && !conf->requirepass) { /* the default user has no password: any one will do */
-        ok = 1;
-    } else if (is_default) {
-        ok = secret_equal(pass, plen, conf->requirepass);
-    } else if (!is_default) {
-        for (int i = 0; i < conf->nusers && !ok; i++) {
-            const char *colon = strchr(conf->users[i], ':');
-            if ((size_t)(colon - conf->users[i]) == ulen && memcmp(conf->users[i], user, ulen) == 0)
-                ok = secret_equal(pass, plen, colon + 1);
-        }
-    }
-    if (!ok) {
-        log_notice("worker %d: client %s: authentication failed for user '%.*s'", c->w->id, c->addr,
-                   (int)(is_default  ? 7
-                         : ulen > 64 ? 64
-                                     : ulen),
-                   is_default ? "default" : user);
-        STAT_INC(c->w, auth_failures);
+    struct acl_user *u = user ? users_find(w->view.users, user, ulen) : def;
+    if (!u || !acl_user_password_ok(u, pass, plen)) {
+        const char *name = user ? user : "default";
+        size_t nlen = user ? ulen : 7;
+        log_notice("worker %d: client %s: authentication failed for user '%.*s'", w->id, c->addr,
+                   (int)(nlen > 64 ? 64 : nlen), name);
+        STAT_INC(w, auth_failures);
+        char info[512];
+        snprintf(info, sizeof(info), "id=%llu addr=%s laddr=%s name=%s user=%s", (unsigned long long)c->id, c->addr,
+                 c->laddr, c->name ? c->name : "", c->acl->name);
+        acllog_add(w->shared.acllog, w->conf->acllog_max_len, ACLLOG_AUTH, c->txn_state.in_multi, "AUTH", 4, name, nlen,
+                   info, ev_time());
         req_reply_error(c->w, r, "WRONGPASS invalid username-password pair or user is disabled.");
         return 0;
     }
     c->is_authed = 1;
-    snprintf(c->user, sizeof(c->user), "%.*s", is_default ? 7 : (int)ulen, is_default ? "default" : user);
+    c->acl = u;
     return 1;
 }
 
@@ -133,7 +120,7 @@ static void client_info_line(struct client *c, double now, struct sbuf *b) {
                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 "
                 "qbuf=%zu qbuf-free=0 obl=0 oll=0 omem=%zu events=r cmd=NULL user=%s redir=%lld resp=%d\n",
                 (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "", (int)(now - c->created),
-                (int)(now - c->last_cmd), flags, ibuf_len(&c->in), c->out.pending, c->user, tracking_redirect(c),
+                (int)(now - c->last_cmd), flags, ibuf_len(&c->in), c->out.pending, c->acl->name, tracking_redirect(c),
                 c->resp3 ? 3 : 2);
 }
 
@@ -159,7 +146,7 @@ static void hello(struct client *c, struct req *r, const struct resp_request *q,
             return req_reply_error(w, r, "ERR Syntax error in HELLO option '%.*s'", (int)ARGLEN(i), ARG(i));
         }
     }
-    if (w->conf->requirepass && !c->is_authed)
+    if (!c->is_authed)
         return req_reply_error(w, r,
                                "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
                                "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
@@ -341,7 +328,8 @@ void local_run(struct client *c, struct req *r, const struct plan *p, const char
         if (c->resp3) dedicated_protocol_changed(c);
         c->resp3 = 0;
         tracking_off(c);
-        c->is_authed = w->conf->requirepass == NULL;
+        c->acl = users_find(w->view.users, "default", 7); /* as Redis: back to the default user */
+        c->is_authed = c->acl->on && c->acl->nopass;
         return REPLY_LIT(w, r, "+RESET\r\n");
     case LOCAL_READONLY: c->is_readonly = 1; return REPLY_LIT(w, r, "+OK\r\n");
     case LOCAL_READWRITE: c->is_readonly = 0; return REPLY_LIT(w, r, "+OK\r\n");
@@ -374,7 +362,13 @@ void local_run(struct client *c, struct req *r, const struct plan *p, const char
     case LOCAL_CLUSTER_KEYSLOT:
     case LOCAL_CLUSTER_MYID: return cluster_local(c, r, p->cmd->local, q, cmd);
     case LOCAL_INFO: return info(c, r, q, cmd);
-    case LOCAL_ACL_WHOAMI: return reply_bulk(w, r, c->user, strlen(c->user));
+    case LOCAL_ACL_WHOAMI: return reply_bulk(w, r, c->acl->name, strlen(c->acl->name));
+    case LOCAL_ACL_USERS:
+    case LOCAL_ACL_LIST:
+    case LOCAL_ACL_GETUSER:
+    case LOCAL_ACL_CAT:
+    case LOCAL_ACL_DRYRUN:
+    case LOCAL_ACL_LOG: return acl_local(c, r, p->cmd->local, q, cmd);
     case LOCAL_PUBSUB_CHANNELS:
     case LOCAL_PUBSUB_NUMSUB:
     case LOCAL_PUBSUB_NUMPAT:

@@ -25,6 +25,8 @@ extern char **environ;
 struct app {
     struct conf conf;
     struct cmdtable *cmds;
+    struct users *users; /* who clients may be, and their ACL rules (users.h) */
+    struct acllog acllog;
     struct worker *workers;
     int nworkers;
     struct refresher *refresher;
@@ -99,6 +101,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *s, int revents) {
 
 static void report_change(void *ctx, const char *name, const char *from, const char *to, int live) {
     (void)ctx;
+    if (!strcmp(name, "users") || !strcmp(name, "requirepass") || !strcmp(name, "aclfile")) return; /* above */
     if (live)
         log_notice("SIGHUP: %s changed from %s to %s", name, from, to);
     else
@@ -119,6 +122,26 @@ static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents) {
         log_warning("SIGHUP: configuration not reloaded, the running one stays: %s", err);
         conf_free(&next);
         return;
+    }
+    /* users and their rules: built whole from the new file, or the running ones stay */
+    char uerr[700] = "";
+    struct users *users = users_build(&next, uerr, sizeof(uerr));
+    if (!users) {
+        log_warning("SIGHUP: users and ACL rules not reloaded, the running ones stay: %s", uerr);
+    } else {
+        for (int i = 0; i < a->nworkers; i++) worker_publish_users(&a->workers[i], users);
+        users_unref(a->users);
+        a->users = users;
+        /* the running configuration shows them now (workers read the users, never these strings) */
+        char *tmp = a->conf.requirepass;
+        a->conf.requirepass = next.requirepass, next.requirepass = tmp;
+        tmp = a->conf.aclfile;
+        a->conf.aclfile = next.aclfile, next.aclfile = tmp;
+        for (int i = 0; i < CONF_MAX_SEEDS; i++)
+            tmp = a->conf.users[i], a->conf.users[i] = next.users[i], next.users[i] = tmp;
+        int n = a->conf.nusers;
+        a->conf.nusers = next.nusers, next.nusers = n;
+        log_notice("SIGHUP: users and ACL rules reloaded (%d users)", users->n);
     }
     int changed = conf_reload_diff(&a->conf, &next, report_change, a);
     conf_free(&next);
@@ -167,6 +190,8 @@ static int start_failed(struct app *a) {
     scripts_free(a->scripts);
     subs_free(a->subs);
     status_free(a->status);
+    users_unref(a->users);
+    acllog_free(&a->acllog);
     conf_free(&a->conf);
     return 1;
 }
@@ -180,6 +205,14 @@ int main(int argc, char **argv) {
         conf_free(&a.conf);
         return rc == CONF_EXIT_OK ? 0 : 2;
     }
+    char uerr[700] = "";
+    a.users = users_build(&a.conf, uerr, sizeof(uerr));
+    if (!a.users) { /* a rule Redis would refuse: said as a configuration error, as a bad setting is */
+        fprintf(stderr, "slotgate: configuration error: %s\n", uerr);
+        conf_free(&a.conf);
+        return 2;
+    }
+    acllog_init(&a.acllog);
     signal(SIGPIPE, SIG_IGN);
     /* Buffers of 256 KiB and more (a large value's) come from mmap and go back to the system when
      * freed; glibc would otherwise raise this threshold after the first such free and keep them. */
@@ -210,7 +243,7 @@ int main(int argc, char **argv) {
         return start_failed(&a);
     }
     for (int i = 0; i < a.conf.threads; i++) {
-        if (worker_init(&a.workers[i], i, &a.conf, a.cmds, err, sizeof(err)) < 0) {
+        if (worker_init(&a.workers[i], i, &a.conf, a.cmds, a.users, err, sizeof(err)) < 0) {
             log_warning("%s", err);
             return start_failed(&a);
         }
@@ -223,6 +256,7 @@ int main(int argc, char **argv) {
         a.workers[i].shared.subs = a.subs;
         a.workers[i].shared.run_id = a.run_id;
         a.workers[i].shared.mem_peak = &a.mem_peak;
+        a.workers[i].shared.acllog = &a.acllog;
         a.workers[i].shared.nworkers = a.conf.threads;
         a.workers[i].shared.status = a.status;
         a.nworkers++;
@@ -271,6 +305,8 @@ int main(int argc, char **argv) {
     scripts_free(a.scripts);
     subs_free(a.subs);
     status_free(a.status);
+    users_unref(a.users);
+    acllog_free(&a.acllog);
     conf_free(&a.conf);
     ev_loop_destroy(loop);
     log_notice("slotgate stopped");

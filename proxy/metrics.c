@@ -152,6 +152,13 @@ int metrics_render(const struct admin_view *v, struct sbuf *b) {
     rc |= sbuf_printf(b, "slotgate_rejected_connections_total %llu\n", (unsigned long long)t.s.rejected);
     rc |= family(b, "slotgate_auth_failures_total", "counter", "AUTH attempts refused (WRONGPASS).");
     rc |= sbuf_printf(b, "slotgate_auth_failures_total %llu\n", (unsigned long long)t.s.auth_failures);
+    rc |= family(b, "slotgate_acl_denied_total", "counter",
+                 "Commands refused by ACL rules (NOPERM), by what was refused.");
+    rc |=
+        sbuf_printf(b, "slotgate_acl_denied_total{reason=\"command\"} %llu\n", (unsigned long long)t.s.acl_denied_cmd);
+    rc |= sbuf_printf(b, "slotgate_acl_denied_total{reason=\"key\"} %llu\n", (unsigned long long)t.s.acl_denied_key);
+    rc |= sbuf_printf(b, "slotgate_acl_denied_total{reason=\"channel\"} %llu\n",
+                      (unsigned long long)t.s.acl_denied_channel);
     rc |= family(b, "slotgate_idle_clients_closed_total", "counter", "Clients closed by the timeout setting.");
     rc |= sbuf_printf(b, "slotgate_idle_clients_closed_total %llu\n", (unsigned long long)t.s.idle_closed);
     rc |= family(b, "slotgate_output_buffer_disconnections_total", "counter",

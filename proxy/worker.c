@@ -207,6 +207,20 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
         cmdtable_unref(w->view.cmds);
         w->view.cmds = t;
     }
+    struct users *u = __atomic_exchange_n(&w->inbox.users, NULL, __ATOMIC_ACQ_REL);
+    if (u) { /* each client takes its user, by name, from the new set; one whose user is gone is closed */
+        for (struct client *c = w->clients, *next; c; c = next) {
+            next = c->next;
+            c->acl = users_find(u, c->acl->name, strlen(c->acl->name));
+            if (!c->acl || !c->acl->on) {
+                log_notice("worker %d: closing client %s: its user is gone or off after SIGHUP", w->id, c->addr);
+                c->acl = users_find(u, "default", 7);
+                client_close(c);
+            }
+        }
+        users_unref(w->view.users);
+        w->view.users = u;
+    }
     struct slotmap *m = __atomic_exchange_n(&w->inbox.map, NULL, __ATOMIC_ACQ_REL);
     if (m) {
         install_map(w, m);
@@ -284,6 +298,12 @@ int worker_is_drained(struct worker *w) { return __atomic_load_n(&w->is_drained,
 void worker_publish_cmds(struct worker *w, struct cmdtable *t) {
     struct cmdtable *old = __atomic_exchange_n(&w->inbox.cmds, cmdtable_ref(t), __ATOMIC_ACQ_REL);
     if (old) cmdtable_unref(old);
+    ev_async_send(w->loop, &w->wake);
+}
+
+void worker_publish_users(struct worker *w, struct users *u) {
+    struct users *old = __atomic_exchange_n(&w->inbox.users, users_ref(u), __ATOMIC_ACQ_REL);
+    users_unref(old);
     ev_async_send(w->loop, &w->wake);
 }
 
@@ -582,12 +602,14 @@ static void on_dns_wake(struct ev_loop *loop, ev_async *a, int revents) {
     if (w->resolving) backend_names_resolved(w);
 }
 
-int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtable *cmds, char *err, size_t errlen) {
+int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtable *cmds, struct users *users,
+                char *err, size_t errlen) {
     memset(w, 0, sizeof(*w));
     w->id = id;
     w->conf_copy = *conf;
     w->conf = &w->conf_copy;
     w->view.cmds = cmdtable_ref(cmds);
+    w->view.users = users_ref(users);
     plan_init(&w->tmp.plan);
     if (split_init(&w->tmp.split) < 0) return snprintf(err, errlen, "out of memory"), -1;
     pool_init(&w->pool, 256);
@@ -679,6 +701,8 @@ void worker_destroy(struct worker *w) {
     if (m) slotmap_unref(m);
     struct cmdtable *t = __atomic_exchange_n(&w->inbox.cmds, NULL, __ATOMIC_ACQ_REL);
     if (t) cmdtable_unref(t);
+    users_unref(__atomic_exchange_n(&w->inbox.users, NULL, __ATOMIC_ACQ_REL));
+    users_unref(w->view.users);
     cmdtable_unref(w->view.cmds);
     tracking_destroy(w);
     plan_free(&w->tmp.plan);

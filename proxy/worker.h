@@ -23,6 +23,7 @@
 #include "req.h"
 #include "subs.h"
 #include "tracking.h"
+#include "users.h"
 
 /* A worker's statistics, one list for both forms: struct worker_stats, the counters the worker writes
  * (lib/counter.h: its own thread only, read by others), and struct stat_sums, every worker's added up
@@ -35,10 +36,11 @@
     X(moved)                                                                                                           \
     X(ask)                                                                                                             \
     X(tryagain)                                                                                                        \
-    X(clusterdown) X(timeouts) X(connections) X(rejected) X(auth_failures) X(idle_closed) X(output_closed)             \
-        X(latency_us) X(live_reqs) X(blocked) X(blocked_timeout) X(net_in) X(net_out) X(reads) X(writes) X(inst_ops)   \
-            X(inst_in) X(inst_out) X(invalidations) X(trk_clients) X(trk_keys) X(trk_items) X(trk_prefixes)            \
-                X(trk_bytes)
+    X(clusterdown)                                                                                                     \
+    X(timeouts) X(connections) X(rejected) X(auth_failures) X(idle_closed) X(output_closed) X(latency_us) X(live_reqs) \
+        X(blocked) X(blocked_timeout) X(net_in) X(net_out) X(reads) X(writes) X(inst_ops) X(inst_in) X(inst_out)       \
+            X(invalidations) X(acl_denied_cmd) X(acl_denied_key) X(acl_denied_channel) X(trk_clients) X(trk_keys)      \
+                X(trk_items) X(trk_prefixes) X(trk_bytes)
 /* replies and error replies by command family; request in to reply out, by hist.h bucket */
 #define WORKER_STAT_ARRAYS(X) X(calls, FAM_COUNT) X(failed, FAM_COUNT) X(latency, HIST_BUCKETS)
 
@@ -67,6 +69,7 @@ struct worker_shared {
     const char *run_id;                   /* INFO's run_id: 40 hex digits, new at each start */
     long long *mem_peak;                  /* atomic: the most heap INFO has seen in use */
     long long mem_startup;                /* heap in use when the workers started */
+    struct acllog *acllog;                /* ACL LOG: every worker's denials (users.h) */
     void (*want_refresh)(void *ctx, const char *why);
     void *refresh_ctx;
 };
@@ -77,6 +80,7 @@ struct worker_inbox {
     struct slotmap *map;   /* the next map, from health/ */
     struct cmdtable *cmds; /* a table built from a live COMMAND reply */
     struct conf *conf;     /* the settings SIGHUP changed */
+    struct users *users;   /* the users and ACL rules SIGHUP built */
     int stop;
     int draining; /* stop accepting, let requests finish */
 };
@@ -90,6 +94,7 @@ struct worker_view {
     double map_shrunk_at; /* when a map leaving slots unowned that the one before covered came in */
     double last_refresh_ask;
     struct cmdtable *cmds;
+    struct users *users; /* who clients may be and what each may do */
 };
 
 /* Scratch space reused request after request. */
@@ -151,8 +156,10 @@ struct stat_totals {
 };
 void worker_totals(struct worker *all, int n, struct stat_totals *t);
 
-int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtable *cmds, char *err, size_t errlen);
+int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtable *cmds, struct users *users,
+                char *err, size_t errlen);
 void worker_publish_cmds(struct worker *w, struct cmdtable *t); /* takes a reference for w */
+void worker_publish_users(struct worker *w, struct users *u);   /* takes a reference for w */
 int worker_check_port(const char *bind_addr, int port, char *err, size_t errlen);
 int worker_start(struct worker *w);
 void worker_publish_map(struct worker *w, struct slotmap *m); /* takes a reference for w */

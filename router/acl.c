@@ -432,3 +432,109 @@ int acl_keys_of(const struct command *cmd, const struct plan *p, const struct re
     }
     return n;
 }
+
+int acl_user_unrestricted(const struct acl_user *u) {
+    if (!u->allkeys || !u->allchannels) return 0;
+    int all = 0;
+    for (int i = 0; i < u->nrules; i++) {
+        if (u->rules[i].kind == ACL_RULE_ALL)
+            all = u->rules[i].allow;
+        else if (!u->rules[i].allow)
+            all = 0; /* something taken away after +@all */
+    }
+    return all;
+}
+
+struct strbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void sb_add(struct strbuf *b, const char *s, size_t n) {
+    if (b->len + n + 2 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 128;
+        while (cap < b->len + n + 2) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) return;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_word(struct strbuf *b, const char *s) {
+    if (b->len) sb_add(b, " ", 1);
+    sb_add(b, s, strlen(s));
+}
+
+static char *sb_done(struct strbuf *b) {
+    if (!b->p) sb_add(b, "", 0);
+    return b->p;
+}
+
+char *acl_describe_commands(const struct acl_user *u) {
+    struct strbuf b = {0};
+    if (!u->nrules || u->rules[0].kind != ACL_RULE_ALL) sb_word(&b, "-@all");
+    for (int i = 0; i < u->nrules; i++) {
+        const struct acl_cmdrule *r = &u->rules[i];
+        char w[300];
+        if (r->kind == ACL_RULE_ALL)
+            snprintf(w, sizeof(w), "%s", r->allow ? "+@all" : "-@all");
+        else if (r->kind == ACL_RULE_CATEGORY)
+            snprintf(w, sizeof(w), "%c@%s", r->allow ? '+' : '-', acl_cat_name(__builtin_ctz(r->cat)));
+        else if (r->kind == ACL_RULE_FIRSTARG)
+            snprintf(w, sizeof(w), "+%s|%s", r->name, r->arg);
+        else
+            snprintf(w, sizeof(w), "%c%s", r->allow ? '+' : '-', r->name);
+        sb_word(&b, w);
+    }
+    return sb_done(&b);
+}
+
+char *acl_describe_keys(const struct acl_user *u) {
+    struct strbuf b = {0};
+    if (u->allkeys) sb_word(&b, "~*");
+    for (int i = 0; !u->allkeys && i < u->nkeys; i++) {
+        const struct acl_pattern *k = &u->keys[i];
+        const char *pre = k->perm == ACL_PERM_ALL ? "~" : k->perm == ACL_PERM_READ ? "%R~" : "%W~";
+        if (b.len) sb_add(&b, " ", 1);
+        sb_add(&b, pre, strlen(pre));
+        sb_add(&b, k->p, k->len);
+    }
+    return sb_done(&b);
+}
+
+char *acl_describe_channels(const struct acl_user *u) {
+    struct strbuf b = {0};
+    if (u->allchannels) sb_word(&b, "&*");
+    for (int i = 0; !u->allchannels && i < u->nchannels; i++) {
+        if (b.len) sb_add(&b, " ", 1);
+        sb_add(&b, "&", 1);
+        sb_add(&b, u->channels[i].p, u->channels[i].len);
+    }
+    return sb_done(&b);
+}
+
+char *acl_user_describe(const struct acl_user *u) {
+    struct strbuf b = {0};
+    sb_word(&b, u->on ? "on" : "off");
+    if (u->nopass) sb_word(&b, "nopass");
+    sb_word(&b, "sanitize-payload"); /* Redis's default for every user (skip-sanitize-payload is not kept) */
+    for (int i = 0; i < u->nhashes; i++) {
+        char w[70];
+        snprintf(w, sizeof(w), "#%s", u->hashes[i]);
+        sb_word(&b, w);
+    }
+    char *k = acl_describe_keys(u), *c = acl_describe_commands(u);
+    if (k && *k) sb_word(&b, k);
+    if (!u->allchannels) sb_word(&b, "resetchannels");
+    char *ch = acl_describe_channels(u);
+    if (ch && *ch) sb_word(&b, ch);
+    if (c) sb_word(&b, c);
+    free(k);
+    free(ch);
+    free(c);
+    return sb_done(&b);
+}

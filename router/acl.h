@@ -41,6 +41,7 @@ struct acl_user {
     int nkeys, nchannels;
     struct acl_cmdrule *rules; /* in the order given: the last that applies to a command decides */
     int nrules;
+    int unrestricted; /* acl_user_unrestricted(), once the user is built: nothing to check per command */
 };
 
 /* A user as Redis creates one: off, no password, no keys, no channels, no commands. */
@@ -52,6 +53,16 @@ int acl_user_set(struct acl_user *u, const struct cmdtable *t, const char *op, s
 /* Parses "name rule rule ..." (a line of an aclfile without "user ", or a users setting): a new user, or NULL
  * with err ("Error in user declaration '<rule>': <message>"). */
 struct acl_user *acl_user_parse(const struct cmdtable *t, const char *line, char *err, size_t errlen);
+/* 1 when the user may run every command on every key and channel (+@all with nothing taken away after,
+ * allkeys, allchannels). */
+int acl_user_unrestricted(const struct acl_user *u);
+/* The rules as ACL LIST shows them after the user's name: on/off, nopass, #hashes, keys, channels,
+ * commands. malloc'd. */
+char *acl_user_describe(const struct acl_user *u);
+/* ACL GETUSER's "commands", "keys" and "channels" strings. malloc'd. */
+char *acl_describe_commands(const struct acl_user *u);
+char *acl_describe_keys(const struct acl_user *u);
+char *acl_describe_channels(const struct acl_user *u);
 /* 1 when the password is one of the user's (or the user is nopass); 0 otherwise, also for a user that is off. */
 int acl_user_password_ok(const struct acl_user *u, const char *pass, size_t len);
 /* SHA-256 of a password as lower-case hex, as ACL LIST shows it (#...). */

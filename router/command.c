@@ -76,6 +76,13 @@ static const struct {
     {"cluster|keyslot", ROUTE_LOCAL, 0, LOCAL_CLUSTER_KEYSLOT, NULL},
     {"cluster|myid", ROUTE_LOCAL, 0, LOCAL_CLUSTER_MYID, NULL},
     {"acl|whoami", ROUTE_LOCAL, 0, LOCAL_ACL_WHOAMI, NULL},
+    /* slotgate's own users (proxy/users.h): changed through SIGHUP, not SETUSER */
+    {"acl|users", ROUTE_LOCAL, 0, LOCAL_ACL_USERS, NULL},
+    {"acl|list", ROUTE_LOCAL, 0, LOCAL_ACL_LIST, NULL},
+    {"acl|getuser", ROUTE_LOCAL, 0, LOCAL_ACL_GETUSER, NULL},
+    {"acl|cat", ROUTE_LOCAL, 0, LOCAL_ACL_CAT, NULL},
+    {"acl|dryrun", ROUTE_LOCAL, 0, LOCAL_ACL_DRYRUN, NULL},
+    {"acl|log", ROUTE_LOCAL, 0, LOCAL_ACL_LOG, NULL},
     /* Subscribers through slotgate are spread over the masters: slotgate's registry (proxy/subs.h)
      * knows them all, as a single server knows its own. */
     {"pubsub|channels", ROUTE_LOCAL, 0, LOCAL_PUBSUB_CHANNELS, NULL},
