@@ -325,6 +325,19 @@ static int acl_refused(struct client *c, struct req *r, const struct plan *p, co
     struct worker *w = c->w;
     if (!p->cmd || p->is_error) return 0; /* unknown or malformed: Redis's own error comes first */
     const struct resp_request *q = &c->parser;
+    /* the common case, first: a command the user may run (remembered), no channels, its keys one by one */
+    struct acl_cached *k = &w->acl_cache[(((uintptr_t)p->cmd >> 4) ^ ((uintptr_t)c->acl >> 5)) & 511];
+    if (k->user == c->acl && k->cmd == p->cmd && k->allowed && !(p->cmd->flags & CMD_PUBSUB)) {
+        int i = 0;
+        for (; i < p->nkeys; i++) {
+            int f = p->kflags[i];
+            if (f & KSF_NOT_KEY) continue;
+            if (f & KSF_VARIABLE_FLAGS) f = acl_key_flags(p->cmd, q, cmd);
+            uint32_t a = (uint32_t)p->keys[i];
+            if (!acl_key_allowed(c->acl, resp_request_arg(q, cmd, a), q->argv[a].len, acl_key_need(f))) break;
+        }
+        if (i == p->nkeys) return 0;
+    }
     struct acl_key small_k[16], *keys = small_k;
     struct acl_channel small_c[16], *chans = small_c;
     int nk = p->nkeys > 16 ? p->nkeys : 16, nc = (int)q->argc > 16 ? (int)q->argc : 16;
@@ -332,9 +345,15 @@ static int acl_refused(struct client *c, struct req *r, const struct plan *p, co
     if (nc > 16 && !(chans = malloc(sizeof(*chans) * (size_t)nc))) chans = small_c, nc = 16;
     nk = acl_keys_of(p->cmd, p, q, cmd, keys, nk);
     nc = acl_channels_of(p->cmd, q, cmd, chans, nc);
-    int pos;
-    const char *arg1 = q->argc > 1 ? resp_request_arg(q, cmd, 1) : NULL;
-    int rc = acl_check(c->acl, p->cmd, arg1, q->argc > 1 ? q->argv[1].len : 0, keys, nk, chans, nc, &pos);
+    int pos = 0, rc;
+    if (k->user == c->acl && k->cmd == p->cmd) {
+        rc = k->allowed ? ACL_OK : ACL_DENIED_CMD;
+    } else {
+        const char *arg1 = q->argc > 1 ? resp_request_arg(q, cmd, 1) : NULL;
+        rc = acl_command_allowed(c->acl, p->cmd, arg1, q->argc > 1 ? q->argv[1].len : 0) ? ACL_OK : ACL_DENIED_CMD;
+        if (!c->acl->has_firstargs) *k = (struct acl_cached){c->acl, p->cmd, rc == ACL_OK};
+    }
+    if (rc == ACL_OK) rc = acl_check_args(c->acl, keys, nk, chans, nc, &pos);
     if (rc != ACL_OK) {
         const char *obj = p->cmd->name;
         size_t olen = strlen(obj);

@@ -98,7 +98,7 @@ struct users *users_build(const struct conf *c, char *err, size_t errlen) {
         if (us) us->refs = 1, users_unref(us);
         return NULL;
     }
-    for (int i = 0; i < us->n; i++) us->list[i]->unrestricted = acl_user_unrestricted(us->list[i]);
+    for (int i = 0; i < us->n; i++) acl_user_finish(us->list[i]);
     us->refs = 1;
     us->gen = ++next_gen;
     return us;

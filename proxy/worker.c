@@ -206,6 +206,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
     if (t) {
         cmdtable_unref(w->view.cmds);
         w->view.cmds = t;
+        memset(w->acl_cache, 0, sizeof(w->acl_cache));
     }
     struct users *u = __atomic_exchange_n(&w->inbox.users, NULL, __ATOMIC_ACQ_REL);
     if (u) { /* each client takes its user, by name, from the new set; one whose user is gone is closed */
@@ -220,6 +221,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
         }
         users_unref(w->view.users);
         w->view.users = u;
+        memset(w->acl_cache, 0, sizeof(w->acl_cache));
     }
     struct slotmap *m = __atomic_exchange_n(&w->inbox.map, NULL, __ATOMIC_ACQ_REL);
     if (m) {

@@ -37,10 +37,11 @@
     X(ask)                                                                                                             \
     X(tryagain)                                                                                                        \
     X(clusterdown)                                                                                                     \
-    X(timeouts) X(connections) X(rejected) X(auth_failures) X(idle_closed) X(output_closed) X(latency_us) X(live_reqs) \
-        X(blocked) X(blocked_timeout) X(net_in) X(net_out) X(reads) X(writes) X(inst_ops) X(inst_in) X(inst_out)       \
-            X(invalidations) X(acl_denied_cmd) X(acl_denied_key) X(acl_denied_channel) X(trk_clients) X(trk_keys)      \
-                X(trk_items) X(trk_prefixes) X(trk_bytes)
+    X(timeouts)                                                                                                        \
+    X(connections) X(rejected) X(auth_failures) X(idle_closed) X(output_closed) X(latency_us) X(live_reqs) X(blocked)  \
+        X(blocked_timeout) X(net_in) X(net_out) X(reads) X(writes) X(inst_ops) X(inst_in) X(inst_out) X(invalidations) \
+            X(acl_denied_cmd) X(acl_denied_key) X(acl_denied_channel) X(trk_clients) X(trk_keys) X(trk_items)          \
+                X(trk_prefixes) X(trk_bytes)
 /* replies and error replies by command family; request in to reply out, by hist.h bucket */
 #define WORKER_STAT_ARRAYS(X) X(calls, FAM_COUNT) X(failed, FAM_COUNT) X(latency, HIST_BUCKETS)
 
@@ -118,6 +119,12 @@ struct worker {
     struct worker_view view;
     struct worker_tmp tmp;
     struct worker_tracking trk; /* client-side caching (tracking.h) */
+    /* ACL: whether a user may run a command, remembered (users and commands are immutable while a worker
+     * holds them; cleared when either is replaced). */
+    struct acl_cached {
+        const void *user, *cmd;
+        int allowed;
+    } acl_cache[512];
     struct pool pool;
     /* Its clients and the connections that have something to write this loop turn. */
     struct client *clients;

@@ -73,6 +73,7 @@ void acl_user_free(struct acl_user *u) {
     if (!u) return;
     free(u->name);
     free(u->hashes);
+    free(u->kidx);
     clear_patterns(&u->keys, &u->nkeys);
     clear_patterns(&u->channels, &u->nchannels);
     clear_rules(u);
@@ -100,6 +101,10 @@ static int add_pattern(struct acl_pattern **list, int *n, const char *p, size_t 
     l[*n].p[len] = '\0';
     l[*n].len = len;
     l[*n].perm = perm;
+    size_t lit = 0;
+    while (lit < len && !strchr("*?[\\", p[lit])) lit++;
+    l[*n].lit = lit;
+    l[*n].kind = lit == len ? ACL_PAT_EXACT : (lit == len - 1 && p[lit] == '*') ? ACL_PAT_PREFIX : ACL_PAT_GLOB;
     (*n)++;
     return 0;
 }
@@ -185,10 +190,12 @@ static int command_rule(struct acl_user *u, const struct cmdtable *t, int allow,
     if (add_rule(u, 1, ACL_RULE_FIRSTARG, 0, name, (size_t)(last - name)) < 0 ||
         !(u->rules[u->nrules - 1].arg = strndup(last + 1, (size_t)(name + len - last - 1))))
         return fail(err, errlen, "out of memory");
+    u->has_firstargs = 1;
     return 0;
 }
 
 int acl_user_set(struct acl_user *u, const struct cmdtable *t, const char *op, size_t len, char *err, size_t errlen) {
+    u->indexed = 0; /* acl_user_finish indexes the patterns again */
     if (op_is(op, len, "on")) return u->on = 1, 0;
     if (op_is(op, len, "off")) return u->on = 0, 0;
     if (op_is(op, len, "skip-sanitize-payload") || op_is(op, len, "sanitize-payload")) return 0;
@@ -292,6 +299,11 @@ struct acl_user *acl_user_parse(const struct cmdtable *t, const char *line, char
         }
         p += n;
     }
+    if (acl_user_finish(u) < 0) {
+        fail(err, errlen, "out of memory");
+        acl_user_free(u);
+        return NULL;
+    }
     return u;
 }
 
@@ -341,14 +353,62 @@ int acl_command_allowed(const struct acl_user *u, const struct command *cmd, con
     return allowed || by_arg;
 }
 
-static int key_allowed(const struct acl_user *u, const struct acl_key *k) {
-    int need = 0;
-    if (k->kflags & KSF_ACCESS) need |= ACL_PERM_READ;
-    if (k->kflags & (KSF_INSERT | KSF_DELETE | KSF_UPDATE)) need |= ACL_PERM_WRITE;
-    for (int i = 0; i < u->nkeys; i++) {
-        if ((u->keys[i].perm & need) != need) continue;
-        if (glob_match(u->keys[i].p, u->keys[i].len, k->p, k->len, 0)) return 1;
+static inline int pattern_matches(const struct acl_pattern *p, const struct acl_key *k) {
+    if (k->len < p->lit || memcmp(p->p, k->p, p->lit) != 0) return 0;
+    if (p->kind == ACL_PAT_EXACT) return k->len == p->len;
+    if (p->kind == ACL_PAT_PREFIX) return 1;
+    return glob_match(p->p, p->len, k->p, k->len, 0);
+}
+
+int acl_key_allowed(const struct acl_user *u, const char *key, size_t len, int need) {
+    if (u->allkeys) return 1;
+    struct acl_key k = {key, len, 0};
+    if (!u->indexed) {
+        for (int i = 0; i < u->nkeys; i++)
+            if ((u->keys[i].perm & need) == need && pattern_matches(&u->keys[i], &k)) return 1;
+        return 0;
     }
+    /* the patterns whose first literal byte is the key's (that byte is equal: compared from the next),
+     * then those with none */
+    if (len) {
+        int b = (unsigned char)key[0];
+        for (int j = u->kstart[b]; j < u->kstart[b + 1]; j++) {
+            const struct acl_pattern *p = &u->keys[u->kidx[j]];
+            if ((p->perm & need) != need || len < p->lit) continue;
+            size_t i = 1;
+            while (i < p->lit && p->p[i] == key[i]) i++;
+            if (i < p->lit) continue;
+            if (p->kind == ACL_PAT_PREFIX ||
+                (p->kind == ACL_PAT_EXACT ? len == p->len : glob_match(p->p, p->len, key, len, 0)))
+                return 1;
+        }
+    }
+    for (int j = u->kstart[256]; j < u->kstart[257]; j++) {
+        const struct acl_pattern *p = &u->keys[u->kidx[j]];
+        if ((p->perm & need) == need && pattern_matches(p, &k)) return 1;
+    }
+    return 0;
+}
+
+static int key_allowed(const struct acl_user *u, const struct acl_key *k) {
+    return acl_key_allowed(u, k->p, k->len, acl_key_need(k->kflags));
+}
+
+int acl_user_finish(struct acl_user *u) {
+    u->unrestricted = acl_user_unrestricted(u);
+    free(u->kidx);
+    u->kidx = NULL;
+    u->indexed = 0;
+    if (u->nkeys > 65535 || !(u->kidx = malloc(sizeof(*u->kidx) * (size_t)(u->nkeys + 1)))) return u->nkeys ? -1 : 0;
+    uint16_t count[257] = {0};
+    for (int i = 0; i < u->nkeys; i++) count[u->keys[i].lit ? (unsigned char)u->keys[i].p[0] : 256]++;
+    u->kstart[0] = 0;
+    for (int b = 0; b < 257; b++) u->kstart[b + 1] = (uint16_t)(u->kstart[b] + count[b]);
+    uint16_t at[257];
+    memcpy(at, u->kstart, sizeof(at));
+    for (int i = 0; i < u->nkeys; i++)
+        u->kidx[at[u->keys[i].lit ? (unsigned char)u->keys[i].p[0] : 256]++] = (uint16_t)i;
+    u->indexed = 1;
     return 0;
 }
 
@@ -367,6 +427,12 @@ int acl_check(const struct acl_user *u, const struct command *cmd, const char *a
               const struct acl_key *keys, int nkeys, const struct acl_channel *chans, int nchans, int *pos) {
     *pos = 0;
     if (!acl_command_allowed(u, cmd, arg1, arg1_len)) return ACL_DENIED_CMD;
+    return acl_check_args(u, keys, nkeys, chans, nchans, pos);
+}
+
+int acl_check_args(const struct acl_user *u, const struct acl_key *keys, int nkeys, const struct acl_channel *chans,
+                   int nchans, int *pos) {
+    *pos = 0;
     for (int i = 0; !u->allkeys && i < nkeys; i++)
         if (!key_allowed(u, &keys[i])) return *pos = i, ACL_DENIED_KEY;
     for (int i = 0; !u->allchannels && i < nchans; i++)
@@ -378,6 +444,7 @@ int acl_channels_of(const struct command *cmd, const struct resp_request *r, con
                     int max) {
     uint32_t first = 1, last = r->argc;
     int pattern = 0;
+    if (!(cmd->flags & CMD_PUBSUB)) return 0; /* only pub/sub commands name channels */
     if (!strcmp(cmd->name, "publish") || !strcmp(cmd->name, "spublish"))
         last = r->argc > 1 ? 2 : 1;
     else if (!strcmp(cmd->name, "psubscribe"))
@@ -392,7 +459,7 @@ int acl_channels_of(const struct command *cmd, const struct resp_request *r, con
 
 /* SET's key: RW|access|update with GET among its options, else OW|update (Redis's setGetKeys); BITFIELD's:
  * RO|access when it only reads (bitfieldGetKeys). */
-static int variable_flags(const struct command *cmd, const struct resp_request *r, const char *bytes) {
+int acl_key_flags(const struct command *cmd, const struct resp_request *r, const char *bytes) {
     if (!strcmp(cmd->name, "set")) {
         for (uint32_t i = 3; i < r->argc; i++)
             if (r->argv[i].len == 3 && strncasecmp(resp_request_arg(r, bytes, i), "get", 3) == 0)
@@ -425,7 +492,7 @@ int acl_keys_of(const struct command *cmd, const struct plan *p, const struct re
     for (int i = 0; i < p->nkeys; i++) {
         int f = p->kflags[i];
         if (f & KSF_NOT_KEY) continue;
-        if (f & KSF_VARIABLE_FLAGS) f = variable_flags(cmd, r, bytes);
+        if (f & KSF_VARIABLE_FLAGS) f = acl_key_flags(cmd, r, bytes);
         if (n < max)
             out[n] = (struct acl_key){resp_request_arg(r, bytes, (uint32_t)p->keys[i]), r->argv[p->keys[i]].len, f};
         n++;

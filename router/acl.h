@@ -28,8 +28,11 @@ enum { ACL_RULE_ALL = 0, ACL_RULE_CATEGORY, ACL_RULE_COMMAND, ACL_RULE_FIRSTARG 
 struct acl_pattern {
     char *p;
     size_t len;
-    int perm; /* ACL_PERM_* (keys); channels: unused */
+    int perm;   /* ACL_PERM_* (keys); channels: unused */
+    size_t lit; /* the literal characters it starts with (before * ? [ \) */
+    int kind;   /* ACL_PAT_EXACT (all literal), ACL_PAT_PREFIX ("lit*"), ACL_PAT_GLOB */
 };
+enum { ACL_PAT_EXACT = 0, ACL_PAT_PREFIX, ACL_PAT_GLOB };
 
 struct acl_user {
     char *name;
@@ -41,7 +44,13 @@ struct acl_user {
     int nkeys, nchannels;
     struct acl_cmdrule *rules; /* in the order given: the last that applies to a command decides */
     int nrules;
-    int unrestricted; /* acl_user_unrestricted(), once the user is built: nothing to check per command */
+    int unrestricted;  /* acl_user_unrestricted(), once the user is built: nothing to check per command */
+    int has_firstargs; /* a +cmd|arg rule: whether a command is allowed depends on its first argument */
+    /* key patterns by their first literal byte (256: none), filled by acl_user_finish: a key is tried only
+     * against the patterns that could match its first byte, and those starting with a wildcard */
+    uint16_t *kidx;
+    uint16_t kstart[258];
+    int indexed;
 };
 
 /* A user as Redis creates one: off, no password, no keys, no channels, no commands. */
@@ -56,6 +65,9 @@ struct acl_user *acl_user_parse(const struct cmdtable *t, const char *line, char
 /* 1 when the user may run every command on every key and channel (+@all with nothing taken away after,
  * allkeys, allchannels). */
 int acl_user_unrestricted(const struct acl_user *u);
+/* Once the user's rules are all set: sets unrestricted and indexes its key patterns (the decisions are
+ * the same without it, only slower). 0, or -1 out of memory. */
+int acl_user_finish(struct acl_user *u);
 /* The rules as ACL LIST shows them after the user's name: on/off, nopass, #hashes, keys, channels,
  * commands. malloc'd. */
 char *acl_user_describe(const struct acl_user *u);
@@ -86,6 +98,19 @@ struct acl_channel {
 int acl_check(const struct acl_user *u, const struct command *cmd, const char *arg1, size_t arg1_len,
               const struct acl_key *keys, int nkeys, const struct acl_channel *chans, int nchans, int *pos);
 int acl_command_allowed(const struct acl_user *u, const struct command *cmd, const char *arg1, size_t arg1_len);
+/* May the user touch this key with this access (ACL_PERM_*)? Tight: the data path asks it for every key of a
+ * limited user's request. */
+int acl_key_allowed(const struct acl_user *u, const char *key, size_t len, int need);
+/* The access a key's spec flags (KSF_*, after acl_key_flags for variable ones) need. */
+static inline int acl_key_need(int kflags) {
+    return ((kflags & KSF_ACCESS) ? ACL_PERM_READ : 0) |
+           ((kflags & (KSF_INSERT | KSF_DELETE | KSF_UPDATE)) ? ACL_PERM_WRITE : 0);
+}
+/* SET's and BITFIELD's key flags from their arguments (KSF_VARIABLE_FLAGS). */
+int acl_key_flags(const struct command *cmd, const struct resp_request *r, const char *bytes);
+/* The keys' and channels' part of acl_check, once the command is allowed. */
+int acl_check_args(const struct acl_user *u, const struct acl_key *keys, int nkeys, const struct acl_channel *chans,
+                   int nchans, int *pos);
 /* The keys ACL rules check, from a planned request (p->keys, p->kflags): not those a spec calls not_key
  * (SPUBLISH's channel), with SET's and BITFIELD's flags found from their arguments as Redis finds them.
  * Fills up to max; returns how many there are. */

@@ -1,6 +1,6 @@
 /* libFuzzer: the ACL rule parser (router/acl.c) on arbitrary user lines: a line is taken or refused with a
- * reason, and a user it builds decides every command of the table without crashing, for a few argument
- * lists cut from the same input. */
+ * reason, a user it builds decides every command of the table without crashing, and its indexed key
+ * patterns decide every key cut from the same input as the plain pattern list does. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +25,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             int rc = acl_check(u, cmdtable_at(t, i), line, strlen(line) / 4, &k, 1, &ch, 1, &pos);
             if (rc != ACL_OK && rc != ACL_DENIED_CMD && rc != ACL_DENIED_KEY && rc != ACL_DENIED_CHANNEL) abort();
             if (pos != 0) abort();
+        }
+        /* the key patterns' index decides as the plain list does */
+        for (size_t cut = 0; cut <= strlen(line) && cut < 64; cut++) {
+            for (int need = 0; need <= ACL_PERM_ALL; need++) {
+                int fast = acl_key_allowed(u, line + cut, strlen(line + cut) / 2, need);
+                u->indexed = 0;
+                int slow = acl_key_allowed(u, line + cut, strlen(line + cut) / 2, need);
+                u->indexed = 1;
+                if (fast != slow) abort();
+            }
         }
         acl_user_password_ok(u, line, strlen(line));
         acl_user_free(u);
