@@ -7,7 +7,7 @@
 FROM debian:bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential pkg-config \
-      libev-dev libhiredis-dev libjansson-dev libmicrohttpd-dev \
+      libev-dev libhiredis-dev libjansson-dev libmicrohttpd-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -17,13 +17,14 @@ RUN make -j"$(nproc)" slotgate && strip slotgate
 # beyond bookworm-slim's own).
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libev4 libhiredis0.14 libjansson4 libmicrohttpd12 \
+ && apt-get install -y --no-install-recommends libev4 libhiredis0.14 libjansson4 libmicrohttpd12 libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin slotgate
 COPY --from=build /src/slotgate /usr/local/bin/slotgate
 # In a container the proxy and its admin endpoint must be reachable from outside the container's
-# loopback (other pods, the kubelet's probes). Protect the admin endpoint with SLOTGATE_ADMIN_TOKEN
-# where the network is shared; /healthz and /readyz never need it.
+# loopback (other pods, the kubelet's probes). With no SLOTGATE_REQUIREPASS (or users), protected-mode
+# serves only clients from 127.0.0.1 (a sidecar's application), and with no SLOTGATE_ADMIN_TOKEN the
+# admin endpoint answers other addresses only on /healthz and /readyz (the kubelet's probes).
 ENV SLOTGATE_BIND=0.0.0.0 \
     SLOTGATE_PORT=7777 \
     SLOTGATE_ADMIN_BIND=0.0.0.0 \

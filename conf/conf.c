@@ -15,7 +15,7 @@
 #define SLOTGATE_VERSION "0.1.0"
 #endif
 
-enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES, T_USERS, T_READ, T_FORMAT, T_OBL };
+enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES, T_USERS, T_READ, T_FORMAT, T_OBL, T_YESNO };
 
 struct setting {
     const char *name;
@@ -71,6 +71,12 @@ static const struct setting settings[] = {
     {"aclfile", T_STR, O(aclfile), 0, 0, 0,
      "a file of users in Redis's aclfile format (\"user alice on >secret ...\")"},
     {"acllog-max-len", T_INT, O(acllog_max_len), 0, 1000000, 0, "ACL LOG entries kept (default 128)"},
+    {"protected-mode", T_YESNO, O(protected_mode), 0, 0, 0,
+     "yes (default): listening beyond loopback with no password and no users, clients from other addresses than "
+     "127.0.0.1 and ::1 get -DENIED, as Redis's protected mode"},
+    {"admin-protected-mode", T_YESNO, O(admin_protected_mode), 0, 0, 0,
+     "yes (default): the admin endpoint listening beyond loopback with no admin-token answers only /healthz and "
+     "/readyz to other addresses than 127.0.0.1 and ::1"},
     {"allow-commands", T_NAMES, O(allow_commands), 0, 0, 0,
      "refused-by-default commands to allow, e.g. config|set,flushall"},
     {"admin-bind", T_STR, O(admin_bind), 0, 0, 0, "address of the HTTP admin endpoint (default 127.0.0.1)"},
@@ -123,6 +129,8 @@ void conf_defaults(struct conf *c) {
     c->backend_connections = 1;
     c->tracking_table_max_keys = 1000000;
     c->acllog_max_len = 128;
+    c->protected_mode = 1;
+    c->admin_protected_mode = 1;
     c->connect_timeout_ms = 1000;
     c->command_timeout_ms = 5000;
     c->refresh_interval_ms = 2000;
@@ -283,6 +291,10 @@ int conf_set(struct conf *c, const char *name, const char *value, char *err, siz
             if (!strcasecmp(value, formats[i])) return c->log_format = i, 0;
         return snprintf(err, errlen, "%s: '%s' is not one of text, json", name, value), -1;
     case T_OBL: return set_obl(c, value, err, errlen);
+    case T_YESNO:
+        if (!strcasecmp(value, "yes")) return *(int *)((char *)c + s->off) = 1, 0;
+        if (!strcasecmp(value, "no")) return *(int *)((char *)c + s->off) = 0, 0;
+        return snprintf(err, errlen, "%s: '%s' is not one of yes, no", name, value), -1;
     }
     return -1;
 }
@@ -332,6 +344,7 @@ static int json_to_string(const struct setting *s, json_t *v, char *buf, size_t 
         if (n >= len) return snprintf(err, errlen, "%s: too long", s->name), -1;
         return 0;
     }
+    if (json_is_boolean(v) && s->type == T_YESNO) return snprintf(buf, len, "%s", json_is_true(v) ? "yes" : "no"), 0;
     if (json_is_string(v) && s->type != T_INT) return snprintf(buf, len, "%s", json_string_value(v)), 0;
     if (json_is_integer(v) && (s->type == T_INT || s->type == T_BYTES))
         return snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v)), 0;
@@ -510,6 +523,7 @@ static json_t *setting_json(const struct conf *c, const struct setting *s) {
     case T_LEVEL: return json_string(log_level_name(c->log_level));
     case T_READ: return json_string(policies[c->read_policy >= 0 && c->read_policy < 3 ? c->read_policy : 0]);
     case T_FORMAT: return json_string(formats[c->log_format ? 1 : 0]);
+    case T_YESNO: return json_string(*(const int *)field ? "yes" : "no");
     case T_OBL:
         return json_sprintf("normal %lld %lld %lld pubsub %lld %lld %lld", c->obl[0].hard, c->obl[0].soft,
                             c->obl[0].soft_seconds, c->obl[1].hard, c->obl[1].soft, c->obl[1].soft_seconds);
@@ -561,6 +575,10 @@ int conf_is_live(const char *name) {
 }
 
 /* Every scalar setting SIGHUP may change, copied from src. Strings and lists stay as they are. */
+int conf_is_loopback(const char *addr) {
+    return addr && (!strncmp(addr, "127.", 4) || !strcmp(addr, "::1") || !strcasecmp(addr, "localhost"));
+}
+
 void conf_copy_live(struct conf *dst, const struct conf *src) {
     for (size_t i = 0; i < NSETTINGS; i++) {
         const struct setting *s = &settings[i];

@@ -47,6 +47,7 @@ struct conf {
     char *users[CONF_MAX_SEEDS]; /* ACL rule strings ("alice on >secret ~app:*"), or "name:password" */
     char *aclfile;               /* users in Redis's aclfile format */
     int acllog_max_len;
+    int protected_mode, admin_protected_mode; /* yes/no */
     int nusers;
     char *allow_commands[CONF_MAX_SEEDS]; /* refused-by-default commands allowed by name ("config|set") */
     int nallow_commands;
@@ -78,6 +79,8 @@ struct json_t *conf_to_json(const struct conf *c);
 int conf_is_live(const char *name);
 /* Copies the settings SIGHUP may change from src into dst (scalars only). */
 void conf_copy_live(struct conf *dst, const struct conf *src);
+/* Whether an address slotgate listens on is the loopback interface only (127.x.x.x, ::1, localhost). */
+int conf_is_loopback(const char *addr);
 /* SIGHUP: reports every setting that differs between cur and next (values as JSON text, secrets
  * redacted; live says whether it takes effect), then applies the live ones to cur. Returns how many
  * live settings changed. */

@@ -26,6 +26,7 @@ struct admin {
     struct MHD_Daemon *d;
     struct admin_view v;
     char *token;
+    int protect; /* admin-protected-mode: beyond loopback with no token, only local clients see past /readyz */
     pthread_mutex_t conf_lock;
     json_t *config; /* what /config shows */
 };
@@ -332,6 +333,21 @@ static int authorized(struct admin *a, struct MHD_Connection *c) {
     return diff == 0;
 }
 
+/* From 127.0.0.1 or ::1 (or an IPv4-mapped 127.0.0.1), as Redis's protected mode counts local. */
+static int local_peer(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr) return 0;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        return IN6_IS_ADDR_LOOPBACK(a6) || (memcmp(a6->s6_addr, mapped, 12) == 0 && a6->s6_addr[12] == 127 &&
+                                            a6->s6_addr[13] == 0 && a6->s6_addr[14] == 0 && a6->s6_addr[15] == 1);
+    }
+    return 0;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **state) {
     (void)version;
@@ -352,6 +368,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             c, MHD_HTTP_OK,
             json_pack("{s:s, s:f}", "status", "ok", "uptime_seconds", status_wall_now() - a->v.status->started));
     if (strcmp(url, "/readyz") == 0) return get_ready(a, c);
+    if (a->protect && !local_peer(c))
+        return send_error(c, MHD_HTTP_FORBIDDEN,
+                          "protected mode: the admin endpoint listens beyond loopback with no admin-token, so it "
+                          "answers other addresses than 127.0.0.1 and ::1 only on /healthz and /readyz (set "
+                          "admin-token, or admin-protected-mode no)",
+                          url);
     if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0) /* the page asks for data with the token */
         return send_body(c, MHD_HTTP_OK, "text/html; charset=utf-8", dashboard, sizeof(dashboard));
     if (!authorized(a, c)) return send_error(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is required", url);
@@ -394,6 +416,13 @@ struct admin *admin_start(const struct conf *c, const struct admin_view *view, c
     }
     a->v = *view;
     a->token = c->admin_token && *c->admin_token ? strdup(c->admin_token) : NULL;
+    a->protect = c->admin_protected_mode && !a->token && !conf_is_loopback(c->admin_bind);
+    if (a->protect)
+        log_notice("admin endpoint: protected mode (listening on %s with no admin-token): only /healthz and /readyz "
+                   "for clients other than 127.0.0.1 and ::1",
+                   c->admin_bind);
+    else if (!a->token && !conf_is_loopback(c->admin_bind))
+        log_warning("admin-protected-mode no: the admin endpoint on %s answers anyone with no token", c->admin_bind);
     pthread_mutex_init(&a->conf_lock, NULL);
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (res->ai_family == AF_INET6) flags |= MHD_USE_IPv6;

@@ -26,6 +26,7 @@ struct app {
     struct conf conf;
     struct cmdtable *cmds;
     struct users *users; /* who clients may be, and their ACL rules (users.h) */
+    int protected_mode;  /* atomic, read by the workers: see protection() */
     struct acllog acllog;
     struct worker *workers;
     int nworkers;
@@ -99,6 +100,23 @@ static void on_signal(struct ev_loop *loop, ev_signal *s, int revents) {
     ev_timer_start(loop, &a->drain_poll);
 }
 
+/* protected-mode, as Redis's: listening beyond loopback while the default user has no password and no
+ * other user is defined, only clients from 127.0.0.1 and ::1 are served. Said at start and on SIGHUP. */
+static void protection(struct app *a) {
+    struct acl_user *def = users_find(a->users, "default", 7);
+    int open = !conf_is_loopback(a->conf.bind) && a->users->n == 1 && def && def->nopass;
+    int on = open && a->conf.protected_mode;
+    if (on)
+        log_notice("protected mode: listening on %s with no password and no users, only clients from 127.0.0.1 "
+                   "and ::1 are served (set requirepass or users, or protected-mode no)",
+                   a->conf.bind);
+    else if (open)
+        log_warning("protected-mode no: listening on %s with no password and no users, anyone who can reach it may "
+                    "use the cluster",
+                    a->conf.bind);
+    __atomic_store_n(&a->protected_mode, on, __ATOMIC_RELAXED);
+}
+
 static void report_change(void *ctx, const char *name, const char *from, const char *to, int live) {
     (void)ctx;
     if (!strcmp(name, "users") || !strcmp(name, "requirepass") || !strcmp(name, "aclfile")) return; /* above */
@@ -142,6 +160,7 @@ static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents) {
         int n = a->conf.nusers;
         a->conf.nusers = next.nusers, next.nusers = n;
         log_notice("SIGHUP: users and ACL rules reloaded (%d users)", users->n);
+        protection(a);
     }
     int changed = conf_reload_diff(&a->conf, &next, report_change, a);
     conf_free(&next);
@@ -257,6 +276,7 @@ int main(int argc, char **argv) {
         a.workers[i].shared.run_id = a.run_id;
         a.workers[i].shared.mem_peak = &a.mem_peak;
         a.workers[i].shared.acllog = &a.acllog;
+        a.workers[i].shared.protected_mode = &a.protected_mode;
         a.workers[i].shared.nworkers = a.conf.threads;
         a.workers[i].shared.status = a.status;
         a.nworkers++;
@@ -290,6 +310,7 @@ int main(int argc, char **argv) {
     a.prober = prober_new(loop, &a.conf, a.refresher);
     if (a.prober) prober_set_status(a.prober, a.status);
     refresher_start(a.refresher);
+    protection(&a);
     log_notice("slotgate %s ready to accept connections on %s:%d (%d worker threads, seeds: %s%s)", SLOTGATE_VERSION,
                a.conf.bind, a.conf.port, a.nworkers, a.conf.seeds[0], a.conf.nseeds > 1 ? ", ..." : "");
     if (a.admin) log_notice("admin endpoint on http://%s:%d/", a.conf.admin_bind, a.conf.admin_port);

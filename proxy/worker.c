@@ -535,6 +535,27 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents) {
             port = ntohs(s6->sin6_port);
         }
         snprintf(addr, sizeof(addr), "%s:%d", host, port);
+        if (w->shared.protected_mode && __atomic_load_n(w->shared.protected_mode, __ATOMIC_RELAXED) &&
+            strcmp(host, "127.0.0.1") != 0 && strcmp(host, "::1") != 0) {
+            /* Redis's protected mode, and its words (slotgate's setting is protected-mode, not CONFIG SET) */
+            static const char msg[] =
+                "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set "
+                "for the default user. In this mode connections are only accepted from the loopback interface. If "
+                "you want to connect from external computers to Redis you may adopt one of the following solutions: "
+                "1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback "
+                "interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis "
+                "is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change "
+                "permanent. 2) Alternatively you can just disable the protected mode by editing the Redis "
+                "configuration file, and setting the protected mode option to 'no', and then restarting the server. "
+                "3) If you started the server manually just for testing, restart it with the '--protected-mode no' "
+                "option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one "
+                "of the above things in order for the server to start accepting connections from the outside.\r\n";
+            ssize_t wr = write(fd, msg, sizeof(msg) - 1);
+            (void)wr;
+            close(fd);
+            STAT_INC(w, rejected);
+            continue;
+        }
         if (shared_counter_add(w->shared.total_clients, 1) > w->conf->maxclients) {
             static const char msg[] = "-ERR max number of clients reached\r\n";
             ssize_t wr = write(fd, msg, sizeof(msg) - 1);

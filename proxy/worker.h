@@ -38,7 +38,8 @@
     X(tryagain)                                                                                                        \
     X(clusterdown)                                                                                                     \
     X(timeouts)                                                                                                        \
-    X(connections) X(rejected) X(auth_failures) X(idle_closed) X(output_closed) X(latency_us) X(live_reqs) X(blocked)  \
+    X(connections)                                                                                                     \
+    X(rejected) X(auth_failures) X(idle_closed) X(output_closed) X(latency_us) X(live_reqs) X(blocked)                 \
         X(blocked_timeout) X(net_in) X(net_out) X(reads) X(writes) X(inst_ops) X(inst_in) X(inst_out) X(invalidations) \
             X(acl_denied_cmd) X(acl_denied_key) X(acl_denied_channel) X(trk_clients) X(trk_keys) X(trk_items)          \
                 X(trk_prefixes) X(trk_bytes)
@@ -71,6 +72,7 @@ struct worker_shared {
     long long *mem_peak;                  /* atomic: the most heap INFO has seen in use */
     long long mem_startup;                /* heap in use when the workers started */
     struct acllog *acllog;                /* ACL LOG: every worker's denials (users.h) */
+    int *protected_mode;                  /* atomic: refuse clients not from 127.0.0.1 or ::1 (main.c) */
     void (*want_refresh)(void *ctx, const char *why);
     void *refresh_ctx;
 };
