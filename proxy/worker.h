@@ -39,10 +39,30 @@
     X(clusterdown)                                                                                                     \
     X(timeouts)                                                                                                        \
     X(connections)                                                                                                     \
-    X(rejected) X(auth_failures) X(idle_closed) X(output_closed) X(latency_us) X(live_reqs) X(blocked)                 \
-        X(blocked_timeout) X(net_in) X(net_out) X(reads) X(writes) X(inst_ops) X(inst_in) X(inst_out) X(invalidations) \
-            X(acl_denied_cmd) X(acl_denied_key) X(acl_denied_channel) X(trk_clients) X(trk_keys) X(trk_items)          \
-                X(trk_prefixes) X(trk_bytes)
+    X(rejected)                                                                                                        \
+    X(auth_failures)                                                                                                   \
+    X(idle_closed)                                                                                                     \
+    X(output_closed)                                                                                                   \
+    X(latency_us)                                                                                                      \
+    X(live_reqs)                                                                                                       \
+    X(blocked)                                                                                                         \
+    X(blocked_timeout)                                                                                                 \
+    X(net_in)                                                                                                          \
+    X(net_out)                                                                                                         \
+    X(reads)                                                                                                           \
+    X(writes)                                                                                                          \
+    X(inst_ops)                                                                                                        \
+    X(inst_in)                                                                                                         \
+    X(inst_out)                                                                                                        \
+    X(invalidations)                                                                                                   \
+    X(acl_denied_cmd)                                                                                                  \
+    X(acl_denied_key)                                                                                                  \
+    X(acl_denied_channel)                                                                                              \
+    X(trk_clients)                                                                                                     \
+    X(trk_keys)                                                                                                        \
+    X(trk_items)                                                                                                       \
+    X(trk_prefixes)                                                                                                    \
+    X(trk_bytes)
 /* replies and error replies by command family; request in to reply out, by hist.h bucket */
 #define WORKER_STAT_ARRAYS(X) X(calls, FAM_COUNT) X(failed, FAM_COUNT) X(latency, HIST_BUCKETS)
 
