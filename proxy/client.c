@@ -319,6 +319,11 @@ static void mark_special(struct client *c, struct req *r, const struct plan *pla
     }
 }
 
+void client_acl_info(const struct client *c, char *buf, size_t len) {
+    snprintf(buf, len, "id=%llu addr=%s laddr=%s name=%s user=%s", (unsigned long long)c->id, c->addr, c->laddr,
+             c->name ? c->name : "", c->acl->name);
+}
+
 /* ACL rules (router/acl.h): may the client's user run this planned command with its keys and channels?
  * When not: Redis's -NOPERM text, counted, in ACL LOG, and in MULTI the transaction aborts at EXEC. */
 static int acl_refused(struct client *c, struct req *r, const struct plan *p, const char *cmd) {
@@ -360,8 +365,7 @@ static int acl_refused(struct client *c, struct req *r, const struct plan *p, co
         if (rc == ACL_DENIED_KEY) obj = keys[pos].p, olen = keys[pos].len;
         if (rc == ACL_DENIED_CHANNEL) obj = chans[pos].p, olen = chans[pos].len;
         char info[512];
-        snprintf(info, sizeof(info), "id=%llu addr=%s laddr=%s name=%s user=%s", (unsigned long long)c->id, c->addr,
-                 c->laddr, c->name ? c->name : "", c->acl->name);
+        client_acl_info(c, info, sizeof(info));
         acllog_add(w->shared.acllog, w->conf->acllog_max_len,
                    rc == ACL_DENIED_CMD   ? ACLLOG_CMD
                    : rc == ACL_DENIED_KEY ? ACLLOG_KEY

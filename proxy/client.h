@@ -67,6 +67,8 @@ enum { REPLY_OFF = 1, REPLY_SKIP_NEXT }; /* client.reply_mode */
 void client_accept(struct worker *w, int fd, const char *addr);
 void client_enqueue(struct client *c, struct req *r); /* the client's next reply will be r's */
 void client_flush(struct client *c);
+/* ACL LOG's client-info: "id=... addr=... laddr=... name=... user=...". */
+void client_acl_info(const struct client *c, char *buf, size_t len);
 /* A push for the client (a pub/sub message, an invalidation): written after the replies to the requests it
  * has sent so far, before those of the requests it sends after. -1 when out of memory. */
 int client_push(struct client *c, const char *p, size_t len);

@@ -93,8 +93,7 @@ static int check_auth(struct client *c, const char *user, size_t ulen, const cha
                    (int)(nlen > 64 ? 64 : nlen), name);
         STAT_INC(w, auth_failures);
         char info[512];
-        snprintf(info, sizeof(info), "id=%llu addr=%s laddr=%s name=%s user=%s", (unsigned long long)c->id, c->addr,
-                 c->laddr, c->name ? c->name : "", c->acl->name);
+        client_acl_info(c, info, sizeof(info));
         acllog_add(w->shared.acllog, w->conf->acllog_max_len, ACLLOG_AUTH, c->txn_state.in_multi, "AUTH", 4, name, nlen,
                    info, ev_time());
         req_reply_error(c->w, r, "WRONGPASS invalid username-password pair or user is disabled.");

@@ -95,6 +95,13 @@ static void clients_remove(struct worker *w, struct client *c) {
 
 /* --- delivering invalidations --- */
 
+/* This worker's connected client with that ID (a redirection's target), or NULL. */
+static struct client *live_client(struct worker *w, uint64_t id) {
+    for (struct client *o = w->clients; o; o = o->next)
+        if (o->id == id && !o->is_closed) return o;
+    return NULL;
+}
+
 /* keys: "*N\r\n" and N bulk strings, or NULL for a null invalidation (drop everything). */
 static void send_to(struct worker *w, struct client *to, int redirected, const char *keys, size_t klen) {
     struct sbuf b = {0};
@@ -135,9 +142,7 @@ static void redirect_broken(struct client *c);
 static void deliver(struct worker *w, struct client *c, const char *keys, size_t klen) {
     if (!c->trk->redirect) return send_to(w, c, 0, keys, klen);
     if ((int)(c->trk->redirect & 255) != w->id) return post_mail(w, c->trk->redirect, c->id, keys, klen, 0);
-    struct client *to = NULL;
-    for (struct client *o = w->clients; o && !to; o = o->next)
-        if (o->id == c->trk->redirect && !o->is_closed) to = o;
+    struct client *to = live_client(w, c->trk->redirect);
     if (to) return send_to(w, to, 1, keys, klen);
     redirect_broken(c);
 }
@@ -168,9 +173,7 @@ static void on_mail(struct ev_loop *loop, ev_async *a, int revents) {
     }
     while ((m = fifo)) {
         fifo = m->next;
-        struct client *to = NULL;
-        for (struct client *o = w->clients; o && !to; o = o->next)
-            if (o->id == m->to && !o->is_closed) to = o;
+        struct client *to = live_client(w, m->to);
         if (m->broken) {
             /* back from the worker of a redirection that is gone: to the tracking client, if it still is */
             if (to && to->trk) redirect_broken(to);
@@ -451,11 +454,7 @@ static int overlaps(const char *a, size_t al, const char *b, size_t bl) {
 
 static int redirect_exists(struct worker *w, uint64_t id) {
     int idx = (int)(id & 255);
-    if (idx == w->id) {
-        for (struct client *o = w->clients; o; o = o->next)
-            if (o->id == id && !o->is_closed) return 1;
-        return 0;
-    }
+    if (idx == w->id) return live_client(w, id) != NULL;
     /* another worker's client: the IDs it has given out (its client list is its own thread's) */
     if (idx >= w->shared.nworkers) return 0;
     uint64_t issued = __atomic_load_n(&w->shared.all[idx].next_client_id, __ATOMIC_RELAXED);
