@@ -43,13 +43,7 @@ static void setup(void) {
     char args[300];
     snprintf(args, sizeof(args), "--threads 2 --config %s", conf_path);
     slotgate_start(&sg, SG_PORT, args, "", 1);
-    char port[16], log[200];
-    snprintf(port, sizeof(port), "%d", ORACLE_PORT);
-    snprintf(log, sizeof(log), "%s/oracle-acl.log", cl.dir);
-    char *argv[] = {"redis-server", "--port", port,    "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no",     "--dir", cl.dir,   NULL};
-    oracle = spawn(argv, log);
-    for (int i = 0; i < 100 && !port_in_use(ORACLE_PORT); i++) sleep_ms(50);
+    oracle = oracle_start(ORACLE_PORT, cl.dir, "oracle-acl");
     redisContext *o = connect_port(ORACLE_PORT);
     char *rules = strdup("ACL SETUSER alice reset " ALICE), *argv2[64];
     size_t lens[64];
@@ -63,11 +57,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    if (oracle > 0) {
-        kill(oracle, SIGKILL);
-        waitpid(oracle, NULL, 0);
-        untrack_pid(oracle);
-    }
+    oracle_stop(oracle);
     fixture_down(&cl, &sg);
 }
 

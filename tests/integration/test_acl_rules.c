@@ -25,22 +25,10 @@ static char dir[128];
 static void setup(void) {
     snprintf(dir, sizeof(dir), "/tmp/slotgate-acl-rules.%d", (int)getpid());
     mkdir(dir, 0700);
-    char port[16], log[200];
-    snprintf(port, sizeof(port), "%d", ORACLE_PORT);
-    snprintf(log, sizeof(log), "%s/oracle.log", dir);
-    char *argv[] = {"redis-server", "--port", port,    "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no",     "--dir", dir,      NULL};
-    oracle = spawn(argv, log);
-    for (int i = 0; i < 100 && !port_in_use(ORACLE_PORT); i++) sleep_ms(50);
+    oracle = oracle_start(ORACLE_PORT, dir, "oracle");
 }
 
-static void teardown(void) {
-    if (oracle > 0) {
-        kill(oracle, SIGKILL);
-        waitpid(oracle, NULL, 0);
-        untrack_pid(oracle);
-    }
-}
+static void teardown(void) { oracle_stop(oracle); }
 
 struct acl_case {
     const char *rules;

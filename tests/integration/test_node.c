@@ -25,22 +25,11 @@ static pid_t oracle;
 
 static void suite_setup(void) {
     fixture_up(&cl, &sg, BASE, 3, 0, SG_PORT, "--threads 2 --probe-interval-ms 200");
-    char port[16], dir[128], log[200];
-    snprintf(port, sizeof(port), "%d", ORACLE_PORT);
-    snprintf(dir, sizeof(dir), "%s", cl.dir);
-    char *argv[] = {"redis-server", "--port", port,    "--bind", "127.0.0.1",    "--save",          "",
-                    "--appendonly", "no",     "--dir", dir,      "--dbfilename", "oracle-node.rdb", NULL};
-    snprintf(log, sizeof(log), "%s/oracle-node.log", cl.dir);
-    oracle = spawn(argv, log);
-    for (int i = 0; i < 100 && !port_in_use(ORACLE_PORT); i++) sleep_ms(50);
+    oracle = oracle_start(ORACLE_PORT, cl.dir, "oracle-node");
 }
 
 static void suite_teardown(void) {
-    if (oracle > 0) {
-        kill(oracle, SIGKILL);
-        waitpid(oracle, NULL, 0);
-        untrack_pid(oracle);
-    }
+    oracle_stop(oracle);
     fixture_down(&cl, &sg);
 }
 

@@ -42,23 +42,12 @@ static int version_known(void) {
 
 static void suite_setup(void) {
     fixture_up(&cl, &sg, BASE, 3, 1, SG_PORT, "--threads 2 --probe-interval-ms 200 --tracking-table-max-keys 2000");
-    char port[16], dir[128], log[200];
-    snprintf(port, sizeof(port), "%d", ORACLE_PORT);
-    snprintf(dir, sizeof(dir), "%s", cl.dir);
-    char *argv[] = {"redis-server", "--port", port,    "--bind", "127.0.0.1",    "--save",      "",
-                    "--appendonly", "no",     "--dir", dir,      "--dbfilename", "oracle3.rdb", NULL};
-    snprintf(log, sizeof(log), "%s/oracle3.log", cl.dir);
-    oracle = spawn(argv, log);
-    for (int i = 0; i < 100 && !port_in_use(ORACLE_PORT); i++) sleep_ms(50);
+    oracle = oracle_start(ORACLE_PORT, cl.dir, "oracle3");
     for (int i = 0; i < 100 && !version_known(); i++) sleep_ms(50);
 }
 
 static void suite_teardown(void) {
-    if (oracle > 0) {
-        kill(oracle, SIGKILL);
-        waitpid(oracle, NULL, 0);
-        untrack_pid(oracle);
-    }
+    oracle_stop(oracle);
     fixture_down(&cl, &sg);
 }
 

@@ -636,3 +636,22 @@ int slotgate_log_has(const struct slotgate *sg, const char *text) {
     if (f) fclose(f);
     return found;
 }
+
+pid_t oracle_start(int port, const char *dir, const char *name) {
+    char p[16], rdb[128], log[256];
+    snprintf(p, sizeof(p), "%d", port);
+    snprintf(rdb, sizeof(rdb), "%s.rdb", name);
+    snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+    char *argv[] = {"redis-server", "--port", p,       "--bind",    "127.0.0.1",    "--save", "",
+                    "--appendonly", "no",     "--dir", (char *)dir, "--dbfilename", rdb,      NULL};
+    pid_t pid = spawn(argv, log);
+    for (int i = 0; i < 100 && !port_in_use(port); i++) sleep_ms(50);
+    return pid;
+}
+
+void oracle_stop(pid_t pid) {
+    if (pid <= 0) return;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    untrack_pid(pid);
+}

@@ -79,6 +79,10 @@ long long info_int(redisContext *c, const char *section, const char *field);
 /* 1 when INFO section's text contains text. */
 int info_has(redisContext *c, const char *section, const char *text);
 pid_t spawn(char *const argv[], const char *log_path);
+/* A plain redis-server on port, its files in dir named by name: the oracle a test compares slotgate
+ * with (what a client of one server sees). oracle_stop kills it. */
+pid_t oracle_start(int port, const char *dir, const char *name);
+void oracle_stop(pid_t pid);
 /* One cluster-enabled redis-server on port, its files in dir (not yet part of any cluster). */
 pid_t node_spawn(const char *dir, int port);
 /* The same on port, but with the nodes.conf and dump of the node that was on files_port: that node,
