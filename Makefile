@@ -21,7 +21,7 @@ LDOPT   :=
 endif
 
 CFLAGS  += $(BASE) $(OPT) -I$(BUILD)/gen
-LIBS     = -lev $(shell pkg-config --libs hiredis jansson libmicrohttpd libcrypto) -lpthread -lm
+LIBS     = -lev $(shell pkg-config --libs hiredis jansson libmicrohttpd libssl libcrypto) -lpthread -lm
 CHECK    = $(shell pkg-config --libs check)
 
 # The layers, bottom up (docs/architecture.md; scripts/check-layers enforces the includes):

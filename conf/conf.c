@@ -15,7 +15,7 @@
 #define SLOTGATE_VERSION "0.1.0"
 #endif
 
-enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES, T_USERS, T_READ, T_FORMAT, T_OBL, T_YESNO };
+enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES, T_USERS, T_READ, T_FORMAT, T_OBL, T_YESNO, T_TLSAUTH };
 
 struct setting {
     const char *name;
@@ -30,7 +30,7 @@ struct setting {
 static const struct setting settings[] = {
     {"seeds", T_SEEDS, O(seeds), 0, 0, 0, "cluster nodes to learn the slot map from (host:port, comma separated)"},
     {"bind", T_STR, O(bind), 0, 0, 0, "address to accept clients on (default 127.0.0.1)"},
-    {"port", T_INT, O(port), 1, 65535, 0, "port to accept clients on (default 7777)"},
+    {"port", T_INT, O(port), 0, 65535, 0, "port to accept clients on, 0 for none (tls-port only) (default 7777)"},
     {"threads", T_INT, O(threads), 1, 256, 0, "worker threads (default: number of cores)"},
     {"backend-connections", T_INT, O(backend_connections), 1, 64, 0, "connections per node per worker (default 1)"},
     {"connect-timeout-ms", T_INT, O(connect_timeout_ms), 10, 600000, 0, "backend connect timeout (default 1000)"},
@@ -91,6 +91,35 @@ static const struct setting settings[] = {
     {"tracking-table-max-keys", T_INT, O(tracking_table_max_keys), 0, 2147483647, 0,
      "keys remembered for client-side caching per worker; past it the oldest are invalidated (default "
      "1000000, 0: no limit)"},
+    {"tls-port", T_INT, O(tls_port), 0, 65535, 0, "port to accept TLS clients on, 0 for none (default 0)"},
+    {"tls-cert-file", T_STR, O(tls_cert_file), 0, 0, 0, "certificate (PEM, chain) slotgate shows TLS clients"},
+    {"tls-key-file", T_STR, O(tls_key_file), 0, 0, 0, "private key of tls-cert-file (PEM)"},
+    {"tls-key-file-pass", T_STR, O(tls_key_file_pass), 0, 0, 1, "passphrase of tls-key-file, if it is encrypted"},
+    {"tls-client-cert-file", T_STR, O(tls_client_cert_file), 0, 0, 0,
+     "certificate slotgate shows the nodes with tls-cluster (default: tls-cert-file)"},
+    {"tls-client-key-file", T_STR, O(tls_client_key_file), 0, 0, 0, "private key of tls-client-cert-file"},
+    {"tls-client-key-file-pass", T_STR, O(tls_client_key_file_pass), 0, 0, 1, "passphrase of tls-client-key-file"},
+    {"tls-ca-cert-file", T_STR, O(tls_ca_cert_file), 0, 0, 0,
+     "CA certificates (PEM) that client certificates and the nodes' certificates are checked against"},
+    {"tls-ca-cert-dir", T_STR, O(tls_ca_cert_dir), 0, 0, 0, "a directory of CA certificates (c_rehash form)"},
+    {"tls-auth-clients", T_TLSAUTH, O(tls_auth_clients), 0, 0, 0,
+     "TLS clients must show a certificate the CA signed: yes, optional or no (default yes)"},
+    {"tls-protocols", T_STR, O(tls_protocols), 0, 0, 0, "TLS versions allowed (default \"TLSv1.2 TLSv1.3\")"},
+    {"tls-ciphers", T_STR, O(tls_ciphers), 0, 0, 0, "ciphers for TLSv1.2 and below (OpenSSL's cipher list form)"},
+    {"tls-ciphersuites", T_STR, O(tls_ciphersuites), 0, 0, 0, "cipher suites for TLSv1.3"},
+    {"tls-prefer-server-ciphers", T_YESNO, O(tls_prefer_server_ciphers), 0, 0, 0,
+     "slotgate's cipher order wins over the client's (default no)"},
+    {"tls-session-caching", T_YESNO, O(tls_session_caching), 0, 0, 0, "TLS clients may resume sessions (default yes)"},
+    {"tls-session-cache-size", T_INT, O(tls_session_cache_size), 1, 100000000, 0,
+     "TLS sessions remembered (default 20480)"},
+    {"tls-session-cache-timeout", T_INT, O(tls_session_cache_timeout), 1, 31536000, 0,
+     "seconds a TLS session may be resumed (default 300)"},
+    {"tls-cluster", T_YESNO, O(tls_cluster), 0, 0, 0,
+     "every connection to the nodes uses TLS, their certificates checked against the CA (default no)"},
+    {"tls-handshake-timeout-ms", T_INT, O(tls_handshake_timeout_ms), 100, 600000, 0,
+     "a TLS client that has not finished its handshake in this long is closed (default 10000)"},
+    {"admin-tls-cert-file", T_STR, O(admin_tls_cert_file), 0, 0, 0, "certificate: the admin endpoint serves HTTPS"},
+    {"admin-tls-key-file", T_STR, O(admin_tls_key_file), 0, 0, 0, "private key of admin-tls-cert-file"},
 };
 /* Settings a SIGHUP may change in a running slotgate; the others need a restart. */
 static const char *const live_settings[] = {"log-level",
@@ -112,13 +141,15 @@ static const char *const live_settings[] = {"log-level",
                                             "drain-timeout-ms",
                                             "client-output-buffer-limit",
                                             "timeout",
-                                            "tracking-table-max-keys"};
+                                            "tracking-table-max-keys",
+                                            "tls-handshake-timeout-ms"};
 #undef O
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
 static int set_obl(struct conf *c, const char *value, char *err, size_t errlen);
 static const char *policies[] = {"master", "prefer-replica", "replica-only"};
 static const char *formats[] = {"text", "json"};
+static const char *tls_auth[] = {"no", "yes", "optional"};
 
 void conf_defaults(struct conf *c) {
     memset(c, 0, sizeof(*c));
@@ -148,6 +179,11 @@ void conf_defaults(struct conf *c) {
     c->admin_bind = strdup("127.0.0.1");
     c->admin_port = 7778;
     c->drain_timeout_ms = 10000;
+    c->tls_auth_clients = 1;
+    c->tls_session_caching = 1;
+    c->tls_session_cache_size = 20480;
+    c->tls_session_cache_timeout = 300;
+    c->tls_handshake_timeout_ms = 10000;
 }
 
 static const struct setting *find_setting(const char *name) {
@@ -295,6 +331,10 @@ int conf_set(struct conf *c, const char *name, const char *value, char *err, siz
         if (!strcasecmp(value, "yes")) return *(int *)((char *)c + s->off) = 1, 0;
         if (!strcasecmp(value, "no")) return *(int *)((char *)c + s->off) = 0, 0;
         return snprintf(err, errlen, "%s: '%s' is not one of yes, no", name, value), -1;
+    case T_TLSAUTH:
+        for (int i = 0; i < 3; i++)
+            if (!strcasecmp(value, tls_auth[i])) return *(int *)((char *)c + s->off) = i, 0;
+        return snprintf(err, errlen, "%s: '%s' is not one of yes, optional, no", name, value), -1;
     }
     return -1;
 }
@@ -431,6 +471,27 @@ static int read_secret_file(struct conf *c, char *err, size_t errlen) {
 
 enum { OPT_HELP = 1000, OPT_VERSION, OPT_CHECK, OPT_CONFIG, OPT_SETTING };
 
+/* What Redis refuses at start about TLS, and what slotgate needs besides: something to listen on, a
+ * certificate for a TLS listener, a CA to check certificates against. */
+static int check_tls(const struct conf *c, char *err, size_t errlen) {
+    if (!c->port && !c->tls_port) return snprintf(err, errlen, "port: 0 with no tls-port: nothing to listen on"), -1;
+    if (c->tls_port && c->tls_port == c->port)
+        return snprintf(err, errlen, "tls-port: %d is also port", c->tls_port), -1;
+    if (c->tls_port && (!c->tls_cert_file || !c->tls_key_file))
+        return snprintf(err, errlen, "tls-port: needs tls-cert-file and tls-key-file"), -1;
+    int need_ca = c->tls_cluster || (c->tls_port && c->tls_auth_clients);
+    if (need_ca && !c->tls_ca_cert_file && !c->tls_ca_cert_dir)
+        return snprintf(err, errlen,
+                        "tls-ca-cert-file: either tls-ca-cert-file or tls-ca-cert-dir must be specified (%s)",
+                        c->tls_cluster ? "tls-cluster yes" : "tls-auth-clients is not no"),
+               -1;
+    if (!c->admin_tls_cert_file != !c->admin_tls_key_file)
+        return snprintf(err, errlen, "admin-tls-cert-file: needs admin-tls-key-file too (and the other way)"), -1;
+    if (!c->tls_client_cert_file != !c->tls_client_key_file)
+        return snprintf(err, errlen, "tls-client-cert-file: needs tls-client-key-file too (and the other way)"), -1;
+    return 0;
+}
+
 int conf_load(struct conf *c, int argc, char **argv, char **envp, char *err, size_t errlen) {
     struct option opts[NSETTINGS + 5];
     size_t n = 0;
@@ -494,23 +555,18 @@ int conf_load(struct conf *c, int argc, char **argv, char **envp, char *err, siz
         return CONF_EXIT_ERROR;
     }
     if (c->backend_password_file && read_secret_file(c, err, errlen) < 0) return CONF_EXIT_ERROR;
+    if (check_tls(c, err, errlen) < 0) return CONF_EXIT_ERROR;
     if (check_only) return printf("configuration %s is valid\n", file), CONF_EXIT_OK;
     return CONF_RUN;
 }
 
 void conf_free(struct conf *c) {
     for (int i = 0; i < c->nseeds; i++) free(c->seeds[i]);
-    free(c->bind);
-    free(c->backend_user);
-    free(c->backend_password);
-    free(c->requirepass);
-    free(c->aclfile);
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (settings[i].type == T_STR) free(*(char **)((char *)c + settings[i].off));
     for (int i = 0; i < c->nusers; i++) free(c->users[i]);
     for (int i = 0; i < c->nallow_commands; i++) free(c->allow_commands[i]);
     free(c->config_file);
-    free(c->admin_bind);
-    free(c->admin_token);
-    free(c->backend_password_file);
     memset(c, 0, sizeof(*c));
 }
 
@@ -524,6 +580,7 @@ static json_t *setting_json(const struct conf *c, const struct setting *s) {
     case T_READ: return json_string(policies[c->read_policy >= 0 && c->read_policy < 3 ? c->read_policy : 0]);
     case T_FORMAT: return json_string(formats[c->log_format ? 1 : 0]);
     case T_YESNO: return json_string(*(const int *)field ? "yes" : "no");
+    case T_TLSAUTH: return json_string(tls_auth[*(const int *)field % 3]);
     case T_OBL:
         return json_sprintf("normal %lld %lld %lld pubsub %lld %lld %lld", c->obl[0].hard, c->obl[0].soft,
                             c->obl[0].soft_seconds, c->obl[1].hard, c->obl[1].soft, c->obl[1].soft_seconds);

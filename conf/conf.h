@@ -58,6 +58,18 @@ struct conf {
     int drain_timeout_ms;
     int timeout; /* seconds a client may stay idle; 0: forever */
     char *config_file;
+    /* TLS (Redis's tls-* settings, same meaning): a listener for clients on tls_port, the cluster over
+     * TLS with tls_cluster. The certificate and key files are read again on SIGHUP and when they change. */
+    int tls_port; /* 0: none */
+    char *tls_cert_file, *tls_key_file, *tls_key_file_pass;
+    char *tls_client_cert_file, *tls_client_key_file, *tls_client_key_file_pass;
+    char *tls_ca_cert_file, *tls_ca_cert_dir;
+    int tls_auth_clients; /* TLS_AUTH_* of lib/tls.h: 0 no, 1 yes, 2 optional */
+    char *tls_protocols, *tls_ciphers, *tls_ciphersuites;
+    int tls_prefer_server_ciphers, tls_session_caching, tls_session_cache_size, tls_session_cache_timeout;
+    int tls_cluster;
+    int tls_handshake_timeout_ms;
+    char *admin_tls_cert_file, *admin_tls_key_file;
 };
 
 enum { CONF_OBL_NORMAL = 0, CONF_OBL_PUBSUB };

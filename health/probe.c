@@ -1,15 +1,13 @@
-/* See probe.h. One hiredis async context per node, reconnected on the next tick when it drops. */
+/* See probe.h. One control connection (ctl.h) per node, reconnected on the next tick when it drops. */
 #include "probe.h"
 
-#include <hiredis/adapters/libev.h>
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../lib/dns.h"
 #include "../lib/log.h"
+#include "ctl.h"
 #include "status.h"
 
 #define PROBE_INTERVAL 1.0
@@ -20,7 +18,7 @@ struct pnode {
     char host[SM_HOST_LEN];
     int port;
     char addr[SM_HOST_LEN + 8];
-    redisAsyncContext *ac;
+    struct ctl *ac;
     struct node_health health; /* nodestate.h */
     int in_flight, is_master;
     double sent;
@@ -85,28 +83,27 @@ static void probe_outcome(struct pnode *n, enum probe_outcome o, const char *why
 
 static void probe_failed(struct pnode *n, const char *why) { probe_outcome(n, PROBE_FAILED, why); }
 
-static void on_disconnect(const redisAsyncContext *ac, int status) {
+static void on_disconnect(struct ctl *ac, int ok) {
     struct pnode *n = ac->data;
-    (void)status;
+    (void)ok;
     if (n && n->ac == ac) {
         n->ac = NULL;
         n->in_flight = 0;
     }
 }
 
-static void on_connect(const redisAsyncContext *ac, int status) {
+static void on_connect(struct ctl *ac, int ok) {
     struct pnode *n = ac->data;
-    if (status != REDIS_OK && n && n->ac == ac) {
-        n->ac = NULL; /* hiredis frees it */
+    if (!ok && n && n->ac == ac) {
+        n->ac = NULL; /* freed after this call */
         n->in_flight = 0;
         dns_forget(n->host); /* a name may point at a new address now */
         probe_failed(n, ac->errstr);
     }
 }
 
-static void on_pong(redisAsyncContext *ac, void *reply, void *priv) {
+static void on_pong(struct ctl *ac, redisReply *r, void *priv) {
     struct pnode *n = priv;
-    redisReply *r = reply;
     if (!n || n->ac != ac) return;
     n->in_flight = 0;
     int busy = r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSY", 4) == 0;
@@ -136,9 +133,8 @@ static void info_string(const char *text, const char *name, char *out, size_t le
 
 /* INFO server, replication, keyspace and memory: version, role, replication offset, keys and memory. A role that
  * changes (promotion, demotion) is logged once and makes the refresher look at the slot map at once. */
-static void on_info(redisAsyncContext *ac, void *reply, void *priv) {
+static void on_info(struct ctl *ac, redisReply *r, void *priv) {
     struct pnode *n = priv;
-    redisReply *r = reply;
     if (!n || n->ac != ac || !r || r->type != REDIS_REPLY_STRING) return;
     const char *role = strstr(r->str, "role:");
     if (!role) return;
@@ -172,9 +168,8 @@ static void on_info(redisAsyncContext *ac, void *reply, void *priv) {
 }
 
 /* CLUSTER INFO of one master per interval: the cluster's own view, for /cluster. */
-static void on_cluster_info(redisAsyncContext *ac, void *reply, void *priv) {
+static void on_cluster_info(struct ctl *ac, redisReply *r, void *priv) {
     struct pnode *n = priv;
-    redisReply *r = reply;
     if (!n || n->ac != ac || !r || r->type != REDIS_REPLY_STRING || !n->p->status) return;
     struct cluster_status c = {.known = 1};
     snprintf(c.from, sizeof(c.from), "%s", n->addr);
@@ -211,9 +206,8 @@ static unsigned long long topology_digest(const char *text) {
     return h;
 }
 
-static void on_nodes(redisAsyncContext *ac, void *reply, void *priv) {
+static void on_nodes(struct ctl *ac, redisReply *r, void *priv) {
     struct pnode *n = priv;
-    redisReply *r = reply;
     if (!n || n->ac != ac || !r || r->type != REDIS_REPLY_STRING) return;
     struct prober *p = n->p;
     unsigned long long d = topology_digest(r->str);
@@ -229,9 +223,9 @@ static void probe(struct pnode *n, int ask_nodes) {
     if (n->in_flight) { /* the last probe is still unanswered */
         probe_failed(n, "probe timed out");
         if (n->ac) {
-            redisAsyncContext *ac = n->ac;
+            struct ctl *ac = n->ac;
             n->ac = NULL;
-            redisAsyncFree(ac);
+            ctl_free(ac);
         }
         n->in_flight = 0;
         return;
@@ -248,29 +242,26 @@ static void probe(struct pnode *n, int ask_nodes) {
             return;
         }
         dns_addr_string(&a.addr[n->health.failures % a.n], ip, sizeof(ip)); /* each address in turn while failing */
-        redisAsyncContext *ac = redisAsyncConnect(ip, n->port);
-        if (!ac || ac->err) {
-            probe_failed(n, ac ? ac->errstr : "out of memory");
-            if (ac) redisAsyncFree(ac);
+        char cerr[160];
+        struct ctl *ac = ctl_connect(p->loop, ip, n->port, p->conf->tls_cluster, n->host, on_connect, on_disconnect, n,
+                                     cerr, sizeof(cerr));
+        if (!ac) {
+            probe_failed(n, cerr);
             return;
         }
-        ac->data = n;
-        redisLibevAttach(p->loop, ac);
-        redisAsyncSetConnectCallback(ac, on_connect);
-        redisAsyncSetDisconnectCallback(ac, on_disconnect);
         if (p->conf->backend_password && p->conf->backend_user)
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", p->conf->backend_user, p->conf->backend_password);
+            ctl_command(ac, NULL, NULL, "AUTH %s %s", p->conf->backend_user, p->conf->backend_password);
         else if (p->conf->backend_password)
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s", p->conf->backend_password);
+            ctl_command(ac, NULL, NULL, "AUTH %s", p->conf->backend_password);
         n->ac = ac;
     }
     n->sent = ev_now(p->loop);
     n->in_flight = 1;
-    redisAsyncCommand(n->ac, on_pong, n, "PING");
-    redisAsyncCommand(n->ac, on_info, n, "INFO server replication keyspace memory");
+    ctl_command(n->ac, on_pong, n, "PING");
+    ctl_command(n->ac, on_info, n, "INFO server replication keyspace memory");
     if (ask_nodes) {
-        redisAsyncCommand(n->ac, on_nodes, n, "CLUSTER NODES");
-        redisAsyncCommand(n->ac, on_cluster_info, n, "CLUSTER INFO");
+        ctl_command(n->ac, on_nodes, n, "CLUSTER NODES");
+        ctl_command(n->ac, on_cluster_info, n, "CLUSTER INFO");
     }
 }
 
@@ -299,10 +290,10 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents) {
 
 static void pnode_free(struct pnode *n) {
     if (n->ac) {
-        redisAsyncContext *ac = n->ac;
+        struct ctl *ac = n->ac;
         n->ac = NULL;
         ac->data = NULL;
-        redisAsyncFree(ac);
+        ctl_free(ac);
     }
     free(n);
 }

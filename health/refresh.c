@@ -3,9 +3,6 @@
 
 #include "mapaccept.h"
 
-#include <hiredis/adapters/libev.h>
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +10,7 @@
 #include "../lib/dns.h"
 #include "../lib/log.h"
 #include "../router/command.h"
+#include "ctl.h"
 #include "status.h"
 
 #define MIN_INTERVAL   0.2 /* seconds between two refreshes, however many are asked for */
@@ -33,7 +31,7 @@ struct refresher {
     int wanted; /* atomic */
     int running, again, failures;
     double last_start;
-    redisAsyncContext *ac;
+    struct ctl *ac;
     char *cand[MAX_CANDIDATES];
     char is_seed[MAX_CANDIDATES]; /* a seed's name is resolved afresh (dns.h) */
     int ncand, idx;
@@ -47,16 +45,16 @@ struct refresher {
     long long first_epoch;
     double retry_delay; /* after a round in which no node answered: 0.2 s doubling to 5 s */
     char first_from[SM_HOST_LEN + 8];
-    /* Contexts that exist: let go with redisAsyncDisconnect(), one is freed by hiredis only once its
+    /* Connections that exist: let go with ctl_disconnect(), one is freed only once its
      * replies are in, which a loop stopped for shutdown never delivers: those are freed at the end. */
-    redisAsyncContext *live[16];
+    struct ctl *live[16];
     int *node_timeout_ms;
     struct status *status;
 };
 
 static void try_next(struct refresher *h);
 
-static void track(struct refresher *h, redisAsyncContext *ac, int add) {
+static void track(struct refresher *h, struct ctl *ac, int add) {
     for (int i = 0; i < 16; i++) {
         if (add ? h->live[i] == NULL : h->live[i] == ac) {
             h->live[i] = add ? ac : NULL;
@@ -167,9 +165,9 @@ static void finish(struct refresher *h, int ok) {
 }
 
 static void drop_ac(struct refresher *h) {
-    redisAsyncContext *ac = h->ac;
+    struct ctl *ac = h->ac;
     h->ac = NULL;
-    if (ac) redisAsyncDisconnect(ac);
+    if (ac) ctl_disconnect(ac);
 }
 
 static void attempt_failed(struct refresher *h, const char *why) {
@@ -182,7 +180,7 @@ static void attempt_failed(struct refresher *h, const char *why) {
     ev_timer_stop(h->loop, &h->attempt_timeout);
     h->idx++;
     ev_timer_set(&h->kick, 0, 0);
-    ev_timer_start(h->loop, &h->kick); /* next candidate outside hiredis's callback */
+    ev_timer_start(h->loop, &h->kick); /* next candidate outside the connection's callback */
 }
 
 static void log_change(struct refresher *h, const struct slotmap *m, const char *from) {
@@ -196,7 +194,7 @@ static void log_change(struct refresher *h, const struct slotmap *m, const char 
     }
 }
 
-static void on_command(redisAsyncContext *ac, void *reply, void *priv) {
+static void on_command(struct ctl *ac, redisReply *reply, void *priv) {
     struct refresher *h = priv;
     if (ac != h->ac || !reply) return;
     char err[256];
@@ -213,7 +211,7 @@ static void on_command(redisAsyncContext *ac, void *reply, void *priv) {
     /* the CONFIG GET sent with COMMAND finishes this attempt */
 }
 
-static void on_node_timeout(redisAsyncContext *ac, void *reply, void *priv) {
+static void on_node_timeout(struct ctl *ac, redisReply *reply, void *priv) {
     struct refresher *h = priv;
     redisReply *r = reply;
     if (ac != h->ac || !reply) return;
@@ -228,7 +226,7 @@ static void on_node_timeout(redisAsyncContext *ac, void *reply, void *priv) {
     finish(h, 1);
 }
 
-static void on_slots(redisAsyncContext *ac, void *reply, void *priv) {
+static void on_slots(struct ctl *ac, redisReply *reply, void *priv) {
     struct refresher *h = priv;
     if (ac != h->ac) return; /* an attempt we gave up on */
     char err[256];
@@ -245,7 +243,7 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *priv) {
 
 /* The node's epoch came with its map: mapaccept.c decides whether it becomes the current one (now, after
  * a second opinion, or not at all). */
-static void on_info(redisAsyncContext *ac, void *reply, void *priv) {
+static void on_info(struct ctl *ac, redisReply *reply, void *priv) {
     struct refresher *h = priv;
     redisReply *r = reply;
     if (ac != h->ac || !r || !h->answer) return;
@@ -277,29 +275,29 @@ static void on_info(redisAsyncContext *ac, void *reply, void *priv) {
         accept_map(h, keep, h->asked);
     }
     if (!h->have_cmds) {
-        redisAsyncCommand(ac, on_command, h, "COMMAND");
-        redisAsyncCommand(ac, on_node_timeout, h, "CONFIG GET cluster-node-timeout");
+        ctl_command(ac, on_command, h, "COMMAND");
+        ctl_command(ac, on_node_timeout, h, "CONFIG GET cluster-node-timeout");
         return;
     }
     drop_ac(h);
     finish(h, 1);
 }
 
-static void on_disconnect(const redisAsyncContext *ac, int status) {
+static void on_disconnect(struct ctl *ac, int ok) {
     struct refresher *h = ac->data;
-    if (!h) return;                       /* freed at shutdown */
-    track(h, (redisAsyncContext *)ac, 0); /* hiredis frees it after this callback */
+    if (!h) return;  /* freed at shutdown */
+    track(h, ac, 0); /* freed after this callback */
     if (ac != h->ac) return;
     h->ac = NULL;
-    attempt_failed(h, status == REDIS_OK ? "disconnected" : ac->errstr);
+    attempt_failed(h, ok ? "disconnected" : ac->errstr);
 }
 
-static void on_connect(const redisAsyncContext *ac, int status) {
+static void on_connect(struct ctl *ac, int ok) {
     struct refresher *h = ac->data;
     if (!h) return; /* freed at shutdown */
-    if (status != REDIS_OK) track(h, (redisAsyncContext *)ac, 0);
-    if (status == REDIS_OK || ac != h->ac) return;
-    h->ac = NULL; /* hiredis frees it after this callback */
+    if (!ok) track(h, ac, 0);
+    if (ok || ac != h->ac) return;
+    h->ac = NULL; /* freed after this callback */
     attempt_failed(h, ac->errstr);
 }
 
@@ -319,7 +317,7 @@ static void try_next(struct refresher *h) {
     memcpy(h->asked_host, h->cand[h->idx], n);
     h->asked_host[n] = '\0';
     int port = atoi(colon + 1);
-    if (!dns_is_literal(h->asked_host)) { /* hiredis would resolve it on this loop, blocking it */
+    if (!dns_is_literal(h->asked_host)) { /* resolved off this loop (lib/dns.h), never blocking it */
         struct dns_addrs a;
         char err[96];
         int rc = dns_lookup(h->asked_host, port, h->is_seed[h->idx] ? SEED_MAX_AGE : -1, &a, err, sizeof(err));
@@ -335,28 +333,24 @@ static void try_next(struct refresher *h) {
         try_next(h);
         return;
     }
-    redisAsyncContext *ac = redisAsyncConnect(h->asked_host, port);
-    if (!ac || ac->err) {
-        const char *why = ac ? ac->errstr : "out of memory";
-        log_verbose("slot map refresh: %s: %s", h->asked, why);
-        if (ac) redisAsyncFree(ac);
+    char cerr[160];
+    struct ctl *ac = ctl_connect(h->loop, h->asked_host, port, h->conf->tls_cluster, NULL, on_connect, on_disconnect, h,
+                                 cerr, sizeof(cerr));
+    if (!ac) {
+        log_verbose("slot map refresh: %s: %s", h->asked, cerr);
         h->idx++;
         try_next(h);
         return;
     }
-    ac->data = h;
     h->ac = ac;
     track(h, ac, 1);
-    redisLibevAttach(h->loop, ac);
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
     const struct conf *c = h->conf;
     if (c->backend_password && c->backend_user)
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", c->backend_user, c->backend_password);
+        ctl_command(ac, NULL, NULL, "AUTH %s %s", c->backend_user, c->backend_password);
     else if (c->backend_password)
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", c->backend_password);
-    redisAsyncCommand(ac, on_slots, h, "CLUSTER SLOTS");
-    redisAsyncCommand(ac, on_info, h, "CLUSTER INFO");
+        ctl_command(ac, NULL, NULL, "AUTH %s", c->backend_password);
+    ctl_command(ac, on_slots, h, "CLUSTER SLOTS");
+    ctl_command(ac, on_info, h, "CLUSTER INFO");
     /* CLUSTER SLOTS answers in microseconds: a node that takes a second is stalled (SIGSTOP, overload),
      * and the next candidate is a better bet than waiting out the command timeout. */
     arm_attempt_timeout(h);
@@ -431,11 +425,11 @@ static void on_attempt_timeout(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop;
     (void)revents;
     struct refresher *h = t->data;
-    redisAsyncContext *ac = h->ac;
+    struct ctl *ac = h->ac;
     h->ac = NULL;
     if (ac) {
         track(h, ac, 0);
-        redisAsyncFree(ac); /* not Disconnect: that would wait for the reply that never comes */
+        ctl_free(ac); /* not ctl_disconnect: that would wait for the reply that never comes */
     }
     attempt_failed(h, "timed out");
 }
@@ -489,12 +483,12 @@ void refresher_free(struct refresher *h) {
     if (!h) return;
     h->ac = NULL;
     for (int i = 0; i < 16; i++) {
-        redisAsyncContext *ac = h->live[i];
+        struct ctl *ac = h->live[i];
         if (!ac) continue;
         h->live[i] = NULL;
         ac->data = NULL;
-        redisAsyncSetDisconnectCallback(ac, NULL);
-        redisAsyncFree(ac);
+        ctl_forget(ac);
+        ctl_free(ac);
     }
     ev_timer_stop(h->loop, &h->periodic);
     ev_timer_stop(h->loop, &h->attempt_timeout);

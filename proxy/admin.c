@@ -3,6 +3,7 @@
 #include "admin.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -11,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../health/probe.h"
 #include "../router/merge.h"
 #include "../router/slot.h"
 #include "../lib/dns.h"
 #include "../lib/log.h"
+#include "../lib/tls.h"
 
 static const unsigned char dashboard[] = {
 #include "dashboard.inc"
@@ -24,6 +27,11 @@ static const unsigned char dashboard[] = {
 
 struct admin {
     struct MHD_Daemon *d;
+    struct sockaddr_storage addr; /* where it listens */
+    socklen_t addrlen;
+    int port;
+    char *cert, *key;           /* HTTPS (admin-tls-cert-file, -key-file): the PEM texts served now */
+    char *cert_file, *key_file; /* ... read again when they change */
     struct admin_view v;
     char *token;
     int protect; /* admin-protected-mode: beyond loopback with no token, only local clients see past /readyz */
@@ -401,6 +409,88 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     log_verbose("admin endpoint: %s", buf);
 }
 
+static char *read_file(const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno)), NULL;
+    char *buf = malloc(1024 * 1024 + 1); /* a certificate chain or key is a few KiB */
+    size_t len = buf ? fread(buf, 1, 1024 * 1024 + 1, f) : 0;
+    fclose(f);
+    if (!buf || len > 1024 * 1024) return free(buf), snprintf(err, errlen, "cannot read %s (over 1 MiB?)", path), NULL;
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Reads the certificate and key and checks that they load and match (OpenSSL); 0 with both, or -1. */
+static int read_pair(const char *cert_file, const char *key_file, char **cert, char **key, char *err, size_t errlen) {
+    struct tls_options o = {.cert_file = cert_file, .key_file = key_file};
+    SSL_CTX *probe = tls_ctx_new(&o, 1, err, errlen);
+    if (!probe) return -1;
+    SSL_CTX_free(probe);
+    if (!(*cert = read_file(cert_file, err, errlen))) return -1;
+    if (!(*key = read_file(key_file, err, errlen))) return free(*cert), *cert = NULL, -1;
+    return 0;
+}
+
+/* The daemon, on the given listening socket (-1: it binds one). */
+static struct MHD_Daemon *daemon_start(struct admin *a, int listen_fd) {
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC; /* ITC: quiesce can hand over */
+    if (a->addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (a->cert) flags |= MHD_USE_TLS;
+    struct MHD_OptionItem tls[] = {{a->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, a->cert},
+                                   {MHD_OPTION_HTTPS_MEM_KEY, 0, a->key},
+                                   {MHD_OPTION_END, 0, NULL}};
+    if (listen_fd >= 0)
+        return MHD_start_daemon(flags, (uint16_t)a->port, NULL, NULL, handle, a, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_EXTERNAL_LOGGER,
+                                mhd_log, NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+    return MHD_start_daemon(flags, (uint16_t)a->port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&a->addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)64 * 1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY, tls,
+                            MHD_OPTION_END);
+}
+
+void admin_tls_check(struct admin *a, int forced) {
+    if (!a || !a->cert_file) return;
+    char err[512], *cert = NULL, *key = NULL;
+    if (read_pair(a->cert_file, a->key_file, &cert, &key, err, sizeof(err)) < 0) {
+        if (forced) log_warning("admin endpoint: HTTPS certificate not reloaded, the running one stays: %s", err);
+        return;
+    }
+    if (!strcmp(cert, a->cert) && !strcmp(key, a->key)) {
+        free(cert), free(key);
+        return;
+    }
+    /* A new daemon takes over the listening socket: nothing is refused in between (requests being
+     * answered by the old one when it stops are cut, and a client or probe asks again). */
+    char *old_cert = a->cert, *old_key = a->key;
+    a->cert = cert, a->key = key;
+    MHD_socket fd = MHD_quiesce_daemon(a->d);
+    struct MHD_Daemon *next = fd != MHD_INVALID_SOCKET ? daemon_start(a, fd) : NULL;
+    if (!next) {
+        a->cert = old_cert, a->key = old_key;
+        free(cert), free(key);
+        if (fd == MHD_INVALID_SOCKET) { /* the old daemon still serves */
+            log_warning("admin endpoint: cannot hand its socket over to take the new HTTPS certificate");
+            return;
+        }
+        log_warning("admin endpoint: cannot start with the new HTTPS certificate; the old one stays");
+        if (!(next = daemon_start(a, fd))) {
+            log_warning("admin endpoint: stopped (cannot serve on its socket again)");
+            close(fd);
+        }
+        MHD_stop_daemon(a->d);
+        a->d = next;
+        return;
+    }
+    struct MHD_Daemon *old = a->d;
+    a->d = next;
+    MHD_stop_daemon(old);
+    free(old_cert), free(old_key);
+    log_notice("admin endpoint: HTTPS certificate reloaded from %s", a->cert_file);
+}
+
 struct admin *admin_start(const struct conf *c, const struct admin_view *view, char *err, size_t errlen) {
     struct addrinfo hints = {0}, *res;
     char ps[16];
@@ -424,15 +514,28 @@ struct admin *admin_start(const struct conf *c, const struct admin_view *view, c
     else if (!a->token && !conf_is_loopback(c->admin_bind))
         log_warning("admin-protected-mode no: the admin endpoint on %s answers anyone with no token", c->admin_bind);
     pthread_mutex_init(&a->conf_lock, NULL);
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-    if (res->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-    a->d = MHD_start_daemon(flags, (uint16_t)c->admin_port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR, res->ai_addr,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-                            NULL, MHD_OPTION_END);
+    memcpy(&a->addr, res->ai_addr, res->ai_addrlen);
+    a->addrlen = res->ai_addrlen;
+    a->port = c->admin_port;
     freeaddrinfo(res);
+    if (c->admin_tls_cert_file) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            snprintf(err, errlen, "admin-tls-cert-file: this libmicrohttpd was built without TLS");
+        } else if (read_pair(c->admin_tls_cert_file, c->admin_tls_key_file, &a->cert, &a->key, err, errlen) == 0) {
+            a->cert_file = strdup(c->admin_tls_cert_file);
+            a->key_file = strdup(c->admin_tls_key_file);
+        }
+        if (!a->cert) {
+            free(a->token);
+            pthread_mutex_destroy(&a->conf_lock);
+            free(a);
+            return NULL;
+        }
+    }
+    a->d = daemon_start(a, -1);
     if (!a->d) {
         snprintf(err, errlen, "cannot start the admin endpoint on %s:%d (port taken?)", c->admin_bind, c->admin_port);
+        free(a->cert), free(a->key), free(a->cert_file), free(a->key_file);
         free(a->token);
         pthread_mutex_destroy(&a->conf_lock);
         free(a);
@@ -454,7 +557,8 @@ void admin_set_config(struct admin *a, const struct conf *c) {
 
 void admin_stop(struct admin *a) {
     if (!a) return;
-    MHD_stop_daemon(a->d);
+    if (a->d) MHD_stop_daemon(a->d);
+    free(a->cert), free(a->key), free(a->cert_file), free(a->key_file);
     json_decref(a->config);
     free(a->token);
     pthread_mutex_destroy(&a->conf_lock);

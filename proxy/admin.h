@@ -24,6 +24,9 @@ struct admin *admin_start(const struct conf *c, const struct admin_view *view, c
 /* The configuration /config shows (after start and after each SIGHUP). Main thread. */
 void admin_set_config(struct admin *a, const struct conf *c);
 void admin_stop(struct admin *a);
+/* HTTPS: reads admin-tls-cert-file and -key-file again and serves them if they changed (main thread:
+ * once a second, and on SIGHUP with forced set, which also says why a bad pair was not taken). */
+void admin_tls_check(struct admin *a, int forced);
 
 /* metrics.c: the Prometheus text exposition of everything /stats, /nodes and /cluster show. */
 struct sbuf;

@@ -16,6 +16,7 @@
 
 #include "../lib/dns.h"
 #include "../lib/log.h"
+#include "../lib/tls.h"
 #include "dedicated.h"
 #include "upload.h"
 #include "worker.h"
@@ -240,7 +241,7 @@ int backend_send_raw(struct backend *b, const char *p, size_t len) {
 void backend_flush(struct backend *b) {
     if (b->state != BE_READY) return;
     if (b->out.pending) {
-        ssize_t n = chain_write(&b->w->pool, &b->out, b->fd);
+        ssize_t n = b->ssl ? tls_chain_write(&b->w->pool, &b->out, b->ssl) : chain_write(&b->w->pool, &b->out, b->fd);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
             backend_close(b, strerror(errno), 1);
             return;
@@ -248,9 +249,10 @@ void backend_flush(struct backend *b) {
         if (n > 0) b->written += (uint64_t)n;
         if (b->client) upload_node_drained(b);
     }
-    if (b->out.pending && !ev_is_active(&b->wio))
+    int want = b->out.pending || b->tls_read_wants_write;
+    if (want && !ev_is_active(&b->wio))
         ev_io_start(b->w->loop, &b->wio);
-    else if (!b->out.pending && ev_is_active(&b->wio))
+    else if (!want && ev_is_active(&b->wio))
         ev_io_stop(b->w->loop, &b->wio);
 }
 
@@ -276,6 +278,7 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
     ev_io_stop(w->loop, &b->rio);
     ev_io_stop(w->loop, &b->wio);
     ev_timer_stop(w->loop, &b->timer);
+    if (b->ssl) tls_close(b->ssl), b->ssl = NULL;
     if (b->fd >= 0) close(b->fd);
     b->fd = -1;
     b->state = BE_CLOSED;
@@ -561,19 +564,39 @@ static void stream_forward(struct backend *b) {
     if (b->close_when_idle && !b->inflight.head) backend_close(b, "released", 0);
 }
 
+/* TLS: everything the library took off the socket is read out (the loop cannot see it). recv's contract,
+ * b->in grown. */
+static ssize_t backend_read_tls(struct backend *b) {
+    struct worker *w = b->w;
+    ssize_t total = 0;
+    for (;;) {
+        int want_write = 0;
+        ssize_t n = tls_read(b->ssl, b->in.data + b->in.end, b->in.cap - b->in.end, &want_write);
+        if (want_write && !b->tls_read_wants_write) {
+            b->tls_read_wants_write = 1;
+            ev_io_start(w->loop, &b->wio);
+        }
+        if (n <= 0) return total ? total : n;
+        b->in.end += (size_t)n;
+        total += n;
+        if (!tls_has_pending(b->ssl)) return total;
+        if (ibuf_reserve(&w->pool, &b->in, 16 * 1024, 0) < 0) return errno = ENOMEM, -1;
+    }
+}
+
 static void backend_read(struct backend *b) {
     struct worker *w = b->w;
     if (ibuf_reserve(&w->pool, &b->in, 16 * 1024, 0) < 0) {
         backend_close(b, "out of memory", 1);
         return;
     }
-    ssize_t n = recv(b->fd, b->in.data + b->in.end, b->in.cap - b->in.end, 0);
+    ssize_t n = b->ssl ? backend_read_tls(b) : recv(b->fd, b->in.data + b->in.end, b->in.cap - b->in.end, 0);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         backend_close(b, n == 0 ? "connection closed by the node" : strerror(errno), 1);
         return;
     }
     if (n < 0) return;
-    b->in.end += (size_t)n;
+    if (!b->ssl) b->in.end += (size_t)n;
     for (;;) {
         if (b->stream || stream_start(b)) {
             stream_forward(b);
@@ -605,6 +628,25 @@ static void backend_read(struct backend *b) {
     if (ibuf_len(&b->in) == 0) ibuf_free(&w->pool, &b->in);
 }
 
+static void became_ready(struct backend *b);
+
+/* tls-cluster: the handshake, a step each time the socket is ready, within the connect timeout. */
+static void backend_handshake(struct backend *b) {
+    char why[300];
+    int rc = tls_handshake(b->ssl, why, sizeof(why));
+    if (rc == TLS_FAILED) {
+        backend_close(b, why, 1);
+        return;
+    }
+    if (rc == TLS_WANT_WRITE) {
+        if (!ev_is_active(&b->wio)) ev_io_start(b->w->loop, &b->wio);
+        return;
+    }
+    if (ev_is_active(&b->wio)) ev_io_stop(b->w->loop, &b->wio);
+    if (!ev_is_active(&b->rio)) ev_io_start(b->w->loop, &b->rio);
+    if (rc == TLS_DONE) became_ready(b);
+}
+
 static void on_connected(struct backend *b) {
     int err = 0;
     socklen_t sl = sizeof(err);
@@ -613,6 +655,19 @@ static void on_connected(struct backend *b) {
         backend_close(b, strerror(err), 1);
         return;
     }
+    if (b->w->conf->tls_cluster) {
+        if (!(b->ssl = tls_new(TLS_CLIENT, b->fd, b->node->host))) {
+            backend_close(b, "cannot start TLS (out of memory)", 1);
+            return;
+        }
+        b->state = BE_HANDSHAKE;
+        backend_handshake(b);
+        return;
+    }
+    became_ready(b);
+}
+
+static void became_ready(struct backend *b) {
     b->state = BE_READY;
     b->node->backoff = 0;
     b->node->last_error[0] = '\0';
@@ -626,6 +681,16 @@ static void on_connected(struct backend *b) {
 static void on_backend_io(struct ev_loop *loop, ev_io *io, int revents) {
     (void)loop;
     struct backend *b = io->data;
+    if (__builtin_expect(b->ssl != NULL, 0)) {
+        if (b->state == BE_HANDSHAKE) {
+            backend_handshake(b);
+            return;
+        }
+        if (b->tls_read_wants_write && (revents & EV_WRITE)) {
+            b->tls_read_wants_write = 0;
+            revents |= EV_READ;
+        }
+    }
     if (revents & EV_WRITE) {
         if (b->state == BE_CONNECTING)
             on_connected(b);
@@ -642,8 +707,11 @@ static void on_backend_timer(struct ev_loop *loop, ev_timer *t, int revents) {
     struct backend *b = t->data;
     struct worker *w = b->w;
     char why[96];
-    if (b->state == BE_CONNECTING) {
-        snprintf(why, sizeof(why), "%s timed out after %d ms", b->is_resolving ? "name resolution" : "connect",
+    if (b->state == BE_CONNECTING || b->state == BE_HANDSHAKE) {
+        snprintf(why, sizeof(why), "%s timed out after %d ms",
+                 b->is_resolving            ? "name resolution"
+                 : b->state == BE_HANDSHAKE ? "TLS handshake"
+                                            : "connect",
                  w->conf->connect_timeout_ms);
         backend_close(b, why, 1);
         return;

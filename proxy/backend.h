@@ -46,7 +46,7 @@ struct node {
     int track_unwatched; /* a BCAST client read from it before its listener watched */
 };
 
-enum { BE_CONNECTING = 1, BE_READY, BE_CLOSED };
+enum { BE_CONNECTING = 1, BE_READY, BE_CLOSED, BE_HANDSHAKE }; /* BE_HANDSHAKE: TCP is up, TLS is not yet */
 /* A backend connection is shared by the worker's clients, or dedicated to one client: for a
  * transaction (WATCH/MULTI state lives on the connection), a blocking command, pub/sub (replies are
  * pushed, not answers to requests), or scripts and functions (one per node: a script that runs long
@@ -83,6 +83,8 @@ struct backend {
     struct backend *next_dirty;
     double last_used;   /* dedicated: when a request was last sent on it (idle ones are let go) */
     struct sbuf pushed; /* pub/sub: what the node pushed since the oldest command in flight was sent */
+    struct ssl_st *ssl; /* tls-cluster: the connection's TLS (lib/tls.h) */
+    int tls_read_wants_write;
 };
 
 /* Opens place i of n's pool of that kind (allocating the pool on first use). */

@@ -11,12 +11,14 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 
 #include "../router/acl.h"
 #include "../router/merge.h"
 #include "../router/slot.h"
 #include "scripts.h"
 #include "../lib/log.h"
+#include "../lib/tls.h"
 #include "dedicated.h"
 #include "fanout.h"
 #include "local.h"
@@ -28,13 +30,18 @@
 static void on_client_io(struct ev_loop *loop, ev_io *io, int revents);
 static void client_process(struct client *c);
 
-void client_accept(struct worker *w, int fd, const char *addr) {
+void client_accept(struct worker *w, int fd, const char *addr, int tls, const char *deny) {
     struct client *c = calloc(1, sizeof(*c));
-    if (!c) {
+    SSL *ssl = c && tls ? tls_new(TLS_SERVER, fd, NULL) : NULL;
+    if (!c || (tls && !ssl)) {
+        free(c);
         close(fd);
         shared_counter_add(w->shared.total_clients, -1);
         return;
     }
+    c->ssl = ssl;
+    c->tls_handshaking = tls;
+    c->tls_deny = deny;
     c->w = w;
     c->fd = fd;
     c->id = __atomic_add_fetch(&w->next_client_id, 1, __ATOMIC_RELAXED) * 256 + (uint64_t)w->id;
@@ -45,7 +52,7 @@ void client_accept(struct worker *w, int fd, const char *addr) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     char host[INET6_ADDRSTRLEN] = "127.0.0.1";
-    int port = w->conf->port;
+    int port = tls ? w->conf->tls_port : w->conf->port;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
@@ -76,6 +83,7 @@ void client_close(struct client *c) {
     c->is_closed = 1;
     ev_io_stop(w->loop, &c->rio);
     ev_io_stop(w->loop, &c->wio);
+    if (c->ssl) tls_close(c->ssl), c->ssl = NULL;
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -508,6 +516,26 @@ static void client_process(struct client *c) {
     }
 }
 
+/* TLS: what the library took from the socket is read out whole (it is no longer visible to the loop),
+ * 16 KiB of room at a time. Bytes read (c->in grown), or recv's contract. */
+static ssize_t client_read_tls(struct client *c) {
+    struct worker *w = c->w;
+    ssize_t total = 0;
+    for (;;) {
+        int want_write = 0;
+        ssize_t n = tls_read(c->ssl, c->in.data + c->in.end, c->in.cap - c->in.end, &want_write);
+        if (want_write && !c->tls_read_wants_write) {
+            c->tls_read_wants_write = 1;
+            ev_io_start(w->loop, &c->wio);
+        }
+        if (n <= 0) return total ? total : n;
+        c->in.end += (size_t)n;
+        total += n;
+        if (!tls_has_pending(c->ssl)) return total;
+        if (ibuf_reserve(&w->pool, &c->in, 16 * 1024, 0) < 0) return errno = ENOMEM, -1;
+    }
+}
+
 static void client_read(struct client *c) {
     struct worker *w = c->w;
     size_t frame = c->parser.need ? c->parser.need : 0;
@@ -515,7 +543,7 @@ static void client_read(struct client *c) {
         client_close(c);
         return;
     }
-    ssize_t n = recv(c->fd, c->in.data + c->in.end, c->in.cap - c->in.end, 0);
+    ssize_t n = c->ssl ? client_read_tls(c) : recv(c->fd, c->in.data + c->in.end, c->in.cap - c->in.end, 0);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         client_close(c);
         return;
@@ -524,7 +552,7 @@ static void client_read(struct client *c) {
         if (ibuf_len(&c->in) == 0) ibuf_free(&w->pool, &c->in);
         return;
     }
-    c->in.end += (size_t)n;
+    if (!c->ssl) c->in.end += (size_t)n;
     c->read_seq++;
     STAT_INC(w, reads);
     STAT_ADD(w, net_in, n);
@@ -579,7 +607,7 @@ void client_flush(struct client *c) {
     int waits = c->out.pending && output_can_wait(c);
     c->flush_now = 0;
     if (c->out.pending && !waits) {
-        ssize_t n = chain_write(&w->pool, &c->out, c->fd);
+        ssize_t n = c->ssl ? tls_chain_write(&w->pool, &c->out, c->ssl) : chain_write(&w->pool, &c->out, c->fd);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
             client_close(c);
             return;
@@ -595,11 +623,12 @@ void client_flush(struct client *c) {
         c->streaming = NULL;
         backend_stream_resume(b);
     }
-    if (c->out.pending && !waits) {
+    if ((c->out.pending && !waits) || c->tls_read_wants_write) {
         if (!ev_is_active(&c->wio)) ev_io_start(w->loop, &c->wio);
-        return;
+        if (c->out.pending && !waits) return;
+    } else if (ev_is_active(&c->wio)) {
+        ev_io_stop(w->loop, &c->wio);
     }
-    if (ev_is_active(&c->wio)) ev_io_stop(w->loop, &c->wio);
     if (c->is_closing && !c->queue.head) {
         client_close(c);
         return;
@@ -617,9 +646,52 @@ void client_flush(struct client *c) {
     }
 }
 
+/* A TLS client's handshake, a step each time its socket is ready; its watchers follow what OpenSSL waits
+ * for. Timed out by the worker (tls-handshake-timeout-ms). */
+static void client_handshake(struct client *c) {
+    struct worker *w = c->w;
+    char why[300];
+    int rc = tls_handshake(c->ssl, why, sizeof(why));
+    if (rc == TLS_FAILED) {
+        log_verbose("worker %d: TLS client %s: %s", w->id, c->addr, why);
+        STAT_INC(w, tls_handshake_failed);
+        client_close(c);
+        return;
+    }
+    if (rc == TLS_WANT_WRITE) {
+        if (!ev_is_active(&c->wio)) ev_io_start(w->loop, &c->wio);
+        return;
+    }
+    if (ev_is_active(&c->wio)) ev_io_stop(w->loop, &c->wio);
+    if (rc == TLS_WANT_READ) return;
+    c->tls_handshaking = 0;
+    STAT_INC(w, tls_handshakes);
+    if (c->tls_deny) { /* Redis, too, says it over TLS once the handshake is done */
+        if (SSL_write(c->ssl, c->tls_deny, (int)strlen(c->tls_deny)) <= 0) ERR_clear_error();
+        client_close(c);
+        return;
+    }
+    if (log_enabled(LOG_DEBUG)) {
+        char d[128];
+        tls_describe(c->ssl, d, sizeof(d));
+        log_debug("worker %d: TLS client %s: %s", w->id, c->addr, d);
+    }
+    if (tls_has_pending(c->ssl)) client_read(c); /* its first command came with the handshake's end */
+}
+
 static void on_client_io(struct ev_loop *loop, ev_io *io, int revents) {
     (void)loop;
     struct client *c = io->data;
+    if (__builtin_expect(c->ssl != NULL, 0)) {
+        if (c->tls_handshaking) {
+            client_handshake(c);
+            return;
+        }
+        if (c->tls_read_wants_write && (revents & EV_WRITE)) {
+            c->tls_read_wants_write = 0;
+            revents |= EV_READ;
+        }
+    }
     if (revents & EV_WRITE) {
         client_flush(c);
         if (c->is_closed) return;

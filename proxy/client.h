@@ -49,22 +49,28 @@ struct client {
     int nscripts, scripts_cap;
     struct backend *streaming; /* streams a large reply to this client; paused while its output is full */
     /* A large last argument streamed to its node as it arrives (upload.c). */
-    struct req *upload;         /* being sent */
-    size_t upload_left;         /* bytes of it still to come from the client */
-    struct req *upload_barrier; /* sent, not yet answered: the next command waits */
-    struct req *sub_barrier;    /* a pub/sub command in flight: the next waits, as the mode may change */
-    uint8_t upload_wait;        /* an upload waits for the earlier requests' replies */
-    uint8_t upload_paused;      /* reading paused while the node takes the upload slower */
-    uint8_t resume_parse;       /* a wait ended: parse what is buffered at the next flush */
-    double obl_soft_since;      /* over its soft output limit since (client-output-buffer-limit), or 0 */
-    uint32_t read_seq;          /* reads so far: requests carry the one they came in */
-    uint32_t done_batch;        /* the read of the last request answered */
-    uint8_t flush_now;          /* a request was parked: write what is ready without waiting */
+    struct req *upload;           /* being sent */
+    size_t upload_left;           /* bytes of it still to come from the client */
+    struct req *upload_barrier;   /* sent, not yet answered: the next command waits */
+    struct req *sub_barrier;      /* a pub/sub command in flight: the next waits, as the mode may change */
+    uint8_t upload_wait;          /* an upload waits for the earlier requests' replies */
+    uint8_t upload_paused;        /* reading paused while the node takes the upload slower */
+    uint8_t resume_parse;         /* a wait ended: parse what is buffered at the next flush */
+    double obl_soft_since;        /* over its soft output limit since (client-output-buffer-limit), or 0 */
+    uint32_t read_seq;            /* reads so far: requests carry the one they came in */
+    uint32_t done_batch;          /* the read of the last request answered */
+    uint8_t flush_now;            /* a request was parked: write what is ready without waiting */
+    uint8_t tls_handshaking;      /* a TLS client whose handshake is not done: nothing else is read yet */
+    uint8_t tls_read_wants_write; /* a TLS read needs the socket writable first */
+    const char *tls_deny;         /* said (then closed) once its handshake is done: protected mode, maxclients */
+    struct ssl_st *ssl;           /* TLS clients (tls-port): its connection (lib/tls.h), else NULL */
 };
 
 enum { REPLY_OFF = 1, REPLY_SKIP_NEXT }; /* client.reply_mode */
 
-void client_accept(struct worker *w, int fd, const char *addr);
+/* A new client on fd; tls: it came to tls-port, deny: a -ERR line it gets (then it is closed) once its
+ * TLS handshake is done. */
+void client_accept(struct worker *w, int fd, const char *addr, int tls, const char *deny);
 void client_enqueue(struct client *c, struct req *r); /* the client's next reply will be r's */
 void client_flush(struct client *c);
 /* ACL LOG's client-info: "id=... addr=... laddr=... name=... user=...". */

@@ -19,6 +19,7 @@
 #include "../lib/log.h"
 #include "worker.h"
 #include "scripts.h"
+#include "tlsconf.h"
 
 extern char **environ;
 
@@ -117,14 +118,31 @@ static void protection(struct app *a) {
     __atomic_store_n(&a->protected_mode, on, __ATOMIC_RELAXED);
 }
 
+/* The TLS settings a SIGHUP applies (the contexts are built anew from them); the rest need a restart. */
+static int tls_live(const char *name) {
+    return (!strncmp(name, "tls-", 4) && strcmp(name, "tls-port") && strcmp(name, "tls-cluster") &&
+            strcmp(name, "tls-handshake-timeout-ms"));
+}
+
 static void report_change(void *ctx, const char *name, const char *from, const char *to, int live) {
     (void)ctx;
     if (!strcmp(name, "users") || !strcmp(name, "requirepass") || !strcmp(name, "aclfile")) return; /* above */
+    if (tls_live(name)) live = 1;
     if (live)
         log_notice("SIGHUP: %s changed from %s to %s", name, from, to);
     else
         log_warning("SIGHUP: %s changed from %s to %s in the configuration, but takes effect only after a restart",
                     name, from, to);
+}
+
+/* The string settings a TLS context is built from. */
+#define TLS_STRINGS 11
+static char **tls_string(struct conf *c, size_t i) {
+    char **all[TLS_STRINGS] = {&c->tls_cert_file,        &c->tls_key_file,        &c->tls_key_file_pass,
+                               &c->tls_client_cert_file, &c->tls_client_key_file, &c->tls_client_key_file_pass,
+                               &c->tls_ca_cert_file,     &c->tls_ca_cert_dir,     &c->tls_protocols,
+                               &c->tls_ciphers,          &c->tls_ciphersuites};
+    return all[i];
 }
 
 /* SIGHUP: read the configuration again (file < environment < flags, as at start) and apply the settings
@@ -162,6 +180,31 @@ static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents) {
         log_notice("SIGHUP: users and ACL rules reloaded (%d users)", users->n);
         protection(a);
     }
+    if (a->conf.tls_port || a->conf.tls_cluster) {
+        /* certificates read again (renewed or not); the new ones from the next connection on */
+        struct conf trial = a->conf; /* tls-port and tls-cluster as running, the rest as the file says now */
+        for (size_t i = 0; i < TLS_STRINGS; i++) *tls_string(&trial, i) = *tls_string(&next, i);
+        trial.tls_auth_clients = next.tls_auth_clients;
+        trial.tls_prefer_server_ciphers = next.tls_prefer_server_ciphers;
+        trial.tls_session_caching = next.tls_session_caching;
+        trial.tls_session_cache_size = next.tls_session_cache_size;
+        trial.tls_session_cache_timeout = next.tls_session_cache_timeout;
+        if (tlsconf_apply(&trial, err, sizeof(err)) < 0) {
+            log_warning("SIGHUP: TLS certificates not reloaded, the running ones stay: %s", err);
+        } else {
+            for (size_t i = 0; i < TLS_STRINGS; i++) { /* the running configuration shows (and watches) them */
+                char *tmp = *tls_string(&a->conf, i);
+                *tls_string(&a->conf, i) = *tls_string(&next, i), *tls_string(&next, i) = tmp;
+            }
+            a->conf.tls_auth_clients = next.tls_auth_clients;
+            a->conf.tls_prefer_server_ciphers = next.tls_prefer_server_ciphers;
+            a->conf.tls_session_caching = next.tls_session_caching;
+            a->conf.tls_session_cache_size = next.tls_session_cache_size;
+            a->conf.tls_session_cache_timeout = next.tls_session_cache_timeout;
+            tlsconf_rearm();
+            log_notice("SIGHUP: TLS certificates reloaded (connections open keep theirs)");
+        }
+    }
     int changed = conf_reload_diff(&a->conf, &next, report_change, a);
     conf_free(&next);
     log_set_level(a->conf.log_level);
@@ -170,8 +213,15 @@ static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents) {
     refresher_conf_changed(a->refresher);
     if (a->prober) prober_conf_changed(a->prober);
     admin_set_config(a->admin, &a->conf);
+    admin_tls_check(a->admin, 1);
     log_notice("SIGHUP: configuration reloaded from %s (%d live settings changed)",
                a->conf.config_file ? a->conf.config_file : "the environment and flags", changed);
+}
+
+static void on_admin_tls_watch(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop;
+    (void)revents;
+    admin_tls_check(((struct app *)t->data)->admin, 0);
 }
 
 /* Each client and backend connection is a descriptor: ask for maxclients plus room for backends. */
@@ -231,6 +281,12 @@ int main(int argc, char **argv) {
         conf_free(&a.conf);
         return 2;
     }
+    if (tlsconf_apply(&a.conf, err, sizeof(err)) < 0) {
+        fprintf(stderr, "slotgate: configuration error: %s\n", err);
+        users_unref(a.users);
+        conf_free(&a.conf);
+        return 2;
+    }
     acllog_init(&a.acllog);
     signal(SIGPIPE, SIG_IGN);
     /* Buffers of 256 KiB and more (a large value's) come from mmap and go back to the system when
@@ -257,7 +313,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "slotgate: out of memory at start\n");
         return start_failed(&a);
     }
-    if (worker_check_port(a.conf.bind, a.conf.port, err, sizeof(err)) < 0) {
+    if ((a.conf.port && worker_check_port(a.conf.bind, a.conf.port, err, sizeof(err)) < 0) ||
+        (a.conf.tls_port && worker_check_port(a.conf.bind, a.conf.tls_port, err, sizeof(err)) < 0)) {
         log_warning("%s", err);
         return start_failed(&a);
     }
@@ -311,11 +368,26 @@ int main(int argc, char **argv) {
     if (a.prober) prober_set_status(a.prober, a.status);
     refresher_start(a.refresher);
     protection(&a);
-    log_notice("slotgate %s ready to accept connections on %s:%d (%d worker threads, seeds: %s%s)", SLOTGATE_VERSION,
-               a.conf.bind, a.conf.port, a.nworkers, a.conf.seeds[0], a.conf.nseeds > 1 ? ", ..." : "");
-    if (a.admin) log_notice("admin endpoint on http://%s:%d/", a.conf.admin_bind, a.conf.admin_port);
+    if (a.conf.tls_port || a.conf.tls_cluster) tlsconf_watch(loop, &a.conf);
+    char ports[64] = "";
+    if (a.conf.port) snprintf(ports, sizeof(ports), "port %d", a.conf.port);
+    if (a.conf.tls_port)
+        snprintf(ports + strlen(ports), sizeof(ports) - strlen(ports), "%stls-port %d", a.conf.port ? ", " : "",
+                 a.conf.tls_port);
+    log_notice("slotgate %s ready to accept connections on %s (%s; %d worker threads, seeds: %s%s%s)", SLOTGATE_VERSION,
+               a.conf.bind, ports, a.nworkers, a.conf.seeds[0], a.conf.nseeds > 1 ? ", ..." : "",
+               a.conf.tls_cluster ? "; TLS to the cluster" : "");
+    if (a.admin)
+        log_notice("admin endpoint on %s://%s:%d/", a.conf.admin_tls_cert_file ? "https" : "http", a.conf.admin_bind,
+                   a.conf.admin_port);
+    ev_timer admin_tls_watch;
+    ev_timer_init(&admin_tls_watch, on_admin_tls_watch, 1.0, 1.0);
+    admin_tls_watch.data = &a;
+    if (a.admin && a.conf.admin_tls_cert_file) ev_timer_start(loop, &admin_tls_watch);
     ev_run(loop, 0);
+    ev_timer_stop(loop, &admin_tls_watch);
     for (int i = 0; i < a.nworkers; i++) worker_stop(&a.workers[i]);
+    tlsconf_unwatch(loop);
     admin_stop(a.admin);
     for (int i = 0; i < a.nworkers; i++) worker_destroy(&a.workers[i]);
     free(a.workers);

@@ -233,10 +233,14 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
         apply_conf(w, c);
         free(c);
     }
-    if (__atomic_load_n(&w->inbox.draining, __ATOMIC_ACQUIRE) && ev_is_active(&w->listen_io)) {
-        ev_io_stop(loop, &w->listen_io);
-        close(w->listen_fd); /* new connections are refused from now on */
-        w->listen_fd = -1;
+    if (__atomic_load_n(&w->inbox.draining, __ATOMIC_ACQUIRE) && !ev_is_active(&w->drain_timer)) {
+        for (int k = 0; k < 2; k++) {
+            ev_io *io = k ? &w->tls_listen_io : &w->listen_io;
+            int *fd = k ? &w->tls_listen_fd : &w->listen_fd;
+            if (ev_is_active(io)) ev_io_stop(loop, io);
+            if (*fd >= 0) close(*fd); /* new connections are refused from now on */
+            *fd = -1;
+        }
         ev_timer_start(loop, &w->drain_timer);
     }
 }
@@ -379,8 +383,18 @@ static void park_run(struct worker *w, int all) {
 /* timeout (Redis's): a client with nothing in flight, not subscribed, idle longer than that, goes. */
 static void close_idle_clients(struct worker *w) {
     int limit = w->conf->timeout;
+    double now = worker_now(w), hs_limit = w->conf->tls_handshake_timeout_ms / 1000.0;
+    if (w->conf->tls_port) { /* a TLS client stalled in its handshake */
+        for (struct client *c = w->clients, *next; c; c = next) {
+            next = c->next;
+            if (!c->tls_handshaking || now - c->created < hs_limit) continue;
+            log_verbose("worker %d: closing TLS client %s: no handshake within %d ms (tls-handshake-timeout-ms)", w->id,
+                        c->addr, w->conf->tls_handshake_timeout_ms);
+            STAT_INC(w, tls_handshake_timeouts);
+            client_close(c);
+        }
+    }
     if (limit <= 0) return;
-    double now = worker_now(w);
     for (struct client *c = w->clients, *next; c; c = next) {
         next = c->next;
         if (c->queue.head || c->sub_mode || c->upload || now - c->last_cmd <= limit) continue;
@@ -515,10 +529,12 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents) {
     (void)loop;
     (void)revents;
     struct worker *w = io->data;
+    int tls = io == &w->tls_listen_io;
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
-        int fd = accept4(w->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            accept4(tls ? w->tls_listen_fd : w->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) log_warning("accept: %s", strerror(errno));
             return;
@@ -550,14 +566,24 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents) {
                 "3) If you started the server manually just for testing, restart it with the '--protected-mode no' "
                 "option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one "
                 "of the above things in order for the server to start accepting connections from the outside.\r\n";
+            STAT_INC(w, rejected);
+            if (tls) { /* said over TLS once the handshake is done */
+                shared_counter_add(w->shared.total_clients, 1);
+                client_accept(w, fd, addr, 1, msg);
+                continue;
+            }
             ssize_t wr = write(fd, msg, sizeof(msg) - 1);
             (void)wr;
             close(fd);
-            STAT_INC(w, rejected);
             continue;
         }
         if (shared_counter_add(w->shared.total_clients, 1) > w->conf->maxclients) {
             static const char msg[] = "-ERR max number of clients reached\r\n";
+            if (tls) {
+                STAT_INC(w, rejected);
+                client_accept(w, fd, addr, 1, msg);
+                continue;
+            }
             ssize_t wr = write(fd, msg, sizeof(msg) - 1);
             (void)wr;
             close(fd);
@@ -568,7 +594,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         STAT_INC(w, connections);
-        client_accept(w, fd, addr);
+        client_accept(w, fd, addr, tls, NULL);
     }
 }
 
@@ -637,13 +663,19 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
     if (split_init(&w->tmp.split) < 0) return snprintf(err, errlen, "out of memory"), -1;
     pool_init(&w->pool, 256);
     chain_init(&w->park);
-    w->listen_fd = listen_on(conf->bind, conf->port, err, errlen);
-    if (w->listen_fd < 0) return -1;
+    w->listen_fd = w->tls_listen_fd = -1;
+    if (conf->port && (w->listen_fd = listen_on(conf->bind, conf->port, err, errlen)) < 0) return -1;
+    if (conf->tls_port && (w->tls_listen_fd = listen_on(conf->bind, conf->tls_port, err, errlen)) < 0) {
+        if (w->listen_fd >= 0) close(w->listen_fd);
+        return -1;
+    }
     w->loop = ev_loop_new(EVFLAG_AUTO);
     w->started = ev_now(w->loop);
     ev_io_init(&w->listen_io, on_accept, w->listen_fd, EV_READ);
-    w->listen_io.data = w;
-    ev_io_start(w->loop, &w->listen_io);
+    ev_io_init(&w->tls_listen_io, on_accept, w->tls_listen_fd, EV_READ);
+    w->listen_io.data = w->tls_listen_io.data = w;
+    if (w->listen_fd >= 0) ev_io_start(w->loop, &w->listen_io);
+    if (w->tls_listen_fd >= 0) ev_io_start(w->loop, &w->tls_listen_io);
     ev_async_init(&w->wake, on_wake);
     w->wake.data = w;
     ev_async_start(w->loop, &w->wake);
@@ -737,5 +769,6 @@ void worker_destroy(struct worker *w) {
     sbuf_free(&w->tmp.encoded);
     free(__atomic_exchange_n(&w->inbox.conf, NULL, __ATOMIC_ACQ_REL));
     if (w->listen_fd >= 0) close(w->listen_fd);
+    if (w->tls_listen_fd >= 0) close(w->tls_listen_fd);
     ev_loop_destroy(w->loop);
 }

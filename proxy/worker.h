@@ -62,7 +62,10 @@
     X(trk_keys)                                                                                                        \
     X(trk_items)                                                                                                       \
     X(trk_prefixes)                                                                                                    \
-    X(trk_bytes)
+    X(trk_bytes)                                                                                                       \
+    X(tls_handshakes)                                                                                                  \
+    X(tls_handshake_failed)                                                                                            \
+    X(tls_handshake_timeouts)
 /* replies and error replies by command family; request in to reply out, by hist.h bucket */
 #define WORKER_STAT_ARRAYS(X) X(calls, FAM_COUNT) X(failed, FAM_COUNT) X(latency, HIST_BUCKETS)
 
@@ -161,8 +164,8 @@ struct worker {
     struct req_fifo parked; /* through lnext */
     struct chain park;
     /* The loop's watchers. */
-    int listen_fd;
-    ev_io listen_io;
+    int listen_fd, tls_listen_fd; /* port, tls-port (-1: none) */
+    ev_io listen_io, tls_listen_io;
     ev_async wake;     /* something in the inbox, or stop */
     ev_async dns_wake; /* a name lookup finished */
     ev_prepare flush;  /* one write per socket per loop turn, just before the loop sleeps */
