@@ -293,6 +293,10 @@ static enum MHD_Result get_stats(struct admin *a, struct MHD_Connection *c) {
     json_object_set_new(json_object_get(j, "refreshes"), "last_error",
                         rs.failed ? json_string(rs.last_error) : json_null());
     json_object_set_new(j, "auth_failures", json_integer((json_int_t)t.s.auth_failures));
+    json_object_set_new(j, "tls_handshakes",
+                        json_pack("{sIsIsI}", "ok", (json_int_t)t.s.tls_handshakes, "failed",
+                                  (json_int_t)t.s.tls_handshake_failed, "timeout",
+                                  (json_int_t)t.s.tls_handshake_timeouts));
     json_object_set_new(j, "acl_denied",
                         json_pack("{sIsIsI}", "command", (json_int_t)t.s.acl_denied_cmd, "key",
                                   (json_int_t)t.s.acl_denied_key, "channel", (json_int_t)t.s.acl_denied_channel));

@@ -320,6 +320,7 @@ void backend_free(struct backend *b) {
         ev_io_stop(w->loop, &b->wio);
         ev_timer_stop(w->loop, &b->timer);
         if (b->is_resolving) resolving_unlink(b);
+        if (b->ssl) tls_close(b->ssl), b->ssl = NULL;
         if (b->fd >= 0) close(b->fd);
         CTR_ADD(b->node->ctr, connections, -1);
         if (b->home && *b->home == b) *b->home = NULL;

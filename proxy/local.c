@@ -64,7 +64,14 @@ const char *encode_command(struct worker *w, const struct resp_request *q, const
 
 /* slotgate's node ID in CLUSTER answers: stable for a given port, 40 hex digits like a Redis node's. */
 static void my_id(struct worker *w, char out[41]) {
-    snprintf(out, 41, "51076a7e0000000000000000000000000000%04x", w->conf->port & 0xffff);
+    snprintf(out, 41, "51076a7e0000000000000000000000000000%04x",
+             (w->conf->port ? w->conf->port : w->conf->tls_port) & 0xffff);
+}
+
+/* The port the client came to: a TLS client is told slotgate's tls-port, as Redis tells its TLS clients. */
+static int my_port(const struct client *c) {
+    const char *colon = strrchr(c->laddr, ':');
+    return colon ? atoi(colon + 1) : c->w->conf->port;
 }
 
 static void my_host(struct client *c, char *host, size_t len) {
@@ -199,12 +206,13 @@ static void cluster_local(struct client *c, struct req *r, int what, const struc
     char id[41], host[64];
     my_id(w, id);
     my_host(c, host, sizeof(host));
+    int port = my_port(c);
     struct sbuf b = {0};
     int rc = 0, ok = w->view.map && slotmap_is_complete(w->view.map);
     switch (what) {
     case LOCAL_CLUSTER_SLOTS: /* each node: endpoint, port, ID and a map of further endpoints (none) */
         rc = sbuf_printf(&b, "*1\r\n*3\r\n:0\r\n:16383\r\n*4\r\n$%zu\r\n%s\r\n:%d\r\n$40\r\n%s\r\n", strlen(host), host,
-                         w->conf->port, id) |
+                         port, id) |
              sbuf_add_map(&b, 0, r->resp3);
         break;
     case LOCAL_CLUSTER_SHARDS:
@@ -215,12 +223,12 @@ static void cluster_local(struct client *c, struct req *r, int what, const struc
                          "$2\r\nid\r\n$40\r\n%s\r\n$4\r\nport\r\n:%d\r\n$2\r\nip\r\n$%zu\r\n%s\r\n$8\r\nendpoint\r\n"
                          "$%zu\r\n%s\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$18\r\nreplication-offset\r\n:0\r\n"
                          "$6\r\nhealth\r\n$6\r\nonline\r\n",
-                         id, w->conf->port, strlen(host), host, strlen(host), host);
+                         id, port, strlen(host), host, strlen(host), host);
         break;
     case LOCAL_CLUSTER_NODES: {
         char line[256];
-        int n = snprintf(line, sizeof(line), "%s %s:%d@%d myself,master - 0 0 1 connected 0-16383\n", id, host,
-                         w->conf->port, w->conf->port + 10000);
+        int n = snprintf(line, sizeof(line), "%s %s:%d@%d myself,master - 0 0 1 connected 0-16383\n", id, host, port,
+                         port + 10000);
         return reply_text(w, r, line, (size_t)n);
     }
     case LOCAL_CLUSTER_INFO: {

@@ -159,6 +159,14 @@ int metrics_render(const struct admin_view *v, struct sbuf *b) {
     rc |= sbuf_printf(b, "slotgate_acl_denied_total{reason=\"key\"} %llu\n", (unsigned long long)t.s.acl_denied_key);
     rc |= sbuf_printf(b, "slotgate_acl_denied_total{reason=\"channel\"} %llu\n",
                       (unsigned long long)t.s.acl_denied_channel);
+    rc |= family(b, "slotgate_tls_handshakes_total", "counter",
+                 "TLS handshakes of clients on tls-port, by outcome (timeout: tls-handshake-timeout-ms).");
+    rc |=
+        sbuf_printf(b, "slotgate_tls_handshakes_total{outcome=\"ok\"} %llu\n", (unsigned long long)t.s.tls_handshakes);
+    rc |= sbuf_printf(b, "slotgate_tls_handshakes_total{outcome=\"failed\"} %llu\n",
+                      (unsigned long long)t.s.tls_handshake_failed);
+    rc |= sbuf_printf(b, "slotgate_tls_handshakes_total{outcome=\"timeout\"} %llu\n",
+                      (unsigned long long)t.s.tls_handshake_timeouts);
     rc |= family(b, "slotgate_idle_clients_closed_total", "counter", "Clients closed by the timeout setting.");
     rc |= sbuf_printf(b, "slotgate_idle_clients_closed_total %llu\n", (unsigned long long)t.s.idle_closed);
     rc |= family(b, "slotgate_output_buffer_disconnections_total", "counter",

@@ -189,15 +189,18 @@ static int section_stats(struct worker *w, const struct stat_totals *t, struct s
     ADD("moved_redirections:%llu\r\nask_redirections:%llu\r\ntryagain_retries:%llu\r\nclusterdown_retries:%llu\r\n"
         "backend_timeouts:%llu\r\nrequests_in_flight:%llu\r\nacl_access_denied_auth:%llu\r\n"
         "acl_access_denied_cmd:%llu\r\nacl_access_denied_key:%llu\r\nacl_access_denied_channel:%llu\r\n"
-        "idle_clients_closed:%llu\r\n"
+        "idle_clients_closed:%llu\r\ntls_handshakes:%llu\r\ntls_handshake_failures:%llu\r\n"
+        "tls_handshake_timeouts:%llu\r\n"
         "client_output_buffer_limit_disconnections:%llu\r\nlatency_p50_usec:%.0f\r\nlatency_p90_usec:%.0f\r\n"
         "latency_p99_usec:%.0f\r\nlatency_p999_usec:%.0f\r\n",
         (unsigned long long)t->s.moved, (unsigned long long)t->s.ask, (unsigned long long)t->s.tryagain,
         (unsigned long long)t->s.clusterdown, (unsigned long long)t->s.timeouts, (unsigned long long)t->s.live_reqs,
         (unsigned long long)t->s.auth_failures, (unsigned long long)t->s.acl_denied_cmd,
         (unsigned long long)t->s.acl_denied_key, (unsigned long long)t->s.acl_denied_channel,
-        (unsigned long long)t->s.idle_closed, (unsigned long long)t->s.output_closed, hist_quantile(t->s.latency, 0.5),
-        hist_quantile(t->s.latency, 0.9), hist_quantile(t->s.latency, 0.99), hist_quantile(t->s.latency, 0.999));
+        (unsigned long long)t->s.idle_closed, (unsigned long long)t->s.tls_handshakes,
+        (unsigned long long)t->s.tls_handshake_failed, (unsigned long long)t->s.tls_handshake_timeouts,
+        (unsigned long long)t->s.output_closed, hist_quantile(t->s.latency, 0.5), hist_quantile(t->s.latency, 0.9),
+        hist_quantile(t->s.latency, 0.99), hist_quantile(t->s.latency, 0.999));
     return rc;
 }
 

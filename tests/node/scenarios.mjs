@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
 import { GlideClient, GlideClusterClient, GlideClientConfiguration } from '@valkey/valkey-glide';
+import { readFileSync } from 'node:fs';
 
 const SG = +process.env.SG_PORT;
 const ORACLE = +process.env.ORACLE_PORT;
@@ -188,6 +189,46 @@ const scenarios = {
         assert.equal(await g.del(keys), keys.length);
         assert.equal(await g.get('glc:none'), null);
         g.close();
+    },
+
+    // node-redis over TLS to slotgate's tls-port (TLS_PORT; certificates in TLS_DIR): RESP3, a pipeline,
+    // multi-key across masters, pub/sub, client-side caching kept fresh.
+    async noderedis_tls() {
+        const dir = process.env.TLS_DIR;
+        const socket = {
+            host: '127.0.0.1',
+            port: +process.env.TLS_PORT,
+            tls: true,
+            ca: readFileSync(`${dir}/ca.crt`),
+            cert: readFileSync(`${dir}/client.crt`),
+            key: readFileSync(`${dir}/client.key`),
+            servername: 'localhost',
+            reconnectStrategy: false,
+        };
+        const open = async (opts = {}) => {
+            const c = createClient({ socket, RESP: 3, ...opts });
+            c.on('error', (e) => console.error('client error:', e.message));
+            await c.connect();
+            return c;
+        };
+        const c = await open();
+        const keys = Array.from({ length: 50 }, (_, i) => `ntls:${i}`);
+        await Promise.all(keys.map((k) => c.set(k, k.toUpperCase()))); // pipelined
+        assert.deepStrictEqual(await c.mGet(keys), keys.map((k) => k.toUpperCase()));
+        await c.hSet('ntls:h', { a: '1', b: '2' });
+        assert.deepStrictEqual({ ...(await c.hGetAll('ntls:h')) }, { a: '1', b: '2' });
+        const sub = await open();
+        const got = new Promise((resolve) => sub.subscribe('ntls:chan', (m) => resolve(m)));
+        await sleep(100);
+        assert.equal(await c.publish('ntls:chan', 'over tls'), 1);
+        assert.equal(await got, 'over tls');
+        const cached = await open({ clientSideCache: { ttl: 0, maxEntries: 0 } });
+        await c.set('ntls:cached', 'v1');
+        assert.equal(await cached.get('ntls:cached'), 'v1');
+        await c.set('ntls:cached', 'v2');
+        assert.equal(await until(() => cached.get('ntls:cached'), 'v2'), 'v2');
+        assert.equal(await c.del(keys), keys.length);
+        for (const x of [c, sub, cached]) await x.quit();
     },
 };
 

@@ -30,6 +30,11 @@ struct slotgate {
 /* Cluster bus ports are port + 10000: keep node ports below 22768 so bus ports stay out of the
  * kernel's ephemeral range (32768 and up), where an outgoing connection could hold them. */
 
+/* TLS clusters: nodes started after this also listen with TLS on port + offset, with tls-cluster and
+ * tls-replication yes (certificates from certdir, as tlsclient.h makes them); NULL: plaintext again.
+ * Bus ports are then the TLS port + 10000. */
+void cluster_use_tls(const char *certdir, int offset);
+int cluster_tls_offset(void);
 /* Starts masters * (1 + replicas) nodes on base_port.. and creates the cluster; aborts on failure. */
 void cluster_start(struct cluster *cl, int base_port, int masters, int replicas);
 void cluster_stop(struct cluster *cl);

@@ -6,12 +6,14 @@
  *              .tests = {TEST(crc16_reference_vector), LOOP_TEST(keyslot_matches_redis, N_CASES)})
  *
  * setup/teardown run once around the suite (in the runner, so a cluster outlives each forked test);
- * before_each/after_each run around every test, inside its fork. */
+ * before_each/after_each run around every test, inside its fork. TEST_ONLY=text in the environment runs
+ * only the tests whose name contains text. */
 #ifndef SLOTGATE_TEST_RUN_H
 #define SLOTGATE_TEST_RUN_H
 
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct test_entry {
     const TTest *test;
@@ -41,7 +43,9 @@ static inline int run_suite_spec(const struct suite_spec *spec) {
     if (spec->timeout) tcase_set_timeout(tc, spec->timeout);
     if (spec->setup || spec->teardown) tcase_add_unchecked_fixture(tc, spec->setup, spec->teardown);
     if (spec->before_each || spec->after_each) tcase_add_checked_fixture(tc, spec->before_each, spec->after_each);
+    const char *only = getenv("TEST_ONLY"); /* a developer's filter: tests whose name contains it */
     for (int i = 0; i < SUITE_MAX_TESTS && spec->tests[i].test; i++) {
+        if (only && *only && !strstr(spec->tests[i].test->name, only)) continue;
         if (spec->tests[i].loops)
             tcase_add_loop_test(tc, spec->tests[i].test, 0, spec->tests[i].loops);
         else
