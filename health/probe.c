@@ -184,12 +184,15 @@ static void on_cluster_info(struct ctl *ac, redisReply *r, void *priv) {
     status_set_cluster(n->p->status, &c);
 }
 
-/* A digest of what makes up the topology: each node's id, flags that matter and config epoch. */
+/* A digest of what makes up the topology: each node's id, address, flags that matter, master, epoch, link
+ * and slots. The same cluster digests the same from any node: "myself" is left out of the flags and the
+ * lines are summed, as each node lists them in its own order. */
 static unsigned long long topology_digest(const char *text) {
-    unsigned long long h = 1469598103934665603ULL;
+    unsigned long long sum = 0;
     for (const char *line = text; line && *line;) {
         const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
+        unsigned long long h = 1469598103934665603ULL;
         /* fields: id addr flags master ping pong epoch link slots... (ping/pong times change always) */
         int field = 0;
         for (size_t i = 0; i < len; i++) {
@@ -197,13 +200,17 @@ static unsigned long long topology_digest(const char *text) {
                 field++;
                 continue;
             }
+            if (field == 2 && !strncmp(line + i, "myself", 6)) {
+                i += 5 + (i + 6 < len && line[i + 6] == ',');
+                continue;
+            }
             if (field == 0 || field == 1 || field == 2 || field == 3 || field == 6 || field == 7 || field >= 8)
                 h = (h ^ (unsigned char)line[i]) * 1099511628211ULL;
         }
-        h = (h ^ '\n') * 1099511628211ULL;
+        sum += h * 0x9E3779B97F4A7C15ULL;
         line = end ? end + 1 : NULL;
     }
-    return h;
+    return sum;
 }
 
 static void on_nodes(struct ctl *ac, redisReply *r, void *priv) {
