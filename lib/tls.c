@@ -71,8 +71,7 @@ SSL_CTX *tls_ctx_new(const struct tls_options *o, int server, char *err, size_t 
     if (off < 0) goto fail_quiet;
     SSL_CTX_set_options(ctx, (uint64_t)off | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     if (o->prefer_server_ciphers) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(ctx,
-                     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     /* Whole pipelines in one read system call, not a header and a body per record. */
     SSL_CTX_set_read_ahead(ctx, 1);
     if (server) {
@@ -239,6 +238,11 @@ done:
     chain_trim(p, ch);
     if (total == 0 && ch->pending) errno = EAGAIN, total = -1;
     return total;
+}
+
+int tls_release_buffers(SSL *ssl) {
+    if (!SSL_is_init_finished(ssl) || SSL_pending(ssl) > 0 || SSL_has_pending(ssl)) return 0;
+    return SSL_free_buffers(ssl) == 1;
 }
 
 void tls_close(SSL *ssl) {

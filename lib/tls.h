@@ -48,6 +48,9 @@ ssize_t tls_read(SSL *ssl, char *buf, size_t len, int *want_write);
 static inline int tls_has_pending(SSL *ssl) { return SSL_pending(ssl) > 0 || SSL_has_pending(ssl); }
 /* chain_write's TLS twin: writes pending bytes (one record per chunk), same return contract. */
 ssize_t tls_chain_write(struct pool *p, struct chain *ch, SSL *ssl);
+/* Frees the connection's record buffers if they hold nothing (an idle connection); OpenSSL makes them
+ * again when needed. 1 when freed (or there were none). */
+int tls_release_buffers(SSL *ssl);
 /* Sends close_notify if it can (never waits) and frees. */
 void tls_close(SSL *ssl);
 /* The last OpenSSL error as text (empties the thread's queue). */

@@ -521,6 +521,7 @@ static void client_process(struct client *c) {
 static ssize_t client_read_tls(struct client *c) {
     struct worker *w = c->w;
     ssize_t total = 0;
+    c->tls_buffers = 1;
     for (;;) {
         int want_write = 0;
         ssize_t n = tls_read(c->ssl, c->in.data + c->in.end, c->in.cap - c->in.end, &want_write);
@@ -607,7 +608,8 @@ void client_flush(struct client *c) {
     int waits = c->out.pending && output_can_wait(c);
     c->flush_now = 0;
     if (c->out.pending && !waits) {
-        ssize_t n = c->ssl ? tls_chain_write(&w->pool, &c->out, c->ssl) : chain_write(&w->pool, &c->out, c->fd);
+        ssize_t n = c->ssl ? (c->tls_buffers = 1, tls_chain_write(&w->pool, &c->out, c->ssl))
+                           : chain_write(&w->pool, &c->out, c->fd);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
             client_close(c);
             return;

@@ -62,6 +62,7 @@ struct client {
     uint8_t flush_now;            /* a request was parked: write what is ready without waiting */
     uint8_t tls_handshaking;      /* a TLS client whose handshake is not done: nothing else is read yet */
     uint8_t tls_read_wants_write; /* a TLS read needs the socket writable first */
+    uint8_t tls_buffers;          /* OpenSSL holds record buffers for it (freed once it is idle: worker.c) */
     const char *tls_deny;         /* said (then closed) once its handshake is done: protected mode, maxclients */
     struct ssl_st *ssl;           /* TLS clients (tls-port): its connection (lib/tls.h), else NULL */
 };

@@ -20,6 +20,7 @@
 
 #include "../lib/dns.h"
 #include "../lib/log.h"
+#include "../lib/tls.h"
 
 #define PARK_TICK 0.01
 
@@ -422,8 +423,15 @@ static void on_trim_timer(struct ev_loop *loop, ev_timer *t, int revents) {
     STAT_ADD(w, inst_out, (out - w->last_net_out) - STAT_READ(w, inst_out));
     w->last_commands = cmds, w->last_net_in = in, w->last_net_out = out;
     tracking_tick(w);
-    for (struct client *c = w->clients; c; c = c->next)
+    for (struct client *c = w->clients; c; c = c->next) {
         if (c->nscripts || c->sub || c->ssub) dedicated_release_idle(c, now, DEDICATED_IDLE_S);
+        /* TLS: a client quiet for a second gives back OpenSSL's record buffers (about 34 KiB; they come
+         * back with its next request), so idle TLS clients cost what idle plaintext ones do, and busy
+         * ones do not allocate and free them on every read and write */
+        if (c->tls_buffers && !c->tls_handshaking && now - c->last_cmd >= 1.0 && !c->out.pending &&
+            tls_release_buffers(c->ssl))
+            c->tls_buffers = 0, w->pool.released += 2; /* as two chunks: enough of them and malloc_trim runs below */
+    }
     if (w->pool.in_use > POOL_KEEP) return; /* busy: the chunks will be needed again */
     pool_shrink(&w->pool, POOL_KEEP);
     if (w->pool.released < TRIM_AFTER_CHUNKS && w->clients_freed < TRIM_AFTER_CLIENTS) return;

@@ -277,6 +277,9 @@ int acl_user_set(struct acl_user *u, const struct cmdtable *t, const char *op, s
     }
     if (len > 1 && (op[0] == '+' || op[0] == '-'))
         return command_rule(u, t, op[0] == '+', op + 1, len - 1, err, errlen);
+    if ((len && op[0] == '(') || op_is(op, len, "clearselectors"))
+        return fail(err, errlen, "selectors ('(...)', clearselectors) are not supported by slotgate: give the user its "
+                                 "rules directly");
     return fail(err, errlen, E_SYNTAX);
 }
 
