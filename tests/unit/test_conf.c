@@ -69,7 +69,7 @@ static const struct {
 } errors[] = {
     {"{\"seeds\": [\"a:1\"], \"prot\": 1}", NULL, NULL, NULL, "unknown setting 'prot'"},
     {"{\"seeds\": [\"a:1\"], \"port\": \"x\"}", NULL, NULL, NULL, "port: must be an integer"},
-    {"{\"seeds\": [\"a:1\"], \"port\": 70000}", NULL, NULL, NULL, "port: 70000 is out of range (1 to 65535)"},
+    {"{\"seeds\": [\"a:1\"], \"port\": 70000}", NULL, NULL, NULL, "port: 70000 is out of range (0 to 65535)"},
     {"{\"seeds\": \"nocolon\"}", NULL, NULL, NULL, "seeds: 'nocolon' is not host:port"},
     {"{\"seeds\": [1]}", NULL, NULL, NULL, "seeds: every element must be a string"},
     {"[1, 2]", NULL, NULL, NULL, "must hold a JSON object"},
@@ -229,8 +229,60 @@ START_TEST(backend_password_from_a_file) {
 }
 END_TEST
 
-SUITE_MAIN(.name = "conf", .tests = {TEST(defaults_and_positional_seeds), TEST(file_then_env_then_flags),
-                                     LOOP_TEST(bad_values_name_the_setting, (int)(sizeof(errors) / sizeof(errors[0]))),
-                                     TEST(no_seed_is_an_error), TEST(json_view_redacts_secrets),
-                                     TEST(reload_applies_only_live_settings), TEST(backend_password_from_a_file),
-                                     TEST(output_buffer_limits_as_redis_writes_them)})
+/* TLS settings: what Redis refuses at start, with the setting named; a valid set loads with Redis's
+ * defaults (tls-auth-clients yes, session cache 20480 for 300 s). */
+START_TEST(tls_settings_checked_at_start) {
+    struct conf c;
+    char err[CONF_ERR_LEN];
+    char *envp[] = {NULL};
+    struct {
+        char *argv[16];
+        const char *want; /* NULL: loads */
+    } cases[] = {
+        {{"slotgate", "--port", "0", "127.0.0.1:7000", NULL}, "port: 0 with no tls-port"},
+        {{"slotgate", "--tls-port", "6380", "127.0.0.1:7000", NULL}, "tls-port: needs tls-cert-file"},
+        {{"slotgate", "--tls-port", "7777", "--tls-cert-file", "c", "--tls-key-file", "k", "127.0.0.1:7000", NULL},
+         "tls-port: 7777 is also port"},
+        {{"slotgate", "--tls-port", "6380", "--tls-cert-file", "c", "--tls-key-file", "k", "127.0.0.1:7000", NULL},
+         "either tls-ca-cert-file or tls-ca-cert-dir must be specified"},
+        {{"slotgate", "--tls-cluster", "yes", "127.0.0.1:7000", NULL}, "(tls-cluster yes)"},
+        {{"slotgate", "--tls-auth-clients", "maybe", "127.0.0.1:7000", NULL},
+         "tls-auth-clients: 'maybe' is not one of yes, optional, no"},
+        {{"slotgate", "--admin-tls-cert-file", "c", "127.0.0.1:7000", NULL}, "admin-tls-cert-file: needs"},
+        {{"slotgate", "--tls-port", "6380", "--port", "0", "--tls-cert-file", "c", "--tls-key-file", "k",
+          "--tls-auth-clients", "no", "127.0.0.1:7000", NULL},
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = load(&c, cases[i].argv, envp, err);
+        if (cases[i].want) {
+            ck_assert_msg(rc == CONF_EXIT_ERROR && strstr(err, cases[i].want), "case %zu: %s", i, err);
+        } else {
+            ck_assert_msg(rc == CONF_RUN, "case %zu: %s", i, err);
+            ck_assert_int_eq(c.tls_port, 6380);
+            ck_assert_int_eq(c.port, 0);
+            ck_assert_int_eq(c.tls_auth_clients, 0);
+            ck_assert_int_eq(c.tls_session_caching, 1);
+            ck_assert_int_eq(c.tls_session_cache_size, 20480);
+            ck_assert_int_eq(c.tls_session_cache_timeout, 300);
+        }
+        conf_free(&c);
+    }
+    char *argv[] = {"slotgate", "--tls-cluster",  "yes", "--tls-ca-cert-file", "ca", "--tls-key-file-pass",
+                    "pw",       "127.0.0.1:7000", NULL};
+    ck_assert_int_eq(load(&c, argv, envp, err), CONF_RUN);
+    ck_assert_int_eq(c.tls_auth_clients, 1); /* Redis's default */
+    json_t *j = conf_to_json(&c);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "tls-key-file-pass")), "(redacted)");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "tls-auth-clients")), "yes");
+    json_decref(j);
+    conf_free(&c);
+}
+END_TEST
+
+SUITE_MAIN(.name = "conf",
+           .tests = {TEST(defaults_and_positional_seeds), TEST(file_then_env_then_flags),
+                     LOOP_TEST(bad_values_name_the_setting, (int)(sizeof(errors) / sizeof(errors[0]))),
+                     TEST(no_seed_is_an_error), TEST(json_view_redacts_secrets),
+                     TEST(reload_applies_only_live_settings), TEST(backend_password_from_a_file),
+                     TEST(tls_settings_checked_at_start), TEST(output_buffer_limits_as_redis_writes_them)})
