@@ -53,7 +53,12 @@ static void getuser(struct client *c, struct req *r, const struct resp_request *
     for (int i = 0; i < u->nhashes; i++) rc |= sbuf_add_bulk(&b, u->hashes[i], 64);
     rc |= add_str(&b, "commands") | add_owned(&b, acl_describe_commands(u)) | add_str(&b, "keys") |
           add_owned(&b, acl_describe_keys(u)) | add_str(&b, "channels") | add_owned(&b, acl_describe_channels(u)) |
-          add_str(&b, "selectors") | sbuf_add_header(&b, '*', 0);
+          add_str(&b, "selectors") | sbuf_add_header(&b, '*', (unsigned)u->nsel);
+    for (int i = 0; i < u->nsel; i++) /* each as Redis shows one: its commands, keys and channels */
+        rc |= sbuf_add_map(&b, 3, r->resp3) | add_str(&b, "commands") |
+              add_owned(&b, acl_describe_commands(u->sel[i])) | add_str(&b, "keys") |
+              add_owned(&b, acl_describe_keys(u->sel[i])) | add_str(&b, "channels") |
+              add_owned(&b, acl_describe_channels(u->sel[i]));
     reply_sbuf(c->w, r, &b, rc);
 }
 

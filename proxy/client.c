@@ -367,6 +367,10 @@ static int acl_refused(struct client *c, struct req *r, const struct plan *p, co
         if (!c->acl->has_firstargs) *k = (struct acl_cached){c->acl, p->cmd, rc == ACL_OK};
     }
     if (rc == ACL_OK) rc = acl_check_args(c->acl, keys, nk, chans, nc, &pos);
+    if (rc != ACL_OK && c->acl->nsel) { /* the user's own rules refuse it: a selector may allow it */
+        const char *arg1 = q->argc > 1 ? resp_request_arg(q, cmd, 1) : NULL;
+        rc = acl_check(c->acl, p->cmd, arg1, q->argc > 1 ? q->argv[1].len : 0, keys, nk, chans, nc, &pos);
+    }
     if (rc != ACL_OK) {
         const char *obj = p->cmd->name;
         size_t olen = strlen(obj);

@@ -69,8 +69,16 @@ static void clear_rules(struct acl_user *u) {
     u->nrules = 0;
 }
 
+static void clear_selectors(struct acl_user *u) {
+    for (int i = 0; i < u->nsel; i++) acl_user_free(u->sel[i]);
+    free(u->sel);
+    u->sel = NULL;
+    u->nsel = 0;
+}
+
 void acl_user_free(struct acl_user *u) {
     if (!u) return;
+    clear_selectors(u);
     free(u->name);
     free(u->hashes);
     free(u->kidx);
@@ -194,6 +202,32 @@ static int command_rule(struct acl_user *u, const struct cmdtable *t, int allow,
     return 0;
 }
 
+/* "(~x %R~y &ch +get)": a selector, with only the rules a selector takes (Redis's ACLSetSelector). */
+static int add_selector(struct acl_user *u, const struct cmdtable *t, const char *op, size_t len, char *err,
+                        size_t errlen) {
+    if (len < 2 || op[len - 1] != ')') return fail(err, errlen, E_SYNTAX);
+    struct acl_user *s = acl_user_new("", 0);
+    struct acl_user **grown = s ? realloc(u->sel, sizeof(*u->sel) * (size_t)(u->nsel + 1)) : NULL;
+    if (!grown) return acl_user_free(s), fail(err, errlen, "out of memory");
+    u->sel = grown;
+    const char *p = op + 1, *end = op + len - 1;
+    while (p < end) {
+        while (p < end && isspace((unsigned char)*p)) p++;
+        size_t n = 0;
+        while (p + n < end && !isspace((unsigned char)p[n])) n++;
+        if (!n) break;
+        int selector_rule =
+            !(strchr("><#!(", p[0]) || op_is(p, n, "on") || op_is(p, n, "off") || op_is(p, n, "nopass") ||
+              op_is(p, n, "resetpass") || op_is(p, n, "reset") || op_is(p, n, "clearselectors"));
+        if (!selector_rule) return acl_user_free(s), fail(err, errlen, E_SYNTAX);
+        if (acl_user_set(s, t, p, n, err, errlen) < 0) return acl_user_free(s), -1;
+        p += n;
+    }
+    if (acl_user_finish(s) < 0) return acl_user_free(s), fail(err, errlen, "out of memory");
+    u->sel[u->nsel++] = s;
+    return 0;
+}
+
 int acl_user_set(struct acl_user *u, const struct cmdtable *t, const char *op, size_t len, char *err, size_t errlen) {
     u->indexed = 0; /* acl_user_finish indexes the patterns again */
     if (op_is(op, len, "on")) return u->on = 1, 0;
@@ -203,6 +237,7 @@ int acl_user_set(struct acl_user *u, const struct cmdtable *t, const char *op, s
     if (op_is(op, len, "resetpass")) return reset_pass(u), 0;
     if (op_is(op, len, "reset")) {
         reset_pass(u);
+        clear_selectors(u);
         u->allkeys = u->allchannels = 0;
         clear_patterns(&u->keys, &u->nkeys);
         clear_patterns(&u->channels, &u->nchannels);
@@ -277,9 +312,8 @@ int acl_user_set(struct acl_user *u, const struct cmdtable *t, const char *op, s
     }
     if (len > 1 && (op[0] == '+' || op[0] == '-'))
         return command_rule(u, t, op[0] == '+', op + 1, len - 1, err, errlen);
-    if ((len && op[0] == '(') || op_is(op, len, "clearselectors"))
-        return fail(err, errlen, "selectors ('(...)', clearselectors) are not supported by slotgate: give the user its "
-                                 "rules directly");
+    if (op_is(op, len, "clearselectors")) return clear_selectors(u), 0;
+    if (len && op[0] == '(') return add_selector(u, t, op, len, err, errlen);
     return fail(err, errlen, E_SYNTAX);
 }
 
@@ -294,6 +328,15 @@ struct acl_user *acl_user_parse(const struct cmdtable *t, const char *line, char
         while (*p == ' ' || *p == '\t') p++;
         if (!*p) break;
         n = strcspn(p, " \t");
+        if (*p == '(' && p[n - 1] != ')') { /* a selector runs to the word that closes it */
+            const char *close = strchr(p, ')');
+            if (!close) {
+                if (err && errlen) snprintf(err, errlen, "Unmatched parenthesis in acl selector starting at '%s'.", p);
+                acl_user_free(u);
+                return NULL;
+            }
+            n = (size_t)(close - p) + 1;
+        }
         char why[256];
         if (acl_user_set(u, t, p, n, why, sizeof(why)) < 0) {
             if (err && errlen) snprintf(err, errlen, "Error in ACL SETUSER modifier '%.*s': %s", (int)n, p, why);
@@ -426,11 +469,28 @@ static int channel_allowed(const struct acl_user *u, const struct acl_channel *c
     return 0;
 }
 
-int acl_check(const struct acl_user *u, const struct command *cmd, const char *arg1, size_t arg1_len,
-              const struct acl_key *keys, int nkeys, const struct acl_channel *chans, int nchans, int *pos) {
+static int check_one(const struct acl_user *u, const struct command *cmd, const char *arg1, size_t arg1_len,
+                     const struct acl_key *keys, int nkeys, const struct acl_channel *chans, int nchans, int *pos) {
     *pos = 0;
     if (!acl_command_allowed(u, cmd, arg1, arg1_len)) return ACL_DENIED_CMD;
     return acl_check_args(u, keys, nkeys, chans, nchans, pos);
+}
+
+/* The user's own rules, then each selector; when none allows it, the denial Redis reports is the one
+ * ranked highest (command < key < channel), and among equal ones the latest key or channel
+ * (ACLCheckAllUserCommandPerm's relevant_error). */
+int acl_check(const struct acl_user *u, const struct command *cmd, const char *arg1, size_t arg1_len,
+              const struct acl_key *keys, int nkeys, const struct acl_channel *chans, int nchans, int *pos) {
+    int rc = check_one(u, cmd, arg1, arg1_len, keys, nkeys, chans, nchans, pos);
+    if (rc == ACL_OK || !u->nsel) return rc;
+    int best_pos = *pos;
+    for (int i = 0; i < u->nsel; i++) {
+        int p = 0, r = check_one(u->sel[i], cmd, arg1, arg1_len, keys, nkeys, chans, nchans, &p);
+        if (r == ACL_OK) return *pos = 0, ACL_OK;
+        if (r > rc || (r == rc && p > best_pos)) rc = r, best_pos = p;
+    }
+    *pos = best_pos;
+    return rc;
 }
 
 int acl_check_args(const struct acl_user *u, const struct acl_key *keys, int nkeys, const struct acl_channel *chans,
@@ -587,6 +647,19 @@ char *acl_describe_channels(const struct acl_user *u) {
     return sb_done(&b);
 }
 
+/* Keys, channels and commands, as ACL LIST shows a user's own rules or a selector's. */
+static void describe_perms(struct strbuf *b, const struct acl_user *u) {
+    char *k = acl_describe_keys(u), *c = acl_describe_commands(u);
+    if (k && *k) sb_word(b, k);
+    if (!u->allchannels) sb_word(b, "resetchannels");
+    char *ch = acl_describe_channels(u);
+    if (ch && *ch) sb_word(b, ch);
+    if (c) sb_word(b, c);
+    free(k);
+    free(ch);
+    free(c);
+}
+
 char *acl_user_describe(const struct acl_user *u) {
     struct strbuf b = {0};
     sb_word(&b, u->on ? "on" : "off");
@@ -597,14 +670,16 @@ char *acl_user_describe(const struct acl_user *u) {
         snprintf(w, sizeof(w), "#%s", u->hashes[i]);
         sb_word(&b, w);
     }
-    char *k = acl_describe_keys(u), *c = acl_describe_commands(u);
-    if (k && *k) sb_word(&b, k);
-    if (!u->allchannels) sb_word(&b, "resetchannels");
-    char *ch = acl_describe_channels(u);
-    if (ch && *ch) sb_word(&b, ch);
-    if (c) sb_word(&b, c);
-    free(k);
-    free(ch);
-    free(c);
+    describe_perms(&b, u);
+    for (int i = 0; i < u->nsel; i++) { /* " (~x resetchannels -@all +get)", as Redis writes them */
+        struct strbuf sb = {0};
+        describe_perms(&sb, u->sel[i]);
+        char *text = sb_done(&sb);
+        size_t n = strlen(text ? text : "") + 3;
+        char *w = malloc(n);
+        if (w) snprintf(w, n, "(%s)", text ? text : ""), sb_word(&b, w);
+        free(w);
+        free(text);
+    }
     return sb_done(&b);
 }

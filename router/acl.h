@@ -51,6 +51,10 @@ struct acl_user {
     uint16_t *kidx;
     uint16_t kstart[258];
     int indexed;
+    /* Selectors ("(~x +get)"): more permission sets, each an acl_user of its own (no name, no passwords);
+     * a command runs when the user's own rules or any one selector allow all of it. */
+    struct acl_user **sel;
+    int nsel;
 };
 
 /* A user as Redis creates one: off, no password, no keys, no channels, no commands. */

@@ -29,6 +29,21 @@ static char conf_path[200];
     "on >secret ~app:* %R~ro:* &app:* +@read +@write -flushall +@connection +multi +exec +acl|whoami +acl|users "      \
     "+acl|dryrun +acl|cat +publish +subscribe"
 
+/* selly: a user with selectors (the same on both) */
+/* (commands in the order Redis's ACL GETUSER writes them back: +acl before +get) */
+#define SELLY "on >pw ~a:* +acl +get (~b:* +set) (%R~c:* +@read)"
+
+static void oracle_setuser(redisContext *o, const char *name, const char *rules) {
+    char line[1024], *argv2[64];
+    snprintf(line, sizeof(line), "ACL SETUSER %s reset %s", name, rules);
+    size_t lens[64];
+    int n = 0;
+    for (char *t = strtok(line, " "); t && n < 64; t = strtok(NULL, " ")) argv2[n] = t, lens[n++] = strlen(t);
+    redisReply *r = redisCommandArgv(o, n, (const char **)argv2, lens);
+    ck_assert_msg(r && r->type == REDIS_REPLY_STATUS, "oracle SETUSER %s: %s", name, r ? r->str : "?");
+    freeReplyObject(r);
+}
+
 static void write_conf(const char *users_json) {
     FILE *f = fopen(conf_path, "w");
     ck_assert_ptr_nonnull(f);
@@ -39,20 +54,14 @@ static void write_conf(const char *users_json) {
 static void setup(void) {
     cluster_start(&cl, BASE, 3, 0);
     snprintf(conf_path, sizeof(conf_path), "%s/slotgate-acl.json", cl.dir);
-    write_conf("[\"alice " ALICE "\"]");
+    write_conf("[\"alice " ALICE "\", \"selly " SELLY "\"]");
     char args[300];
     snprintf(args, sizeof(args), "--threads 2 --config %s", conf_path);
     slotgate_start(&sg, SG_PORT, args, "", 1);
     oracle = oracle_start(ORACLE_PORT, cl.dir, "oracle-acl");
     redisContext *o = connect_port(ORACLE_PORT);
-    char *rules = strdup("ACL SETUSER alice reset " ALICE), *argv2[64];
-    size_t lens[64];
-    int n = 0;
-    for (char *t = strtok(rules, " "); t && n < 64; t = strtok(NULL, " ")) argv2[n] = t, lens[n++] = strlen(t);
-    redisReply *r = redisCommandArgv(o, n, (const char **)argv2, lens);
-    ck_assert_msg(r && r->type == REDIS_REPLY_STATUS, "oracle SETUSER: %s", r ? r->str : "?");
-    freeReplyObject(r);
-    free(rules);
+    oracle_setuser(o, "alice", ALICE);
+    oracle_setuser(o, "selly", SELLY);
     redisFree(o);
 }
 
@@ -120,6 +129,28 @@ START_TEST(a_limited_user_is_refused_as_redis_refuses) {
 END_TEST
 
 /* SUBSCRIBE to a channel outside alice's patterns: refused before it reaches a node. */
+/* Selectors: a command runs when the user's own rules or one selector allow all of it; refusals, ACL
+ * GETUSER's selectors and DRYRUN as Redis gives them (keys on every master). */
+START_TEST(selectors_as_redis_decides) {
+    static const char *const lines[] = {
+        "AUTH selly pw",
+        "GET a:1",
+        "SET b:1 x",
+        "GET b:1",
+        "SET a:1 x",
+        "GET c:1",
+        "SET c:1 x",
+        "MGET a:1 b:1",
+        "GET d:1",
+        "ACL GETUSER selly",
+        "ACL DRYRUN selly SET b:2 y",
+        "ACL DRYRUN selly SET c:2 y",
+        "HGET c:h f",
+    };
+    same_as_redis(lines, (int)(sizeof(lines) / sizeof(lines[0])));
+}
+END_TEST
+
 START_TEST(channels_are_checked) {
     struct r3 *s = r3_connect(SG_PORT);
     r3_expectl(s, "AUTH alice secret", "+OK\r\n");
@@ -200,12 +231,12 @@ START_TEST(users_change_on_sighup) {
     redisFree(c);
     ck_assert(get_allowed(b, "bob:none")); /* bob's own connection unaffected */
     redisFree(b);
-    write_conf("[\"alice " ALICE "\"]"); /* as the suite began */
+    write_conf("[\"alice " ALICE "\", \"selly " SELLY "\"]"); /* as the suite began */
     kill(sg.pid, SIGHUP);
     sleep_ms(300);
 }
 END_TEST
 
 SUITE_MAIN(.name = "acl", .setup = setup, .teardown = teardown, .timeout = 60,
-           .tests = {TEST(a_limited_user_is_refused_as_redis_refuses), TEST(channels_are_checked),
-                     TEST(denials_are_logged_and_counted), TEST(users_change_on_sighup)})
+           .tests = {TEST(a_limited_user_is_refused_as_redis_refuses), TEST(selectors_as_redis_decides),
+                     TEST(channels_are_checked), TEST(denials_are_logged_and_counted), TEST(users_change_on_sighup)})

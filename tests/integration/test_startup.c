@@ -36,7 +36,7 @@ static const struct {
 } runs[] = {
     {"--version", 0, "slotgate 0.1.0"},
     {"--help", 0, "Usage: slotgate"},
-    {"--port 0 127.0.0.1:7000", 2, "port: 0 is out of range"},
+    {"--port 0 127.0.0.1:7000", 2, "port: 0 with no tls-port: nothing to listen on"},
     {"--port 7000", 2, "seeds: no seed node given"},
     {"--no-such-flag 127.0.0.1:7000", 2, "unknown or incomplete option '--no-such-flag'"},
     {"--threads many 127.0.0.1:7000", 2, "threads: 'many' is not an integer"},
