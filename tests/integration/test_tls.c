@@ -489,6 +489,46 @@ START_TEST(tls_admin_https) {
 }
 END_TEST
 
+/* Nodes announced by host name (cluster-announce-hostname localhost, preferred endpoint type hostname):
+ * slotgate connects to "localhost", sends it as SNI and checks the node's certificate names it (the test
+ * certificates do); requests keep working; then back to addresses. */
+START_TEST(tls_nodes_by_hostname) {
+    for (int i = 0; i < cl.nnodes; i++) {
+        redisContext *d = connect_port(BASE + i);
+        expect_str(d, "OK", "CONFIG SET cluster-announce-hostname localhost");
+        expect_str(d, "OK", "CONFIG SET cluster-preferred-endpoint-type hostname");
+        redisFree(d);
+    }
+    char out[16384], want[64];
+    snprintf(want, sizeof(want), "\"addr\": \"localhost:%d\"", BASE + TLS_OFFSET);
+    WAIT_UNTIL(15000,
+               (run(out, sizeof(out), "curl -s --max-time 5 --cacert %s https://127.0.0.1:%d/nodes", ca, sg.admin_port),
+                strstr(out, want) != NULL),
+               "slotgate never learnt the nodes by name: %.1500s", out);
+    struct tconn *t = open_ok(SG_TLS);
+    for (int i = 0; i < 50; i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "tls:host:%d", i);
+        texpect(t, "OK", "SET %s %s", k, k);
+        texpect(t, k, "GET %s", k, NULL);
+    }
+    tconn_close(t);
+    /* the connections to the nodes by name passed the certificate check (none failed) */
+    run(out, sizeof(out), "curl -s --max-time 5 --cacert %s https://127.0.0.1:%d/nodes", ca, sg.admin_port);
+    ck_assert_msg(!strstr(out, "TLS handshake failed"), "a node's certificate was refused: %.1500s", out);
+    for (int i = 0; i < cl.nnodes; i++) {
+        redisContext *d = connect_port(BASE + i);
+        expect_str(d, "OK", "CONFIG SET cluster-preferred-endpoint-type ip");
+        redisFree(d);
+    }
+    snprintf(want, sizeof(want), "\"addr\": \"127.0.0.1:%d\"", BASE + TLS_OFFSET);
+    WAIT_UNTIL(15000,
+               (run(out, sizeof(out), "curl -s --max-time 5 --cacert %s https://127.0.0.1:%d/nodes", ca, sg.admin_port),
+                strstr(out, want) != NULL),
+               "slotgate never went back to addresses");
+}
+END_TEST
+
 /* node-redis over TLS (tests/node/scenarios.mjs noderedis_tls). */
 START_TEST(tls_node_redis) {
     ck_assert_msg(access("tests/node/node_modules/redis/package.json", R_OK) == 0,
@@ -509,4 +549,5 @@ SUITE_MAIN(.name = "tls", .setup = suite_setup, .teardown = suite_teardown, .tim
            .tests = {TEST(tls_redis_cli_and_pipeline), TEST(tls_large_values), TEST(tls_pubsub),
                      TEST(tls_blocking_and_transaction), TEST(tls_client_side_caching), TEST(tls_client_certificates),
                      TEST(tls_stalled_handshake), TEST(tls_certificate_rotation_under_load), TEST(tls_output_limit),
-                     TEST(tls_admin_https), TEST(tls_node_redis), TEST(tls_failover_and_reshard_under_load)})
+                     TEST(tls_admin_https), TEST(tls_node_redis), TEST(tls_nodes_by_hostname),
+                     TEST(tls_failover_and_reshard_under_load)})
