@@ -137,13 +137,6 @@ void tls_current_set(int role, SSL_CTX *ctx) {
     if (old) SSL_CTX_free(old); /* connections made with it hold their own reference */
 }
 
-int tls_enabled(int role) {
-    pthread_mutex_lock(&current_lock);
-    int on = current[role] != NULL;
-    pthread_mutex_unlock(&current_lock);
-    return on;
-}
-
 SSL *tls_new(int role, int fd, const char *host) {
     pthread_mutex_lock(&current_lock);
     SSL *ssl = current[role] ? SSL_new(current[role]) : NULL;

@@ -31,7 +31,6 @@ SSL_CTX *tls_ctx_new(const struct tls_options *o, int server, char *err, size_t 
  * one is freed when its last connection ends). Index: TLS_SERVER, TLS_CLIENT. */
 enum { TLS_SERVER = 0, TLS_CLIENT, TLS_ROLES };
 void tls_current_set(int role, SSL_CTX *ctx);
-int tls_enabled(int role);
 /* A new connection on fd with the current context (accepting or connecting); NULL when out of memory
  * or none is set. For a client, host (a name, not an address) is sent as SNI and checked against the
  * peer's certificate. */

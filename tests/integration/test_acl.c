@@ -30,8 +30,9 @@ static char conf_path[200];
     "+acl|dryrun +acl|cat +publish +subscribe"
 
 /* selly: a user with selectors (the same on both) */
-/* (commands in the order Redis's ACL GETUSER writes them back: +acl before +get) */
-#define SELLY "on >pw ~a:* +acl +get (~b:* +set) (%R~c:* +@read)"
+/* (one command rule each: Redis writes several back in its command dict's order, which changes from
+ * one start of redis-server to the next) */
+#define SELLY "on >pw ~a:* +get (~b:* +set) (%R~c:* +@read)"
 
 static void oracle_setuser(redisContext *o, const char *name, const char *rules) {
     char line[1024], *argv2[64];

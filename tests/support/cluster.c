@@ -232,8 +232,6 @@ void cluster_use_tls(const char *certdir, int offset) {
     tls_offset = certdir ? offset : 0;
 }
 
-int cluster_tls_offset(void) { return tls_offset; }
-
 pid_t node_spawn_with_files_of(const char *dir, int port, int files_port) {
     char ps[16], conf[64], dbf[64], log[200], tps[16], cert[200], key[200], ca[200];
     snprintf(ps, sizeof(ps), "%d", port);

@@ -34,7 +34,6 @@ struct slotgate {
  * tls-replication yes (certificates from certdir, as tlsclient.h makes them); NULL: plaintext again.
  * Bus ports are then the TLS port + 10000. */
 void cluster_use_tls(const char *certdir, int offset);
-int cluster_tls_offset(void);
 /* Starts masters * (1 + replicas) nodes on base_port.. and creates the cluster; aborts on failure. */
 void cluster_start(struct cluster *cl, int base_port, int masters, int replicas);
 void cluster_stop(struct cluster *cl);
