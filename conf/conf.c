@@ -71,6 +71,9 @@ static const struct setting settings[] = {
     {"aclfile", T_STR, O(aclfile), 0, 0, 0,
      "a file of users in Redis's aclfile format (\"user alice on >secret ...\")"},
     {"acllog-max-len", T_INT, O(acllog_max_len), 0, 1000000, 0, "ACL LOG entries kept (default 128)"},
+    {"slowlog-log-slower-than", T_INT, O(slowlog_log_slower_than), -1, 2147483647, 0,
+     "requests slower than this many microseconds go to SLOWLOG (default 10000, -1: none, 0: all)"},
+    {"slowlog-max-len", T_INT, O(slowlog_max_len), 0, 1000000, 0, "SLOWLOG entries kept (default 128)"},
     {"protected-mode", T_YESNO, O(protected_mode), 0, 0, 0,
      "yes (default): listening beyond loopback with no password and no users, clients from other addresses than "
      "127.0.0.1 and ::1 get -DENIED, as Redis's protected mode"},
@@ -142,7 +145,9 @@ static const char *const live_settings[] = {"log-level",
                                             "client-output-buffer-limit",
                                             "timeout",
                                             "tracking-table-max-keys",
-                                            "tls-handshake-timeout-ms"};
+                                            "tls-handshake-timeout-ms",
+                                            "slowlog-log-slower-than",
+                                            "slowlog-max-len"};
 #undef O
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -160,6 +165,8 @@ void conf_defaults(struct conf *c) {
     c->backend_connections = 1;
     c->tracking_table_max_keys = 1000000;
     c->acllog_max_len = 128;
+    c->slowlog_log_slower_than = 10000;
+    c->slowlog_max_len = 128;
     c->protected_mode = 1;
     c->admin_protected_mode = 1;
     c->connect_timeout_ms = 1000;

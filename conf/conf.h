@@ -47,6 +47,8 @@ struct conf {
     char *users[CONF_MAX_SEEDS]; /* ACL rule strings ("alice on >secret ~app:*"), or "name:password" */
     char *aclfile;               /* users in Redis's aclfile format */
     int acllog_max_len;
+    int slowlog_log_slower_than; /* microseconds; -1: off, 0: every request */
+    int slowlog_max_len;
     int protected_mode, admin_protected_mode; /* yes/no */
     int nusers;
     char *allow_commands[CONF_MAX_SEEDS]; /* refused-by-default commands allowed by name ("config|set") */

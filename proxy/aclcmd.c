@@ -8,6 +8,7 @@
 
 #include "../router/acl.h"
 #include "../router/merge.h"
+#include "slowlog.h"
 #include "worker.h"
 
 #define ARG(i)    resp_request_arg(q, cmd, i)
@@ -174,6 +175,61 @@ static void acllog(struct client *c, struct req *r, const struct resp_request *q
               add_str(&b, "client-info") | add_str(&b, e[i].client_info);
     }
     free(e);
+    reply_sbuf(w, r, &b, rc);
+}
+
+/* SLOWLOG GET [count], LEN, RESET, HELP: Redis's replies, each entry with a seventh field saying where the
+ * time went (slowlog.h). */
+void slowlog_local(struct client *c, struct req *r, int what, const struct resp_request *q, const char *cmd) {
+    struct worker *w = c->w;
+    struct sbuf b = {0};
+    int rc = 0;
+    switch (what) {
+    case LOCAL_SLOWLOG_LEN:
+        rc = sbuf_printf(&b, ":%d\r\n", slowlog_len(w->shared.slowlog));
+        return reply_sbuf(w, r, &b, rc);
+    case LOCAL_SLOWLOG_RESET: slowlog_reset(w->shared.slowlog); return req_reply(w, r, "+OK\r\n", 5);
+    case LOCAL_SLOWLOG_HELP: {
+        static const char *const help[] = {
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+            "HELP",
+            "    Prints this help."};
+        int n = (int)(sizeof(help) / sizeof(help[0]));
+        rc = sbuf_add_header(&b, '*', (unsigned)n);
+        for (int i = 0; i < n; i++) rc |= sbuf_printf(&b, "+%s\r\n", help[i]);
+        return reply_sbuf(w, r, &b, rc);
+    }
+    default: break;
+    }
+    long long count = 10;
+    if (q->argc > 3)
+        return req_reply_error(w, r,
+                               "ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP.");
+    if (q->argc == 3) {
+        char num[32], *end;
+        snprintf(num, sizeof(num), "%.*s", (int)(ARGLEN(2) < 31 ? ARGLEN(2) : 31), ARG(2));
+        count = strtoll(num, &end, 10);
+        if (!ARGLEN(2) || ARGLEN(2) > 20 || *end || count < -1) /* Redis gives one text for both */
+            return req_reply_error(w, r, "ERR count should be greater than or equal to -1");
+    }
+    struct slowlog_entry *e = NULL;
+    int n = slowlog_get(w->shared.slowlog, count == -1 ? -1 : (int)(count > 1000000 ? 1000000 : count), &e);
+    rc = sbuf_add_header(&b, '*', (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        rc |= sbuf_printf(&b, "*7\r\n:%lld\r\n:%lld\r\n:%lld\r\n*%d\r\n", e[i].id, e[i].time, e[i].duration, e[i].argc);
+        for (int k = 0; k < e[i].argc; k++) rc |= sbuf_add_bulk(&b, e[i].argv[k], e[i].argl[k]);
+        rc |= add_str(&b, e[i].addr) | add_str(&b, e[i].name) | add_str(&b, e[i].detail);
+    }
+    slowlog_entries_free(e, n);
     reply_sbuf(w, r, &b, rc);
 }
 

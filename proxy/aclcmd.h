@@ -9,5 +9,6 @@ struct client;
 struct req;
 
 void acl_local(struct client *c, struct req *r, int what, const struct resp_request *q, const char *cmd);
+void slowlog_local(struct client *c, struct req *r, int what, const struct resp_request *q, const char *cmd);
 
 #endif

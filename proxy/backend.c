@@ -622,7 +622,9 @@ static void backend_read(struct backend *b) {
             backend_close(b, why, 1);
             return;
         }
+        w->answering = b->node;
         handle_reply(b, b->in.data + b->in.start, rlen);
+        w->answering = NULL;
         if (b->state == BE_CLOSED) return;
         ibuf_consume(&w->pool, &b->in, rlen);
     }

@@ -20,6 +20,7 @@
 #include "../lib/log.h"
 #include "../lib/tls.h"
 #include "dedicated.h"
+#include "slowlog.h"
 #include "fanout.h"
 #include "local.h"
 #include "upload.h"
@@ -167,11 +168,62 @@ static void count_reply(struct worker *w, const struct req *r, int is_error) {
         w->last_bucket = hist_bucket(us);
     }
     STAT_INC(w, latency[w->last_bucket]);
+    STAT_INC(w, latency_fam[f * HIST_BUCKETS + w->last_bucket]);
+    STAT_ADD(w, latency_us_fam[f], us);
     STAT_ADD(w, latency_us, us);
+}
+
+/* SLOWLOG (slowlog.h): a request slower than slowlog-log-slower-than. Its arguments from its command's
+ * bytes (still pinned), or for a split one its name; where the time went from the node that answered. */
+static void slowlog_note(struct worker *w, struct req *r) {
+    struct client *c = r->client;
+    struct slowlog_entry e = {0};
+    double now = worker_now(w), total = now - r->started, node_s = 0;
+    e.duration = (long long)(total * 1e6);
+    e.time = (long long)(ev_time() - total);
+    const char *node = "-";
+    if (w->split.parts) {
+        slowlog_set_name(&e, w->split.name, w->split.argc);
+        node = w->split.slow_node;
+        node_s = w->split.slow_node_s;
+    } else {
+        if (r->cmd_chain && r->cmd.len) { /* the bytes may run over chunks */
+            char *copy = malloc(r->cmd.len);
+            size_t got = 0;
+            for (struct chunk *k = r->cmd.chunk; copy && k && got < r->cmd.len; k = k->next) {
+                size_t off = k == r->cmd.chunk ? r->cmd.off : 0, n = k->wpos - off;
+                if (n > r->cmd.len - got) n = r->cmd.len - got;
+                memcpy(copy + got, k->data + off, n);
+                got += n;
+            }
+            if (copy) slowlog_set_args(&e, copy, got);
+            free(copy);
+        }
+        if (w->answering) node = w->answering->addr, node_s = now - r->sent_at;
+    }
+    snprintf(e.addr, sizeof(e.addr), "%s", c ? c->addr : "");
+    snprintf(e.name, sizeof(e.name), "%s", c && c->name ? c->name : "");
+    if (w->split.parts)
+        snprintf(e.detail, sizeof(e.detail), "parts=%d slowest_part_node=%s node_us=%lld slotgate_us=%lld",
+                 w->split.parts, node, (long long)(node_s * 1e6), (long long)((total - node_s) * 1e6));
+    else
+        snprintf(e.detail, sizeof(e.detail), "node=%s node_us=%lld slotgate_us=%lld redirects=%d retries=%d", node,
+                 (long long)(node_s * 1e6), (long long)((total - node_s) * 1e6), r->redirects, r->retries);
+    slowlog_add(w->shared.slowlog, w->conf->slowlog_max_len, &e);
+}
+
+/* Blocked time is not execution time (Redis logs a BLPOP by the work it did, not the wait). */
+static inline void maybe_slow(struct worker *w, struct req *r) {
+    long long limit = w->conf->slowlog_log_slower_than;
+    if (limit < 0 || r->parent || r->slow_noted || r->dedicated == DED_BLOCKING || r->is_blocked) return;
+    if ((worker_now(w) - r->started) * 1e6 < (double)limit) return;
+    r->slow_noted = 1;
+    slowlog_note(w, r);
 }
 
 void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
     struct client *c = r->client;
+    maybe_slow(w, r);
     release_cmd(w, r);
     if (r->parent) {
         fanout_child_done(w, r, reply, len);
@@ -247,6 +299,7 @@ int client_push(struct client *c, const char *p, size_t len) {
 /* A large bulk reply forwarded as it arrives (backend.c): r is at the head of its client's queue, so
  * its bytes can go straight to the client's output. */
 void req_stream_begin(struct worker *w, struct req *r) {
+    maybe_slow(w, r);
     release_cmd(w, r);
     count_reply(w, r, 0);
 }

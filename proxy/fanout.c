@@ -2,6 +2,7 @@
  * per slot (all sent in the same loop turn, so each node gets its parts in one write), a cluster-wide
  * command goes to every master, and the parts' replies are merged by router/merge into what a single
  * server would answer. SCAN walks the masters one after the other, its cursor saying which. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,11 @@ struct fanout {
     int *key_child;
     int nkeys;
     char *prefix;
+    /* for SLOWLOG: the command, and the part answered last (the one the client waited for) */
+    char name[32];
+    int argc;
+    double slow_node_s;
+    char slow_node[SM_HOST_LEN + 8];
 };
 
 void fanout_free(struct fanout *f) {
@@ -45,6 +51,22 @@ static struct fanout *fanout_new(int policy, int n) {
         return NULL;
     }
     return f;
+}
+
+/* The first argument of a multibulk and how many there are, for SLOWLOG (lower case, as Redis names
+ * commands). */
+static void command_name(const char *p, size_t len, char *out, size_t cap, int *argc) {
+    out[0] = '\0';
+    *argc = 0;
+    if (len < 4 || p[0] != '*') return;
+    *argc = atoi(p + 1);
+    const char *d = memchr(p, '$', len);
+    const char *v = d ? memchr(d, '\n', len - (size_t)(d - p)) : NULL;
+    if (!v) return;
+    size_t n = (size_t)atoi(d + 1);
+    if (n >= cap || (size_t)(p + len - v - 1) < n) return;
+    for (size_t i = 0; i < n; i++) out[i] = (char)tolower((unsigned char)v[1 + i]);
+    out[n] = '\0';
 }
 
 static void set_reply(struct fanout *f, int idx, const char *p, size_t len) {
@@ -71,6 +93,11 @@ static void finish(struct worker *w, struct req *parent) {
     }
     if (refs != small) free(refs);
     int policy = f->policy;
+    w->split.parts = f->n;
+    w->split.argc = f->argc;
+    w->split.slow_node_s = f->slow_node_s;
+    snprintf(w->split.name, sizeof(w->split.name), "%s", f->name[0] ? f->name : "?");
+    snprintf(w->split.slow_node, sizeof(w->split.slow_node), "%s", f->slow_node[0] ? f->slow_node : "-");
     parent->fan = NULL;
     fanout_free(f);
     if (rc == 0 && policy == MERGE_INFO && parent->resp3) { /* INFO is verbatim text in RESP3 */
@@ -85,12 +112,18 @@ static void finish(struct worker *w, struct req *parent) {
     else
         req_reply(w, parent, out->p, out->len);
 done:
+    w->split.parts = 0;
     if (out->cap > 1024 * 1024) sbuf_free(out); /* keep a small one for the next merge */
 }
 
 void fanout_child_done(struct worker *w, struct req *child, const char *reply, size_t len) {
     struct req *parent = child->parent;
-    set_reply(parent->fan, child->child_idx, reply, len);
+    struct fanout *f = parent->fan;
+    if (w->answering) { /* parts end in order of arrival: the last one's node is where the wait was */
+        f->slow_node_s = worker_now(w) - child->sent_at;
+        snprintf(f->slow_node, sizeof(f->slow_node), "%s", w->answering->addr);
+    }
+    set_reply(f, child->child_idx, reply, len);
     req_free(w, child);
     finish(w, parent);
 }
@@ -129,6 +162,8 @@ void fanout_split(struct worker *w, struct req *r, const struct resp_request *q,
     }
     f->key_child = key_child;
     f->nkeys = nkeys;
+    snprintf(f->name, sizeof(f->name), "%s", p->cmd ? p->cmd->name : "?");
+    f->argc = (int)q->argc;
     r->fan = f;
     r->is_readonly = (p->cmd->flags & CMD_READONLY) != 0;
     for (int c = 0; c < n; c++) {
@@ -155,6 +190,7 @@ void fanout_all(struct worker *w, struct req *r, const char *bytes, size_t len, 
         req_reply_error(w, r, "ERR slotgate: out of memory");
         return;
     }
+    command_name(bytes, len, f->name, sizeof(f->name), &f->argc);
     r->fan = f;
     int n = w->view.routes.nshards;
     for (int i = 0; i < n; i++) {

@@ -376,6 +376,10 @@ void local_run(struct client *c, struct req *r, const struct plan *p, const char
     case LOCAL_ACL_CAT:
     case LOCAL_ACL_DRYRUN:
     case LOCAL_ACL_LOG: return acl_local(c, r, p->cmd->local, q, cmd);
+    case LOCAL_SLOWLOG_GET:
+    case LOCAL_SLOWLOG_LEN:
+    case LOCAL_SLOWLOG_RESET:
+    case LOCAL_SLOWLOG_HELP: return slowlog_local(c, r, p->cmd->local, q, cmd);
     case LOCAL_PUBSUB_CHANNELS:
     case LOCAL_PUBSUB_NUMSUB:
     case LOCAL_PUBSUB_NUMPAT:

@@ -19,6 +19,7 @@
 #include "../lib/log.h"
 #include "worker.h"
 #include "scripts.h"
+#include "slowlog.h"
 #include "tlsconf.h"
 
 extern char **environ;
@@ -29,6 +30,7 @@ struct app {
     struct users *users; /* who clients may be, and their ACL rules (users.h) */
     int protected_mode;  /* atomic, read by the workers: see protection() */
     struct acllog acllog;
+    struct slowlog slowlog;
     struct worker *workers;
     int nworkers;
     struct refresher *refresher;
@@ -261,6 +263,7 @@ static int start_failed(struct app *a) {
     status_free(a->status);
     users_unref(a->users);
     acllog_free(&a->acllog);
+    slowlog_free(&a->slowlog);
     conf_free(&a->conf);
     return 1;
 }
@@ -288,6 +291,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     acllog_init(&a.acllog);
+    slowlog_init(&a.slowlog);
     signal(SIGPIPE, SIG_IGN);
     /* Buffers of 256 KiB and more (a large value's) come from mmap and go back to the system when
      * freed; glibc would otherwise raise this threshold after the first such free and keep them. */
@@ -333,6 +337,7 @@ int main(int argc, char **argv) {
         a.workers[i].shared.run_id = a.run_id;
         a.workers[i].shared.mem_peak = &a.mem_peak;
         a.workers[i].shared.acllog = &a.acllog;
+        a.workers[i].shared.slowlog = &a.slowlog;
         a.workers[i].shared.protected_mode = &a.protected_mode;
         a.workers[i].shared.nworkers = a.conf.threads;
         a.workers[i].shared.status = a.status;
@@ -400,6 +405,7 @@ int main(int argc, char **argv) {
     status_free(a.status);
     users_unref(a.users);
     acllog_free(&a.acllog);
+    slowlog_free(&a.slowlog);
     conf_free(&a.conf);
     ev_loop_destroy(loop);
     log_notice("slotgate stopped");

@@ -222,6 +222,29 @@ int metrics_render(const struct admin_view *v, struct sbuf *b) {
                       "slotgate_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
                       "slotgate_request_duration_seconds_sum %.6f\nslotgate_request_duration_seconds_count %llu\n",
                       (unsigned long long)cum, (double)t.s.latency_us / 1e6, (unsigned long long)cum);
+    /* the same by command family (a bounded label set: LATENCY-style per-command figures without a
+     * series per command name) */
+    rc |= family(b, "slotgate_command_duration_seconds", "histogram",
+                 "Request latency through slotgate by command family (from the read to the answer).");
+    for (int f = 0; f < FAM_COUNT; f++) {
+        const uint64_t *h = &t.s.latency_fam[f * HIST_BUCKETS];
+        uint64_t fc = 0, total = 0;
+        for (int i = 0; i < HIST_BUCKETS; i++) total += h[i];
+        if (!total) continue;
+        for (int i = 0; i < HIST_BUCKETS - 1; i++) {
+            fc += h[i];
+            int m = i % 10;
+            if (i < 10 || (m != 0 && m != 4 && m != 7)) continue;
+            rc |= sbuf_printf(b, "slotgate_command_duration_seconds_bucket{family=\"%s\",le=\"%g\"} %llu\n",
+                              cmd_family_name(f), hist_bound(i) / 1e6, (unsigned long long)fc);
+        }
+        rc |= sbuf_printf(b,
+                          "slotgate_command_duration_seconds_bucket{family=\"%s\",le=\"+Inf\"} %llu\n"
+                          "slotgate_command_duration_seconds_sum{family=\"%s\"} %.6f\n"
+                          "slotgate_command_duration_seconds_count{family=\"%s\"} %llu\n",
+                          cmd_family_name(f), (unsigned long long)total, cmd_family_name(f),
+                          (double)t.s.latency_us_fam[f] / 1e6, cmd_family_name(f), (unsigned long long)total);
+    }
     rc |= family(b, "slotgate_slot_map_refreshes_total", "counter", "Slot-map refresh rounds, by result.");
     rc |= sbuf_printf(b,
                       "slotgate_slot_map_refreshes_total{result=\"ok\"} %llu\n"

@@ -51,6 +51,7 @@ struct req {
     uint32_t batch;      /* the client read it came in (client.read_seq when it was queued) */
     uint8_t is_blocked;  /* counted in INFO's blocked_clients until it is freed (1, or 2 with a timeout) */
     uint8_t noreply;     /* CLIENT REPLY OFF or SKIP: its reply is not written */
+    uint8_t slow_noted;  /* in SLOWLOG already (a reply rewritten and delivered again) */
     uint8_t resp3;       /* its client speaks RESP3: sent on a RESP3 connection, answered in RESP3 */
     /* Not cleared by req_new (written before it is read): */
     char sha[41];        /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */

@@ -67,7 +67,10 @@
     X(tls_handshake_failed)                                                                                            \
     X(tls_handshake_timeouts)
 /* replies and error replies by command family; request in to reply out, by hist.h bucket */
-#define WORKER_STAT_ARRAYS(X) X(calls, FAM_COUNT) X(failed, FAM_COUNT) X(latency, HIST_BUCKETS)
+/* latency_fam: the latency histogram by command family, family * HIST_BUCKETS + bucket (/metrics) */
+#define WORKER_STAT_ARRAYS(X)                                                                                          \
+    X(calls, FAM_COUNT)                                                                                                \
+    X(failed, FAM_COUNT) X(latency, HIST_BUCKETS) X(latency_fam, FAM_COUNT *HIST_BUCKETS) X(latency_us_fam, FAM_COUNT)
 
 #define STAT_COUNTER(name)          struct counter name;
 #define STAT_COUNTER_ARRAY(name, n) struct counter name[n];
@@ -95,6 +98,7 @@ struct worker_shared {
     long long *mem_peak;                  /* atomic: the most heap INFO has seen in use */
     long long mem_startup;                /* heap in use when the workers started */
     struct acllog *acllog;                /* ACL LOG: every worker's denials (users.h) */
+    struct slowlog *slowlog;              /* SLOWLOG: every worker's slow requests (slowlog.h) */
     int *protected_mode;                  /* atomic: refuse clients not from 127.0.0.1 or ::1 (main.c) */
     void (*want_refresh)(void *ctx, const char *why);
     void *refresh_ctx;
@@ -174,7 +178,13 @@ struct worker {
     ev_timer trim_timer;            /* returns memory to the system after a burst (worker.c) */
     int is_drained;                 /* atomic: draining, and no request or reply is left */
     struct node_counters spare_ctr; /* when the status board has no row to give */
-    double last_latency;            /* count_reply's cache of the last latency and its histogram bucket */
+    struct node *answering;         /* the node whose reply is being handled (backend.c), for SLOWLOG */
+    struct {                        /* a split request's parts, while its merged reply is delivered (fanout.c) */
+        int parts, argc;
+        char name[32], slow_node[SM_HOST_LEN + 8];
+        double slow_node_s;
+    } split;
+    double last_latency; /* count_reply's cache of the last latency and its histogram bucket */
     int last_bucket;
     uint64_t last_commands, last_net_in, last_net_out;      /* for the inst_* rates */
     struct worker_stats stats __attribute__((aligned(64))); /* written per request: a cache line of its own */

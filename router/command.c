@@ -83,6 +83,11 @@ static const struct {
     {"acl|cat", ROUTE_LOCAL, 0, LOCAL_ACL_CAT, NULL},
     {"acl|dryrun", ROUTE_LOCAL, 0, LOCAL_ACL_DRYRUN, NULL},
     {"acl|log", ROUTE_LOCAL, 0, LOCAL_ACL_LOG, NULL},
+    /* slotgate's own slow log: requests slow through slotgate, with where the time went (proxy/slowlog.h) */
+    {"slowlog|get", ROUTE_LOCAL, 0, LOCAL_SLOWLOG_GET, NULL},
+    {"slowlog|len", ROUTE_LOCAL, 0, LOCAL_SLOWLOG_LEN, NULL},
+    {"slowlog|reset", ROUTE_LOCAL, 0, LOCAL_SLOWLOG_RESET, NULL},
+    {"slowlog|help", ROUTE_LOCAL, 0, LOCAL_SLOWLOG_HELP, NULL},
     /* Subscribers through slotgate are spread over the masters: slotgate's registry (proxy/subs.h)
      * knows them all, as a single server knows its own. */
     {"pubsub|channels", ROUTE_LOCAL, 0, LOCAL_PUBSUB_CHANNELS, NULL},

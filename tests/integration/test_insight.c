@@ -1,0 +1,220 @@
+/* Seeing what the cluster does through slotgate (issue 18): SLOWLOG answered by slotgate with Redis's
+ * replies, its entries saying where the time went (a request held up by a paused master names that
+ * master; a split one its slowest part), arguments cut as Redis cuts them (compared with a plain
+ * redis-server), the settings live on SIGHUP; per-family latency histograms on /metrics. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../support/cluster.h"
+#include "../support/http.h"
+#include "../support/run.h"
+
+#define BASE        22634 /* 22634-22636 */
+#define SG_PORT     22637
+#define ORACLE_PORT 22638
+
+static struct cluster cl;
+static struct slotgate sg;
+static pid_t oracle;
+static char conf_path[200];
+
+static void write_conf(const char *extra) {
+    FILE *f = fopen(conf_path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "{\"seeds\": [\"127.0.0.1:%d\"]%s}\n", BASE, extra);
+    fclose(f);
+}
+
+static void setup(void) {
+    cluster_start(&cl, BASE, 3, 0);
+    snprintf(conf_path, sizeof(conf_path), "%s/slotgate-insight.json", cl.dir);
+    write_conf("");
+    char args[300];
+    snprintf(args, sizeof(args), "--threads 2 --config %s", conf_path);
+    slotgate_start(&sg, SG_PORT, args, "", 1);
+    oracle = oracle_start(ORACLE_PORT, cl.dir, "oracle-insight");
+}
+
+static void teardown(void) {
+    oracle_stop(oracle);
+    fixture_down(&cl, &sg);
+}
+
+static redisReply *slowlog_newest(redisContext *c) {
+    redisReply *r = cmd(c, "SLOWLOG GET 1");
+    ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+    ck_assert_int_eq(r->elements, 1);
+    return r;
+}
+
+/* A SET held 400 ms by CLIENT PAUSE on its master: one entry, Redis's six fields (id, time, duration,
+ * arguments, address, name) and slotgate's seventh naming the master and its share. */
+START_TEST(slowlog_names_the_paused_master) {
+    redisContext *c = connect_port(SG_PORT);
+    expect_str(c, "OK", "CLIENT SETNAME slowpoke");
+    expect_str(c, "OK", "SLOWLOG RESET");
+    redisReply *r = cmd(c, "SLOWLOG LEN");
+    ck_assert_int_eq(r->integer, 0);
+    freeReplyObject(r);
+    int master = cluster_master_for_key(&cl, "slow:a");
+    redisContext *m = connect_port(master);
+    expect_str(m, "OK", "CLIENT PAUSE 400 WRITE");
+    long long t0 = now_ms();
+    expect_str(c, "OK", "SET slow:a value");
+    ck_assert_int_ge(now_ms() - t0, 300);
+    expect_str(c, "value", "GET slow:a"); /* fast: not logged */
+    r = slowlog_newest(c);
+    redisReply *e = r->element[0];
+    ck_assert_int_ge(e->elements, 7);
+    ck_assert_int_ge(e->element[2]->integer, 300000); /* microseconds */
+    ck_assert_int_le(llabs(e->element[1]->integer - (long long)time(NULL)), 5);
+    ck_assert_int_eq(e->element[3]->elements, 3);
+    ck_assert_str_eq(e->element[3]->element[0]->str, "SET");
+    ck_assert_str_eq(e->element[3]->element[1]->str, "slow:a");
+    ck_assert_str_eq(e->element[3]->element[2]->str, "value");
+    ck_assert_str_eq(e->element[5]->str, "slowpoke");
+    redisReply *info = cmd(c, "CLIENT INFO");
+    char addr[80];
+    snprintf(addr, sizeof(addr), "addr=%s ", e->element[4]->str);
+    ck_assert_msg(strstr(info->str, addr), "entry's address %s is not the client's: %s", e->element[4]->str, info->str);
+    freeReplyObject(info);
+    char want[64];
+    snprintf(want, sizeof(want), "node=127.0.0.1:%d node_us=", master);
+    ck_assert_msg(strstr(e->element[6]->str, want), "detail: %s", e->element[6]->str);
+    long long node_us = atoll(strstr(e->element[6]->str, "node_us=") + 8);
+    ck_assert_int_ge(node_us, 300000);
+    freeReplyObject(r);
+    r = cmd(c, "SLOWLOG LEN");
+    ck_assert_int_eq(r->integer, 1);
+    freeReplyObject(r);
+    redisFree(m);
+    redisFree(c);
+}
+END_TEST
+
+/* An MSET over every master with one paused: one entry for the client's command, naming its slowest part. */
+START_TEST(slowlog_split_command_names_its_slowest_part) {
+    redisContext *c = connect_port(SG_PORT);
+    expect_str(c, "OK", "SLOWLOG RESET");
+    int master = cluster_master_for_key(&cl, "{s}b");
+    redisContext *m = connect_port(master);
+    expect_str(m, "OK", "CLIENT PAUSE 300 WRITE");
+    expect_str(c, "OK", "MSET {a}a 1 {s}b 2 {c}c 3 {d}d 4 {e}e 5");
+    redisReply *r = slowlog_newest(c);
+    redisReply *e = r->element[0];
+    ck_assert_str_eq(e->element[3]->element[0]->str, "mset");
+    ck_assert_str_eq(e->element[3]->element[1]->str, "... (10 more arguments)");
+    char want[64];
+    snprintf(want, sizeof(want), "slowest_part_node=127.0.0.1:%d ", master);
+    ck_assert_msg(strstr(e->element[6]->str, "parts=") && strstr(e->element[6]->str, want), "detail: %s",
+                  e->element[6]->str);
+    freeReplyObject(r);
+    redisFree(m);
+    redisFree(c);
+}
+END_TEST
+
+/* Arguments cut as Redis cuts them (128 bytes, 32 arguments), the replies to bad counts and HELP: the
+ * same as a plain redis-server logging everything. */
+START_TEST(slowlog_replies_as_redis) {
+    write_conf(", \"slowlog-log-slower-than\": 0");
+    kill(sg.pid, SIGHUP);
+    WAIT_UNTIL(5000, slotgate_log_has(&sg, "slowlog-log-slower-than changed"), "SIGHUP not applied");
+    redisContext *c = connect_port(SG_PORT), *o = connect_port(ORACLE_PORT);
+    expect_str(o, "OK", "CONFIG SET slowlog-log-slower-than 0");
+    char big[201];
+    memset(big, 'x', 200);
+    big[200] = '\0';
+    const char *argv[40];
+    size_t lens[40];
+    argv[0] = "RPUSH", lens[0] = 5;
+    argv[1] = "slow:list", lens[1] = 9;
+    for (int i = 2; i < 40; i++) argv[i] = big, lens[i] = (size_t)(i == 2 ? 200 : 1 + i % 7);
+    for (int k = 0; k < 2; k++) {
+        redisContext *x = k ? o : c;
+        freeReplyObject(cmd(x, "SLOWLOG RESET"));
+        redisReply *r = redisCommandArgv(x, 40, argv, lens);
+        freeReplyObject(r);
+    }
+    redisReply *a = cmd(c, "SLOWLOG GET 5"), *b = cmd(o, "SLOWLOG GET 5");
+    /* the newest entry whose command is RPUSH, on both */
+    redisReply *ea = NULL, *eb = NULL;
+    for (size_t i = 0; i < a->elements && !ea; i++)
+        if (!strcasecmp(a->element[i]->element[3]->element[0]->str, "rpush")) ea = a->element[i];
+    for (size_t i = 0; i < b->elements && !eb; i++)
+        if (!strcasecmp(b->element[i]->element[3]->element[0]->str, "rpush")) eb = b->element[i];
+    ck_assert_ptr_nonnull(ea);
+    ck_assert_ptr_nonnull(eb);
+    ck_assert_int_eq(ea->element[3]->elements, eb->element[3]->elements);
+    for (size_t i = 0; i < eb->element[3]->elements; i++)
+        ck_assert_msg(ea->element[3]->element[i]->len == eb->element[3]->element[i]->len &&
+                          !memcmp(ea->element[3]->element[i]->str, eb->element[3]->element[i]->str,
+                                  eb->element[3]->element[i]->len),
+                      "argument %zu: slotgate '%s', redis '%s'", i, ea->element[3]->element[i]->str,
+                      eb->element[3]->element[i]->str);
+    freeReplyObject(a);
+    freeReplyObject(b);
+    static const char *const same[] = {"SLOWLOG GET abc", "SLOWLOG GET -2", "SLOWLOG HELP", "SLOWLOG NOPE"};
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        redisReply *x = cmd(c, same[i]), *y = cmd(o, same[i]);
+        ck_assert_int_eq(x->type, y->type);
+        if (x->type == REDIS_REPLY_ERROR) ck_assert_str_eq(x->str, y->str);
+        if (x->type == REDIS_REPLY_ARRAY) {
+            ck_assert_int_eq(x->elements, y->elements);
+            for (size_t k = 0; k < x->elements; k++) ck_assert_str_eq(x->element[k]->str, y->element[k]->str);
+        }
+        freeReplyObject(x);
+        freeReplyObject(y);
+    }
+    /* slowlog-max-len, live: only the newest 3 kept */
+    write_conf(", \"slowlog-log-slower-than\": 0, \"slowlog-max-len\": 3");
+    kill(sg.pid, SIGHUP);
+    WAIT_UNTIL(5000, slotgate_log_has(&sg, "slowlog-max-len changed"), "SIGHUP not applied");
+    for (int i = 0; i < 10; i++) freeReplyObject(cmd(c, "GET slow:%d", i));
+    redisReply *r = cmd(c, "SLOWLOG LEN");
+    ck_assert_int_eq(r->integer, 3);
+    freeReplyObject(r);
+    r = cmd(c, "SLOWLOG GET -1");
+    ck_assert_int_eq(r->elements, 3);
+    ck_assert_int_gt(r->element[0]->element[0]->integer, r->element[2]->element[0]->integer); /* newest first */
+    freeReplyObject(r);
+    write_conf("");
+    kill(sg.pid, SIGHUP);
+    WAIT_UNTIL(5000, slotgate_log_has(&sg, "slowlog-log-slower-than changed from 0 to 10000"), "not restored");
+    redisFree(c);
+    redisFree(o);
+}
+END_TEST
+
+/* /metrics: the latency histogram by command family. */
+START_TEST(latency_histograms_by_family) {
+    redisContext *c = connect_port(SG_PORT);
+    for (int i = 0; i < 50; i++) {
+        freeReplyObject(cmd(c, "SET m:%d v", i));
+        freeReplyObject(cmd(c, "LPUSH ml:%d v", i));
+    }
+    redisFree(c);
+    struct http_reply h;
+    http_request(&h, "GET", sg.admin_port, "/metrics", NULL);
+    ck_assert_int_eq(h.status, 200);
+    const char *body = h.body;
+    ck_assert_msg(strstr(body, "# TYPE slotgate_command_duration_seconds histogram"), "no histogram");
+    const char *s = strstr(body, "slotgate_command_duration_seconds_count{family=\"string\"} ");
+    const char *l = strstr(body, "slotgate_command_duration_seconds_count{family=\"list\"} ");
+    ck_assert_msg(s && l, "no string or list family");
+    ck_assert_int_ge(atoll(s + strlen("slotgate_command_duration_seconds_count{family=\"string\"} ")), 50);
+    ck_assert_int_ge(atoll(l + strlen("slotgate_command_duration_seconds_count{family=\"list\"} ")), 50);
+    ck_assert(strstr(body, "slotgate_command_duration_seconds_bucket{family=\"list\",le=\"+Inf\"}"));
+    http_reply_free(&h);
+}
+END_TEST
+
+SUITE_MAIN(.name = "insight", .setup = setup, .teardown = teardown, .timeout = 60,
+           .tests = {TEST(slowlog_names_the_paused_master), TEST(slowlog_split_command_names_its_slowest_part),
+                     TEST(slowlog_replies_as_redis), TEST(latency_histograms_by_family)})
