@@ -85,6 +85,7 @@ struct backend {
     struct sbuf pushed; /* pub/sub: what the node pushed since the oldest command in flight was sent */
     struct ssl_st *ssl; /* tls-cluster: the connection's TLS (lib/tls.h) */
     int tls_read_wants_write;
+    int ks_mirror; /* a client's mirror subscription on one master: only node-local messages pass (dedicated.c) */
 };
 
 /* Opens place i of n's pool of that kind (allocating the pool on first use). */

@@ -45,6 +45,9 @@ struct client {
     uint8_t sub_mode;           /* subscribed, as Redis sees it: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
     uint8_t reply_mode;         /* CLIENT REPLY: 0 on, REPLY_OFF, REPLY_SKIP_NEXT */
     struct sub_set subs;        /* its channels, patterns and shard channels (subs.h) */
+    struct backend **ks;        /* keyspace notifications: a subscribed mirror on each master (dedicated.c) */
+    int nks;
+    uint8_t ks_mode; /* subscribed to node-local channels (__keyspace@, __keyevent@): the mirrors deliver them */
     struct backend **scripts;   /* DED_SCRIPT connections, one per node used */
     int nscripts, scripts_cap;
     struct backend *streaming; /* streams a large reply to this client; paused while its output is full */

@@ -59,6 +59,8 @@ static void forget_script_conn(struct client *c, struct backend *b) {
     }
 }
 
+static void ks_close_all(struct client *c);
+
 /* Lets go of a dedicated connection once it has answered everything sent on it. */
 static void release(struct backend *b) {
     if (!b) return;
@@ -93,6 +95,7 @@ void dedicated_release_idle(struct client *c, double now, double idle_s) {
         struct backend *b = c->scripts[i];
         if (!b->inflight.head && now - b->last_used > idle_s) release(b);
     }
+    if (c->ks_mode && !c->sub_mode) ks_close_all(c); /* nothing subscribed any more */
     if (c->sub_mode || c->push.pending) return;
     struct backend *subs[2] = {c->sub, c->ssub};
     for (int i = 0; i < 2; i++)
@@ -100,10 +103,19 @@ void dedicated_release_idle(struct client *c, double now, double idle_s) {
             release(subs[i]);
 }
 
+static void ks_forget(struct client *c, struct backend *b) {
+    for (int i = 0; i < c->nks; i++)
+        if (c->ks[i] == b) c->ks[i] = c->ks[--c->nks];
+}
+
 void dedicated_detach(struct backend *b) {
     struct client *c = b->client;
     b->client = NULL;
     if (!c) return;
+    if (b->ks_mirror) { /* a master's mirror: the next sync opens one again where a master is */
+        ks_forget(c, b);
+        return;
+    }
     if (c->txn == b) {
         c->txn = NULL;
         txn_conn_lost(&c->txn_state); /* the transaction's state is gone with it */
@@ -128,9 +140,17 @@ static void close_owned(struct backend *b) {
     backend_close(b, "client closed", 0);
 }
 
+static void ks_close_all(struct client *c) {
+    while (c->nks > 0) close_owned(c->ks[--c->nks]);
+    free(c->ks);
+    c->ks = NULL;
+    c->ks_mode = 0;
+}
+
 void dedicated_close_all(struct client *c) {
     struct backend *all[4] = {c->txn, c->blocking, c->sub, c->ssub};
     for (int i = 0; i < 4; i++) close_owned(all[i]);
+    ks_close_all(c);
     while (c->nscripts > 0) close_owned(c->scripts[--c->nscripts]);
     free(c->scripts);
     c->scripts = NULL;
@@ -368,6 +388,75 @@ static void blocking_command(struct client *c, struct req *r, const struct plan 
 
 /* --- pub/sub --- */
 
+/* Keyspace and keyevent notifications are published by each master to its own subscribers only (and
+ * replicas publish again what they replay). A client subscribed to such a channel, or to a pattern that
+ * may match one, gets a mirror connection on every master, subscribed to what its own pub/sub
+ * connection is; the mirrors pass on only node-local messages, the client's connection passes on the
+ * rest: each event once, from every master, following masters as the slot map changes. */
+static int is_node_local(const char *ch, size_t n) {
+    return n >= 11 && (!memcmp(ch, "__keyspace@", 11) || !memcmp(ch, "__keyevent@", 11));
+}
+
+static int pattern_may_be_node_local(const char *p, size_t n) {
+    size_t lit = 0;
+    while (lit < n && !strchr("*?[\\", p[lit])) lit++;
+    size_t m = lit < 11 ? lit : 11;
+    return !memcmp(p, "__keyspace@", m) || !memcmp(p, "__keyevent@", m);
+}
+
+/* A message's or pmessage's channel (RESP2 array or RESP3 push); 0 for anything else. */
+static int pushed_channel(const char *p, size_t len, const char **ch, size_t *chlen) {
+    const char *end = p + len;
+    if (len < 20 || (p[0] != '*' && p[0] != '>')) return 0;
+    int pm = !memcmp(p + 1, "4\r\n$8\r\npmessage\r\n", 17);
+    if (!pm && memcmp(p + 1, "3\r\n$7\r\nmessage\r\n", 16)) return 0;
+    const char *at = p + (pm ? 18 : 17);
+    for (int skip = pm; skip >= 0; skip--) {
+        if (at >= end || *at != '$') return 0;
+        long l = strtol(at + 1, NULL, 10);
+        const char *v = memchr(at, '\n', (size_t)(end - at));
+        if (!v || l < 0 || end - v - 1 < l) return 0;
+        if (!skip) return *ch = v + 1, *chlen = (size_t)l, 1;
+        at = v + 1 + l + 2;
+    }
+    return 0;
+}
+
+/* One mirror on each master, subscribed to the client's channels and patterns; mirrors on nodes that
+ * are no longer masters go. */
+static void ks_sync(struct client *c) {
+    struct worker *w = c->w;
+    int n = w->view.routes.nshards;
+    struct backend **next = calloc((size_t)(n ? n : 1), sizeof(*next));
+    if (!next) return;
+    for (int i = 0; i < n; i++) {
+        struct node *m = w->view.routes.shard_master[i];
+        for (int k = 0; m && k < c->nks && !next[i]; k++)
+            if (c->ks[k] && c->ks[k]->node == m && c->ks[k]->state != BE_CLOSED) next[i] = c->ks[k], c->ks[k] = NULL;
+        if (next[i] || !m || m->down_until > worker_now(w)) continue;
+        struct backend *b = connect_for(c, m, DED_PUBSUB);
+        if (!b) continue;
+        b->ks_mirror = 1;
+        struct sbuf cmd = {0};
+        int rc = sub_set_encode(&c->subs, SUB_CHANNEL, "SUBSCRIBE", &cmd);
+        if (rc >= 0) rc = sub_set_encode(&c->subs, SUB_PATTERN, "PSUBSCRIBE", &cmd);
+        if (rc >= 0 && cmd.len) backend_send_raw(b, cmd.p, cmd.len);
+        sbuf_free(&cmd);
+        next[i] = b;
+    }
+    for (int k = 0; k < c->nks; k++) close_owned(c->ks[k]); /* (close_owned detaches before closing) */
+    free(c->ks);
+    c->ks = next;
+    c->nks = 0;
+    for (int i = 0; i < n; i++)
+        if (next[i]) c->ks[c->nks++] = next[i];
+}
+
+void dedicated_masters_changed(struct worker *w) {
+    for (struct client *c = w->clients; c; c = c->next)
+        if (c->ks_mode && !c->is_closed) ks_sync(c);
+}
+
 void dedicated_flush_push(struct client *c) {
     if (!c->push.head) return;
     if (c->out.tail)
@@ -430,6 +519,22 @@ void dedicated_push(struct backend *b, const char *reply, size_t len) {
         memcpy(copy, reply, len);
         copy[0] = '*';
         reply = copy;
+    }
+    const char *ch;
+    size_t chlen;
+    if (b->ks_mirror || c->ks_mode) {
+        int local = pushed_channel(reply, len, &ch, &chlen) && is_node_local(ch, chlen);
+        /* a mirror passes node-local messages only (its confirmations are the client connection's twins);
+         * the client's own connection leaves those to the mirrors */
+        if (b->ks_mirror ? !local : local) {
+            free(copy);
+            return;
+        }
+        if (b->ks_mirror) {
+            if (client_push(c, reply, len) < 0) client_close(c);
+            free(copy);
+            return;
+        }
     }
     const char *name;
     size_t nlen;
@@ -495,6 +600,18 @@ static void pubsub_command(struct client *c, struct req *r, const struct plan *p
     }
     if (!unsub) c->sub_mode = 1; /* from now on, as for Redis, even before the node confirms */
     send_pubsub(c, r, *slotp, bytes, len);
+    if (shard) return;
+    if (!unsub && !c->ks_mode) {
+        const struct resp_request *q = &c->parser;
+        int pattern = !strcmp(name, "psubscribe"), local = 0;
+        for (uint32_t i = 1; i < q->argc && !local; i++) {
+            const char *a = resp_request_arg(q, cmd, i);
+            local = pattern ? pattern_may_be_node_local(a, q->argv[i].len) : is_node_local(a, q->argv[i].len);
+        }
+        if (local) c->ks_mode = 1, ks_sync(c); /* the mirrors start with what is subscribed so far */
+    }
+    for (int i = 0; c->ks_mode && i < c->nks; i++) /* and follow each (un)subscription */
+        if (backend_send_raw(c->ks[i], bytes, len) < 0) return client_close(c);
 }
 
 static const char *allowed_when_subscribed[] = {

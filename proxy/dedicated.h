@@ -24,6 +24,8 @@ static inline int dedicated_wants(const struct client *c, const struct plan *p) 
 void dedicated_push(struct backend *b, const char *reply, size_t len);
 void dedicated_detach(struct backend *b);
 void dedicated_close_all(struct client *c);
+/* The masters changed (a new slot map, or a mirror lost): every keyspace subscriber's mirrors follow. */
+void dedicated_masters_changed(struct worker *w);
 /* Lets go of a client's dedicated connections unused for idle_s seconds (no subscription, nothing in flight). */
 void dedicated_release_idle(struct client *c, double now, double idle_s);
 void dedicated_flush_push(struct client *c);

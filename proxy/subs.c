@@ -199,6 +199,16 @@ int sub_set_remove(struct sub_set *set, int kind, const char *name, size_t len) 
     return 1;
 }
 
+int sub_set_encode(const struct sub_set *set, int kind, const char *cmd, struct sbuf *out) {
+    int n = 0;
+    for (int i = 0; i < set->n; i++) n += set->e[i]->kind == kind;
+    if (!n) return 0;
+    int rc = sbuf_add_header(out, '*', (unsigned)n + 1) | sbuf_add_bulk(out, cmd, strlen(cmd));
+    for (int i = 0; i < set->n; i++)
+        if (set->e[i]->kind == kind) rc |= sbuf_add_bulk(out, set->e[i]->name, set->e[i]->len);
+    return rc < 0 ? -1 : n;
+}
+
 void sub_set_clear(struct sub_set *set, struct subs *s, unsigned mask) {
     for (int i = 0; i < set->n;) {
         struct sub_entry *e = set->e[i];

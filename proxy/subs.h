@@ -34,5 +34,7 @@ int sub_set_add(struct sub_set *set, int kind, const char *name, size_t len);
 int sub_set_remove(struct sub_set *set, int kind, const char *name, size_t len); /* 1 if it was there */
 /* Removes every entry of the kinds in mask (1 << kind) from set and from the registry. */
 void sub_set_clear(struct sub_set *set, struct subs *s, unsigned mask);
+/* "SUBSCRIBE a b ..." (cmd) of the set's entries of one kind, appended to out: how many, -1 out of memory. */
+int sub_set_encode(const struct sub_set *set, int kind, const char *cmd, struct sbuf *out);
 
 #endif

@@ -183,6 +183,7 @@ static void install_map(struct worker *w, struct slotmap *m) {
     free(before);
     if (w->view.map) slotmap_unref(w->view.map);
     w->view.map = m;
+    dedicated_masters_changed(w); /* keyspace subscribers' mirrors follow the masters */
     for (int i = 0; i < m->nshards; i++) {
         struct node *n = w->view.routes.shard_master[i];
         /* The map says this node serves slots now: whatever made us back off may be over. */
@@ -423,6 +424,7 @@ static void on_trim_timer(struct ev_loop *loop, ev_timer *t, int revents) {
     STAT_ADD(w, inst_out, (out - w->last_net_out) - STAT_READ(w, inst_out));
     w->last_commands = cmds, w->last_net_in = in, w->last_net_out = out;
     tracking_tick(w);
+    dedicated_masters_changed(w); /* a mirror lost with no new map (a node restarted) comes back */
     for (struct client *c = w->clients; c; c = c->next) {
         if (c->nscripts || c->sub || c->ssub) dedicated_release_idle(c, now, DEDICATED_IDLE_S);
         /* TLS: a client quiet for a second gives back OpenSSL's record buffers (about 34 KiB; they come

@@ -1,7 +1,8 @@
 /* Seeing what the cluster does through slotgate (issue 18): SLOWLOG answered by slotgate with Redis's
  * replies, its entries saying where the time went (a request held up by a paused master names that
  * master; a split one its slowest part), arguments cut as Redis cuts them (compared with a plain
- * redis-server), the settings live on SIGHUP; per-family latency histograms on /metrics. */
+ * redis-server), the settings live on SIGHUP; per-family latency histograms on /metrics; keyspace and
+ * keyevent notifications from every master, each once, also after a failover. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,7 +16,7 @@
 #include "../support/http.h"
 #include "../support/run.h"
 
-#define BASE        22634 /* 22634-22636 */
+#define BASE        22570 /* 22570-22575: 3 masters, a replica each */
 #define SG_PORT     22637
 #define ORACLE_PORT 22638
 
@@ -32,7 +33,7 @@ static void write_conf(const char *extra) {
 }
 
 static void setup(void) {
-    cluster_start(&cl, BASE, 3, 0);
+    cluster_start(&cl, BASE, 3, 1);
     snprintf(conf_path, sizeof(conf_path), "%s/slotgate-insight.json", cl.dir);
     write_conf("");
     char args[300];
@@ -215,6 +216,139 @@ START_TEST(latency_histograms_by_family) {
 }
 END_TEST
 
+/* Reads messages from a subscribed connection until every key of want has its event (counted in seen),
+ * or ms pass. */
+static void read_events(redisContext *sub, const char *prefix, int *seen, int n, int ms) {
+    long long until = now_ms() + ms;
+    for (;;) {
+        int all = 1;
+        for (int i = 0; i < n; i++) all &= seen[i] > 0;
+        if (all || now_ms() > until) return;
+        redisReply *r = NULL;
+        if (redisGetReply(sub, (void **)&r) != REDIS_OK) return; /* timed out */
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 4 && !strcmp(r->element[0]->str, "pmessage")) {
+            const char *key = r->element[3]->str;
+            if (!strncmp(key, prefix, strlen(prefix))) {
+                int i = atoi(key + strlen(prefix));
+                if (i >= 0 && i < n) seen[i]++;
+            }
+        }
+        freeReplyObject(r);
+    }
+}
+
+/* PSUBSCRIBE __keyevent@0__:set through slotgate: the SETs of keys on all three masters each arrive once;
+ * after a failover, the new master's too. */
+START_TEST(keyspace_events_from_every_master) {
+    for (int i = 0; i < cl.nnodes; i++) {
+        redisContext *d = connect_port(BASE + i);
+        expect_str(d, "OK", "CONFIG SET notify-keyspace-events KEA");
+        redisFree(d);
+    }
+    redisContext *sub = connect_port(SG_PORT), *c = connect_port(SG_PORT);
+    struct timeval tv = {5, 0};
+    redisSetTimeout(sub, tv);
+    redisReply *r = cmd(sub, "PSUBSCRIBE __keyevent@0__:set");
+    ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+    ck_assert_int_eq(r->element[2]->integer, 1);
+    freeReplyObject(r);
+    int masters[3] = {0}, nm = 0, seen[30] = {0};
+    for (int i = 0; i < 30; i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "ev:a:%d", i);
+        int m = cluster_master_for_key(&cl, k), known = 0;
+        for (int j = 0; j < nm; j++) known |= masters[j] == m;
+        if (!known && nm < 3) masters[nm++] = m;
+        expect_str(c, "OK", "SET %s v", k);
+    }
+    ck_assert_int_eq(nm, 3); /* the keys live on every master */
+    read_events(sub, "ev:a:", seen, 30, 5000);
+    for (int i = 0; i < 30; i++) ck_assert_msg(seen[i] == 1, "ev:a:%d: %d events", i, seen[i]);
+    /* a failover: the promoted replica's events arrive too */
+    int master = cluster_master_for_key(&cl, "ev:b:0");
+    int replica = cluster_replica_of(&cl, master);
+    ck_assert_int_gt(replica, 0);
+    redisContext *d = connect_port(replica);
+    expect_str(d, "OK", "CLUSTER FAILOVER");
+    redisFree(d);
+    ck_assert_msg(wait_role(replica, "master", 15000), "the replica was not promoted");
+    /* slotgate has the new map (its mirror on the old master, which replays the new master's writes, is
+     * gone then), and the new master's mirror is subscribed once an event from it comes */
+    char want[64], path[64];
+    snprintf(want, sizeof(want), "127.0.0.1:%d", replica);
+    snprintf(path, sizeof(path), "/keyslot?key=ev:b:0");
+    WAIT_UNTIL(15000, ({
+                   json_t *j = http_json(sg.admin_port, path, 200);
+                   const char *a = json_string_value(json_object_get(json_object_get(j, "master"), "addr"));
+                   int ok = a && !strcmp(a, want);
+                   json_decref(j);
+                   ok;
+               }),
+               "slotgate never took the new master");
+    sleep_ms(200);
+    int probe[1] = {0};
+    for (long long until = now_ms() + 15000; !probe[0] && now_ms() < until;) {
+        expect_str(c, "OK", "SET ev:b:0 v");
+        read_events(sub, "ev:b:", probe, 1, 500);
+    }
+    ck_assert_msg(probe[0] > 0, "no event from the promoted master");
+    int seen2[30] = {0};
+    for (int i = 0; i < 30; i++) expect_str(c, "OK", "SET ev:c:%d v", i);
+    read_events(sub, "ev:c:", seen2, 30, 5000);
+    for (int i = 0; i < 30; i++) ck_assert_msg(seen2[i] == 1, "after the failover, ev:c:%d: %d events", i, seen2[i]);
+    /* nothing twice: a moment more brings no further event for these keys */
+    struct timeval shortv = {0, 500000};
+    redisSetTimeout(sub, shortv);
+    read_events(sub, "ev:c:", seen2, 30, 600); /* all seen already: returns at once */
+    redisReply *extra = NULL;
+    int got = redisGetReply(sub, (void **)&extra) == REDIS_OK;
+    if (got) {
+        ck_assert_msg(
+            !(extra->type == REDIS_REPLY_ARRAY && extra->elements == 4 && !strncmp(extra->element[3]->str, "ev:c:", 5)),
+            "an event came twice: %s", extra->element[3]->str);
+        freeReplyObject(extra);
+    }
+    redisFree(sub);
+    redisFree(c);
+}
+END_TEST
+
+/* SUBSCRIBE to one key's keyspace channel beside an ordinary channel: the key's events (its master is any
+ * of the three) and PUBLISH's messages, each once, PUBLISH counting one receiver. */
+START_TEST(keyspace_channel_beside_an_ordinary_one) {
+    redisContext *sub = connect_port(SG_PORT), *c = connect_port(SG_PORT);
+    struct timeval tv = {5, 0};
+    redisSetTimeout(sub, tv);
+    for (int i = 0; i < 3; i++) {
+        redisReply *r = cmd(sub, i == 0 ? "SUBSCRIBE __keyspace@0__:ks:x news" : "PING");
+        freeReplyObject(r);
+        if (i == 0) { /* the second confirmation */
+            ck_assert_int_eq(redisGetReply(sub, (void **)&r), REDIS_OK);
+            ck_assert_int_eq(r->element[2]->integer, 2);
+            freeReplyObject(r);
+        }
+    }
+    expect_str(c, "OK", "SET ks:x 1");
+    redisReply *p = cmd(c, "PUBLISH news hello");
+    ck_assert_int_eq(p->integer, 1);
+    freeReplyObject(p);
+    int got_set = 0, got_news = 0;
+    for (int i = 0; i < 2; i++) {
+        redisReply *r = NULL;
+        ck_assert_int_eq(redisGetReply(sub, (void **)&r), REDIS_OK);
+        ck_assert_str_eq(r->element[0]->str, "message");
+        if (!strcmp(r->element[1]->str, "__keyspace@0__:ks:x")) got_set += !strcmp(r->element[2]->str, "set");
+        if (!strcmp(r->element[1]->str, "news")) got_news += !strcmp(r->element[2]->str, "hello");
+        freeReplyObject(r);
+    }
+    ck_assert_int_eq(got_set, 1);
+    ck_assert_int_eq(got_news, 1);
+    redisFree(sub);
+    redisFree(c);
+}
+END_TEST
+
 SUITE_MAIN(.name = "insight", .setup = setup, .teardown = teardown, .timeout = 60,
            .tests = {TEST(slowlog_names_the_paused_master), TEST(slowlog_split_command_names_its_slowest_part),
-                     TEST(slowlog_replies_as_redis), TEST(latency_histograms_by_family)})
+                     TEST(slowlog_replies_as_redis), TEST(latency_histograms_by_family),
+                     TEST(keyspace_events_from_every_master), TEST(keyspace_channel_beside_an_ordinary_one)})
