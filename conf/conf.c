@@ -74,6 +74,12 @@ static const struct setting settings[] = {
     {"slowlog-log-slower-than", T_INT, O(slowlog_log_slower_than), -1, 2147483647, 0,
      "requests slower than this many microseconds go to SLOWLOG (default 10000, -1: none, 0: all)"},
     {"slowlog-max-len", T_INT, O(slowlog_max_len), 0, 1000000, 0, "SLOWLOG entries kept (default 128)"},
+    {"hotkeys-sample", T_INT, O(hotkeys_sample), 0, 1000000, 0,
+     "hot keys: one request in this many (at random) is counted (default 8, 1: all, 0: off)"},
+    {"hotkeys-window-seconds", T_INT, O(hotkeys_window_seconds), 1, 86400, 0,
+     "hot keys are counted over the last one or two windows of this length (default 10)"},
+    {"hotkeys-metrics-top", T_INT, O(hotkeys_metrics_top), 0, 64, 0,
+     "hot keys /metrics shows, per kind (reads, writes) (default 5)"},
     {"protected-mode", T_YESNO, O(protected_mode), 0, 0, 0,
      "yes (default): listening beyond loopback with no password and no users, clients from other addresses than "
      "127.0.0.1 and ::1 get -DENIED, as Redis's protected mode"},
@@ -147,7 +153,10 @@ static const char *const live_settings[] = {"log-level",
                                             "tracking-table-max-keys",
                                             "tls-handshake-timeout-ms",
                                             "slowlog-log-slower-than",
-                                            "slowlog-max-len"};
+                                            "slowlog-max-len",
+                                            "hotkeys-sample",
+                                            "hotkeys-window-seconds",
+                                            "hotkeys-metrics-top"};
 #undef O
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -167,6 +176,9 @@ void conf_defaults(struct conf *c) {
     c->acllog_max_len = 128;
     c->slowlog_log_slower_than = 10000;
     c->slowlog_max_len = 128;
+    c->hotkeys_sample = 8;
+    c->hotkeys_window_seconds = 10;
+    c->hotkeys_metrics_top = 5;
     c->protected_mode = 1;
     c->admin_protected_mode = 1;
     c->connect_timeout_ms = 1000;

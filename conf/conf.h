@@ -49,6 +49,9 @@ struct conf {
     int acllog_max_len;
     int slowlog_log_slower_than; /* microseconds; -1: off, 0: every request */
     int slowlog_max_len;
+    int hotkeys_sample;                       /* one request in N is counted for the hot keys (0: off) */
+    int hotkeys_window_seconds;               /* the window they are counted over */
+    int hotkeys_metrics_top;                  /* how many per kind /metrics shows */
     int protected_mode, admin_protected_mode; /* yes/no */
     int nusers;
     char *allow_commands[CONF_MAX_SEEDS]; /* refused-by-default commands allowed by name ("config|set") */

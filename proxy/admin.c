@@ -149,6 +149,40 @@ static enum MHD_Result get_keyslot(struct admin *a, struct MHD_Connection *c, co
     return one_slot(a, c, (int)slot_for_key(key, strlen(key)), key);
 }
 
+/* The hot keys of every worker merged: reads and writes, each key with its estimated requests in the
+ * window, the possible overestimate, its slot and the master serving it. */
+static json_t *hotkeys_json(struct admin *a, int kind, struct slotmap *m, int max) {
+    static __thread struct hk_entry e[HK_K * 4];
+    uint64_t total;
+    int n = hotkeys_collect(a->v.workers, a->v.nworkers, kind, e, HK_K * 4, &total);
+    json_t *arr = json_array();
+    for (int i = 0; i < n && i < max; i++) {
+        size_t kept = e[i].len < HK_KEY_MAX ? e[i].len : HK_KEY_MAX;
+        int slot = (int)slot_for_key(e[i].key, kept);
+        const struct sm_shard *sh = m && e[i].len <= HK_KEY_MAX ? slotmap_shard(m, (unsigned)slot) : NULL;
+        char addr[SM_HOST_LEN + 8] = "";
+        if (sh) snprintf(addr, sizeof(addr), "%s:%d", m->nodes[sh->master].host, m->nodes[sh->master].port);
+        json_t *o = json_pack("{s:s%, s:I, s:I, s:b}", "key", e[i].key, kept, "requests", (json_int_t)e[i].count,
+                              "error", (json_int_t)e[i].err, "key_cut", e[i].len > HK_KEY_MAX);
+        json_object_set_new(o, "slot", e[i].len <= HK_KEY_MAX ? json_integer(slot) : json_null());
+        json_object_set_new(o, "master", sh ? json_string(addr) : json_null());
+        json_array_append_new(arr, o);
+    }
+    return json_pack("{s:I, s:o}", "requests_counted", (json_int_t)total, "keys", arr);
+}
+
+static enum MHD_Result get_hotkeys(struct admin *a, struct MHD_Connection *c) {
+    const char *count = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "count");
+    int max = count ? atoi(count) : 20;
+    if (max <= 0) max = 20;
+    struct slotmap *m = status_map(a->v.status);
+    json_t *j = json_pack("{s:i, s:i, s:o, s:o}", "window_seconds", a->v.workers[0].conf->hotkeys_window_seconds,
+                          "sample_one_in", a->v.workers[0].conf->hotkeys_sample, "reads",
+                          hotkeys_json(a, HK_READS, m, max), "writes", hotkeys_json(a, HK_WRITES, m, max));
+    if (m) slotmap_unref(m);
+    return send_json(c, MHD_HTTP_OK, j);
+}
+
 /* A copy of the board's nodes, for use after the lock is released. */
 static struct node_status *copy_nodes(struct status *st, int *n, struct cluster_status *cl) {
     pthread_mutex_lock(&st->lock);
@@ -393,6 +427,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strncmp(url, "/slots/", 7) == 0) return get_slot(a, c, url + 7, url);
     if (strcmp(url, "/keyslot") == 0) return get_keyslot(a, c, url);
     if (strcmp(url, "/nodes") == 0) return get_nodes(a, c);
+    if (strcmp(url, "/hotkeys") == 0) return get_hotkeys(a, c);
     if (strcmp(url, "/cluster") == 0) return get_cluster(a, c);
     if (strcmp(url, "/stats") == 0) return get_stats(a, c);
     if (strcmp(url, "/metrics") == 0) return get_metrics(a, c);

@@ -483,6 +483,7 @@ static void handle_command(struct client *c, const char *cmd) {
         return req_reply_error(w, r, "NOAUTH Authentication required.");
     if (dedicated_wants(c, plan)) return dedicated_command(c, r, plan, cmd);
     if (plan->is_error) return req_reply_error(w, r, "%s", plan->err);
+    if (plan->nkeys > 0 && hotkeys_sampled(&w->hk)) hotkeys_note(w, plan, &c->parser, cmd);
     size_t len;
     const char *bytes;
     switch (plan->route) {

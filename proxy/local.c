@@ -380,6 +380,16 @@ void local_run(struct client *c, struct req *r, const struct plan *p, const char
     case LOCAL_SLOWLOG_LEN:
     case LOCAL_SLOWLOG_RESET:
     case LOCAL_SLOWLOG_HELP: return slowlog_local(c, r, p->cmd->local, q, cmd);
+    case LOCAL_SLOTGATE_HOTKEYS: return hotkeys_local(c, r, q, cmd);
+    case LOCAL_SLOTGATE_HELP: {
+        static const char help[] =
+            "*5\r\n+SLOTGATE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
+            "+HOTKEYS [READS|WRITES] [COUNT <count>]\r\n"
+            "+    The most requested keys of the last hotkeys-window-seconds, reads and writes apart: key,\r\n"
+            "+    estimated requests, how much that may overestimate, the master serving the key.\r\n"
+            "+HELP\r\n";
+        return REPLY_LIT(w, r, help);
+    }
     case LOCAL_PUBSUB_CHANNELS:
     case LOCAL_PUBSUB_NUMSUB:
     case LOCAL_PUBSUB_NUMPAT:

@@ -167,6 +167,30 @@ int metrics_render(const struct admin_view *v, struct sbuf *b) {
                       (unsigned long long)t.s.tls_handshake_failed);
     rc |= sbuf_printf(b, "slotgate_tls_handshakes_total{outcome=\"timeout\"} %llu\n",
                       (unsigned long long)t.s.tls_handshake_timeouts);
+    rc |= family(b, "slotgate_hot_key_requests", "gauge",
+                 "The most requested keys of the last hotkeys-window-seconds (sampled estimate), by kind and rank.");
+    for (int kind = 0; kind < HK_KINDS; kind++) {
+        static __thread struct hk_entry e[HK_K * 4];
+        uint64_t total;
+        int top = v->workers[0].conf->hotkeys_metrics_top;
+        int n = hotkeys_collect(v->workers, v->nworkers, kind, e, HK_K * 4, &total);
+        for (int i = 0; i < n && i < top; i++) {
+            char key[HK_KEY_MAX * 2 + 1]; /* a label value: backslash, quote and newline escaped */
+            size_t o = 0, kept = e[i].len < HK_KEY_MAX ? e[i].len : HK_KEY_MAX;
+            for (size_t k = 0; k < kept; k++) {
+                char ch = e[i].key[k];
+                if (ch == '\\' || ch == '"')
+                    key[o++] = '\\', key[o++] = ch;
+                else if (ch == '\n')
+                    key[o++] = '\\', key[o++] = 'n';
+                else
+                    key[o++] = ch;
+            }
+            key[o] = '\0';
+            rc |= sbuf_printf(b, "slotgate_hot_key_requests{kind=\"%s\",rank=\"%d\",key=\"%s\"} %llu\n",
+                              kind == HK_READS ? "read" : "write", i + 1, key, (unsigned long long)e[i].count);
+        }
+    }
     rc |= family(b, "slotgate_idle_clients_closed_total", "counter", "Clients closed by the timeout setting.");
     rc |= sbuf_printf(b, "slotgate_idle_clients_closed_total %llu\n", (unsigned long long)t.s.idle_closed);
     rc |= family(b, "slotgate_output_buffer_disconnections_total", "counter",

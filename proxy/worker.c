@@ -250,6 +250,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
 /* Settings a SIGHUP changed. A pool that shrinks closes its extra connections once they are idle. */
 static void apply_conf(struct worker *w, const struct conf *c) {
     conf_copy_live(&w->conf_copy, c);
+    hotkeys_conf(w);
     for (struct node *n = w->view.nodes; n; n = n->next) {
         n->nconns = w->conf->backend_connections;
         for (int k = 0; k < POOL_KINDS; k++) {
@@ -425,6 +426,7 @@ static void on_trim_timer(struct ev_loop *loop, ev_timer *t, int revents) {
     w->last_commands = cmds, w->last_net_in = in, w->last_net_out = out;
     tracking_tick(w);
     dedicated_masters_changed(w); /* a mirror lost with no new map (a node restarted) comes back */
+    hotkeys_tick(w);
     for (struct client *c = w->clients; c; c = c->next) {
         if (c->nscripts || c->sub || c->ssub) dedicated_release_idle(c, now, DEDICATED_IDLE_S);
         /* TLS: a client quiet for a second gives back OpenSSL's record buffers (about 34 KiB; they come
@@ -680,6 +682,7 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
         return -1;
     }
     w->loop = ev_loop_new(EVFLAG_AUTO);
+    hotkeys_init(w);
     w->started = ev_now(w->loop);
     ev_io_init(&w->listen_io, on_accept, w->listen_fd, EV_READ);
     ev_io_init(&w->tls_listen_io, on_accept, w->tls_listen_fd, EV_READ);
@@ -724,6 +727,7 @@ void worker_stop(struct worker *w) {
 
 void worker_destroy(struct worker *w) {
     dns_unwatch(&w->dns_wake);
+    hotkeys_destroy(w);
     /* Clients closed in the loop's last turn are only in the dirty list (no longer in w->clients). */
     while (w->dirty_clients) {
         struct client *c = w->dirty_clients;

@@ -15,6 +15,7 @@
 #include "../router/command.h"
 #include "../router/encode.h"
 #include "../router/hist.h"
+#include "hotkeys.h"
 #include "../router/merge.h"
 #include "../router/route.h"
 #include "../router/slotmap.h"
@@ -179,6 +180,7 @@ struct worker {
     int is_drained;                 /* atomic: draining, and no request or reply is left */
     struct node_counters spare_ctr; /* when the status board has no row to give */
     struct node *answering;         /* the node whose reply is being handled (backend.c), for SLOWLOG */
+    struct worker_hotkeys hk;       /* hot keys (hotkeys.h) */
     struct {                        /* a split request's parts, while its merged reply is delivered (fanout.c) */
         int parts, argc;
         char name[32], slow_node[SM_HOST_LEN + 8];

@@ -88,6 +88,9 @@ static const struct {
     {"slowlog|len", ROUTE_LOCAL, 0, LOCAL_SLOWLOG_LEN, NULL},
     {"slowlog|reset", ROUTE_LOCAL, 0, LOCAL_SLOWLOG_RESET, NULL},
     {"slowlog|help", ROUTE_LOCAL, 0, LOCAL_SLOWLOG_HELP, NULL},
+    /* slotgate's own command (added to every table: Redis has none of this name) */
+    {"slotgate|hotkeys", ROUTE_LOCAL, 0, LOCAL_SLOTGATE_HOTKEYS, NULL},
+    {"slotgate|help", ROUTE_LOCAL, 0, LOCAL_SLOTGATE_HELP, NULL},
     /* Subscribers through slotgate are spread over the masters: slotgate's registry (proxy/subs.h)
      * knows them all, as a single server knows its own. */
     {"pubsub|channels", ROUTE_LOCAL, 0, LOCAL_PUBSUB_CHANNELS, NULL},
@@ -197,7 +200,30 @@ static void assign_route(struct command *c, char *const *allow, int nallow) {
     }
 }
 
+/* SLOTGATE and its subcommands: slotgate's own, so in the table whichever it came from. */
+static int add_own_commands(struct cmdtable *t) {
+    static const struct {
+        const char *name;
+        int arity, subs;
+    } own[] = {{"slotgate", -2, 1}, {"slotgate|hotkeys", -2, 0}, {"slotgate|help", 2, 0}};
+    size_t n = sizeof(own) / sizeof(own[0]);
+    struct command *grown = realloc(t->cmds, sizeof(*grown) * (t->ncmds + n));
+    if (!grown) return -1;
+    t->cmds = grown;
+    for (size_t i = 0; i < n; i++) {
+        struct command *c = &t->cmds[t->ncmds++];
+        memset(c, 0, sizeof(*c));
+        c->name = own[i].name;
+        c->arity = own[i].arity;
+        c->has_subcommands = own[i].subs;
+        c->family = FAM_SERVER;
+        c->acl_cats = ACL_CAT_SLOW;
+    }
+    return 0;
+}
+
 static int index_table(struct cmdtable *t, char *const *allow, int nallow) {
+    if (add_own_commands(t) < 0) return -1;
     uint32_t cap = 1;
     while (cap < t->ncmds * 4) cap <<= 1;
     t->index = malloc(sizeof(int32_t) * cap);

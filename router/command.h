@@ -178,6 +178,8 @@ enum cmd_local {
     LOCAL_SLOWLOG_LEN,
     LOCAL_SLOWLOG_RESET,
     LOCAL_SLOWLOG_HELP,
+    LOCAL_SLOTGATE_HOTKEYS,
+    LOCAL_SLOTGATE_HELP,
 };
 
 enum cmd_special {

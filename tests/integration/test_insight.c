@@ -348,7 +348,78 @@ START_TEST(keyspace_channel_beside_an_ordinary_one) {
 }
 END_TEST
 
+/* Sends n copies of one command, pipelined, and reads the replies. */
+static void pipeline(redisContext *c, int n, const char *fmt, const char *arg) {
+    for (int i = 0; i < n; i++) redisAppendCommand(c, fmt, arg, i);
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        ck_assert_int_eq(redisGetReply(c, (void **)&r), REDIS_OK);
+        ck_assert_int_ne(r->type, REDIS_REPLY_ERROR);
+        freeReplyObject(r);
+    }
+}
+
+static json_t *hot_entry(json_t *kind, int i) { return json_array_get(json_object_get(kind, "keys"), (size_t)i); }
+
+/* A skewed load (three keys take most requests, 6,000 others spread over 3,000 keys): those three are at
+ * the top, reads and writes apart, each count at least the truth and at most its stated error above it
+ * (every request counted: hotkeys-sample 1), with the master serving each; the same through SLOTGATE
+ * HOTKEYS and /metrics. */
+START_TEST(hot_keys_of_a_skewed_load) {
+    write_conf(", \"hotkeys-sample\": 1, \"hotkeys-window-seconds\": 300");
+    kill(sg.pid, SIGHUP);
+    WAIT_UNTIL(5000, slotgate_log_has(&sg, "hotkeys-sample changed from 8 to 1"), "SIGHUP not applied");
+    redisContext *c = connect_port(SG_PORT);
+    pipeline(c, 3000, "GET hk:a", NULL);
+    pipeline(c, 2000, "GET hk:b", NULL);
+    pipeline(c, 1000, "SET hk:c v", NULL);
+    for (int i = 0; i < 6000; i++) redisAppendCommand(c, "GET cold:%d", i % 3000);
+    for (int i = 0; i < 6000; i++) {
+        redisReply *r = NULL;
+        ck_assert_int_eq(redisGetReply(c, (void **)&r), REDIS_OK);
+        freeReplyObject(r);
+    }
+    sleep_ms(1500); /* the workers publish their counts once a second */
+    json_t *j = http_json(sg.admin_port, "/hotkeys?count=5", 200);
+    json_t *reads = json_object_get(j, "reads"), *writes = json_object_get(j, "writes");
+    const char *want[3] = {"hk:a", "hk:b", "hk:c"};
+    long long truth[3] = {3000, 2000, 1000};
+    for (int i = 0; i < 3; i++) {
+        json_t *e = i < 2 ? hot_entry(reads, i) : hot_entry(writes, 0);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_str_eq(json_string_value(json_object_get(e, "key")), want[i]);
+        long long n = json_integer_value(json_object_get(e, "requests")),
+                  err = json_integer_value(json_object_get(e, "error"));
+        ck_assert_msg(n >= truth[i] && n - err <= truth[i], "%s: %lld requests (error %lld), truth %lld", want[i], n,
+                      err, truth[i]);
+        char master[32];
+        snprintf(master, sizeof(master), "127.0.0.1:%d", cluster_master_for_key(&cl, want[i]));
+        ck_assert_str_eq(json_string_value(json_object_get(e, "master")), master);
+    }
+    json_decref(j);
+    redisReply *r = cmd(c, "SLOTGATE HOTKEYS READS COUNT 2");
+    ck_assert_int_eq(r->elements, 2);
+    ck_assert_str_eq(r->element[0]->str, "reads");
+    ck_assert_int_eq(r->element[1]->elements, 2);
+    ck_assert_str_eq(r->element[1]->element[0]->element[0]->str, "hk:a");
+    ck_assert_str_eq(r->element[1]->element[1]->element[0]->str, "hk:b");
+    ck_assert_int_ge(r->element[1]->element[0]->element[1]->integer, 3000);
+    freeReplyObject(r);
+    struct http_reply h;
+    http_request(&h, "GET", sg.admin_port, "/metrics", NULL);
+    ck_assert_msg(strstr(h.body, "slotgate_hot_key_requests{kind=\"read\",rank=\"1\",key=\"hk:a\"}") &&
+                      strstr(h.body, "slotgate_hot_key_requests{kind=\"write\",rank=\"1\",key=\"hk:c\"}"),
+                  "no hot key gauges");
+    http_reply_free(&h);
+    write_conf("");
+    kill(sg.pid, SIGHUP);
+    WAIT_UNTIL(5000, slotgate_log_has(&sg, "hotkeys-sample changed from 1 to 8"), "not restored");
+    redisFree(c);
+}
+END_TEST
+
 SUITE_MAIN(.name = "insight", .setup = setup, .teardown = teardown, .timeout = 60,
            .tests = {TEST(slowlog_names_the_paused_master), TEST(slowlog_split_command_names_its_slowest_part),
                      TEST(slowlog_replies_as_redis), TEST(latency_histograms_by_family),
-                     TEST(keyspace_events_from_every_master), TEST(keyspace_channel_beside_an_ordinary_one)})
+                     TEST(keyspace_events_from_every_master), TEST(keyspace_channel_beside_an_ordinary_one),
+                     TEST(hot_keys_of_a_skewed_load)})
