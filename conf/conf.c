@@ -78,6 +78,11 @@ static const struct setting settings[] = {
      "hot keys: one request in this many (at random) is counted (default 8, 1: all, 0: off)"},
     {"hotkeys-window-seconds", T_INT, O(hotkeys_window_seconds), 1, 86400, 0,
      "hot keys are counted over the last one or two windows of this length (default 10)"},
+    {"bigkeys-value-bytes", T_BYTES, O(bigkeys_value_bytes), 1, 1LL << 40, 0,
+     "a value (argument or reply) this large is logged as a big key (default 1mb)"},
+    {"bigkeys-elements", T_INT, O(bigkeys_elements), 1, 2147483647, 0,
+     "a reply of this many elements, or a write of this many arguments, is logged as a big key (default 10000)"},
+    {"bigkeys-log-max-len", T_INT, O(bigkeys_log_max_len), 0, 1000000, 0, "big keys kept (default 128)"},
     {"hotkeys-metrics-top", T_INT, O(hotkeys_metrics_top), 0, 64, 0,
      "hot keys /metrics shows, per kind (reads, writes) (default 5)"},
     {"protected-mode", T_YESNO, O(protected_mode), 0, 0, 0,
@@ -156,7 +161,10 @@ static const char *const live_settings[] = {"log-level",
                                             "slowlog-max-len",
                                             "hotkeys-sample",
                                             "hotkeys-window-seconds",
-                                            "hotkeys-metrics-top"};
+                                            "hotkeys-metrics-top",
+                                            "bigkeys-value-bytes",
+                                            "bigkeys-elements",
+                                            "bigkeys-log-max-len"};
 #undef O
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -179,6 +187,9 @@ void conf_defaults(struct conf *c) {
     c->hotkeys_sample = 8;
     c->hotkeys_window_seconds = 10;
     c->hotkeys_metrics_top = 5;
+    c->bigkeys_value_bytes = 1024 * 1024;
+    c->bigkeys_elements = 10000;
+    c->bigkeys_log_max_len = 128;
     c->protected_mode = 1;
     c->admin_protected_mode = 1;
     c->connect_timeout_ms = 1000;

@@ -49,9 +49,12 @@ struct conf {
     int acllog_max_len;
     int slowlog_log_slower_than; /* microseconds; -1: off, 0: every request */
     int slowlog_max_len;
-    int hotkeys_sample;                       /* one request in N is counted for the hot keys (0: off) */
-    int hotkeys_window_seconds;               /* the window they are counted over */
-    int hotkeys_metrics_top;                  /* how many per kind /metrics shows */
+    int hotkeys_sample;            /* one request in N is counted for the hot keys (0: off) */
+    int hotkeys_window_seconds;    /* the window they are counted over */
+    int hotkeys_metrics_top;       /* how many per kind /metrics shows */
+    long long bigkeys_value_bytes; /* a value or reply this large is a big key */
+    int bigkeys_elements;          /* a reply of this many elements, a write of this many arguments */
+    int bigkeys_log_max_len;
     int protected_mode, admin_protected_mode; /* yes/no */
     int nusers;
     char *allow_commands[CONF_MAX_SEEDS]; /* refused-by-default commands allowed by name ("config|set") */

@@ -20,6 +20,7 @@
 #include "../lib/dns.h"
 #include "../lib/log.h"
 #include "../lib/tls.h"
+#include "bigkeys.h"
 
 static const unsigned char dashboard[] = {
 #include "dashboard.inc"
@@ -181,6 +182,28 @@ static enum MHD_Result get_hotkeys(struct admin *a, struct MHD_Connection *c) {
                           hotkeys_json(a, HK_READS, m, max), "writes", hotkeys_json(a, HK_WRITES, m, max));
     if (m) slotmap_unref(m);
     return send_json(c, MHD_HTTP_OK, j);
+}
+
+/* The big keys seen, newest first: requests and replies over bigkeys-value-bytes or bigkeys-elements. */
+static enum MHD_Result get_bigkeys(struct admin *a, struct MHD_Connection *c) {
+    const char *count = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "count");
+    int max = count ? atoi(count) : 50;
+    struct bigkey_entry *e = NULL;
+    int n = bigkeys_get(a->v.workers[0].shared.bigkeys, max > 0 ? max : 50, &e);
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        size_t kept = e[i].key_len < sizeof(e[i].key) ? e[i].key_len : sizeof(e[i].key);
+        json_array_append_new(
+            arr, json_pack("{s:I, s:o, s:s%, s:b, s:s, s:s, s:I, s:I, s:s}", "id", (json_int_t)e[i].id, "time",
+                           iso_time(e[i].time), "key", e[i].key, kept, "key_cut", e[i].key_len > sizeof(e[i].key),
+                           "command", e[i].command, "what", e[i].is_reply ? "reply" : "request", "bytes",
+                           (json_int_t)e[i].bytes, "elements", (json_int_t)e[i].elements, "client", e[i].client));
+    }
+    free(e);
+    const struct conf *cf = a->v.workers[0].conf;
+    return send_json(c, MHD_HTTP_OK,
+                     json_pack("{s:I, s:i, s:o}", "value_bytes", (json_int_t)cf->bigkeys_value_bytes, "elements",
+                               cf->bigkeys_elements, "entries", arr));
 }
 
 /* A copy of the board's nodes, for use after the lock is released. */
@@ -428,6 +451,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(url, "/keyslot") == 0) return get_keyslot(a, c, url);
     if (strcmp(url, "/nodes") == 0) return get_nodes(a, c);
     if (strcmp(url, "/hotkeys") == 0) return get_hotkeys(a, c);
+    if (strcmp(url, "/bigkeys") == 0) return get_bigkeys(a, c);
     if (strcmp(url, "/cluster") == 0) return get_cluster(a, c);
     if (strcmp(url, "/stats") == 0) return get_stats(a, c);
     if (strcmp(url, "/metrics") == 0) return get_metrics(a, c);

@@ -525,7 +525,7 @@ static int stream_start(struct backend *b) {
     b->stream = r;
     b->stream_left = (uint64_t)(crlf - p) + 2 + (uint64_t)n + 2;
     resp_scanner_init_proto(&b->scan, w->conf->proto_max_bulk_len, b->resp3); /* it resumes at the next reply */
-    req_stream_begin(w, r);
+    req_stream_begin(w, r, n);
     return 1;
 }
 

@@ -20,6 +20,7 @@
 #include "../lib/log.h"
 #include "../lib/tls.h"
 #include "dedicated.h"
+#include "bigkeys.h"
 #include "slowlog.h"
 #include "fanout.h"
 #include "local.h"
@@ -224,6 +225,12 @@ static inline void maybe_slow(struct worker *w, struct req *r) {
 void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
     struct client *c = r->client;
     maybe_slow(w, r);
+    /* a big reply: large, or an aggregate of that many elements (each takes 3 bytes at least) */
+    if (__builtin_expect((long long)len >= w->conf->bigkeys_value_bytes ||
+                             (len >= (size_t)w->conf->bigkeys_elements * 3 && strchr("*%~", reply[0])),
+                         0) &&
+        !r->parent && r->xform == XFORM_NONE)
+        bigkeys_reply(w, r, reply, len, -1);
     release_cmd(w, r);
     if (r->parent) {
         fanout_child_done(w, r, reply, len);
@@ -298,8 +305,9 @@ int client_push(struct client *c, const char *p, size_t len) {
 
 /* A large bulk reply forwarded as it arrives (backend.c): r is at the head of its client's queue, so
  * its bytes can go straight to the client's output. */
-void req_stream_begin(struct worker *w, struct req *r) {
+void req_stream_begin(struct worker *w, struct req *r, long long size) {
     maybe_slow(w, r);
+    if (size >= w->conf->bigkeys_value_bytes) bigkeys_reply(w, r, NULL, 0, size);
     release_cmd(w, r);
     count_reply(w, r, 0);
 }
@@ -484,6 +492,10 @@ static void handle_command(struct client *c, const char *cmd) {
     if (dedicated_wants(c, plan)) return dedicated_command(c, r, plan, cmd);
     if (plan->is_error) return req_reply_error(w, r, "%s", plan->err);
     if (plan->nkeys > 0 && hotkeys_sampled(&w->hk)) hotkeys_note(w, plan, &c->parser, cmd);
+    if (__builtin_expect((long long)c->parser.cmd_len >= w->conf->bigkeys_value_bytes ||
+                             (long long)c->parser.argc > w->conf->bigkeys_elements,
+                         0))
+        bigkeys_request(w, c, &c->parser, cmd);
     size_t len;
     const char *bytes;
     switch (plan->route) {

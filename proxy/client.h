@@ -88,7 +88,7 @@ void client_close(struct client *c);
 void req_reply(struct worker *w, struct req *r, const char *reply, size_t len);
 void req_reply_error(struct worker *w, struct req *r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A large bulk reply passed on in pieces as it arrives (r at the head of its client's queue). */
-void req_stream_begin(struct worker *w, struct req *r);
+void req_stream_begin(struct worker *w, struct req *r, long long size); /* size: the bulk's length */
 int req_stream_data(struct worker *w, struct req *r, const char *p, size_t len); /* -1: client closed */
 void req_stream_end(struct worker *w, struct req *r);
 

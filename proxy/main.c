@@ -19,6 +19,7 @@
 #include "../lib/log.h"
 #include "worker.h"
 #include "scripts.h"
+#include "bigkeys.h"
 #include "slowlog.h"
 #include "tlsconf.h"
 
@@ -31,6 +32,7 @@ struct app {
     int protected_mode;  /* atomic, read by the workers: see protection() */
     struct acllog acllog;
     struct slowlog slowlog;
+    struct bigkeys bigkeys;
     struct worker *workers;
     int nworkers;
     struct refresher *refresher;
@@ -264,6 +266,7 @@ static int start_failed(struct app *a) {
     users_unref(a->users);
     acllog_free(&a->acllog);
     slowlog_free(&a->slowlog);
+    bigkeys_free(&a->bigkeys);
     conf_free(&a->conf);
     return 1;
 }
@@ -292,6 +295,7 @@ int main(int argc, char **argv) {
     }
     acllog_init(&a.acllog);
     slowlog_init(&a.slowlog);
+    bigkeys_init(&a.bigkeys);
     signal(SIGPIPE, SIG_IGN);
     /* Buffers of 256 KiB and more (a large value's) come from mmap and go back to the system when
      * freed; glibc would otherwise raise this threshold after the first such free and keep them. */
@@ -338,6 +342,7 @@ int main(int argc, char **argv) {
         a.workers[i].shared.mem_peak = &a.mem_peak;
         a.workers[i].shared.acllog = &a.acllog;
         a.workers[i].shared.slowlog = &a.slowlog;
+        a.workers[i].shared.bigkeys = &a.bigkeys;
         a.workers[i].shared.protected_mode = &a.protected_mode;
         a.workers[i].shared.nworkers = a.conf.threads;
         a.workers[i].shared.status = a.status;
@@ -406,6 +411,7 @@ int main(int argc, char **argv) {
     users_unref(a.users);
     acllog_free(&a.acllog);
     slowlog_free(&a.slowlog);
+    bigkeys_free(&a.bigkeys);
     conf_free(&a.conf);
     ev_loop_destroy(loop);
     log_notice("slotgate stopped");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../lib/log.h"
+#include "bigkeys.h"
 #include "dedicated.h"
 #include "upload.h"
 #include "worker.h"
@@ -38,6 +39,11 @@ int upload_try_start(struct client *c) {
     int slot = single_key_slot(cmd, q, bytes);
     struct node *n = slot >= 0 && w->view.map ? w->view.routes.slot_master[slot] : NULL;
     if (!n) return 0;
+    if (!c->queue.head) { /* (once: not again when it waited for the requests before it) */
+        uint32_t at = (uint32_t)cmd->specs[0].bs_arg;
+        bigkeys_upload(w, c, resp_request_arg(q, bytes, 0), q->argv[0].len, resp_request_arg(q, bytes, at),
+                       q->argv[at].len, q->bulk);
+    }
     if (c->queue.head) { /* earlier requests first: wait, without reading (or buffering) more */
         c->upload_wait = 1;
         ev_io_stop(w->loop, &c->rio);

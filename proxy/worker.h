@@ -100,6 +100,7 @@ struct worker_shared {
     long long mem_startup;                /* heap in use when the workers started */
     struct acllog *acllog;                /* ACL LOG: every worker's denials (users.h) */
     struct slowlog *slowlog;              /* SLOWLOG: every worker's slow requests (slowlog.h) */
+    struct bigkeys *bigkeys;              /* big keys seen by every worker (bigkeys.h) */
     int *protected_mode;                  /* atomic: refuse clients not from 127.0.0.1 or ::1 (main.c) */
     void (*want_refresh)(void *ctx, const char *why);
     void *refresh_ctx;

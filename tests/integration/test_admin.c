@@ -595,10 +595,18 @@ START_TEST(dashboard_renders_the_slot_grid_in_chromium) {
         ck_assert_int_eq(redisGetReply(c, (void **)&x), REDIS_OK);
         freeReplyObject(x);
     }
+    size_t blen = 1536 * 1024; /* and a big key for the big-key panel */
+    char *big = malloc(blen);
+    memset(big, 'z', blen);
+    redisReply *x = redisCommand(c, "SET dash:big %b", big, blen);
+    ck_assert_msg(x && x->type == REDIS_REPLY_STATUS, "SET dash:big");
+    freeReplyObject(x);
+    free(big);
     redisFree(c);
     sleep_ms(1500);
     char *dom = chromium("--dump-dom", NULL);
     ck_assert_msg(strstr(dom, "<td>dash:hot</td>"), "no hot-key row: %.3000s", dom);
+    ck_assert_msg(strstr(dom, "<td>dash:big</td>"), "no big-key row: %.3000s", dom);
     ck_assert_msg(strstr(dom, "data-slots-drawn=\"16384\""), "slot grid not drawn: %.2000s", dom);
     ck_assert_msg(strstr(dom, "data-masters=\"3\""), "%.2000s", dom);
     ck_assert_msg(strstr(dom, "data-state=\"ok\""), "%.2000s", dom);

@@ -418,8 +418,75 @@ START_TEST(hot_keys_of_a_skewed_load) {
 }
 END_TEST
 
+/* The entry of /bigkeys for key and what ("request" or "reply"), or NULL. */
+static json_t *big_entry(json_t *j, const char *key, const char *what) {
+    json_t *arr = json_object_get(j, "entries");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *e = json_array_get(arr, i);
+        if (!strcmp(json_string_value(json_object_get(e, "key")), key) &&
+            !strcmp(json_string_value(json_object_get(e, "what")), what))
+            return e;
+    }
+    return NULL;
+}
+
+/* A 10 MiB value written and read back, a 100,000-element list written in one RPUSH and read back whole:
+ * each request and reply is on /bigkeys with its key, command, size and client; a small one is not. */
+START_TEST(big_keys_are_logged) {
+    redisContext *c = connect_port(SG_PORT);
+    size_t len = 10 * 1024 * 1024;
+    char *v = malloc(len);
+    memset(v, 'b', len);
+    expect_str(c, "OK", "SET big:value %b", v, len);
+    free(v);
+    redisReply *r = cmd(c, "GET big:value");
+    ck_assert_int_eq((long long)r->len, (long long)len);
+    freeReplyObject(r);
+    int n = 100000;
+    const char **argv = malloc(sizeof(*argv) * (size_t)(n + 2));
+    size_t *lens = malloc(sizeof(*lens) * (size_t)(n + 2));
+    argv[0] = "RPUSH", lens[0] = 5, argv[1] = "big:list", lens[1] = 8;
+    for (int i = 0; i < n; i++) argv[i + 2] = "e", lens[i + 2] = 1;
+    r = redisCommandArgv(c, n + 2, argv, lens);
+    ck_assert_int_eq(r->integer, n);
+    freeReplyObject(r);
+    free(argv);
+    free(lens);
+    r = cmd(c, "LRANGE big:list 0 -1");
+    ck_assert_int_eq((long long)r->elements, n);
+    freeReplyObject(r);
+    expect_str(c, "OK", "SET small:value x");
+    redisReply *info = cmd(c, "CLIENT INFO");
+    char me[80];
+    snprintf(me, sizeof(me), "%s", strstr(info->str, "addr=") + 5);
+    me[strcspn(me, " ")] = '\0';
+    freeReplyObject(info);
+    json_t *j = http_json(sg.admin_port, "/bigkeys", 200);
+    json_t *e = big_entry(j, "big:value", "request");
+    ck_assert_msg(e, "no request entry for the 10 MiB SET: %s", json_dumps(j, JSON_COMPACT));
+    ck_assert_str_eq(json_string_value(json_object_get(e, "command")), "set");
+    ck_assert_int_eq(json_integer_value(json_object_get(e, "bytes")), (long long)len);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "client")), me);
+    e = big_entry(j, "big:value", "reply");
+    ck_assert_msg(e, "no reply entry for the 10 MiB GET");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "command")), "get");
+    ck_assert_int_eq(json_integer_value(json_object_get(e, "bytes")), (long long)len);
+    e = big_entry(j, "big:list", "request");
+    ck_assert_msg(e, "no request entry for the 100,000-element RPUSH");
+    ck_assert_int_eq(json_integer_value(json_object_get(e, "elements")), n + 1);
+    e = big_entry(j, "big:list", "reply");
+    ck_assert_msg(e, "no reply entry for the 100,000-element LRANGE");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "command")), "lrange");
+    ck_assert_int_eq(json_integer_value(json_object_get(e, "elements")), n);
+    ck_assert_ptr_null(big_entry(j, "small:value", "request"));
+    json_decref(j);
+    freeReplyObject(cmd(c, "DEL big:value big:list"));
+    redisFree(c);
+}
+END_TEST
+
 SUITE_MAIN(.name = "insight", .setup = setup, .teardown = teardown, .timeout = 60,
            .tests = {TEST(slowlog_names_the_paused_master), TEST(slowlog_split_command_names_its_slowest_part),
                      TEST(slowlog_replies_as_redis), TEST(latency_histograms_by_family),
                      TEST(keyspace_events_from_every_master), TEST(keyspace_channel_beside_an_ordinary_one),
-                     TEST(hot_keys_of_a_skewed_load)})
+                     TEST(hot_keys_of_a_skewed_load), TEST(big_keys_are_logged)})
