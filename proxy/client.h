@@ -48,7 +48,7 @@ struct client {
     struct backend **ks;        /* keyspace notifications: a subscribed mirror on each master (dedicated.c) */
     int nks;
     uint8_t ks_mode; /* subscribed to node-local channels (__keyspace@, __keyevent@): the mirrors deliver them */
-    struct backend **scripts;   /* DED_SCRIPT connections, one per node used */
+    struct backend **scripts; /* DED_SCRIPT connections, one per node used */
     int nscripts, scripts_cap;
     struct backend *streaming; /* streams a large reply to this client; paused while its output is full */
     /* A large last argument streamed to its node as it arrives (upload.c). */
@@ -88,7 +88,7 @@ void client_close(struct client *c);
 void req_reply(struct worker *w, struct req *r, const char *reply, size_t len);
 void req_reply_error(struct worker *w, struct req *r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A large bulk reply passed on in pieces as it arrives (r at the head of its client's queue). */
-void req_stream_begin(struct worker *w, struct req *r, long long size); /* size: the bulk's length */
+void req_stream_begin(struct worker *w, struct req *r, long long size);          /* size: the bulk's length */
 int req_stream_data(struct worker *w, struct req *r, const char *p, size_t len); /* -1: client closed */
 void req_stream_end(struct worker *w, struct req *r);
 
