@@ -157,6 +157,17 @@ void chain_unpin(struct pool *p, struct chain *ch, struct cref *r) {
     if (ch) chain_trim(p, ch);
 }
 
+size_t cref_copy(const struct cref *r, char *out, size_t cap) {
+    size_t got = 0, want = r->len < cap ? r->len : cap;
+    for (const struct chunk *k = r->chunk; k && got < want; k = k->next) {
+        size_t off = k == r->chunk ? r->off : 0, n = k->wpos - off;
+        if (n > want - got) n = want - got;
+        memcpy(out + got, k->data + off, n);
+        got += n;
+    }
+    return got;
+}
+
 void chain_trim(struct pool *p, struct chain *ch) {
     while (ch->head && ch->head->refs == 0 && ch->head->rpos == ch->head->wpos &&
            (ch->head != ch->tail || ch->head->wpos > 0)) {

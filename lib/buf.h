@@ -53,6 +53,8 @@ int chain_append_pinned(struct pool *p, struct chain *ch, const char *data, size
 /* Copies a pinned range (of any chain) onto ch, pinned again if out is given. */
 int chain_copy(struct pool *p, struct chain *ch, const struct cref *src, struct cref *out);
 void chain_unpin(struct pool *p, struct chain *ch, struct cref *r);
+/* Copies up to cap bytes of a pinned range (which may run over chunks) into out: how many. */
+size_t cref_copy(const struct cref *r, char *out, size_t cap);
 /* Marks everything appended as written, for chains that only hold bytes (never written out). */
 void chain_mark_written(struct pool *p, struct chain *ch);
 /* Writes pending bytes to socket fd with one system call; returns bytes written or -1 (errno set;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@ struct admin {
     int port;
     char *cert, *key;           /* HTTPS (admin-tls-cert-file, -key-file): the PEM texts served now */
     char *cert_file, *key_file; /* ... read again when they change */
+    char files_sig[160];        /* their identity, size and times when last read */
     struct admin_view v;
     char *token;
     int protect; /* admin-protected-mode: beyond loopback with no token, only local clients see past /readyz */
@@ -514,8 +516,22 @@ static struct MHD_Daemon *daemon_start(struct admin *a, int listen_fd) {
                             MHD_OPTION_END);
 }
 
+/* The files' identity, size and modification times: read again only when these change. */
+static void files_sig(const struct admin *a, char *out, size_t len) {
+    struct stat c = {0}, k = {0};
+    stat(a->cert_file, &c);
+    stat(a->key_file, &k);
+    snprintf(out, len, "%llu:%lld:%ld.%ld/%llu:%lld:%ld.%ld", (unsigned long long)c.st_ino, (long long)c.st_size,
+             (long)c.st_mtim.tv_sec, c.st_mtim.tv_nsec, (unsigned long long)k.st_ino, (long long)k.st_size,
+             (long)k.st_mtim.tv_sec, k.st_mtim.tv_nsec);
+}
+
 void admin_tls_check(struct admin *a, int forced) {
     if (!a || !a->cert_file) return;
+    char sig[sizeof(a->files_sig)];
+    files_sig(a, sig, sizeof(sig));
+    if (!forced && !strcmp(sig, a->files_sig)) return;
+    snprintf(a->files_sig, sizeof(a->files_sig), "%s", sig);
     char err[512], *cert = NULL, *key = NULL;
     if (read_pair(a->cert_file, a->key_file, &cert, &key, err, sizeof(err)) < 0) {
         if (forced) log_warning("admin endpoint: HTTPS certificate not reloaded, the running one stays: %s", err);
@@ -587,6 +603,7 @@ struct admin *admin_start(const struct conf *c, const struct admin_view *view, c
         } else if (read_pair(c->admin_tls_cert_file, c->admin_tls_key_file, &a->cert, &a->key, err, errlen) == 0) {
             a->cert_file = strdup(c->admin_tls_cert_file);
             a->key_file = strdup(c->admin_tls_key_file);
+            files_sig(a, a->files_sig, sizeof(a->files_sig));
         }
         if (!a->cert) {
             free(a->token);

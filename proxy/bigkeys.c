@@ -63,10 +63,9 @@ static void fill(struct bigkey_entry *e, struct client *c, const char *cmd, size
 
 void bigkeys_request(struct worker *w, struct client *c, const struct resp_request *q, const char *bytes) {
     long long max = 0;
-    uint32_t at = 0;
     if ((long long)q->cmd_len >= w->conf->bigkeys_value_bytes) /* only then can one argument be that large */
         for (uint32_t i = 1; i < q->argc; i++)
-            if ((long long)q->argv[i].len > max) max = (long long)q->argv[i].len, at = i;
+            if ((long long)q->argv[i].len > max) max = (long long)q->argv[i].len;
     int many = (long long)q->argc - 1 >= w->conf->bigkeys_elements;
     if (max < w->conf->bigkeys_value_bytes && !many) return;
     struct bigkey_entry e = {0};
@@ -74,7 +73,6 @@ void bigkeys_request(struct worker *w, struct client *c, const struct resp_reque
          q->argc > 1 ? q->argv[1].len : 0);
     e.bytes = max >= w->conf->bigkeys_value_bytes ? max : (long long)q->cmd_len;
     e.elements = q->argc - 1;
-    (void)at;
     bigkeys_add(w->shared.bigkeys, w->conf->bigkeys_log_max_len, &e);
 }
 
@@ -91,14 +89,7 @@ void bigkeys_upload(struct worker *w, struct client *c, const char *cmd, size_t 
 /* The first two arguments of a request's pinned command bytes (a multibulk): its name and first key. */
 static void first_args(const struct req *r, char *name, size_t ncap, char *key, size_t kcap, size_t *klen) {
     char head[512];
-    size_t got = 0;
-    for (const struct chunk *k = r->cmd.chunk; k && got < r->cmd.len && got < sizeof(head); k = k->next) {
-        size_t off = k == r->cmd.chunk ? r->cmd.off : 0, n = k->wpos - off;
-        if (n > r->cmd.len - got) n = r->cmd.len - got;
-        if (n > sizeof(head) - got) n = sizeof(head) - got;
-        memcpy(head + got, k->data + off, n);
-        got += n;
-    }
+    size_t got = cref_copy(&r->cmd, head, sizeof(head));
     name[0] = key[0] = '\0';
     *klen = 0;
     const char *p = head, *end = head + got;

@@ -188,16 +188,9 @@ static void slowlog_note(struct worker *w, struct req *r) {
         node = w->split.slow_node;
         node_s = w->split.slow_node_s;
     } else {
-        if (r->cmd_chain && r->cmd.len) { /* the bytes may run over chunks */
+        if (r->cmd_chain && r->cmd.len) {
             char *copy = malloc(r->cmd.len);
-            size_t got = 0;
-            for (struct chunk *k = r->cmd.chunk; copy && k && got < r->cmd.len; k = k->next) {
-                size_t off = k == r->cmd.chunk ? r->cmd.off : 0, n = k->wpos - off;
-                if (n > r->cmd.len - got) n = r->cmd.len - got;
-                memcpy(copy + got, k->data + off, n);
-                got += n;
-            }
-            if (copy) slowlog_set_args(&e, copy, got);
+            if (copy) slowlog_set_args(&e, copy, cref_copy(&r->cmd, copy, r->cmd.len));
             free(copy);
         }
         if (w->answering) node = w->answering->addr, node_s = now - r->sent_at;
