@@ -78,6 +78,8 @@ static const struct setting settings[] = {
      "hot keys: one request in this many (at random) is counted (default 8, 1: all, 0: off)"},
     {"hotkeys-window-seconds", T_INT, O(hotkeys_window_seconds), 1, 86400, 0,
      "hot keys are counted over the last one or two windows of this length (default 10)"},
+    {"slot-load-window-seconds", T_INT, O(slot_load_window_seconds), 1, 86400, 0,
+     "per-slot load (/load, /rebalance) is reported over the last complete window of this length (default 10)"},
     {"bigkeys-value-bytes", T_BYTES, O(bigkeys_value_bytes), 1, 1LL << 40, 0,
      "a value (argument or reply) this large is logged as a big key (default 1mb)"},
     {"bigkeys-elements", T_INT, O(bigkeys_elements), 1, 2147483647, 0,
@@ -186,6 +188,7 @@ void conf_defaults(struct conf *c) {
     c->slowlog_max_len = 128;
     c->hotkeys_sample = 8;
     c->hotkeys_window_seconds = 10;
+    c->slot_load_window_seconds = 10;
     c->hotkeys_metrics_top = 5;
     c->bigkeys_value_bytes = 1024 * 1024;
     c->bigkeys_elements = 10000;

@@ -22,6 +22,7 @@
 #include "../lib/log.h"
 #include "../lib/tls.h"
 #include "bigkeys.h"
+#include "loadview.h"
 
 static const unsigned char dashboard[] = {
 #include "dashboard.inc"
@@ -183,6 +184,46 @@ static enum MHD_Result get_hotkeys(struct admin *a, struct MHD_Connection *c) {
                           "sample_one_in", a->v.workers[0].conf->hotkeys_sample, "reads",
                           hotkeys_json(a, HK_READS, m, max), "writes", hotkeys_json(a, HK_WRITES, m, max));
     if (m) slotmap_unref(m);
+    return send_json(c, MHD_HTTP_OK, j);
+}
+
+/* Per-slot load over the last complete window (slot-load-window-seconds): per master, the hottest slots,
+ * and with ?slots=1 (the dashboard's load colouring) every slot that carried load. */
+static enum MHD_Result get_load(struct admin *a, struct MHD_Connection *c) {
+    const char *slots = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "slots");
+    return send_json(c, MHD_HTTP_OK, loadview_load(&a->v, slots && strcmp(slots, "0") != 0));
+}
+
+/* Rebalance advice: ?by=requests|bytes, ?tolerance=0.05, ?min_gain=0.05, ?max_moves=100; ?format=sh for
+ * the script. */
+static enum MHD_Result get_rebalance(struct admin *a, struct MHD_Connection *c, const char *url) {
+    const char *by = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "by");
+    const char *tol = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tolerance");
+    const char *max = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "max_moves");
+    const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    const char *gain = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "min_gain");
+    struct rebalance_opts o = {.tolerance = 0.05, .min_gain = 0.05, .max_moves = 100};
+    if (by && strcmp(by, "requests") != 0 && strcmp(by, "bytes") != 0)
+        return send_error(c, 400, "by must be requests or bytes", url);
+    o.by_bytes = by && !strcmp(by, "bytes");
+    char *end;
+    if (tol && ((o.tolerance = strtod(tol, &end)) < 0 || o.tolerance > 10 || *end || !*tol))
+        return send_error(c, 400, "tolerance must be a number from 0 to 10", url);
+    if (gain && ((o.min_gain = strtod(gain, &end)) < 0 || o.min_gain > 1 || *end || !*gain))
+        return send_error(c, 400, "min_gain must be a number from 0 to 1", url);
+    if (max && ((o.max_moves = (int)strtol(max, &end, 10)) < 1 || o.max_moves > 4096 || *end))
+        return send_error(c, 400, "max_moves must be 1 to 4096", url);
+    if (format && strcmp(format, "sh") != 0 && strcmp(format, "json") != 0)
+        return send_error(c, 400, "format must be json or sh", url);
+    char *script = NULL;
+    json_t *j = loadview_rebalance(&a->v, &o, &script);
+    if (format && !strcmp(format, "sh") && script) {
+        json_decref(j);
+        enum MHD_Result rc = send_body(c, MHD_HTTP_OK, "text/x-shellscript; charset=utf-8", script, strlen(script));
+        free(script);
+        return rc;
+    }
+    free(script);
     return send_json(c, MHD_HTTP_OK, j);
 }
 
@@ -454,6 +495,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(url, "/nodes") == 0) return get_nodes(a, c);
     if (strcmp(url, "/hotkeys") == 0) return get_hotkeys(a, c);
     if (strcmp(url, "/bigkeys") == 0) return get_bigkeys(a, c);
+    if (strcmp(url, "/load") == 0) return get_load(a, c);
+    if (strcmp(url, "/rebalance") == 0) return get_rebalance(a, c, url);
     if (strcmp(url, "/cluster") == 0) return get_cluster(a, c);
     if (strcmp(url, "/stats") == 0) return get_stats(a, c);
     if (strcmp(url, "/metrics") == 0) return get_metrics(a, c);

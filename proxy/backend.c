@@ -217,6 +217,7 @@ int backend_send(struct backend *b, struct req *r, const char *p, size_t len) {
     r->cmd = pinned;
     r->cmd_chain = pinned.chunk ? &b->out : NULL;
     b->appended += p ? len : pinned.len;
+    if (r->keyed) slotload_add(w->load, r->slot, SL_BYTES_IN, p ? len : pinned.len);
     r->out_end = b->appended;
     r->sent_at = worker_now(w);
     r->expires =
@@ -442,6 +443,7 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
     }
     backend_take_head(b);
     CTR_INC(b->node->ctr, requests);
+    if (r->keyed) slotload_add(w->load, r->slot, SL_REQUESTS, 1), slotload_add(w->load, r->slot, SL_BYTES_OUT, len);
     /* A released dedicated connection goes once its last reply is in (the cmd bytes stay readable
      * until the deferred free). */
     if (b->close_when_idle && !b->inflight.head) backend_close(b, "released", 0);
@@ -524,6 +526,8 @@ static int stream_start(struct backend *b) {
     CTR_INC(b->node->ctr, requests);
     b->stream = r;
     b->stream_left = (uint64_t)(crlf - p) + 2 + (uint64_t)n + 2;
+    if (r->keyed)
+        slotload_add(w->load, r->slot, SL_REQUESTS, 1), slotload_add(w->load, r->slot, SL_BYTES_OUT, b->stream_left);
     resp_scanner_init_proto(&b->scan, w->conf->proto_max_bulk_len, b->resp3); /* it resumes at the next reply */
     req_stream_begin(w, r, n);
     return 1;

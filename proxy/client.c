@@ -509,6 +509,7 @@ static void handle_command(struct client *c, const char *cmd) {
         plan->slot = route_any_slot(&w->view.routes);
     }
     r->slot = plan->slot;
+    r->keyed = plan->nkeys > 0;
     r->is_readonly = (plan->cmd->flags & CMD_READONLY) != 0;
     if (plan->cmd->special) mark_special(c, r, plan, cmd);
     route_request(w, r, NULL, bytes, len);

@@ -20,6 +20,7 @@
 #include "worker.h"
 #include "scripts.h"
 #include "bigkeys.h"
+#include "slotload.h"
 #include "slowlog.h"
 #include "tlsconf.h"
 
@@ -33,6 +34,7 @@ struct app {
     struct acllog acllog;
     struct slowlog slowlog;
     struct bigkeys bigkeys;
+    struct slotload slotload;
     struct worker *workers;
     int nworkers;
     struct refresher *refresher;
@@ -267,6 +269,7 @@ static int start_failed(struct app *a) {
     acllog_free(&a->acllog);
     slowlog_free(&a->slowlog);
     bigkeys_free(&a->bigkeys);
+    slotload_free(&a->slotload);
     conf_free(&a->conf);
     return 1;
 }
@@ -296,6 +299,10 @@ int main(int argc, char **argv) {
     acllog_init(&a.acllog);
     slowlog_init(&a.slowlog);
     bigkeys_init(&a.bigkeys);
+    if (slotload_init(&a.slotload) < 0) {
+        fprintf(stderr, "slotgate: out of memory\n");
+        return start_failed(&a);
+    }
     signal(SIGPIPE, SIG_IGN);
     /* Buffers of 256 KiB and more (a large value's) come from mmap and go back to the system when
      * freed; glibc would otherwise raise this threshold after the first such free and keep them. */
@@ -343,6 +350,7 @@ int main(int argc, char **argv) {
         a.workers[i].shared.acllog = &a.acllog;
         a.workers[i].shared.slowlog = &a.slowlog;
         a.workers[i].shared.bigkeys = &a.bigkeys;
+        a.workers[i].shared.slotload = &a.slotload;
         a.workers[i].shared.protected_mode = &a.protected_mode;
         a.workers[i].shared.nworkers = a.conf.threads;
         a.workers[i].shared.status = a.status;
@@ -412,6 +420,7 @@ int main(int argc, char **argv) {
     acllog_free(&a.acllog);
     slowlog_free(&a.slowlog);
     bigkeys_free(&a.bigkeys);
+    slotload_free(&a.slotload);
     conf_free(&a.conf);
     ev_loop_destroy(loop);
     log_notice("slotgate stopped");

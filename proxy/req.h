@@ -53,6 +53,7 @@ struct req {
     uint8_t noreply;     /* CLIENT REPLY OFF or SKIP: its reply is not written */
     uint8_t slow_noted;  /* in SLOWLOG already (a reply rewritten and delivered again) */
     uint8_t resp3;       /* its client speaks RESP3: sent on a RESP3 connection, answered in RESP3 */
+    uint8_t keyed;       /* has keys in r->slot: counted in the slot's load (slotload.h) */
     /* Not cleared by req_new (written before it is read): */
     char sha[41];        /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */
     long long receivers; /* XFORM_PUBLISH: the subscribers this slotgate counts for the channel */

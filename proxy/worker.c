@@ -427,6 +427,7 @@ static void on_trim_timer(struct ev_loop *loop, ev_timer *t, int revents) {
     tracking_tick(w);
     dedicated_masters_changed(w); /* a mirror lost with no new map (a node restarted) comes back */
     hotkeys_tick(w);
+    slotload_tick(w);
     for (struct client *c = w->clients; c; c = c->next) {
         if (c->nscripts || c->sub || c->ssub) dedicated_release_idle(c, now, DEDICATED_IDLE_S);
         /* TLS: a client quiet for a second gives back OpenSSL's record buffers (about 34 KiB; they come
@@ -681,6 +682,7 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
         if (w->listen_fd >= 0) close(w->listen_fd);
         return -1;
     }
+    if (!(w->load = calloc(SLOT_COUNT, sizeof(*w->load)))) return snprintf(err, errlen, "out of memory"), -1;
     w->loop = ev_loop_new(EVFLAG_AUTO);
     hotkeys_init(w);
     w->started = ev_now(w->loop);
@@ -728,6 +730,8 @@ void worker_stop(struct worker *w) {
 void worker_destroy(struct worker *w) {
     dns_unwatch(&w->dns_wake);
     hotkeys_destroy(w);
+    free(w->load);
+    w->load = NULL;
     /* Clients closed in the loop's last turn are only in the dirty list (no longer in w->clients). */
     while (w->dirty_clients) {
         struct client *c = w->dirty_clients;

@@ -16,6 +16,7 @@
 #include "../router/encode.h"
 #include "../router/hist.h"
 #include "hotkeys.h"
+#include "slotload.h"
 #include "../router/merge.h"
 #include "../router/route.h"
 #include "../router/slotmap.h"
@@ -101,6 +102,7 @@ struct worker_shared {
     struct acllog *acllog;                /* ACL LOG: every worker's denials (users.h) */
     struct slowlog *slowlog;              /* SLOWLOG: every worker's slow requests (slowlog.h) */
     struct bigkeys *bigkeys;              /* big keys seen by every worker (bigkeys.h) */
+    struct slotload *slotload;            /* per-slot load windows (slotload.h) */
     int *protected_mode;                  /* atomic: refuse clients not from 127.0.0.1 or ::1 (main.c) */
     void (*want_refresh)(void *ctx, const char *why);
     void *refresh_ctx;
@@ -182,6 +184,7 @@ struct worker {
     struct node_counters spare_ctr; /* when the status board has no row to give */
     struct node *answering;         /* the node whose reply is being handled (backend.c), for SLOWLOG */
     struct worker_hotkeys hk;       /* hot keys (hotkeys.h) */
+    struct slot_ctr *load;          /* per-slot load counters, SLOT_COUNT (slotload.h) */
     struct {                        /* a split request's parts, while its merged reply is delivered (fanout.c) */
         int parts, argc;
         char name[32], slow_node[SM_HOST_LEN + 8];

@@ -555,26 +555,6 @@ START_TEST(readyz_is_503_until_the_slot_map_is_full) {
 }
 END_TEST
 
-/* Headless Chromium: the page's DOM after its scripts ran, or a screenshot. */
-static char *chromium(const char *mode, const char *out_png) {
-    char cmdline[1024];
-    snprintf(cmdline, sizeof(cmdline),
-             "chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
-             "--disable-background-networking --disable-component-update --disable-sync "
-             "--user-data-dir=/tmp/slotgate-test-%d-chromium --window-size=1200,900 --virtual-time-budget=4000 %s%s "
-             "http://127.0.0.1:%d/ 2>/dev/null",
-             (int)getpid(), mode, out_png ? out_png : "", ADMIN);
-    ck_assert_msg(access("/usr/bin/chromium", X_OK) == 0, "chromium is missing: make deps installs it");
-    FILE *p = popen(cmdline, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t cap = 1 << 20, len = 0, n;
-    char *buf = malloc(cap);
-    while ((n = fread(buf + len, 1, cap - len - 1, p)) > 0) len += n;
-    buf[len] = '\0';
-    pclose(p);
-    return buf;
-}
-
 static int count_rows(const char *dom, const char *needle) {
     int n = 0;
     for (const char *p = dom; (p = strstr(p, needle)); p++) n++;
@@ -604,7 +584,7 @@ START_TEST(dashboard_renders_the_slot_grid_in_chromium) {
     free(big);
     redisFree(c);
     sleep_ms(1500);
-    char *dom = chromium("--dump-dom", NULL);
+    char *dom = chromium_page(ADMIN, "", "--dump-dom", NULL);
     ck_assert_msg(strstr(dom, "<td>dash:hot</td>"), "no hot-key row: %.3000s", dom);
     ck_assert_msg(strstr(dom, "<td>dash:big</td>"), "no big-key row: %.3000s", dom);
     ck_assert_msg(strstr(dom, "data-slots-drawn=\"16384\""), "slot grid not drawn: %.2000s", dom);
@@ -615,23 +595,15 @@ START_TEST(dashboard_renders_the_slot_grid_in_chromium) {
                   count_rows(dom, "<tr data-addr=\""), json_dumps(nodes, JSON_COMPACT));
     json_decref(nodes);
     free(dom);
-    char png[128], cmdline[512], line[128];
+    char png[128];
     snprintf(png, sizeof(png), "/tmp/slotgate-test-%d-dashboard.png", (int)getpid());
-    free(chromium("--screenshot=", png));
+    free(chromium_page(ADMIN, "", "--screenshot=", png));
     /* the grid: three masters' colours, a third of 640x640 pixels each */
-    snprintf(cmdline, sizeof(cmdline), "/usr/bin/python3 tests/support/png_colours.py %s 4e79a7 f28e2b 59a14f", png);
-    FILE *p = popen(cmdline, "r");
-    int colours = 0;
-    while (fgets(line, sizeof(line), p)) {
-        long n = 0;
-        char hex[16];
-        if (sscanf(line, "%15s %ld", hex, &n) == 2 && strcmp(hex, "size") != 0) {
-            ck_assert_msg(n > 120000 && n < 150000, "colour %s covers %ld pixels", hex, n);
-            colours++;
-        }
-    }
-    ck_assert_int_eq(pclose(p), 0);
-    ck_assert_int_eq(colours, 3);
+    const char *const colours[3] = {"4e79a7", "f28e2b", "59a14f"};
+    long counts[3];
+    png_colour_counts(png, colours, 3, counts);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(counts[i] > 120000 && counts[i] < 150000, "colour %s covers %ld pixels", colours[i], counts[i]);
     unlink(png);
 }
 END_TEST
@@ -671,7 +643,7 @@ START_TEST(killed_master_goes_down_and_its_replica_takes_over) {
     j = http_json(ADMIN, "/slots/0", 200);
     ck_assert_str_eq(jstr(json_object_get(j, "master"), "addr"), raddr);
     json_decref(j);
-    char *dom = chromium("--dump-dom", NULL);
+    char *dom = chromium_page(ADMIN, "", "--dump-dom", NULL);
     char row[96];
     snprintf(row, sizeof(row), "<tr data-addr=\"%s\" data-state=\"down\">", vaddr);
     ck_assert_msg(strstr(dom, row), "dashboard does not show %s down: %.3000s", vaddr, dom);

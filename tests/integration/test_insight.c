@@ -2,8 +2,11 @@
  * replies, its entries saying where the time went (a request held up by a paused master names that
  * master; a split one its slowest part), arguments cut as Redis cuts them (compared with a plain
  * redis-server), the settings live on SIGHUP; per-family latency histograms on /metrics; keyspace and
- * keyevent notifications from every master, each once, also after a failover. */
+ * keyevent notifications from every master, each once, also after a failover; per-slot load, the
+ * dashboard coloured by it, and rebalance advice carried out with redis-cli evening the load. */
 #include <check.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +31,7 @@ static char conf_path[200];
 static void write_conf(const char *extra) {
     FILE *f = fopen(conf_path, "w");
     ck_assert_ptr_nonnull(f);
-    fprintf(f, "{\"seeds\": [\"127.0.0.1:%d\"]%s}\n", BASE, extra);
+    fprintf(f, "{\"seeds\": [\"127.0.0.1:%d\"], \"slot-load-window-seconds\": 2%s}\n", BASE, extra);
     fclose(f);
 }
 
@@ -485,8 +488,194 @@ START_TEST(big_keys_are_logged) {
 }
 END_TEST
 
+/* The rebalance test's load, on its own thread until stopped (60 s at most): pipelined batches of one GET
+ * of each hot key to three of a cold one, every reply checked. */
+struct skew {
+    pthread_t thread;
+    volatile int stop;
+    char hot[3][32];
+    long long ops, errors;
+    char first_error[200];
+};
+
+static void *skew_run(void *arg) {
+    struct skew *s = arg;
+    redisContext *c = redisConnect("127.0.0.1", SG_PORT);
+    long long t0 = now_ms(), cold = 0;
+    while (c && !c->err && !s->stop && now_ms() - t0 < 60000) {
+        int n = 0;
+        for (int i = 0; i < 50; i++, n += 4) {
+            for (int k = 0; k < 3; k++) redisAppendCommand(c, "GET %s", s->hot[k]);
+            redisAppendCommand(c, "GET cold:%lld", cold++ % 3000);
+        }
+        for (int i = 0; i < n; i++) {
+            redisReply *r = NULL;
+            if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+                s->errors++;
+                snprintf(s->first_error, sizeof(s->first_error), "connection: %s", c->errstr);
+                s->stop = 1;
+                break;
+            }
+            if (r->type == REDIS_REPLY_ERROR && !s->errors++)
+                snprintf(s->first_error, sizeof(s->first_error), "%s", r->str);
+            s->ops++;
+            freeReplyObject(r);
+        }
+        usleep(1000); /* about 100k requests a second at most: load, not a benchmark */
+    }
+    if (c) redisFree(c);
+    return NULL;
+}
+
+static void iso_now(char *out, size_t len) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, len - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
+}
+
+/* The last complete window of /load once it starts after `after` (ISO time) and counted
+ * requests; fails the test after 15 s. */
+static json_t *load_window_after(const char *after) {
+    json_t *j = NULL;
+    for (long long t0 = now_ms(); now_ms() - t0 < 15000; sleep_ms(200)) {
+        j = http_json(sg.admin_port, "/load", 200);
+        const char *from = json_string_value(json_object_get(j, "from"));
+        if (json_is_true(json_object_get(j, "complete")) && from && strcmp(from, after) > 0 &&
+            json_integer_value(json_object_get(json_object_get(j, "totals"), "requests")) > 1000)
+            return j;
+        json_decref(j);
+    }
+    ck_abort_msg("no complete window with load after %s", after);
+    return NULL;
+}
+
+static double master_share(json_t *load, const char *addr) {
+    json_t *ms = json_object_get(load, "masters");
+    for (size_t i = 0; i < json_array_size(ms); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(ms, i), "addr")), addr))
+            return json_real_value(json_object_get(json_array_get(ms, i), "share"));
+    return -1;
+}
+
+/* Three hot keys on one master: /load names their slots and that master; the dashboard coloured by load
+ * shows exactly those three cells at the hottest colour; /rebalance moves two of them (25 keys each) to
+ * the other masters, and its script, run with redis-cli under the same load, evens the measured load
+ * with no error seen by the client. Last: it changes the cluster. */
+START_TEST(slot_load_and_rebalance_advice) {
+    struct skew *s = calloc(1, sizeof(*s));
+    int hot_master = cluster_master_for_key(&cl, "{t0}"), nhot = 0, hot_slots[3];
+    redisContext *c = connect_port(SG_PORT);
+    for (int t = 0; t < 1000 && nhot < 3; t++) {
+        char tag[16];
+        snprintf(tag, sizeof(tag), "{t%d}", t);
+        if (cluster_master_for_key(&cl, tag) != hot_master) continue;
+        snprintf(s->hot[nhot], sizeof(s->hot[0]), "%s:hot", tag);
+        redisReply *r = cmd(c, "CLUSTER KEYSLOT %s", tag);
+        hot_slots[nhot] = (int)r->integer;
+        freeReplyObject(r);
+        for (int i = 0; i < 25; i++) freeReplyObject(cmd(c, "SET %s:%d v%d", tag, i, i));
+        nhot++;
+    }
+    ck_assert_int_eq(nhot, 3);
+    char hot_addr[32];
+    snprintf(hot_addr, sizeof(hot_addr), "127.0.0.1:%d", hot_master);
+    char started[40];
+    iso_now(started, sizeof(started));
+    pthread_create(&s->thread, NULL, skew_run, s);
+    json_t *before = load_window_after(started); /* all of it under this load, none from the tests before */
+    double imbalance = json_real_value(json_object_get(before, "max_over_mean"));
+    ck_assert_msg(master_share(before, hot_addr) > 0.6 && imbalance > 2.0, "load not skewed: %s",
+                  json_dumps(before, JSON_COMPACT));
+    json_t *top = json_object_get(before, "hot_slots");
+    for (int i = 0; i < 3; i++) { /* the three hottest slots are the hot keys', on their master */
+        int slot = (int)json_integer_value(json_object_get(json_array_get(top, (size_t)i), "slot"));
+        ck_assert_msg(slot == hot_slots[0] || slot == hot_slots[1] || slot == hot_slots[2], "slot %d", slot);
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(top, (size_t)i), "master")), hot_addr);
+    }
+    /* the dashboard coloured by load: three cells (5 x 5 pixels each) at the hottest colour */
+    char png[128];
+    snprintf(png, sizeof(png), "/tmp/slotgate-test-%d-load.png", (int)getpid());
+    free(chromium_page(sg.admin_port, "#load", "--screenshot=", png));
+    const char *const heat[5] = {"d73027", "313695", "4575b4", "fee090", "f46d43"};
+    long px[5];
+    png_colour_counts(png, heat, 5, px);
+    /* 3 cells of 5 x 5 and the scale's 12 x 12 swatch (rounded corners: 132): 207; a cell more or less is 25 */
+    ck_assert_msg(px[0] >= 195 && px[0] <= 219, "hottest colour covers %ld pixels, not 3 cells and the swatch", px[0]);
+    ck_assert_msg(px[1] + px[2] + px[3] + px[4] > 20000, "cold slots' colours cover %ld pixels",
+                  px[1] + px[2] + px[3] + px[4]);
+    if (!getenv("TEST_KEEP_LOGS")) unlink(png);
+    char *dom = chromium_page(sg.admin_port, "#load", "--dump-dom", NULL);
+    ck_assert_msg(strstr(dom, "data-coloured-by=\"load\"") && strstr(dom, "id=\"imbalance\""), "%.2000s", dom);
+    free(dom);
+    /* the advice */
+    json_t *adv = http_json(sg.admin_port, "/rebalance", 200);
+    json_t *moves = json_object_get(adv, "moves");
+    ck_assert_msg(json_array_size(moves) == 2, "%s", json_dumps(adv, JSON_COMPACT));
+    const char *to[2];
+    for (size_t i = 0; i < 2; i++) {
+        json_t *m = json_array_get(moves, i);
+        int slot = (int)json_integer_value(json_object_get(m, "slot"));
+        ck_assert(slot == hot_slots[0] || slot == hot_slots[1] || slot == hot_slots[2]);
+        ck_assert_str_eq(json_string_value(json_object_get(m, "from")), hot_addr);
+        ck_assert_int_eq(json_integer_value(json_object_get(m, "keys")), 25);
+        ck_assert_int_eq(json_array_size(json_object_get(m, "commands")), 5);
+        to[i] = json_string_value(json_object_get(m, "to"));
+    }
+    ck_assert_str_ne(to[0], to[1]);
+    ck_assert_int_eq(json_integer_value(json_object_get(adv, "keys_to_move")), 50);
+    double predicted = json_real_value(json_object_get(json_object_get(adv, "after"), "max_over_mean"));
+    ck_assert_msg(predicted < 1.3, "advice leaves %.2f", predicted);
+    /* carried out as an operator would: the script, with redis-cli */
+    char script[256], cmdline[1200], done[40];
+    snprintf(script, sizeof(script), "%s/rebalance.sh", cl.dir);
+    snprintf(cmdline, sizeof(cmdline),
+             "curl -sf -o %s 'http://127.0.0.1:%d/rebalance?format=sh' && sh %s > %s.log 2>&1", script, sg.admin_port,
+             script, script);
+    ck_assert_msg(system(cmdline) == 0, "the advised script failed: see %s.log", script);
+    iso_now(done, sizeof(done));
+    for (size_t i = 0; i < 2; i++) { /* each moved slot is served, keys and all, by its new master */
+        json_t *m = json_array_get(moves, i);
+        redisContext *d = connect_port(atoi(strrchr(json_string_value(json_object_get(m, "to")), ':') + 1));
+        redisReply *r = cmd(d, "CLUSTER COUNTKEYSINSLOT %d", (int)json_integer_value(json_object_get(m, "slot")));
+        ck_assert_int_eq(r->integer, 25);
+        freeReplyObject(r);
+        redisFree(d);
+    }
+    json_t *after = load_window_after(done);
+    double evened = json_real_value(json_object_get(after, "max_over_mean"));
+    s->stop = 1;
+    pthread_join(s->thread, NULL);
+    fprintf(stderr,
+            "rebalance: busiest master %.2fx the mean before, %.2fx predicted, %.2fx measured after; %lld ops, %lld "
+            "errors\n",
+            imbalance, predicted, evened, s->ops, s->errors);
+    ck_assert_msg(evened < 1.3 && master_share(after, hot_addr) < 0.45, "after the moves: %s",
+                  json_dumps(after, JSON_COMPACT));
+    ck_assert_msg(s->errors == 0, "%lld errors seen by the client, first: %s", s->errors, s->first_error);
+    for (int k = 0; k < 3; k++) /* every key reads back through slotgate */
+        for (int i = 0; i < 25; i++) {
+            char want[16];
+            snprintf(want, sizeof(want), "v%d", i);
+            char key[48];
+            snprintf(key, sizeof(key), "%.*s:%d", (int)(strchr(s->hot[k], '}') - s->hot[k] + 1), s->hot[k], i);
+            redisReply *r = cmd(c, "GET %s", key);
+            ck_assert_str_eq(r->str, want);
+            freeReplyObject(r);
+        }
+    json_decref(before);
+    json_decref(after);
+    json_decref(adv);
+    redisFree(c);
+    free(s);
+}
+END_TEST
+
 SUITE_MAIN(.name = "insight", .setup = setup, .teardown = teardown, .timeout = 60,
            .tests = {TEST(slowlog_names_the_paused_master), TEST(slowlog_split_command_names_its_slowest_part),
                      TEST(slowlog_replies_as_redis), TEST(latency_histograms_by_family),
                      TEST(keyspace_events_from_every_master), TEST(keyspace_channel_beside_an_ordinary_one),
-                     TEST(hot_keys_of_a_skewed_load), TEST(big_keys_are_logged)})
+                     TEST(hot_keys_of_a_skewed_load), TEST(big_keys_are_logged),
+                     TEST(slot_load_and_rebalance_advice) /* last: it moves slots */})
