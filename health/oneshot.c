@@ -93,7 +93,7 @@ void oneshot_run(const struct conf *conf, struct oneshot *q, int n, double timeo
         if (j == i) {
             char ip[64];
             if (numeric(q[i].host, q[i].port, ip, sizeof(ip)) < 0) {
-                snprintf(q[i].err, sizeof(q[i].err), "cannot resolve %s", q[i].host);
+                snprintf(q[i].err, sizeof(q[i].err), "cannot resolve %.100s", q[i].host);
                 continue;
             }
             conns[i].ac = ctl_connect(loop, ip, q[i].port, conf->tls_cluster, q[i].host, on_connected, on_ended,
@@ -106,7 +106,7 @@ void oneshot_run(const struct conf *conf, struct oneshot *q, int n, double timeo
         }
         struct ctl *ac = conns[j].ac;
         if (!ac) {
-            if (!q[i].err[0]) snprintf(q[i].err, sizeof(q[i].err), "%s", q[j].err);
+            if (!q[i].err[0] && j != i) memcpy(q[i].err, q[j].err, sizeof(q[i].err));
             continue;
         }
         asks[i] = (struct os_ask){.q = &q[i], .left = &left};
