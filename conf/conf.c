@@ -78,6 +78,8 @@ static const struct setting settings[] = {
      "hot keys: one request in this many (at random) is counted (default 8, 1: all, 0: off)"},
     {"hotkeys-window-seconds", T_INT, O(hotkeys_window_seconds), 1, 86400, 0,
      "hot keys are counted over the last one or two windows of this length (default 10)"},
+    {"slot-load-sample", T_INT, O(slot_load_sample), 0, 1000000, 0,
+     "per-slot load: one request in this many (at random) is counted, weighted by it (default 8, 1: all, 0: off)"},
     {"slot-load-window-seconds", T_INT, O(slot_load_window_seconds), 1, 86400, 0,
      "per-slot load (/load, /rebalance) is reported over the last complete window of this length (default 10)"},
     {"bigkeys-value-bytes", T_BYTES, O(bigkeys_value_bytes), 1, 1LL << 40, 0,
@@ -166,7 +168,9 @@ static const char *const live_settings[] = {"log-level",
                                             "hotkeys-metrics-top",
                                             "bigkeys-value-bytes",
                                             "bigkeys-elements",
-                                            "bigkeys-log-max-len"};
+                                            "bigkeys-log-max-len",
+                                            "slot-load-sample",
+                                            "slot-load-window-seconds"};
 #undef O
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -189,6 +193,7 @@ void conf_defaults(struct conf *c) {
     c->hotkeys_sample = 8;
     c->hotkeys_window_seconds = 10;
     c->slot_load_window_seconds = 10;
+    c->slot_load_sample = 8;
     c->hotkeys_metrics_top = 5;
     c->bigkeys_value_bytes = 1024 * 1024;
     c->bigkeys_elements = 10000;

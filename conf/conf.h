@@ -52,6 +52,7 @@ struct conf {
     int hotkeys_sample;            /* one request in N is counted for the hot keys (0: off) */
     int hotkeys_window_seconds;    /* the window they are counted over */
     int slot_load_window_seconds;  /* per-slot load: the window it is reported over */
+    int slot_load_sample;          /* ... one request in N counted */
     int hotkeys_metrics_top;       /* how many per kind /metrics shows */
     long long bigkeys_value_bytes; /* a value or reply this large is a big key */
     int bigkeys_elements;          /* a reply of this many elements, a write of this many arguments */

@@ -217,7 +217,8 @@ int backend_send(struct backend *b, struct req *r, const char *p, size_t len) {
     r->cmd = pinned;
     r->cmd_chain = pinned.chunk ? &b->out : NULL;
     b->appended += p ? len : pinned.len;
-    if (r->keyed) slotload_add(w->load, r->slot, SL_BYTES_IN, p ? len : pinned.len);
+    if (__builtin_expect(r->load_counted && !pinned.len, 0)) /* an upload: its bytes are not pinned to count later */
+        slotload_add(w->load, r->slot, SL_BYTES_IN, (p ? len : 0) * w->load_sample.every);
     r->out_end = b->appended;
     r->sent_at = worker_now(w);
     r->expires =
@@ -443,7 +444,8 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
     }
     backend_take_head(b);
     CTR_INC(b->node->ctr, requests);
-    if (r->keyed) slotload_add(w->load, r->slot, SL_REQUESTS, 1), slotload_add(w->load, r->slot, SL_BYTES_OUT, len);
+    if (r->load_counted) /* the command's bytes are pinned still */
+        slotload_reply(w->load, r->slot, w->load_sample.every, r->cmd.len, len);
     /* A released dedicated connection goes once its last reply is in (the cmd bytes stay readable
      * until the deferred free). */
     if (b->close_when_idle && !b->inflight.head) backend_close(b, "released", 0);
@@ -526,8 +528,7 @@ static int stream_start(struct backend *b) {
     CTR_INC(b->node->ctr, requests);
     b->stream = r;
     b->stream_left = (uint64_t)(crlf - p) + 2 + (uint64_t)n + 2;
-    if (r->keyed)
-        slotload_add(w->load, r->slot, SL_REQUESTS, 1), slotload_add(w->load, r->slot, SL_BYTES_OUT, b->stream_left);
+    if (r->load_counted) slotload_reply(w->load, r->slot, w->load_sample.every, r->cmd.len, b->stream_left);
     resp_scanner_init_proto(&b->scan, w->conf->proto_max_bulk_len, b->resp3); /* it resumes at the next reply */
     req_stream_begin(w, r, n);
     return 1;
@@ -602,6 +603,7 @@ static void backend_read(struct backend *b) {
     }
     if (n < 0) return;
     if (!b->ssl) b->in.end += (size_t)n;
+    w->answering = b->node; /* every reply read here is this node's (SLOWLOG names it) */
     for (;;) {
         if (b->stream || stream_start(b)) {
             stream_forward(b);
@@ -624,14 +626,14 @@ static void backend_read(struct backend *b) {
                 req_reply_error(w, r, "ERR slotgate: node %s sent a reply that is not RESP (%s)", b->node->addr, err);
             }
             backend_close(b, why, 1);
-            return;
+            break;
         }
-        w->answering = b->node;
         handle_reply(b, b->in.data + b->in.start, rlen);
-        w->answering = NULL;
-        if (b->state == BE_CLOSED) return;
+        if (b->state == BE_CLOSED) break;
         ibuf_consume(&w->pool, &b->in, rlen);
     }
+    w->answering = NULL;
+    if (b->state == BE_CLOSED) return;
     if (ibuf_len(&b->in) == 0) ibuf_free(&w->pool, &b->in);
 }
 

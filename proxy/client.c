@@ -158,20 +158,18 @@ void client_enqueue(struct client *c, struct req *r) {
 
 /* Replies by command family, and the time from the loop turn that read the request to the one that
  * answers it (ev_now: no clock read per request). */
-static void count_reply(struct worker *w, const struct req *r, int is_error) {
+static void count_reply(struct worker *w, const struct req *r, int is_error, double now) {
     int f = r->family < FAM_COUNT ? r->family : FAM_OTHER;
     STAT_INC(w, calls[f]);
     if (is_error) STAT_INC(w, failed[f]);
-    double us = (worker_now(w) - r->started) * 1e6;
+    double us = (now - r->started) * 1e6;
     if (!(us > 0)) us = 0;
     if (us != w->last_latency) { /* replies in one loop turn to requests of one turn share the value */
         w->last_latency = us;
         w->last_bucket = hist_bucket(us);
     }
-    STAT_INC(w, latency[w->last_bucket]);
-    STAT_INC(w, latency_fam[f * HIST_BUCKETS + w->last_bucket]);
+    STAT_INC(w, latency_fam[f * HIST_BUCKETS + w->last_bucket]); /* latency and latency_us: their sums */
     STAT_ADD(w, latency_us_fam[f], us);
-    STAT_ADD(w, latency_us, us);
 }
 
 /* SLOWLOG (slowlog.h): a request slower than slowlog-log-slower-than. Its arguments from its command's
@@ -207,21 +205,22 @@ static void slowlog_note(struct worker *w, struct req *r) {
 }
 
 /* Blocked time is not execution time (Redis logs a BLPOP by the work it did, not the wait). */
-static inline void maybe_slow(struct worker *w, struct req *r) {
-    long long limit = w->conf->slowlog_log_slower_than;
-    if (limit < 0 || r->parent || r->slow_noted || r->dedicated == DED_BLOCKING || r->is_blocked) return;
-    if ((worker_now(w) - r->started) * 1e6 < (double)limit) return;
+static inline void maybe_slow(struct worker *w, struct req *r, double now) {
+    if (__builtin_expect(now - r->started < w->slow_after, 1)) return; /* the common case: fast enough */
+    if (r->parent || r->slow_noted || r->dedicated == DED_BLOCKING || r->is_blocked) return;
     r->slow_noted = 1;
     slowlog_note(w, r);
 }
 
 void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
     struct client *c = r->client;
-    maybe_slow(w, r);
-    /* a big reply: large, or an aggregate of that many elements (each takes 3 bytes at least) */
-    if (__builtin_expect((long long)len >= w->conf->bigkeys_value_bytes ||
-                             (len >= (size_t)w->conf->bigkeys_elements * 3 && strchr("*%~", reply[0])),
-                         0) &&
+    double now = worker_now(w);
+    maybe_slow(w, r, now);
+    /* a big reply: large, or an aggregate of that many elements (each takes 3 bytes at least);
+     * big_reply_min is the smaller of the two sizes */
+    if (__builtin_expect((long long)len >= w->big_reply_min, 0) &&
+        ((long long)len >= w->conf->bigkeys_value_bytes ||
+         (len >= (size_t)w->conf->bigkeys_elements * 3 && strchr("*%~", reply[0]))) &&
         !r->parent && r->xform == XFORM_NONE)
         bigkeys_reply(w, r, reply, len, -1);
     release_cmd(w, r);
@@ -245,7 +244,7 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
         int n = snprintf(num, sizeof(num), ":%lld\r\n", r->receivers);
         return req_reply(w, r, num, (size_t)n);
     }
-    count_reply(w, r, reply[0] == '-');
+    count_reply(w, r, reply[0] == '-', now);
     if (!c) {
         req_free(w, r);
         return;
@@ -299,10 +298,11 @@ int client_push(struct client *c, const char *p, size_t len) {
 /* A large bulk reply forwarded as it arrives (backend.c): r is at the head of its client's queue, so
  * its bytes can go straight to the client's output. */
 void req_stream_begin(struct worker *w, struct req *r, long long size) {
-    maybe_slow(w, r);
+    double now = worker_now(w);
+    maybe_slow(w, r, now);
     if (size >= w->conf->bigkeys_value_bytes) bigkeys_reply(w, r, NULL, 0, size);
     release_cmd(w, r);
-    count_reply(w, r, 0);
+    count_reply(w, r, 0, now);
 }
 
 int req_stream_data(struct worker *w, struct req *r, const char *p, size_t len) {
@@ -485,9 +485,9 @@ static void handle_command(struct client *c, const char *cmd) {
     if (dedicated_wants(c, plan)) return dedicated_command(c, r, plan, cmd);
     if (plan->is_error) return req_reply_error(w, r, "%s", plan->err);
     if (plan->nkeys > 0 && hotkeys_sampled(&w->hk)) hotkeys_note(w, plan, &c->parser, cmd);
-    if (__builtin_expect((long long)c->parser.cmd_len >= w->conf->bigkeys_value_bytes ||
-                             (long long)c->parser.argc > w->conf->bigkeys_elements,
-                         0))
+    if (__builtin_expect((long long)c->parser.cmd_len >= w->big_request_min, 0) && /* one compare, mostly */
+        ((long long)c->parser.cmd_len >= w->conf->bigkeys_value_bytes ||
+         (long long)c->parser.argc > w->conf->bigkeys_elements))
         bigkeys_request(w, c, &c->parser, cmd);
     size_t len;
     const char *bytes;
@@ -509,7 +509,7 @@ static void handle_command(struct client *c, const char *cmd) {
         plan->slot = route_any_slot(&w->view.routes);
     }
     r->slot = plan->slot;
-    r->keyed = plan->nkeys > 0;
+    r->load_counted = plan->nkeys > 0 && sampler_hit(&w->load_sample);
     r->is_readonly = (plan->cmd->flags & CMD_READONLY) != 0;
     if (plan->cmd->special) mark_special(c, r, plan, cmd);
     route_request(w, r, NULL, bytes, len);

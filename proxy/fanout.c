@@ -134,7 +134,7 @@ static struct req *new_child(struct worker *w, struct req *parent, int idx, int 
     c->parent = parent;
     c->child_idx = idx;
     c->slot = slot;
-    c->keyed = 1; /* a split's parts carry keys; a fan-out's are marked keyless by fanout_all */
+    c->load_counted = (uint8_t)sampler_hit(&w->load_sample); /* a split's parts carry keys (fanout_all's not) */
     c->started = parent->started;
     c->deadline = parent->deadline;
     c->is_readonly = parent->is_readonly;
@@ -200,7 +200,7 @@ void fanout_all(struct worker *w, struct req *r, const char *bytes, size_t len, 
             fail_child(w, r, i);
             continue;
         }
-        child->keyed = 0;                           /* sent to every master: no slot carries it */
+        child->load_counted = 0;                    /* sent to every master: no slot carries it */
         if (policy == MERGE_INFO) child->resp3 = 0; /* slotgate reads the masters' INFO: in RESP2 */
         route_request(w, child, NULL, bytes, len);
     }

@@ -14,14 +14,13 @@
 #include "worker.h"
 
 void hotkeys_conf(struct worker *w) {
-    int n = w->conf->hotkeys_sample;
-    w->hk.threshold = n <= 0 ? 0 : n == 1 ? UINT32_MAX : UINT32_MAX / (uint32_t)n;
+    sampler_set(&w->hk.sample, w->conf->hotkeys_sample,
+                0x9E3779B97F4A7C15ULL ^ ((uint64_t)(w->id + 1) * 0xBF58476D1CE4E5B9ULL));
 }
 
 void hotkeys_init(struct worker *w) {
     memset(&w->hk, 0, sizeof(w->hk));
     pthread_mutex_init(&w->hk.lock, NULL);
-    w->hk.rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)(w->id + 1) * 0xBF58476D1CE4E5B9ULL);
     w->hk.window_start = worker_now(w);
     hotkeys_conf(w);
 }

@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "../router/command.h"
+#include "../lib/sample.h"
 #include "../router/hotkeys.h"
 
 struct worker;
@@ -18,8 +19,7 @@ enum { HK_READS = 0, HK_WRITES, HK_KINDS };
 struct worker_hotkeys {
     struct hk_sketch cur[HK_KINDS], prev[HK_KINDS];
     double window_start;
-    uint64_t rng;
-    uint32_t threshold; /* a request is sampled when a random 32-bit number is below it (0: off) */
+    struct sampler sample; /* hotkeys-sample */
     pthread_mutex_t lock;
     struct hk_entry pub[HK_KINDS][HK_K]; /* cur and prev together, for the readers */
     int npub[HK_KINDS];
@@ -31,12 +31,7 @@ void hotkeys_destroy(struct worker *w);
 void hotkeys_conf(struct worker *w); /* hotkeys-sample changed */
 /* A planned request's keys (the first 8), when it is sampled. */
 void hotkeys_note(struct worker *w, const struct plan *p, const struct resp_request *q, const char *bytes);
-static inline int hotkeys_sampled(struct worker_hotkeys *h) {
-    uint64_t x = h->rng;
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    h->rng = x;
-    return (uint32_t)(x >> 32) < h->threshold;
-}
+static inline int hotkeys_sampled(struct worker_hotkeys *h) { return sampler_hit(&h->sample); }
 void hotkeys_tick(struct worker *w); /* once a second: the window turns, the copy is published */
 /* Every worker's summaries of one kind merged, most requested first: up to max entries in out; the
  * requests sampled in total (in request units). */

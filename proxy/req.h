@@ -42,18 +42,18 @@ struct req {
     uint8_t asking; /* an ASKING reply precedes this request's reply on its backend connection */
     uint8_t xform;  /* enum req_xform: how the reply is handled for the client */
     uint16_t scan_shard;
-    uint8_t dedicated;   /* DED_*: must go on the client's own connection, not the shared pool */
-    uint8_t is_readonly; /* safe to send again after its connection died after writing it */
-    uint8_t family;      /* enum cmd_family, for the statistics */
-    uint8_t group_retry; /* a reply inside the group said MOVED/ASK/TRYAGAIN/CLUSTERDOWN: send it again */
-    uint32_t group_n;    /* MULTI ... EXEC sent as one request: replies before the EXEC's one (0: none) */
-    uint32_t group_skip; /* of those, still to come on this attempt */
-    uint32_t batch;      /* the client read it came in (client.read_seq when it was queued) */
-    uint8_t is_blocked;  /* counted in INFO's blocked_clients until it is freed (1, or 2 with a timeout) */
-    uint8_t noreply;     /* CLIENT REPLY OFF or SKIP: its reply is not written */
-    uint8_t slow_noted;  /* in SLOWLOG already (a reply rewritten and delivered again) */
-    uint8_t resp3;       /* its client speaks RESP3: sent on a RESP3 connection, answered in RESP3 */
-    uint8_t keyed;       /* has keys in r->slot: counted in the slot's load (slotload.h) */
+    uint8_t dedicated;    /* DED_*: must go on the client's own connection, not the shared pool */
+    uint8_t is_readonly;  /* safe to send again after its connection died after writing it */
+    uint8_t family;       /* enum cmd_family, for the statistics */
+    uint8_t group_retry;  /* a reply inside the group said MOVED/ASK/TRYAGAIN/CLUSTERDOWN: send it again */
+    uint32_t group_n;     /* MULTI ... EXEC sent as one request: replies before the EXEC's one (0: none) */
+    uint32_t group_skip;  /* of those, still to come on this attempt */
+    uint32_t batch;       /* the client read it came in (client.read_seq when it was queued) */
+    uint8_t is_blocked;   /* counted in INFO's blocked_clients until it is freed (1, or 2 with a timeout) */
+    uint8_t noreply;      /* CLIENT REPLY OFF or SKIP: its reply is not written */
+    uint8_t slow_noted;   /* in SLOWLOG already (a reply rewritten and delivered again) */
+    uint8_t resp3;        /* its client speaks RESP3: sent on a RESP3 connection, answered in RESP3 */
+    uint8_t load_counted; /* has keys in r->slot and was sampled: counted in the slot's load (slotload.h) */
     /* Not cleared by req_new (written before it is read): */
     char sha[41];        /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */
     long long receivers; /* XFORM_PUBLISH: the subscribers this slotgate counts for the channel */

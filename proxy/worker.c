@@ -247,10 +247,22 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
     }
 }
 
+/* What the request path derives from the settings (at start and after each SIGHUP). */
+static void derive_conf(struct worker *w) {
+    hotkeys_conf(w);
+    sampler_set(&w->load_sample, w->conf->slot_load_sample, 0xD1B54A32D192ED03ULL * (uint64_t)(w->id + 1));
+    int slow = w->conf->slowlog_log_slower_than;
+    w->slow_after = slow < 0 ? 1e300 : slow / 1e6;
+    long long elements_bytes = (long long)w->conf->bigkeys_elements * 3;
+    w->big_reply_min = elements_bytes < w->conf->bigkeys_value_bytes ? elements_bytes : w->conf->bigkeys_value_bytes;
+    long long args_bytes = ((long long)w->conf->bigkeys_elements + 1) * 2; /* more arguments than elements */
+    w->big_request_min = args_bytes < w->conf->bigkeys_value_bytes ? args_bytes : w->conf->bigkeys_value_bytes;
+}
+
 /* Settings a SIGHUP changed. A pool that shrinks closes its extra connections once they are idle. */
 static void apply_conf(struct worker *w, const struct conf *c) {
     conf_copy_live(&w->conf_copy, c);
-    hotkeys_conf(w);
+    derive_conf(w);
     for (struct node *n = w->view.nodes; n; n = n->next) {
         n->nconns = w->conf->backend_connections;
         for (int k = 0; k < POOL_KINDS; k++) {
@@ -294,6 +306,11 @@ void worker_totals(struct worker *all, int n, struct stat_totals *t) {
         WORKER_STAT_ARRAYS(ADD_UP_ALL)
 #undef ADD_UP
 #undef ADD_UP_ALL
+    }
+    /* the whole latency histogram is the families' added up (a worker counts each request once, by family) */
+    for (int f = 0; f < FAM_COUNT; f++) {
+        for (int b = 0; b < HIST_BUCKETS; b++) t->s.latency[b] += t->s.latency_fam[f * HIST_BUCKETS + b];
+        t->s.latency_us += t->s.latency_us_fam[f];
     }
 }
 
@@ -685,6 +702,7 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
     if (!(w->load = calloc(SLOT_COUNT, sizeof(*w->load)))) return snprintf(err, errlen, "out of memory"), -1;
     w->loop = ev_loop_new(EVFLAG_AUTO);
     hotkeys_init(w);
+    derive_conf(w);
     w->started = ev_now(w->loop);
     ev_io_init(&w->listen_io, on_accept, w->listen_fd, EV_READ);
     ev_io_init(&w->tls_listen_io, on_accept, w->tls_listen_fd, EV_READ);

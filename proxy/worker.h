@@ -12,6 +12,7 @@
 #include "../health/status.h"
 #include "../lib/buf.h"
 #include "../lib/counter.h"
+#include "../lib/sample.h"
 #include "../router/command.h"
 #include "../router/encode.h"
 #include "../router/hist.h"
@@ -69,7 +70,8 @@
     X(tls_handshake_failed)                                                                                            \
     X(tls_handshake_timeouts)
 /* replies and error replies by command family; request in to reply out, by hist.h bucket */
-/* latency_fam: the latency histogram by command family, family * HIST_BUCKETS + bucket (/metrics) */
+/* latency_fam: the latency histogram by command family, family * HIST_BUCKETS + bucket (/metrics); latency and
+ * latency_us are not counted by the workers: worker_totals adds the families up into them */
 #define WORKER_STAT_ARRAYS(X)                                                                                          \
     X(calls, FAM_COUNT)                                                                                                \
     X(failed, FAM_COUNT) X(latency, HIST_BUCKETS) X(latency_fam, FAM_COUNT *HIST_BUCKETS) X(latency_us_fam, FAM_COUNT)
@@ -184,7 +186,11 @@ struct worker {
     struct node_counters spare_ctr; /* when the status board has no row to give */
     struct node *answering;         /* the node whose reply is being handled (backend.c), for SLOWLOG */
     struct worker_hotkeys hk;       /* hot keys (hotkeys.h) */
+    double slow_after;              /* seconds: slowlog-log-slower-than (-1: never, as +inf) */
+    long long big_reply_min;        /* a reply this long may be a big key (bigkeys-value-bytes, -elements) */
+    long long big_request_min;      /* a request this long may be one (an argument takes 2 bytes at least, inline) */
     struct slot_ctr *load;          /* per-slot load counters, SLOT_COUNT (slotload.h) */
+    struct sampler load_sample;     /* slot-load-sample: which requests they count */
     struct {                        /* a split request's parts, while its merged reply is delivered (fanout.c) */
         int parts, argc;
         char name[32], slow_node[SM_HOST_LEN + 8];

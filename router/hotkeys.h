@@ -23,11 +23,13 @@ struct hk_entry {
 };
 
 struct hk_sketch {
-    int n, dead; /* counters in use; deleted places in idx */
+    int n;             /* counters in use */
+    int min_pos;       /* where the search for the smallest counter goes on from */
+    uint64_t min_hint; /* no counter is below it (the last minimum found) */
     uint64_t total;
     uint64_t count[HK_K], err[HK_K], h[HK_K];
     uint32_t len[HK_K];
-    uint8_t idx[256]; /* hash -> counter + 1; 0 empty, 255 deleted */
+    uint8_t idx[256]; /* hash -> counter + 1, 0 empty: linear probing, deletion by backward shift */
     char key[HK_K][HK_KEY_MAX];
 };
 
