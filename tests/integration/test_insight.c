@@ -609,6 +609,9 @@ START_TEST(slot_load_and_rebalance_advice) {
     if (!getenv("TEST_KEEP_LOGS")) unlink(png);
     char *dom = chromium_page(sg.admin_port, "#load", "--dump-dom", NULL);
     ck_assert_msg(strstr(dom, "data-coloured-by=\"load\"") && strstr(dom, "id=\"imbalance\""), "%.2000s", dom);
+    char row[64]; /* and the hot-key panel beside it names the hot keys */
+    snprintf(row, sizeof(row), "<td>%s</td>", s->hot[0]);
+    ck_assert_msg(strstr(dom, row), "no hot-key row for %s: %.3000s", s->hot[0], dom);
     free(dom);
     /* the advice */
     json_t *adv = http_json(sg.admin_port, "/rebalance", 200);
