@@ -15,7 +15,7 @@
 #define SLOTGATE_VERSION "0.1.0"
 #endif
 
-enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES, T_USERS, T_READ, T_FORMAT, T_OBL, T_YESNO, T_TLSAUTH };
+enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES, T_USERS, T_READ, T_FORMAT, T_OBL, T_YESNO, T_TLSAUTH, T_KIND };
 
 struct setting {
     const char *name;
@@ -38,6 +38,12 @@ static const struct setting settings[] = {
      "deadline of a backend request (default 5000)"},
     {"refresh-interval-ms", T_INT, O(refresh_interval_ms), 100, 3600000, 0, "periodic slot-map refresh (default 2000)"},
     {"log-level", T_LEVEL, O(log_level), 0, 0, 0, "debug, verbose, notice or warning (default notice)"},
+    {"backend-kind", T_KIND, O(backend_kind), 0, 0, 0,
+     "cluster (seeds: cluster nodes), sentinel (seeds: sentinels, with sentinel-master) or standalone (the seed is "
+     "the server, with its replicas for reads)"},
+    {"sentinel-master", T_STR, O(sentinel_master), 0, 0, 0, "backend-kind sentinel: the master's name"},
+    {"sentinel-user", T_STR, O(sentinel_user), 0, 0, 0, "ACL user for the sentinels (default: none)"},
+    {"sentinel-password", T_STR, O(sentinel_password), 0, 0, 1, "password for the sentinels (never logged)"},
     {"backend-user", T_STR, O(backend_user), 0, 0, 0, "ACL user for backend connections"},
     {"backend-password", T_STR, O(backend_password), 0, 0, 1, "password for backend connections (never logged)"},
     {"backend-password-file", T_STR, O(backend_password_file), 0, 0, 0,
@@ -178,6 +184,7 @@ static int set_obl(struct conf *c, const char *value, char *err, size_t errlen);
 static const char *policies[] = {"master", "prefer-replica", "replica-only"};
 static const char *formats[] = {"text", "json"};
 static const char *tls_auth[] = {"no", "yes", "optional"};
+static const char *kinds[] = {"cluster", "sentinel", "standalone"};
 
 void conf_defaults(struct conf *c) {
     memset(c, 0, sizeof(*c));
@@ -369,6 +376,10 @@ int conf_set(struct conf *c, const char *name, const char *value, char *err, siz
         if (!strcasecmp(value, "yes")) return *(int *)((char *)c + s->off) = 1, 0;
         if (!strcasecmp(value, "no")) return *(int *)((char *)c + s->off) = 0, 0;
         return snprintf(err, errlen, "%s: '%s' is not one of yes, no", name, value), -1;
+    case T_KIND:
+        for (int i = 0; i < 3; i++)
+            if (!strcasecmp(value, kinds[i])) return c->backend_kind = i, 0;
+        return snprintf(err, errlen, "%s: '%s' is not one of cluster, sentinel, standalone", name, value), -1;
     case T_TLSAUTH:
         for (int i = 0; i < 3; i++)
             if (!strcasecmp(value, tls_auth[i])) return *(int *)((char *)c + s->off) = i, 0;
@@ -594,6 +605,9 @@ int conf_load(struct conf *c, int argc, char **argv, char **envp, char *err, siz
     }
     if (c->backend_password_file && read_secret_file(c, err, errlen) < 0) return CONF_EXIT_ERROR;
     if (check_tls(c, err, errlen) < 0) return CONF_EXIT_ERROR;
+    if (c->backend_kind == KIND_SENTINEL && (!c->sentinel_master || !*c->sentinel_master))
+        return snprintf(err, errlen, "backend-kind sentinel needs sentinel-master (the master's name)"),
+               CONF_EXIT_ERROR;
     if (check_only) return printf("configuration %s is valid\n", file), CONF_EXIT_OK;
     return CONF_RUN;
 }
@@ -619,6 +633,7 @@ static json_t *setting_json(const struct conf *c, const struct setting *s) {
     case T_FORMAT: return json_string(formats[c->log_format ? 1 : 0]);
     case T_YESNO: return json_string(*(const int *)field ? "yes" : "no");
     case T_TLSAUTH: return json_string(tls_auth[*(const int *)field % 3]);
+    case T_KIND: return json_string(kinds[c->backend_kind % 3]);
     case T_OBL:
         return json_sprintf("normal %lld %lld %lld pubsub %lld %lld %lld", c->obl[0].hard, c->obl[0].soft,
                             c->obl[0].soft_seconds, c->obl[1].hard, c->obl[1].soft, c->obl[1].soft_seconds);

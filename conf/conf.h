@@ -12,6 +12,7 @@
 #define CONF_MAX_SEEDS 64
 
 enum { READ_MASTER = 0, READ_PREFER_REPLICA, READ_REPLICA_ONLY };
+enum { KIND_CLUSTER = 0, KIND_SENTINEL, KIND_STANDALONE }; /* backend-kind */
 
 struct conf {
     char *seeds[CONF_MAX_SEEDS]; /* "host:port" */
@@ -25,6 +26,9 @@ struct conf {
     int command_timeout_ms;
     int refresh_interval_ms;
     int log_level;
+    int backend_kind;                        /* KIND_* */
+    char *sentinel_master;                   /* backend-kind sentinel: the master's name */
+    char *sentinel_user, *sentinel_password; /* ... and the sentinels' own credentials */
     char *backend_user;
     char *backend_password;
     char *backend_password_file; /* read into backend_password at load */

@@ -36,6 +36,8 @@ struct ctl_impl {
     struct pending *head, *tail;
     ctl_status_fn on_connect, on_disconnect;
     int in_callback, want_free, closing;
+    ctl_reply_fn push_fn; /* replies no command waits for (a subscription's messages) */
+    void *push_priv;
 };
 
 static void on_io(struct ev_loop *loop, ev_io *io, int revents);
@@ -185,6 +187,11 @@ void ctl_free(struct ctl *c) {
     teardown(c, 1);
 }
 
+void ctl_on_push(struct ctl *c, ctl_reply_fn fn, void *priv) {
+    c->impl->push_fn = fn;
+    c->impl->push_priv = priv;
+}
+
 void ctl_forget(struct ctl *c) {
     if (c) c->impl->on_disconnect = NULL, c->impl->on_connect = NULL;
 }
@@ -283,6 +290,13 @@ static void read_in(struct ctl *c) {
         }
         if (!reply) break;
         struct pending *p = m->head;
+        if (!p && m->push_fn) { /* a subscription's message */
+            struct pending push = {.fn = m->push_fn, .priv = m->push_priv};
+            call_reply(c, &push, reply);
+            freeReplyObject(reply);
+            if (m->want_free) return teardown(c, 1);
+            continue;
+        }
         if (!p) { /* a reply nobody asked for */
             freeReplyObject(reply);
             fail(c, "unexpected reply");

@@ -35,6 +35,9 @@ void ctl_disconnect(struct ctl *c);
 /* Ends it now: callbacks still waiting get NULL, then on_disconnect if it was connected. Safe from
  * within its own callbacks (done when they return). */
 void ctl_free(struct ctl *c);
+/* Replies that no command waits for (after SUBSCRIBE: its messages) go to fn instead of ending the
+ * connection as a protocol error. */
+void ctl_on_push(struct ctl *c, ctl_reply_fn fn, void *priv);
 /* Stops calling on_disconnect (the caller is going away). */
 void ctl_forget(struct ctl *c);
 

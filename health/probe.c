@@ -282,6 +282,16 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents) {
         if (n->is_master && n->health.state == NODE_UP) asker = (int)((p->rr + (unsigned)k) % (unsigned)p->n);
     }
     p->rr++;
+    if (p->conf->backend_kind != KIND_CLUSTER) { /* no CLUSTER INFO to ask: one master, up or not */
+        struct cluster_status c = {.known = 1, .size = 1, .known_nodes = p->n};
+        snprintf(c.state, sizeof(c.state), "%s", asker >= 0 ? "ok" : "fail");
+        c.slots_assigned = SLOT_COUNT;
+        c.slots_ok = asker >= 0 ? SLOT_COUNT : 0;
+        c.slots_fail = SLOT_COUNT - c.slots_ok;
+        snprintf(c.from, sizeof(c.from), "%s", asker >= 0 ? p->nodes[asker]->addr : "");
+        status_set_cluster(p->status, &c);
+        asker = -1;
+    }
     for (int i = 0; i < p->n; i++) {
         struct pnode *n = p->nodes[i];
         if (n->departed && ev_now(p->loop) - n->departed >= KEEP_DEPARTED) {

@@ -50,6 +50,15 @@ struct refresher {
     struct ctl *live[16];
     int *node_timeout_ms;
     struct status *status;
+    struct sm_node sentinel_nodes[SM_MAX_REPLICAS + 1]; /* backend-kind sentinel: this attempt's answer */
+    int sentinel_n;
+    struct ctl *watch[8]; /* ... and a subscription to +switch-master on each sentinel (the first seeds) */
+    ev_timer watch_timer;
+    char last_switch[200]; /* the last +switch-master heard (each sentinel announces it) */
+    /* A failover began (+failover-state-send-slaveof-noone): until the sentinels name another master (or
+     * hold_until), the old one is not taken back, and the map has no master, so requests wait. */
+    char hold_master[SM_HOST_LEN + 8];
+    double hold_until;
 };
 
 static void try_next(struct refresher *h);
@@ -134,6 +143,14 @@ static void accept_map(struct refresher *h, struct slotmap *m, const char *from)
     h->publish(h->ctx, m);
 }
 
+static const char *nobody_answered(const struct refresher *h) {
+    switch (h->conf->backend_kind) {
+    case KIND_SENTINEL: return "no sentinel named the master (SENTINEL get-master-addr-by-name)";
+    case KIND_STANDALONE: return "no seed answered ROLE";
+    default: return "no known node or seed answered CLUSTER SLOTS";
+    }
+}
+
 static void finish(struct refresher *h, int ok) {
     if (h->first) { /* no second node answered: the one answer we have is the best we know */
         struct slotmap *m = h->first;
@@ -143,15 +160,13 @@ static void finish(struct refresher *h, int ok) {
     }
     h->running = 0;
     ev_timer_stop(h->loop, &h->attempt_timeout);
-    if (h->status)
-        status_refresh_result(h->status, ok, h->asked, ok ? NULL : "no known node or seed answered CLUSTER SLOTS");
+    if (h->status) status_refresh_result(h->status, ok, h->asked, ok ? NULL : nobody_answered(h));
     if (ok) {
         if (h->failures) log_notice("slot map refresh works again (from %s)", h->asked);
         h->failures = 0;
         h->retry_delay = 0;
     } else {
-        if (h->failures++ == 0)
-            log_warning("slot map refresh failed: no known node or seed answered CLUSTER SLOTS; retrying");
+        if (h->failures++ == 0) log_warning("slot map refresh failed: %s; retrying", nobody_answered(h));
         /* Nobody answered: try again after a growing pause, whatever asks for it meanwhile. */
         h->retry_delay = h->retry_delay ? h->retry_delay * 2 : MIN_INTERVAL;
         if (h->retry_delay > 5.0) h->retry_delay = 5.0;
@@ -283,6 +298,113 @@ static void on_info(struct ctl *ac, redisReply *reply, void *priv) {
     finish(h, 1);
 }
 
+/* ---- backend-kind standalone and sentinel: a map of one master (and its replicas) ---- */
+
+static void take_single(struct refresher *h, struct sm_node *nodes, int n) {
+    char err[128], addr[SM_HOST_LEN + 8];
+    snprintf(addr, sizeof(addr), "%s:%d", nodes[0].host, nodes[0].port);
+    if (h->hold_master[0]) {
+        if (!strcmp(addr, h->hold_master) && ev_now(h->loop) < h->hold_until) { /* not yet: ask again soon */
+            drop_ac(h);
+            h->again = 1;
+            finish(h, 1);
+            return;
+        }
+        log_notice("sentinel: %s %s %s", h->conf->sentinel_master,
+                   strcmp(addr, h->hold_master) ? "now has its master at" : "failover did not finish: back to", addr);
+        h->hold_master[0] = '\0';
+    }
+    struct slotmap *m = slotmap_single(nodes, n, err, sizeof(err));
+    if (!m) {
+        drop_ac(h);
+        attempt_failed(h, err);
+        return;
+    }
+    snprintf(h->last_good, sizeof(h->last_good), "%s", h->asked);
+    accept_map(h, m, h->asked);
+    drop_ac(h);
+    finish(h, 1);
+}
+
+static int node_from(struct sm_node *n, const char *host, long long port) {
+    if (!host || !*host || strlen(host) >= sizeof(n->host) || port <= 0 || port > 65535) return -1;
+    memset(n, 0, sizeof(*n));
+    snprintf(n->host, sizeof(n->host), "%s", host);
+    n->port = (int)port;
+    return 0;
+}
+
+/* standalone: ROLE of the server. A master names its replicas; a replica names its master. */
+static void on_role(struct ctl *ac, redisReply *reply, void *priv) {
+    struct refresher *h = priv;
+    redisReply *r = reply;
+    if (ac != h->ac || !r) return;
+    struct sm_node nodes[SM_MAX_REPLICAS + 1];
+    int n = 0, port = atoi(strrchr(h->asked, ':') + 1);
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 3 && r->element[0]->type == REDIS_REPLY_STRING &&
+        !strcmp(r->element[0]->str, "master")) {
+        node_from(&nodes[n++], h->asked_host, port);
+        const redisReply *reps = r->element[2];
+        for (size_t i = 0; reps->type == REDIS_REPLY_ARRAY && i < reps->elements && n <= SM_MAX_REPLICAS; i++) {
+            const redisReply *x = reps->element[i];
+            if (x->type == REDIS_REPLY_ARRAY && x->elements >= 2 && x->element[0]->type == REDIS_REPLY_STRING &&
+                x->element[1]->type == REDIS_REPLY_STRING &&
+                node_from(&nodes[n], x->element[0]->str, atoll(x->element[1]->str)) == 0)
+                n++;
+        }
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 3 && r->element[0]->type == REDIS_REPLY_STRING &&
+               !strcmp(r->element[0]->str, "slave") && r->element[1]->type == REDIS_REPLY_STRING &&
+               r->element[2]->type == REDIS_REPLY_INTEGER &&
+               node_from(&nodes[0], r->element[1]->str, r->element[2]->integer) == 0) {
+        n = 1 + (node_from(&nodes[1], h->asked_host, port) == 0);
+    } else {
+        drop_ac(h);
+        attempt_failed(h, r->type == REDIS_REPLY_ERROR ? r->str : "ROLE: not a master or a replica");
+        return;
+    }
+    take_single(h, nodes, n);
+}
+
+/* sentinel: the master's address, then its replicas (those not down). */
+static void on_sentinel_master(struct ctl *ac, redisReply *reply, void *priv) {
+    struct refresher *h = priv;
+    redisReply *r = reply;
+    if (ac != h->ac || !r) return;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_STRING ||
+        node_from(&h->sentinel_nodes[0], r->element[0]->str, atoll(r->element[1]->str)) < 0) {
+        char why[160];
+        snprintf(why, sizeof(why), "SENTINEL get-master-addr-by-name %s: %s", h->conf->sentinel_master,
+                 r->type == REDIS_REPLY_ERROR ? r->str : "no such master");
+        drop_ac(h);
+        attempt_failed(h, why);
+        return;
+    }
+    h->sentinel_n = 1;
+}
+
+static const char *field_of(const redisReply *x, const char *name) {
+    for (size_t i = 0; x->type == REDIS_REPLY_ARRAY && i + 1 < x->elements; i += 2)
+        if (x->element[i]->type == REDIS_REPLY_STRING && !strcmp(x->element[i]->str, name) &&
+            x->element[i + 1]->type == REDIS_REPLY_STRING)
+            return x->element[i + 1]->str;
+    return NULL;
+}
+
+static void on_sentinel_replicas(struct ctl *ac, redisReply *reply, void *priv) {
+    struct refresher *h = priv;
+    redisReply *r = reply;
+    if (ac != h->ac || !r || h->sentinel_n < 1) return;
+    int n = 1;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && n <= SM_MAX_REPLICAS; i++) {
+        const redisReply *x = r->element[i];
+        const char *flags = field_of(x, "flags"), *ip = field_of(x, "ip"), *port = field_of(x, "port");
+        if (!flags || strstr(flags, "s_down") || strstr(flags, "o_down") || strstr(flags, "disconnected")) continue;
+        if (ip && port && node_from(&h->sentinel_nodes[n], ip, atoll(port)) == 0) n++;
+    }
+    take_single(h, h->sentinel_nodes, n);
+}
+
 static void on_disconnect(struct ctl *ac, int ok) {
     struct refresher *h = ac->data;
     if (!h) return;  /* freed at shutdown */
@@ -345,10 +467,26 @@ static void try_next(struct refresher *h) {
     h->ac = ac;
     track(h, ac, 1);
     const struct conf *c = h->conf;
+    if (c->backend_kind == KIND_SENTINEL) { /* a sentinel: its own credentials, its own questions */
+        if (c->sentinel_password && c->sentinel_user)
+            ctl_command(ac, NULL, NULL, "AUTH %s %s", c->sentinel_user, c->sentinel_password);
+        else if (c->sentinel_password)
+            ctl_command(ac, NULL, NULL, "AUTH %s", c->sentinel_password);
+        h->sentinel_n = 0;
+        ctl_command(ac, on_sentinel_master, h, "SENTINEL get-master-addr-by-name %s", c->sentinel_master);
+        ctl_command(ac, on_sentinel_replicas, h, "SENTINEL replicas %s", c->sentinel_master);
+        arm_attempt_timeout(h);
+        return;
+    }
     if (c->backend_password && c->backend_user)
         ctl_command(ac, NULL, NULL, "AUTH %s %s", c->backend_user, c->backend_password);
     else if (c->backend_password)
         ctl_command(ac, NULL, NULL, "AUTH %s", c->backend_password);
+    if (c->backend_kind == KIND_STANDALONE) {
+        ctl_command(ac, on_role, h, "ROLE");
+        arm_attempt_timeout(h);
+        return;
+    }
     ctl_command(ac, on_slots, h, "CLUSTER SLOTS");
     ctl_command(ac, on_info, h, "CLUSTER INFO");
     /* CLUSTER SLOTS answers in microseconds: a node that takes a second is stalled (SIGSTOP, overload),
@@ -373,9 +511,10 @@ static void start(struct refresher *h) {
     h->running = 1;
     h->last_start = now;
     clear_candidates(h);
-    /* The node that answered last, then known masters (most likely up and current), replicas, seeds. */
+    /* The node that answered last, then known masters (most likely up and current), replicas, seeds.
+     * Sentinel: the sentinels only (the seeds), the last that answered first. */
     if (h->last_good[0]) add_host_port(h, h->last_good, 0);
-    if (h->current) {
+    if (h->current && h->conf->backend_kind != KIND_SENTINEL) {
         for (int i = 0; i < h->current->nshards; i++) {
             const struct sm_node *n = &h->current->nodes[h->current->shards[i].master];
             add_candidate(h, n->host, n->port);
@@ -434,6 +573,114 @@ static void on_attempt_timeout(struct ev_loop *loop, ev_timer *t, int revents) {
     attempt_failed(h, "timed out");
 }
 
+/* ---- backend-kind sentinel: +switch-master, from one sentinel at a time (the next seed when it goes) ---- */
+
+/* The leader is about to promote a replica: from now on the old master's writes would be lost when it is
+ * made a replica, so nothing more goes to it. A map with no master makes the workers hold requests (as
+ * for a cluster's failover) until the sentinels name the new one. */
+static void failover_begins(struct refresher *h, const char *msg) {
+    if (!h->current || h->current->nshards == 0 || h->hold_master[0]) return;
+    const struct sm_node *m = &h->current->nodes[h->current->shards[0].master];
+    snprintf(h->hold_master, sizeof(h->hold_master), "%s:%d", m->host, m->port);
+    int ms = h->conf->failover_hold_ms ? h->conf->failover_hold_ms : 15000;
+    h->hold_until = ev_now(h->loop) + ms / 1000.0;
+    log_notice("sentinel: %s fails over (%s): requests wait for the new master", h->conf->sentinel_master, msg);
+    struct slotmap *none = calloc(1, sizeof(*none));
+    if (!none) return;
+    none->refs = 1;
+    for (int s = 0; s < SLOT_COUNT; s++) none->slot_shard[s] = SM_NO_SHARD;
+    accept_map(h, none, "sentinel failover");
+    refresher_request(h, "sentinel failover");
+}
+
+static void on_switch(struct ctl *ac, redisReply *r, void *priv) {
+    struct refresher *h = priv;
+    (void)ac;
+    /* ["message", channel, text]: "+switch-master" "<name> <old-ip> <old-port> <new-ip> <new-port>";
+     * "+failover-state-send-slaveof-noone" "slave <ip:port> <ip> <port> @ <name> <ip> <port>" */
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[1]->type != REDIS_REPLY_STRING ||
+        r->element[2]->type != REDIS_REPLY_STRING)
+        return;
+    const char *msg = r->element[2]->str, *name = h->conf->sentinel_master;
+    size_t n = strlen(name);
+    if (!strcmp(r->element[1]->str, "+failover-state-send-slaveof-noone")) {
+        const char *at = strstr(msg, " @ ");
+        if (at && !strncmp(at + 3, name, n) && at[3 + n] == ' ') failover_begins(h, msg);
+        return;
+    }
+    if (strncmp(msg, name, n) != 0 || msg[n] != ' ' || !strncmp(h->last_switch, msg, sizeof(h->last_switch) - 1))
+        return;
+    snprintf(h->last_switch, sizeof(h->last_switch), "%s", msg);
+    log_notice("sentinel: +switch-master %s", msg);
+    refresher_request(h, "sentinel +switch-master");
+}
+
+static void watch_retry(struct refresher *h, double after) {
+    if (ev_is_active(&h->watch_timer)) return;
+    ev_timer_set(&h->watch_timer, after, 0);
+    ev_timer_start(h->loop, &h->watch_timer);
+}
+
+static void on_watch_gone(struct ctl *ac, int ok) {
+    struct refresher *h = ac->data;
+    (void)ok;
+    if (!h) return;
+    for (int i = 0; i < 8; i++)
+        if (h->watch[i] == ac) {
+            h->watch[i] = NULL;
+            log_verbose("sentinel %s: +switch-master subscription lost (%s); again in a second", h->conf->seeds[i],
+                        ac->errstr);
+            watch_retry(h, 1.0);
+        }
+}
+
+static void on_watch_connected(struct ctl *ac, int ok) {
+    if (!ok) on_watch_gone(ac, 0);
+}
+
+/* Every sentinel's word: the first to announce the new master wins (each announces it when it learns it,
+ * and the one that ran the failover may do so last). */
+static void watch_start(struct refresher *h) {
+    const struct conf *c = h->conf;
+    if (c->backend_kind != KIND_SENTINEL) return;
+    for (int i = 0; i < c->nseeds && i < 8; i++) {
+        if (h->watch[i]) continue;
+        const char *seed = c->seeds[i], *colon = strrchr(seed, ':');
+        char host[SM_HOST_LEN], ip[SM_HOST_LEN], err[160];
+        snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - seed) : 0, seed);
+        int port = colon ? atoi(colon + 1) : 0;
+        struct dns_addrs a;
+        int rc = dns_is_literal(host) ? DNS_OK : dns_lookup(host, port, SEED_MAX_AGE, &a, err, sizeof(err));
+        if (rc != DNS_OK) { /* asked again shortly (the answer is then cached) */
+            watch_retry(h, rc == DNS_PENDING ? 0.2 : 1.0);
+            continue;
+        }
+        if (dns_is_literal(host))
+            snprintf(ip, sizeof(ip), "%s", host);
+        else
+            dns_addr_string(&a.addr[0], ip, sizeof(ip));
+        struct ctl *ac = ctl_connect(h->loop, ip, port, c->tls_cluster, host, on_watch_connected, on_watch_gone, h, err,
+                                     sizeof(err));
+        if (!ac) {
+            watch_retry(h, 1.0);
+            continue;
+        }
+        h->watch[i] = ac;
+        if (c->sentinel_password && c->sentinel_user)
+            ctl_command(ac, NULL, NULL, "AUTH %s %s", c->sentinel_user, c->sentinel_password);
+        else if (c->sentinel_password)
+            ctl_command(ac, NULL, NULL, "AUTH %s", c->sentinel_password);
+        ctl_command(ac, NULL, NULL, "SUBSCRIBE +switch-master +failover-state-send-slaveof-noone");
+        ctl_on_push(ac, on_switch, h);
+    }
+}
+
+static void on_watch_timer(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop;
+    (void)revents;
+    watch_start(t->data);
+}
+
 void refresher_set_node_timeout_sink(struct refresher *h, int *ms) { h->node_timeout_ms = ms; }
 void refresher_set_status(struct refresher *h, struct status *s) { h->status = s; }
 
@@ -457,7 +704,9 @@ struct refresher *refresher_new(struct ev_loop *loop, const struct conf *conf, r
     ev_init(&h->kick, on_kick);
     ev_async_init(&h->wake, on_wake);
     ev_async_init(&h->dns_wake, on_dns_wake);
+    ev_init(&h->watch_timer, on_watch_timer);
     h->periodic.data = h->attempt_timeout.data = h->kick.data = h->wake.data = h->dns_wake.data = h;
+    h->watch_timer.data = h;
     return h;
 }
 
@@ -467,6 +716,7 @@ void refresher_start(struct refresher *h) {
     dns_watch(h->loop, &h->dns_wake);
     ev_timer_start(h->loop, &h->periodic);
     start(h);
+    watch_start(h);
 }
 
 void refresher_request(struct refresher *h, const char *why) {
@@ -490,6 +740,15 @@ void refresher_free(struct refresher *h) {
         ctl_forget(ac);
         ctl_free(ac);
     }
+    for (int i = 0; i < 8; i++) {
+        struct ctl *ac = h->watch[i];
+        if (!ac) continue;
+        h->watch[i] = NULL;
+        ac->data = NULL;
+        ctl_forget(ac);
+        ctl_free(ac);
+    }
+    ev_timer_stop(h->loop, &h->watch_timer);
     ev_timer_stop(h->loop, &h->periodic);
     ev_timer_stop(h->loop, &h->attempt_timeout);
     ev_timer_stop(h->loop, &h->kick);

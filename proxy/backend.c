@@ -176,7 +176,8 @@ struct backend *backend_connect(struct worker *w, struct node *n, struct backend
     ev_timer_start(w->loop, &b->timer);
     append_auth(b);
     if (resp3) append_setup(b, "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"); /* after AUTH: HELLO needs it */
-    if (readonly) append_setup(b, "*1\r\n$8\r\nREADONLY\r\n");      /* replica reads: it serves its master's slots */
+    if (readonly && w->conf->backend_kind == KIND_CLUSTER)          /* replica reads: it serves its master's slots */
+        append_setup(b, "*1\r\n$8\r\nREADONLY\r\n"); /* (outside a cluster a replica serves reads as it is) */
     if (dedicated == DED_TRACK) append_setup(b, "*4\r\n$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$2\r\non\r\n$5\r\nBCAST\r\n");
     if (home) *home = b;
     log_debug("worker %d: connecting to %s%s", w->id, n->addr, rc == DNS_PENDING ? " (resolving its name)" : "");

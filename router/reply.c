@@ -85,6 +85,12 @@ void reply_decide(const char *p, size_t len, const struct reply_req *q, struct r
         if (d->is_clusterdown) d->refresh_why = "CLUSTERDOWN";
         return;
     }
+    /* A master that became a replica (Sentinel failed it over, or an operator's REPLICAOF) refuses writes
+     * until slotgate's map names the new master: ask for the map, send it again there. */
+    if (resp_error_is(p, len, "READONLY") && may_retry(q, d)) {
+        d->refresh_why = "READONLY: a master became a replica";
+        return;
+    }
     d->is_tryagain = d->is_clusterdown = 0; /* not retried: the client sees it */
     d->action = REPLY_DELIVER_ERROR;
 }

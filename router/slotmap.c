@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sha1.h"
+
 struct builder {
     struct slotmap *m;
     int node_cap, shard_cap;
@@ -132,6 +134,39 @@ struct slotmap *slotmap_build(const redisReply *r, const char *from_host, char *
         }
     }
     return b.m;
+}
+
+struct slotmap *slotmap_single(const struct sm_node *nodes, int n, char *err, int errlen) {
+    if (n < 1 || nodes[0].port <= 0 || nodes[0].port > 65535 || !nodes[0].host[0])
+        return snprintf(err, errlen, "no master"), NULL;
+    struct slotmap *m = calloc(1, sizeof(*m));
+    int nn = n > SM_MAX_REPLICAS + 1 ? SM_MAX_REPLICAS + 1 : n;
+    if (m) m->nodes = calloc((size_t)nn, sizeof(*m->nodes)), m->shards = calloc(1, sizeof(*m->shards));
+    if (!m || !m->nodes || !m->shards) {
+        if (m) free(m->nodes), free(m->shards), free(m);
+        return snprintf(err, errlen, "out of memory"), NULL;
+    }
+    m->refs = 1;
+    for (int i = 0; i < nn; i++) {
+        struct sm_node *d = &m->nodes[m->nnodes];
+        int dup = 0;
+        for (int k = 0; k < m->nnodes; k++)
+            dup |= m->nodes[k].port == nodes[i].port && !strcmp(m->nodes[k].host, nodes[i].host);
+        if (dup || nodes[i].port <= 0 || nodes[i].port > 65535 || !nodes[i].host[0]) continue;
+        snprintf(d->host, sizeof(d->host), "%s", nodes[i].host);
+        d->port = nodes[i].port;
+        char addr[SM_HOST_LEN + 8];
+        int len = snprintf(addr, sizeof(addr), "%s:%d", d->host, d->port);
+        sha1_hex(addr, (size_t)len, d->id);
+        if (m->nnodes > 0) m->shards[0].replicas[m->shards[0].nreplicas++] = m->nnodes;
+        m->nnodes++;
+    }
+    m->nshards = 1;
+    m->shards[0].master = 0;
+    m->shards[0].nslots = SLOT_COUNT;
+    m->covered = SLOT_COUNT;
+    memset(m->slot_shard, 0, sizeof(m->slot_shard));
+    return m;
 }
 
 struct slotmap *slotmap_ref(struct slotmap *m) {

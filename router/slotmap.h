@@ -41,6 +41,10 @@ struct slotmap {
 /* from_host stands in for an empty endpoint in the reply (Redis's "same host you asked"). NULL on a
  * reply that is not a CLUSTER SLOTS answer, with the reason in err. */
 struct slotmap *slotmap_build(const struct redisReply *r, const char *from_host, char *err, int errlen);
+/* The map of a backend that is one server (backend-kind standalone, or the master Sentinel names): every
+ * slot on nodes[0], nodes[1..n-1] its replicas (host and port set; each id is made from the address, 40
+ * hex digits, so CLUSTER NODES and SHARDS through slotgate name a node the same every time). */
+struct slotmap *slotmap_single(const struct sm_node *nodes, int n, char *err, int errlen);
 struct slotmap *slotmap_ref(struct slotmap *m);
 void slotmap_unref(struct slotmap *m);
 static inline const struct sm_shard *slotmap_shard(const struct slotmap *m, unsigned slot) {

@@ -280,9 +280,40 @@ START_TEST(tls_settings_checked_at_start) {
 }
 END_TEST
 
-SUITE_MAIN(.name = "conf",
-           .tests = {TEST(defaults_and_positional_seeds), TEST(file_then_env_then_flags),
-                     LOOP_TEST(bad_values_name_the_setting, (int)(sizeof(errors) / sizeof(errors[0]))),
-                     TEST(no_seed_is_an_error), TEST(json_view_redacts_secrets),
-                     TEST(reload_applies_only_live_settings), TEST(backend_password_from_a_file),
-                     TEST(tls_settings_checked_at_start), TEST(output_buffer_limits_as_redis_writes_them)})
+/* backend-kind: the three kinds by name, sentinel needs its master's name, the sentinels' password is a
+ * secret like the others. */
+START_TEST(backend_kinds) {
+    struct conf c;
+    char err[CONF_ERR_LEN];
+    char *ok[] = {"slotgate", "--backend-kind",  "Sentinel", "--sentinel-master", "mymaster", "--sentinel-password",
+                  "pw",       "127.0.0.1:26379", NULL};
+    char *envp[] = {NULL};
+    ck_assert_int_eq(load(&c, ok, envp, err), CONF_RUN);
+    ck_assert_int_eq(c.backend_kind, KIND_SENTINEL);
+    ck_assert_str_eq(c.sentinel_master, "mymaster");
+    json_t *j = conf_to_json(&c);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "backend-kind")), "sentinel");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "sentinel-password")), "(redacted)");
+    json_decref(j);
+    conf_free(&c);
+    char *no_name[] = {"slotgate", "--backend-kind", "sentinel", "127.0.0.1:26379", NULL};
+    ck_assert_int_eq(load(&c, no_name, envp, err), CONF_EXIT_ERROR);
+    ck_assert_str_eq(err, "backend-kind sentinel needs sentinel-master (the master's name)");
+    conf_free(&c);
+    char *bad[] = {"slotgate", "--backend-kind", "replicated", "127.0.0.1:6379", NULL};
+    ck_assert_int_eq(load(&c, bad, envp, err), CONF_EXIT_ERROR);
+    ck_assert_str_eq(err, "--backend-kind: 'replicated' is not one of cluster, sentinel, standalone");
+    conf_free(&c);
+    char *solo[] = {"slotgate", "--backend-kind", "standalone", "127.0.0.1:6379", NULL};
+    ck_assert_int_eq(load(&c, solo, envp, err), CONF_RUN);
+    ck_assert_int_eq(c.backend_kind, KIND_STANDALONE);
+    conf_free(&c);
+}
+END_TEST
+
+SUITE_MAIN(.name = "conf", .tests = {TEST(defaults_and_positional_seeds), TEST(file_then_env_then_flags),
+                                     LOOP_TEST(bad_values_name_the_setting, (int)(sizeof(errors) / sizeof(errors[0]))),
+                                     TEST(no_seed_is_an_error), TEST(json_view_redacts_secrets),
+                                     TEST(reload_applies_only_live_settings), TEST(backend_password_from_a_file),
+                                     TEST(tls_settings_checked_at_start),
+                                     TEST(output_buffer_limits_as_redis_writes_them), TEST(backend_kinds)})

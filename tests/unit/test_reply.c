@@ -57,6 +57,17 @@ static const struct {
      REPLY_DELIVER_ERROR,
      NULL,
      NULL}, /* the 160 ms backoff would pass the deadline */
+    /* a master demoted to replica (Sentinel, REPLICAOF): refresh the map and send it again, within the deadline */
+    {"-READONLY You can't write against a read only replica.\r\n",
+     {.path = RP_PLAIN, .max_retries = 100},
+     REPLY_RETRY,
+     NULL,
+     "READONLY: a master became a replica"},
+    {"-READONLY You can't write against a read only replica.\r\n",
+     {.path = RP_PLAIN, .retries = 3, .max_retries = 100, .deadline = NOW + 0.1},
+     REPLY_DELIVER_ERROR,
+     NULL,
+     NULL},
     {"-NOSCRIPT No matching script. Please use EVAL.\r\n",
      {.path = RP_PLAIN, .can_reload_script = 1},
      REPLY_RELOAD_SCRIPT,

@@ -126,7 +126,33 @@ START_TEST(same_detects_changes) {
 }
 END_TEST
 
+/* backend-kind standalone/sentinel: one master owning every slot, its replicas (a repeated address once),
+ * ids made from the addresses: the same each time, different per node. */
+START_TEST(single_master_map) {
+    struct sm_node n[4] = {
+        {"10.0.0.1", 6379, ""}, {"10.0.0.2", 6379, ""}, {"10.0.0.2", 6379, ""}, {"10.0.0.3", 6380, ""}};
+    char err[128];
+    struct slotmap *m = slotmap_single(n, 4, err, sizeof(err)), *again = slotmap_single(n, 4, err, sizeof(err));
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(m->nshards, 1);
+    ck_assert_int_eq(m->nnodes, 3);
+    ck_assert_int_eq(m->shards[0].nreplicas, 2);
+    ck_assert(slotmap_is_complete(m));
+    ck_assert_int_eq(m->shards[0].nslots, SLOT_COUNT);
+    ck_assert_ptr_eq(slotmap_shard(m, 0), slotmap_shard(m, 16383));
+    ck_assert_str_eq(m->nodes[m->shards[0].master].host, "10.0.0.1");
+    ck_assert_int_eq(strlen(m->nodes[0].id), 40);
+    ck_assert_str_eq(m->nodes[0].id, again->nodes[0].id);
+    ck_assert_str_ne(m->nodes[0].id, m->nodes[1].id);
+    ck_assert(slotmap_same(m, again));
+    slotmap_unref(again);
+    slotmap_unref(m);
+    struct sm_node none = {"", 0, ""};
+    ck_assert_ptr_null(slotmap_single(&none, 1, err, sizeof(err)));
+}
+END_TEST
+
 SUITE_MAIN(.name = "slotmap",
            .tests = {TEST(builds_three_masters), TEST(uncovered_slots_are_known), TEST(endpoints_of_redis_7),
                      LOOP_TEST(rejects_what_is_not_cluster_slots, (int)(sizeof(bad) / sizeof(bad[0]))),
-                     TEST(same_detects_changes)})
+                     TEST(same_detects_changes), TEST(single_master_map)})

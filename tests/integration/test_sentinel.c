@@ -1,0 +1,349 @@
+/* backend-kind sentinel and standalone (issue 19) against real servers: a master with two replicas
+ * watched by three real redis-sentinel processes (quorum 2), passwords on the data nodes and on the
+ * sentinels. slotgate finds the master through the sentinels, serves every command family through it,
+ * follows SENTINEL FAILOVER under load with no client-visible error and no lost write, keeps errors to
+ * the writes in flight when the master is killed, and sees the old master come back as a replica.
+ * standalone: one server and its replica, reads spread to the replica with prefer-replica. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../support/cluster.h"
+#include "../support/http.h"
+#include "../support/load.h"
+#include "../support/run.h"
+
+#define DATA      22800 /* 22800-22802: master and two replicas */
+#define SENT      22805 /* 22805-22807: sentinels */
+#define SG_PORT   22810 /* admin: + SLOTGATE_ADMIN_OFFSET */
+#define SOLO      22815 /* standalone: 22815 and its replica 22816 */
+#define SOLO_SG   22817
+#define DATA_PASS "data-secret"
+#define SENT_PASS "sentinel-secret"
+#define MAX_KEYS  200000
+
+static struct slotgate sg;
+static char dir[128];
+static pid_t data_pids[3], sent_pids[3];
+
+static pid_t data_start(int port, int replica_of) {
+    char p[16], log[200], of[16], dbf[32];
+    snprintf(p, sizeof(p), "%d", port);
+    snprintf(of, sizeof(of), "%d", replica_of);
+    snprintf(dbf, sizeof(dbf), "dump-%d.rdb", port);
+    snprintf(log, sizeof(log), "%s/redis-%d.log", dir, port);
+    char *argv[24] = {"redis-server",
+                      "--repl-diskless-sync-delay",
+                      "0",
+                      "--port",
+                      p,
+                      "--bind",
+                      "127.0.0.1",
+                      "--save",
+                      "",
+                      "--appendonly",
+                      "no",
+                      "--dir",
+                      dir,
+                      "--dbfilename",
+                      dbf,
+                      "--requirepass",
+                      DATA_PASS,
+                      "--masterauth",
+                      DATA_PASS,
+                      NULL};
+    if (replica_of) {
+        int n = 19;
+        argv[n++] = "--replicaof";
+        argv[n++] = "127.0.0.1";
+        argv[n++] = of;
+        argv[n] = NULL;
+    }
+    return spawn(argv, log);
+}
+
+static redisContext *authed(int port, const char *pass) {
+    redisContext *c = connect_port(port);
+    ck_assert_ptr_nonnull(c);
+    expect_str(c, "OK", "AUTH %s", pass);
+    return c;
+}
+
+static int http_body_has(int port, const char *path, const char *text) {
+    struct http_reply h;
+    http_request(&h, "GET", port, path, NULL);
+    int has = strstr(h.body, text) != NULL;
+    http_reply_free(&h);
+    return has;
+}
+
+static int sentinel_master_port(void) {
+    redisContext *c = authed(SENT, SENT_PASS);
+    redisReply *r = cmd(c, "SENTINEL get-master-addr-by-name mymaster");
+    int port = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? atoi(r->element[1]->str) : -1;
+    freeReplyObject(r);
+    redisFree(c);
+    return port;
+}
+
+static long long sentinel_count(const char *what) {
+    redisContext *c = connect_port(SENT);
+    if (!c) return -1;
+    redisReply *r = redisCommand(c, "AUTH %s", SENT_PASS);
+    freeReplyObject(r);
+    r = redisCommand(c, "SENTINEL %s mymaster", what);
+    long long n = r && r->type == REDIS_REPLY_ARRAY ? (long long)r->elements : -1;
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+static void setup(void) {
+    snprintf(dir, sizeof(dir), "/tmp/slotgate-test-%d-sentinel", (int)getpid());
+    char cmdline[300];
+    snprintf(cmdline, sizeof(cmdline), "rm -rf %s && mkdir -p %s", dir, dir);
+    ck_assert_int_eq(system(cmdline), 0);
+    ck_assert_msg(access("/usr/bin/redis-sentinel", X_OK) == 0, "redis-sentinel is missing: make deps installs it");
+    data_pids[0] = data_start(DATA, 0);
+    for (int i = 1; i < 3; i++) data_pids[i] = data_start(DATA + i, DATA);
+    for (int i = 0; i < 3; i++) {
+        char conf[200], log[200];
+        snprintf(conf, sizeof(conf), "%s/sentinel-%d.conf", dir, SENT + i);
+        snprintf(log, sizeof(log), "%s/sentinel-%d.log", dir, SENT + i);
+        FILE *f = fopen(conf, "w");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f,
+                "port %d\nbind 127.0.0.1\ndir %s\nrequirepass %s\n"
+                "sentinel monitor mymaster 127.0.0.1 %d 2\nsentinel auth-pass mymaster %s\n"
+                "sentinel sentinel-pass %s\nsentinel down-after-milliseconds mymaster 1000\n"
+                "sentinel failover-timeout mymaster 6000\nsentinel parallel-syncs mymaster 2\n",
+                SENT + i, dir, SENT_PASS, DATA, DATA_PASS, SENT_PASS);
+        fclose(f);
+        char *argv[] = {"redis-sentinel", conf, NULL};
+        sent_pids[i] = spawn(argv, log);
+    }
+    /* the sentinels know both replicas and each other before anything fails over */
+    WAIT_UNTIL(30000, sentinel_count("replicas") == 2 && sentinel_count("sentinels") == 2,
+               "sentinels did not discover the replicas and each other (see %s)", dir);
+    char args[400];
+    snprintf(args, sizeof(args),
+             "--threads 2 --backend-kind sentinel --sentinel-master mymaster --sentinel-password %s "
+             "--backend-password %s --refresh-interval-ms 1000",
+             SENT_PASS, DATA_PASS);
+    char seeds[100];
+    snprintf(seeds, sizeof(seeds), "127.0.0.1:%d 127.0.0.1:%d 127.0.0.1:%d", SENT, SENT + 1, SENT + 2);
+    slotgate_start(&sg, SG_PORT, args, seeds, 1);
+}
+
+static void teardown(void) {
+    int rc = slotgate_stop(&sg);
+    for (int i = 0; i < 3; i++) {
+        if (sent_pids[i] > 0) kill(sent_pids[i], SIGKILL), untrack_pid(sent_pids[i]);
+        if (data_pids[i] > 0) kill(data_pids[i], SIGKILL), untrack_pid(data_pids[i]);
+    }
+    ck_assert_msg(rc == 0, "slotgate did not exit cleanly: see %s", sg.log);
+}
+
+static int master_of_key(const char *key) {
+    (void)key;
+    return sentinel_master_port();
+}
+
+/* The master Sentinel names serves everything: strings, a multi-key command, a hash, a transaction,
+ * a script, pub/sub; CLUSTER SLOTS through slotgate is one range; the key is on that master. */
+START_TEST(serves_through_the_master_sentinel_names) {
+    redisContext *c = connect_port(SG_PORT);
+    expect_str(c, "OK", "SET s:a 1");
+    expect_str(c, "OK", "MSET s:b 2 s:c 3");
+    redisReply *r = cmd(c, "MGET s:a s:b s:c");
+    ck_assert_int_eq(r->elements, 3);
+    ck_assert_str_eq(r->element[2]->str, "3");
+    freeReplyObject(r);
+    r = cmd(c, "HSET s:h f v");
+    ck_assert_int_eq(r->integer, 1);
+    freeReplyObject(r);
+    expect_str(c, "OK", "MULTI");
+    expect_str(c, "QUEUED", "INCR s:n");
+    r = cmd(c, "EXEC");
+    ck_assert_int_eq(r->element[0]->integer, 1);
+    freeReplyObject(r);
+    r = cmd(c, "EVAL %s 1 s:a", "return redis.call('GET', KEYS[1])");
+    ck_assert_str_eq(r->str, "1");
+    freeReplyObject(r);
+    r = cmd(c, "CLUSTER SLOTS");
+    ck_assert_int_eq(r->elements, 1);
+    ck_assert_int_eq(r->element[0]->element[0]->integer, 0);
+    ck_assert_int_eq(r->element[0]->element[1]->integer, 16383);
+    freeReplyObject(r);
+    redisContext *m = authed(sentinel_master_port(), DATA_PASS);
+    expect_str(m, "1", "GET s:a");
+    redisFree(m);
+    json_t *j = NULL; /* the probes' first round tells the state */
+    for (long long t0 = now_ms(); now_ms() - t0 < 5000; sleep_ms(100)) {
+        json_decref(j);
+        j = http_json(sg.admin_port, "/cluster", 200);
+        if (json_string_value(json_object_get(j, "state"))) break;
+    }
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "ok");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "masters")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "replicas")), 2);
+    json_decref(j);
+    redisFree(c);
+}
+END_TEST
+
+static void report(const char *scenario, struct load *l) {
+    fprintf(stderr, "%s: %lld ops, %lld acknowledged writes, %lld client-visible errors%s%s%s, longest stall %lld ms\n",
+            scenario, l->ops, l->written, l->errors, l->errors ? " (first: " : "", l->errors ? l->first_error : "",
+            l->errors ? ")" : "", l->longest_stall_ms);
+}
+
+/* SENTINEL FAILOVER under a steady write load: slotgate follows +switch-master; no client sees an error
+ * and every acknowledged write reads back. */
+START_TEST(sentinel_failover_is_invisible) {
+    int old = sentinel_master_port();
+    struct load l;
+    load_start(&l, SG_PORT, 50, MAX_KEYS, 60);
+    sleep_ms(1000);
+    redisContext *s = authed(SENT, SENT_PASS);
+    expect_str(s, "OK", "SENTINEL FAILOVER mymaster");
+    redisFree(s);
+    WAIT_UNTIL(20000, sentinel_master_port() != old, "the sentinels did not fail over");
+    sleep_ms(2000);
+    load_stop(&l);
+    report("SENTINEL FAILOVER", &l);
+    ck_assert_int_eq(l.errors, 0);
+    ck_assert_int_gt(l.written, 1000);
+    ck_assert(slotgate_log_has(&sg, "+switch-master mymaster"));
+    long long wrong, lost = load_verify(&l, SG_PORT, master_of_key, &wrong);
+    ck_assert_int_eq(wrong, 0);
+    ck_assert_int_eq(lost, 0);
+    load_free(&l);
+}
+END_TEST
+
+/* kill -9 of the master under load: only writes already sent to it may fail; the sentinels promote a
+ * replica, slotgate follows, and the old master, started again, comes back as a replica of the new
+ * one (slotgate lists it as such). */
+START_TEST(killed_master_errors_only_in_flight_and_returns_as_replica) {
+    int victim = sentinel_master_port(), idx = victim - DATA;
+    struct load l;
+    load_start(&l, SG_PORT, 50, MAX_KEYS, 60);
+    sleep_ms(1000);
+    long long ops_before = l.ops;
+    kill(data_pids[idx], SIGKILL);
+    untrack_pid(data_pids[idx]);
+    data_pids[idx] = 0;
+    long long t0 = now_ms();
+    WAIT_UNTIL(30000, sentinel_master_port() != victim, "the sentinels did not fail over");
+    long long failed_over_ms = now_ms() - t0;
+    sleep_ms(2000);
+    load_stop(&l);
+    report("kill -9 of the master", &l);
+    fprintf(stderr, "kill -9 of the master: the sentinels named a new master %lld ms after the kill\n", failed_over_ms);
+    ck_assert_int_gt(l.ops, ops_before + 1000);
+    ck_assert_msg(l.errors <= 50, "%lld errors, first: %s", l.errors, l.first_error);
+    long long wrong, lost = load_verify(&l, SG_PORT, master_of_key, &wrong);
+    fprintf(stderr, "kill -9 of the master: %lld acknowledged writes lost by Redis (async replication)\n", lost);
+    ck_assert_int_eq(wrong, 0);
+    ck_assert_msg(lost <= 200, "%lld acknowledged writes lost", lost);
+    load_free(&l);
+    /* the old master comes back: the sentinels make it a replica, slotgate's map has it as one */
+    data_pids[idx] = data_start(victim, 0);
+    char addr[32];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", victim);
+    int seen = 0;
+    for (long long t1 = now_ms(); !seen && now_ms() - t1 < 30000; sleep_ms(200)) {
+        json_t *j = http_json(sg.admin_port, "/nodes", 200);
+        json_t *nodes = json_object_get(j, "nodes");
+        for (size_t i = 0; i < json_array_size(nodes); i++) {
+            json_t *n = json_array_get(nodes, i);
+            if (!strcmp(json_string_value(json_object_get(n, "addr")), addr) &&
+                !strcmp(json_string_value(json_object_get(n, "role")), "replica") &&
+                json_is_true(json_object_get(n, "in_slot_map")))
+                seen = 1;
+        }
+        json_decref(j);
+    }
+    ck_assert_msg(seen, "%s never listed as a replica on /nodes", addr);
+}
+END_TEST
+
+/* standalone: one server named by the seed, its replica learned from ROLE; with prefer-replica the
+ * reads go to the replica, the writes to the server. */
+START_TEST(standalone_server_with_a_replica) {
+    char p[16], of[16], log[200];
+    snprintf(p, sizeof(p), "%d", SOLO);
+    snprintf(log, sizeof(log), "%s/solo.log", dir);
+    char *argv[] = {"redis-server",
+                    "--port",
+                    p,
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--repl-diskless-sync-delay",
+                    "0",
+                    NULL};
+    pid_t solo = spawn(argv, log);
+    snprintf(p, sizeof(p), "%d", SOLO + 1);
+    snprintf(of, sizeof(of), "%d", SOLO);
+    snprintf(log, sizeof(log), "%s/solo-replica.log", dir);
+    char *argv2[] = {"redis-server", "--port",      p,           "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                     "no",           "--replicaof", "127.0.0.1", of,       NULL};
+    pid_t rep = spawn(argv2, log);
+    ck_assert_msg(wait_role(SOLO + 1, "slave", 10000), "the replica did not start");
+    redisContext *m = connect_port(SOLO);
+    WAIT_UNTIL(10000, info_has(m, "replication", "connected_slaves:1"), "the replica did not connect");
+    struct slotgate solo_sg;
+    char seed[32];
+    snprintf(seed, sizeof(seed), "127.0.0.1:%d", SOLO);
+    slotgate_start(&solo_sg, SOLO_SG, "--threads 1 --backend-kind standalone --read-policy prefer-replica", seed, 1);
+    redisContext *c = connect_port(SOLO_SG);
+    for (int i = 0; i < 100; i++) freeReplyObject(cmd(c, "SET solo:%d %d", i, i));
+    expect_str(m, "99", "GET solo:99"); /* written on the server */
+    redisContext *r = connect_port(SOLO + 1);
+    WAIT_UNTIL(10000, reply_is(r, "99", "GET solo:99"), "the replica did not get the writes");
+    char raddr[40];
+    snprintf(raddr, sizeof(raddr), "\"127.0.0.1:%d\"", SOLO + 1);
+    WAIT_UNTIL(10000, http_body_has(solo_sg.admin_port, "/slots", raddr), "the replica never in the map (ROLE)");
+    for (int i = 0; i < 100; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "%d", i);
+        expect_str(c, want, "GET solo:%d", i);
+    }
+    json_t *j = http_json(solo_sg.admin_port, "/nodes", 200);
+    json_t *nodes = json_object_get(j, "nodes");
+    long long replica_requests = -1;
+    for (size_t i = 0; i < json_array_size(nodes); i++) {
+        json_t *n = json_array_get(nodes, i);
+        char addr[32];
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", SOLO + 1);
+        if (!strcmp(json_string_value(json_object_get(n, "addr")), addr))
+            replica_requests = json_integer_value(json_object_get(n, "requests"));
+    }
+    ck_assert_msg(replica_requests >= 100, "the replica answered %lld reads: %s", replica_requests,
+                  json_dumps(j, JSON_COMPACT));
+    json_decref(j);
+    redisReply *x = cmd(c, "CLUSTER SLOTS");
+    ck_assert_int_eq(x->elements, 1);
+    ck_assert_int_eq(x->element[0]->element[1]->integer, 16383); /* every slot, served by slotgate itself */
+    freeReplyObject(x);
+    redisFree(c);
+    redisFree(r);
+    redisFree(m);
+    ck_assert_int_eq(slotgate_stop(&solo_sg), 0);
+    kill(solo, SIGKILL), untrack_pid(solo);
+    kill(rep, SIGKILL), untrack_pid(rep);
+}
+END_TEST
+
+SUITE_MAIN(.name = "sentinel", .setup = setup, .teardown = teardown, .timeout = 120,
+           .tests = {TEST(serves_through_the_master_sentinel_names), TEST(sentinel_failover_is_invisible),
+                     TEST(killed_master_errors_only_in_flight_and_returns_as_replica),
+                     TEST(standalone_server_with_a_replica)})
