@@ -29,15 +29,15 @@ static struct slotgate sg;
 static char dir[128];
 static pid_t data_pids[3], sent_pids[3];
 
-static pid_t data_start(int port, int replica_of) {
+/* A redis-server on port (a replica of replica_of unless 0), with pass as its requirepass and masterauth
+ * unless NULL; its files in the suite's directory. */
+static pid_t server_start(int port, int replica_of, const char *pass) {
     char p[16], log[200], of[16], dbf[32];
     snprintf(p, sizeof(p), "%d", port);
     snprintf(of, sizeof(of), "%d", replica_of);
     snprintf(dbf, sizeof(dbf), "dump-%d.rdb", port);
     snprintf(log, sizeof(log), "%s/redis-%d.log", dir, port);
-    char *argv[24] = {"redis-server",
-                      "--repl-diskless-sync-delay",
-                      "0",
+    char *argv[32] = {"redis-server",
                       "--port",
                       p,
                       "--bind",
@@ -50,20 +50,18 @@ static pid_t data_start(int port, int replica_of) {
                       dir,
                       "--dbfilename",
                       dbf,
-                      "--requirepass",
-                      DATA_PASS,
-                      "--masterauth",
-                      DATA_PASS,
+                      "--repl-diskless-sync-delay",
+                      "0",
                       NULL};
-    if (replica_of) {
-        int n = 19;
-        argv[n++] = "--replicaof";
-        argv[n++] = "127.0.0.1";
-        argv[n++] = of;
-        argv[n] = NULL;
-    }
+    int n = 15;
+    if (pass)
+        argv[n++] = "--requirepass", argv[n++] = (char *)pass, argv[n++] = "--masterauth", argv[n++] = (char *)pass;
+    if (replica_of) argv[n++] = "--replicaof", argv[n++] = "127.0.0.1", argv[n++] = of;
+    argv[n] = NULL;
     return spawn(argv, log);
 }
+
+static pid_t data_start(int port, int replica_of) { return server_start(port, replica_of, DATA_PASS); }
 
 static redisContext *authed(int port, const char *pass) {
     redisContext *c = connect_port(port);
@@ -275,28 +273,7 @@ END_TEST
 /* standalone: one server named by the seed, its replica learned from ROLE; with prefer-replica the
  * reads go to the replica, the writes to the server. */
 START_TEST(standalone_server_with_a_replica) {
-    char p[16], of[16], log[200];
-    snprintf(p, sizeof(p), "%d", SOLO);
-    snprintf(log, sizeof(log), "%s/solo.log", dir);
-    char *argv[] = {"redis-server",
-                    "--port",
-                    p,
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--repl-diskless-sync-delay",
-                    "0",
-                    NULL};
-    pid_t solo = spawn(argv, log);
-    snprintf(p, sizeof(p), "%d", SOLO + 1);
-    snprintf(of, sizeof(of), "%d", SOLO);
-    snprintf(log, sizeof(log), "%s/solo-replica.log", dir);
-    char *argv2[] = {"redis-server", "--port",      p,           "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                     "no",           "--replicaof", "127.0.0.1", of,       NULL};
-    pid_t rep = spawn(argv2, log);
+    pid_t solo = server_start(SOLO, 0, NULL), rep = server_start(SOLO + 1, SOLO, NULL);
     ck_assert_msg(wait_role(SOLO + 1, "slave", 10000), "the replica did not start");
     redisContext *m = connect_port(SOLO);
     WAIT_UNTIL(10000, info_has(m, "replication", "connected_slaves:1"), "the replica did not connect");
