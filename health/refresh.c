@@ -53,15 +53,17 @@ struct refresher {
     struct sm_node sentinel_nodes[SM_MAX_REPLICAS + 1]; /* backend-kind sentinel: this attempt's answer */
     int sentinel_n;
     struct ctl *watch[8]; /* ... and a subscription to +switch-master on each sentinel (the first seeds) */
+    int watch_ok[8];      /* its SUBSCRIBE was answered */
     ev_timer watch_timer;
     char last_switch[200]; /* the last +switch-master heard (each sentinel announces it) */
     /* A failover began (+failover-state-send-slaveof-noone): until the sentinels name another master (or
      * hold_until), the old one is not taken back, and the map has no master, so requests wait. */
     char hold_master[SM_HOST_LEN + 8];
-    double hold_until;
+    double hold_until, hold_since; /* hold_since: wall clock */
 };
 
 static void try_next(struct refresher *h);
+static void publish_sentinels(struct refresher *h);
 
 static void track(struct refresher *h, struct ctl *ac, int add) {
     for (int i = 0; i < 16; i++) {
@@ -313,6 +315,7 @@ static void take_single(struct refresher *h, struct sm_node *nodes, int n) {
         log_notice("sentinel: %s %s %s", h->conf->sentinel_master,
                    strcmp(addr, h->hold_master) ? "now has its master at" : "failover did not finish: back to", addr);
         h->hold_master[0] = '\0';
+        publish_sentinels(h);
     }
     struct slotmap *m = slotmap_single(nodes, n, err, sizeof(err));
     if (!m) {
@@ -389,6 +392,15 @@ static const char *field_of(const redisReply *x, const char *name) {
             x->element[i + 1]->type == REDIS_REPLY_STRING)
             return x->element[i + 1]->str;
     return NULL;
+}
+
+/* SENTINEL master <name>: how long the sentinels wait before calling the master down, the counterpart
+ * of cluster-node-timeout for how long requests are held (failover-hold-ms unset). */
+static void on_sentinel_info(struct ctl *ac, redisReply *reply, void *priv) {
+    struct refresher *h = priv;
+    if (ac != h->ac || !reply || !h->node_timeout_ms) return;
+    const char *v = field_of(reply, "down-after-milliseconds");
+    if (v && atoi(v) > 0) __atomic_store_n(h->node_timeout_ms, atoi(v), __ATOMIC_RELAXED);
 }
 
 static void on_sentinel_replicas(struct ctl *ac, redisReply *reply, void *priv) {
@@ -474,6 +486,7 @@ static void try_next(struct refresher *h) {
             ctl_command(ac, NULL, NULL, "AUTH %s", c->sentinel_password);
         h->sentinel_n = 0;
         ctl_command(ac, on_sentinel_master, h, "SENTINEL get-master-addr-by-name %s", c->sentinel_master);
+        ctl_command(ac, on_sentinel_info, h, "SENTINEL master %s", c->sentinel_master);
         ctl_command(ac, on_sentinel_replicas, h, "SENTINEL replicas %s", c->sentinel_master);
         arm_attempt_timeout(h);
         return;
@@ -575,6 +588,18 @@ static void on_attempt_timeout(struct ev_loop *loop, ev_timer *t, int revents) {
 
 /* ---- backend-kind sentinel: +switch-master, from one sentinel at a time (the next seed when it goes) ---- */
 
+static void publish_sentinels(struct refresher *h) {
+    if (!h->status || h->conf->backend_kind != KIND_SENTINEL) return;
+    struct sentinel_status x = {0};
+    for (int i = 0; i < h->conf->nseeds && i < STATUS_MAX_SENTINELS; i++, x.n++) {
+        snprintf(x.s[i].addr, sizeof(x.s[i].addr), "%s", h->conf->seeds[i]);
+        x.s[i].subscribed = h->watch[i] && h->watch_ok[i];
+    }
+    snprintf(x.holding_for, sizeof(x.holding_for), "%s", h->hold_master);
+    x.holding_since = h->hold_master[0] ? h->hold_since : 0;
+    status_set_sentinels(h->status, &x);
+}
+
 /* The leader is about to promote a replica: from now on the old master's writes would be lost when it is
  * made a replica, so nothing more goes to it. A map with no master makes the workers hold requests (as
  * for a cluster's failover) until the sentinels name the new one. */
@@ -584,6 +609,8 @@ static void failover_begins(struct refresher *h, const char *msg) {
     snprintf(h->hold_master, sizeof(h->hold_master), "%s:%d", m->host, m->port);
     int ms = h->conf->failover_hold_ms ? h->conf->failover_hold_ms : 15000;
     h->hold_until = ev_now(h->loop) + ms / 1000.0;
+    h->hold_since = status_wall_now();
+    publish_sentinels(h);
     log_notice("sentinel: %s fails over (%s): requests wait for the new master", h->conf->sentinel_master, msg);
     struct slotmap *none = calloc(1, sizeof(*none));
     if (!none) return;
@@ -628,6 +655,8 @@ static void on_watch_gone(struct ctl *ac, int ok) {
     for (int i = 0; i < 8; i++)
         if (h->watch[i] == ac) {
             h->watch[i] = NULL;
+            h->watch_ok[i] = 0;
+            publish_sentinels(h);
             log_verbose("sentinel %s: +switch-master subscription lost (%s); again in a second", h->conf->seeds[i],
                         ac->errstr);
             watch_retry(h, 1.0);
@@ -636,6 +665,14 @@ static void on_watch_gone(struct ctl *ac, int ok) {
 
 static void on_watch_connected(struct ctl *ac, int ok) {
     if (!ok) on_watch_gone(ac, 0);
+}
+
+static void on_subscribed(struct ctl *ac, redisReply *r, void *priv) {
+    struct refresher *h = priv;
+    if (!r || r->type != REDIS_REPLY_ARRAY) return; /* an error (a wrong password): it stays unsubscribed */
+    for (int i = 0; i < 8; i++)
+        if (h->watch[i] == ac) h->watch_ok[i] = 1;
+    publish_sentinels(h);
 }
 
 /* Every sentinel's word: the first to announce the new master wins (each announces it when it learns it,
@@ -670,9 +707,11 @@ static void watch_start(struct refresher *h) {
             ctl_command(ac, NULL, NULL, "AUTH %s %s", c->sentinel_user, c->sentinel_password);
         else if (c->sentinel_password)
             ctl_command(ac, NULL, NULL, "AUTH %s", c->sentinel_password);
-        ctl_command(ac, NULL, NULL, "SUBSCRIBE +switch-master +failover-state-send-slaveof-noone");
+        h->watch_ok[i] = 0;
+        ctl_command(ac, on_subscribed, h, "SUBSCRIBE +switch-master +failover-state-send-slaveof-noone");
         ctl_on_push(ac, on_switch, h);
     }
+    publish_sentinels(h);
 }
 
 static void on_watch_timer(struct ev_loop *loop, ev_timer *t, int revents) {

@@ -107,6 +107,18 @@ void status_set_cluster(struct status *s, const struct cluster_status *c) {
     pthread_mutex_unlock(&s->lock);
 }
 
+void status_set_sentinels(struct status *s, const struct sentinel_status *x) {
+    pthread_mutex_lock(&s->lock);
+    s->sentinels = *x;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void status_sentinels(struct status *s, struct sentinel_status *out) {
+    pthread_mutex_lock(&s->lock);
+    *out = s->sentinels;
+    pthread_mutex_unlock(&s->lock);
+}
+
 int status_ready(struct status *s, char *why, size_t len) {
     if (__atomic_load_n(&s->draining, __ATOMIC_RELAXED)) return snprintf(why, len, "shutting down"), 0;
     if (!__atomic_load_n(&s->listening, __ATOMIC_RELAXED)) return snprintf(why, len, "not listening yet"), 0;

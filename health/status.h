@@ -53,6 +53,18 @@ struct node_counters {
     struct counter requests, errors, connections; /* connections: a gauge */
 } __attribute__((aligned(64)));                   /* each worker writes its own per request: one cache line each */
 
+/* backend-kind sentinel: the sentinels slotgate listens to, and whether a failover is being waited out. */
+#define STATUS_MAX_SENTINELS 8
+struct sentinel_status {
+    int n;
+    struct {
+        char addr[SM_HOST_LEN + 8];
+        int subscribed; /* its +switch-master subscription is live */
+    } s[STATUS_MAX_SENTINELS];
+    char holding_for[SM_HOST_LEN + 8]; /* a failover began: the old master, not used until it is over */
+    double holding_since;              /* wall clock */
+};
+
 struct status {
     pthread_mutex_t lock;
     struct slotmap *map; /* the last map published */
@@ -66,6 +78,7 @@ struct status {
     /* per-node counters: addresses ever routed to, each with one column per worker */
     struct counter_row **rows;
     int nrows, cap_rows;
+    struct sentinel_status sentinels;
 };
 
 struct status *status_new(int nworkers);
@@ -78,6 +91,8 @@ struct slotmap *status_map(struct status *s);
 void status_refresh_result(struct status *s, int ok, const char *from, const char *error);
 void status_set_nodes(struct status *s, const struct node_status *nodes, int n);
 void status_set_cluster(struct status *s, const struct cluster_status *c);
+void status_set_sentinels(struct status *s, const struct sentinel_status *x);
+void status_sentinels(struct status *s, struct sentinel_status *out);
 /* The lowest redis_version of the masters (what a client may count on through slotgate), or dflt while
  * no master has told it. */
 void status_min_master_version(struct status *s, char *out, size_t len, const char *dflt);

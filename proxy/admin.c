@@ -355,6 +355,20 @@ static enum MHD_Result get_cluster(struct admin *a, struct MHD_Connection *c) {
     json_object_set_new(j, "nodes_suspect", json_integer(suspect));
     json_object_set_new(j, "nodes_down", json_integer(down));
     json_object_set_new(j, "keys_by_master", dist);
+    static const char *kinds[] = {"cluster", "sentinel", "standalone"};
+    const struct conf *conf = a->v.workers[0].conf;
+    json_object_set_new(j, "backend_kind", json_string(kinds[conf->backend_kind % 3]));
+    if (conf->backend_kind == KIND_SENTINEL) { /* the sentinels slotgate listens to, a failover waited out */
+        struct sentinel_status x;
+        status_sentinels(a->v.status, &x);
+        json_t *list = json_array();
+        for (int i = 0; i < x.n; i++)
+            json_array_append_new(list, json_pack("{s:s, s:b}", "addr", x.s[i].addr, "subscribed", x.s[i].subscribed));
+        json_object_set_new(j, "sentinel", json_pack("{s:s, s:o, s:o, s:o}", "master_name", conf->sentinel_master,
+                                                     "sentinels", list, "failover_of",
+                                                     x.holding_for[0] ? json_string(x.holding_for) : json_null(),
+                                                     "failover_since", iso_time(x.holding_since)));
+    }
     free(ns);
     if (m) slotmap_unref(m);
     return send_json(c, MHD_HTTP_OK, j);

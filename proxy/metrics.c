@@ -280,7 +280,26 @@ int metrics_render(const struct admin_view *v, struct sbuf *b) {
     rc |= sbuf_printf(b, "slotgate_slot_map_version %llu\n", version);
     rc |= family(b, "slotgate_slots_covered", "gauge", "Slots (of 16384) the slot map assigns to a master.");
     rc |= sbuf_printf(b, "slotgate_slots_covered %u\n", covered);
-    rc |= family(b, "slotgate_cluster_state_ok", "gauge", "1 when CLUSTER INFO says cluster_state:ok.");
+    static const char *kinds[] = {"cluster", "sentinel", "standalone"};
+    const struct conf *conf = v->workers[0].conf;
+    rc |= family(b, "slotgate_backend_info", "gauge", "What is behind slotgate (backend-kind), always 1.");
+    rc |= sbuf_printf(b, "slotgate_backend_info{kind=\"%s\"} 1\n", kinds[conf->backend_kind % 3]);
+    if (conf->backend_kind == KIND_SENTINEL) {
+        struct sentinel_status x;
+        status_sentinels(v->status, &x);
+        rc |= family(b, "slotgate_sentinel_subscribed", "gauge",
+                     "1 while slotgate hears this sentinel's +switch-master announcements.");
+        for (int i = 0; i < x.n; i++) {
+            char addr[2 * sizeof(x.s[i].addr) + 1];
+            esc(x.s[i].addr, addr, sizeof(addr));
+            rc |= sbuf_printf(b, "slotgate_sentinel_subscribed{sentinel=\"%s\"} %d\n", addr, x.s[i].subscribed);
+        }
+        rc |= family(b, "slotgate_sentinel_failover_in_progress", "gauge",
+                     "1 while a failover has begun and requests wait for the new master.");
+        rc |= sbuf_printf(b, "slotgate_sentinel_failover_in_progress %d\n", x.holding_for[0] != 0);
+    }
+    rc |= family(b, "slotgate_cluster_state_ok", "gauge",
+                 "1 when CLUSTER INFO says cluster_state:ok (sentinel, standalone: the master is up).");
     rc |= sbuf_printf(b, "slotgate_cluster_state_ok %d\n", cl.known && strcmp(cl.state, "ok") == 0);
     rc |= family(b, "slotgate_cluster_current_epoch", "gauge", "cluster_current_epoch from CLUSTER INFO.");
     rc |= sbuf_printf(b, "slotgate_cluster_current_epoch %lld\n", cl.current_epoch);

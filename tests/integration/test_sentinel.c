@@ -188,7 +188,25 @@ START_TEST(serves_through_the_master_sentinel_names) {
     ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "ok");
     ck_assert_int_eq(json_integer_value(json_object_get(j, "masters")), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "replicas")), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "backend_kind")), "sentinel");
     json_decref(j);
+    /* every sentinel heard: /cluster and /metrics say so; the dashboard names the kind */
+    WAIT_UNTIL(5000,
+               http_body_has(sg.admin_port, "/metrics", "slotgate_sentinel_subscribed{sentinel=\"127.0.0.1:22807\"} 1"),
+               "not subscribed to every sentinel");
+    j = http_json(sg.admin_port, "/cluster", 200);
+    json_t *sent = json_object_get(j, "sentinel");
+    ck_assert_str_eq(json_string_value(json_object_get(sent, "master_name")), "mymaster");
+    ck_assert_int_eq(json_array_size(json_object_get(sent, "sentinels")), 3);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert(json_is_true(json_object_get(json_array_get(json_object_get(sent, "sentinels"), i), "subscribed")));
+    ck_assert(json_is_null(json_object_get(sent, "failover_of")));
+    json_decref(j);
+    ck_assert(http_body_has(sg.admin_port, "/metrics", "slotgate_backend_info{kind=\"sentinel\"} 1"));
+    ck_assert(http_body_has(sg.admin_port, "/metrics", "slotgate_sentinel_failover_in_progress 0"));
+    char *dom = chromium_page(sg.admin_port, "", "--dump-dom", NULL);
+    ck_assert_msg(strstr(dom, "data-kind=\"sentinel\"") && strstr(dom, "sentinel mymaster"), "%.2000s", dom);
+    free(dom);
     redisFree(c);
 }
 END_TEST
