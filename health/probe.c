@@ -316,6 +316,13 @@ static void pnode_free(struct pnode *n) {
 }
 
 void prober_set_map(struct prober *p, const struct slotmap *m) {
+    /* backend-kind sentinel's map during a failover has no node at all (requests wait): the nodes are
+     * still there and still probed, only none is a master for the moment */
+    if (m->nnodes == 0 && p->conf->backend_kind == KIND_SENTINEL) {
+        for (int k = 0; k < p->n; k++) p->nodes[k]->is_master = p->nodes[k]->ns.is_master = 0;
+        publish(p);
+        return;
+    }
     struct pnode **next = calloc((size_t)m->nnodes + (size_t)p->n + 1, sizeof(*next));
     if (!next) return;
     int count = 0;
