@@ -203,6 +203,7 @@ START_TEST(serves_through_the_master_sentinel_names) {
     ck_assert(json_is_null(json_object_get(sent, "failover_of")));
     json_decref(j);
     ck_assert(http_body_has(sg.admin_port, "/metrics", "slotgate_backend_info{kind=\"sentinel\"} 1"));
+    ck_assert(info_has(c, "cluster", "backend_kind:sentinel\r\nsentinel_master:mymaster\r\n"));
     ck_assert(http_body_has(sg.admin_port, "/metrics", "slotgate_sentinel_failover_in_progress 0"));
     char *dom = chromium_page(sg.admin_port, "", "--dump-dom", NULL);
     ck_assert_msg(strstr(dom, "data-kind=\"sentinel\"") && strstr(dom, "sentinel mymaster"), "%.2000s", dom);
