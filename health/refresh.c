@@ -410,8 +410,10 @@ static void on_sentinel_replicas(struct ctl *ac, redisReply *reply, void *priv) 
     int n = 1;
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && n <= SM_MAX_REPLICAS; i++) {
         const redisReply *x = r->element[i];
-        const char *flags = field_of(x, "flags"), *ip = field_of(x, "ip"), *port = field_of(x, "port");
+        const char *flags = field_of(x, "flags"), *ip = field_of(x, "ip"), *port = field_of(x, "port"),
+                   *link = field_of(x, "master-link-status");
         if (!flags || strstr(flags, "s_down") || strstr(flags, "o_down") || strstr(flags, "disconnected")) continue;
+        if (link && strcmp(link, "ok") != 0) continue; /* not in sync (being reconfigured, resyncing): no reads */
         if (ip && port && node_from(&h->sentinel_nodes[n], ip, atoll(port)) == 0) n++;
     }
     take_single(h, h->sentinel_nodes, n);
