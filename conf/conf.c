@@ -15,7 +15,22 @@
 #define SLOTGATE_VERSION "0.1.0"
 #endif
 
-enum { T_INT, T_BYTES, T_STR, T_LEVEL, T_SEEDS, T_NAMES, T_USERS, T_READ, T_FORMAT, T_OBL, T_YESNO, T_TLSAUTH, T_KIND };
+enum {
+    T_INT,
+    T_BYTES,
+    T_STR,
+    T_LEVEL,
+    T_SEEDS,
+    T_NAMES,
+    T_USERS,
+    T_READ,
+    T_FORMAT,
+    T_OBL,
+    T_YESNO,
+    T_TLSAUTH,
+    T_KIND,
+    T_JSON
+};
 
 struct setting {
     const char *name;
@@ -44,6 +59,11 @@ static const struct setting settings[] = {
     {"sentinel-master", T_STR, O(sentinel_master), 0, 0, 0, "backend-kind sentinel: the master's name"},
     {"sentinel-user", T_STR, O(sentinel_user), 0, 0, 0, "ACL user for the sentinels (default: none)"},
     {"sentinel-password", T_STR, O(sentinel_password), 0, 0, 1, "password for the sentinels (never logged)"},
+    {"backends", T_JSON, O(backends_json), 0, 0, 0,
+     "backends besides the default one, by name: {\"sessions\": {\"backend-kind\": \"sentinel\", \"seeds\": "
+     "[...], \"sentinel-master\": \"m\"}}"},
+    {"routes", T_JSON, O(routes_json), 0, 0, 0,
+     "keys to backends by prefix: [{\"prefix\": \"session:\", \"backend\": \"sessions\", \"strip-prefix\": true}]"},
     {"backend-user", T_STR, O(backend_user), 0, 0, 0, "ACL user for backend connections"},
     {"backend-password", T_STR, O(backend_password), 0, 0, 1, "password for backend connections (never logged)"},
     {"backend-password-file", T_STR, O(backend_password_file), 0, 0, 0,
@@ -353,6 +373,7 @@ int conf_set(struct conf *c, const char *name, const char *value, char *err, siz
             *(long long *)field = n;
         return 0;
     case T_STR:
+    case T_JSON: /* checked and read once all the settings are in (parse_routing) */
         free(*(char **)field);
         *(char **)field = strdup(value);
         return 0;
@@ -432,6 +453,13 @@ static int json_to_string(const struct setting *s, json_t *v, char *buf, size_t 
         }
         if (n >= len) return snprintf(err, errlen, "%s: too long", s->name), -1;
         return 0;
+    }
+    if (s->type == T_JSON && (json_is_object(v) || json_is_array(v))) {
+        char *text = json_dumps(v, JSON_COMPACT);
+        int ok = text && strlen(text) < len;
+        if (ok) snprintf(buf, len, "%s", text);
+        free(text);
+        return ok ? 0 : (snprintf(err, errlen, "%s: too long", s->name), -1);
     }
     if (json_is_boolean(v) && s->type == T_YESNO) return snprintf(buf, len, "%s", json_is_true(v) ? "yes" : "no"), 0;
     if (json_is_string(v) && s->type != T_INT) return snprintf(buf, len, "%s", json_string_value(v)), 0;
@@ -541,6 +569,122 @@ static int check_tls(const struct conf *c, char *err, size_t errlen) {
     return 0;
 }
 
+/* "backends" and "routes": read into c->backends and c->routes, every name and field checked. */
+static int dup_str(json_t *v, char **out) {
+    if (!json_is_string(v)) return -1;
+    free(*out);
+    *out = strdup(json_string_value(v));
+    return *out ? 0 : -1;
+}
+
+static int parse_backend(struct conf_backend *b, const char *name, json_t *o, char *err, size_t errlen) {
+    b->name = strdup(name);
+    if (!json_is_object(o)) return snprintf(err, errlen, "backends: '%s' must be an object", name), -1;
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        int rc = 0;
+        if (!strcmp(key, "backend-kind")) {
+            rc = -1;
+            for (int i = 0; i < 3 && json_is_string(v); i++)
+                if (!strcasecmp(json_string_value(v), kinds[i])) b->kind = i, rc = 0;
+        } else if (!strcmp(key, "seeds")) {
+            size_t i;
+            json_t *e;
+            rc = json_is_array(v) && json_array_size(v) > 0 && json_array_size(v) <= CONF_MAX_SEEDS ? 0 : -1;
+            json_array_foreach(v, i, e) {
+                if (rc == 0 && json_is_string(e) && valid_seed(json_string_value(e)))
+                    b->seeds[b->nseeds++] = strdup(json_string_value(e));
+                else
+                    rc = -1;
+            }
+        } else if (!strcmp(key, "sentinel-master")) {
+            rc = dup_str(v, &b->sentinel_master);
+        } else if (!strcmp(key, "sentinel-user")) {
+            rc = dup_str(v, &b->sentinel_user);
+        } else if (!strcmp(key, "sentinel-password")) {
+            rc = dup_str(v, &b->sentinel_password);
+        } else if (!strcmp(key, "backend-user")) {
+            rc = dup_str(v, &b->backend_user);
+        } else if (!strcmp(key, "backend-password")) {
+            rc = dup_str(v, &b->backend_password);
+        } else {
+            return snprintf(err, errlen,
+                            "backends: '%s': unknown setting '%s' (backend-kind, seeds, sentinel-master, "
+                            "sentinel-user, sentinel-password, backend-user, backend-password)",
+                            name, key),
+                   -1;
+        }
+        if (rc < 0) return snprintf(err, errlen, "backends: '%s': bad value for '%s'", name, key), -1;
+    }
+    if (b->nseeds == 0) return snprintf(err, errlen, "backends: '%s' needs seeds", name), -1;
+    if (b->kind == KIND_SENTINEL && !b->sentinel_master)
+        return snprintf(err, errlen, "backends: '%s' is a sentinel backend: it needs sentinel-master", name), -1;
+    return 0;
+}
+
+static int parse_routing(struct conf *c, char *err, size_t errlen) {
+    json_error_t jerr;
+    if (c->backends_json) {
+        json_t *o = json_loads(c->backends_json, JSON_REJECT_DUPLICATES, &jerr);
+        if (!json_is_object(o)) {
+            json_decref(o);
+            return snprintf(err, errlen, "backends: must be a JSON object of named backends"), -1;
+        }
+        const char *name;
+        json_t *v;
+        json_object_foreach(o, name, v) {
+            if (c->nbackends == CONF_MAX_BACKENDS - 1 || !strcmp(name, "default") || !*name) {
+                json_decref(o);
+                return snprintf(err, errlen, "backends: at most %d, and not named 'default' (the top-level one)",
+                                CONF_MAX_BACKENDS - 1),
+                       -1;
+            }
+            if (parse_backend(&c->backends[c->nbackends++], name, v, err, errlen) < 0) return json_decref(o), -1;
+        }
+        json_decref(o);
+    }
+    if (!c->routes_json) return 0;
+    json_t *a = json_loads(c->routes_json, JSON_REJECT_DUPLICATES, &jerr);
+    size_t i;
+    json_t *r;
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return snprintf(err, errlen, "routes: must be a JSON array of {\"prefix\", \"backend\", \"strip-prefix\"}"), -1;
+    }
+    json_array_foreach(a, i, r) {
+        json_t *prefix = json_object_get(r, "prefix"), *backend = json_object_get(r, "backend"),
+               *strip = json_object_get(r, "strip-prefix");
+        if (!json_is_object(r) || json_object_size(r) != 2u + (strip != NULL) || !json_is_string(prefix) ||
+            !json_is_string(backend) || (strip && !json_is_boolean(strip)) || c->nroutes == CONF_MAX_ROUTES) {
+            json_decref(a);
+            return snprintf(err, errlen,
+                            "routes: entry %zu must be {\"prefix\": \"...\", \"backend\": \"...\"} with "
+                            "an optional \"strip-prefix\": true/false",
+                            i),
+                   -1;
+        }
+        int b = -1;
+        const char *bn = json_string_value(backend);
+        if (!strcmp(bn, "default")) b = 0;
+        for (int k = 0; k < c->nbackends && b < 0; k++)
+            if (!strcmp(c->backends[k].name, bn)) b = k + 1;
+        if (b < 0) {
+            snprintf(err, errlen, "routes: entry %zu names backend '%s', which is not in backends", i, bn);
+            return json_decref(a), -1;
+        }
+        const char *p = json_string_value(prefix);
+        for (int k = 0; k < c->nroutes; k++)
+            if (!strcmp(c->routes[k].prefix, p)) {
+                snprintf(err, errlen, "routes: two routes for the prefix '%s'", p);
+                return json_decref(a), -1;
+            }
+        c->routes[c->nroutes++] = (struct conf_route){.prefix = strdup(p), .backend = b, .strip = json_is_true(strip)};
+    }
+    json_decref(a);
+    return 0;
+}
+
 int conf_load(struct conf *c, int argc, char **argv, char **envp, char *err, size_t errlen) {
     struct option opts[NSETTINGS + 5];
     size_t n = 0;
@@ -608,6 +752,7 @@ int conf_load(struct conf *c, int argc, char **argv, char **envp, char *err, siz
     if (c->backend_kind == KIND_SENTINEL && (!c->sentinel_master || !*c->sentinel_master))
         return snprintf(err, errlen, "backend-kind sentinel needs sentinel-master (the master's name)"),
                CONF_EXIT_ERROR;
+    if (parse_routing(c, err, errlen) < 0) return CONF_EXIT_ERROR;
     if (check_only) return printf("configuration %s is valid\n", file), CONF_EXIT_OK;
     return CONF_RUN;
 }
@@ -615,7 +760,14 @@ int conf_load(struct conf *c, int argc, char **argv, char **envp, char *err, siz
 void conf_free(struct conf *c) {
     for (int i = 0; i < c->nseeds; i++) free(c->seeds[i]);
     for (size_t i = 0; i < NSETTINGS; i++)
-        if (settings[i].type == T_STR) free(*(char **)((char *)c + settings[i].off));
+        if (settings[i].type == T_STR || settings[i].type == T_JSON) free(*(char **)((char *)c + settings[i].off));
+    for (int i = 0; i < c->nbackends; i++) {
+        struct conf_backend *b = &c->backends[i];
+        for (int k = 0; k < b->nseeds; k++) free(b->seeds[k]);
+        free(b->name), free(b->sentinel_master), free(b->sentinel_user), free(b->sentinel_password);
+        free(b->backend_user), free(b->backend_password);
+    }
+    for (int i = 0; i < c->nroutes; i++) free(c->routes[i].prefix);
     for (int i = 0; i < c->nusers; i++) free(c->users[i]);
     for (int i = 0; i < c->nallow_commands; i++) free(c->allow_commands[i]);
     free(c->config_file);
@@ -640,6 +792,19 @@ static json_t *setting_json(const struct conf *c, const struct setting *s) {
     case T_STR: {
         const char *v = *(char *const *)field;
         return !v ? json_null() : s->secret ? json_string("(redacted)") : json_string(v);
+    }
+    case T_JSON: { /* as given, passwords redacted */
+        const char *v = *(char *const *)field;
+        json_t *j = v ? json_loads(v, 0, NULL) : NULL;
+        const char *k;
+        json_t *b;
+        if (json_is_object(j)) json_object_foreach(j, k, b) {
+                if (json_object_get(b, "backend-password"))
+                    json_object_set_new(b, "backend-password", json_string("(redacted)"));
+                if (json_object_get(b, "sentinel-password"))
+                    json_object_set_new(b, "sentinel-password", json_string("(redacted)"));
+            }
+        return j ? j : json_null();
     }
     default: break;
     }

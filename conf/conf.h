@@ -8,11 +8,30 @@
 
 #include "../lib/log.h" /* LOG_DEBUG ... LOG_WARNING, LOG_FORMAT_* */
 
-#define CONF_ERR_LEN   512
-#define CONF_MAX_SEEDS 64
+#define CONF_ERR_LEN      512
+#define CONF_MAX_SEEDS    64
+#define CONF_MAX_BACKENDS 8 /* the default one (the top-level settings) and up to 7 named in "backends" */
+#define CONF_MAX_ROUTES   256
 
 enum { READ_MASTER = 0, READ_PREFER_REPLICA, READ_REPLICA_ONLY };
 enum { KIND_CLUSTER = 0, KIND_SENTINEL, KIND_STANDALONE }; /* backend-kind */
+
+/* A backend besides the default one ("backends": {"name": {...}}): what it is and how to reach it. */
+struct conf_backend {
+    char *name;
+    int kind; /* KIND_* */
+    char *seeds[CONF_MAX_SEEDS];
+    int nseeds;
+    char *sentinel_master, *sentinel_user, *sentinel_password;
+    char *backend_user, *backend_password;
+};
+
+/* A route ("routes": [{"prefix": "session:", "backend": "sessions", "strip-prefix": true}]). */
+struct conf_route {
+    char *prefix;
+    int backend; /* 0: the default backend, else 1 + its index in backends */
+    int strip;
+};
 
 struct conf {
     char *seeds[CONF_MAX_SEEDS]; /* "host:port" */
@@ -72,6 +91,12 @@ struct conf {
     int drain_timeout_ms;
     int timeout; /* seconds a client may stay idle; 0: forever */
     char *config_file;
+    /* several backends, chosen by key prefix: the JSON texts as given, and what they say */
+    char *backends_json, *routes_json;
+    struct conf_backend backends[CONF_MAX_BACKENDS - 1];
+    int nbackends;
+    struct conf_route routes[CONF_MAX_ROUTES];
+    int nroutes;
     /* TLS (Redis's tls-* settings, same meaning): a listener for clients on tls_port, the cluster over
      * TLS with tls_cluster. The certificate and key files are read again on SIGHUP and when they change. */
     int tls_port; /* 0: none */

@@ -36,6 +36,8 @@ struct status *status_new(int nworkers) {
 void status_free(struct status *s) {
     if (!s) return;
     if (s->map) slotmap_unref(s->map);
+    for (int b = 0; b < 8; b++)
+        if (s->backend_maps[b]) slotmap_unref(s->backend_maps[b]);
     free(s->nodes);
     for (int i = 0; i < s->nrows; i++) free(s->rows[i]);
     free(s->rows);
@@ -111,6 +113,24 @@ void status_set_sentinels(struct status *s, const struct sentinel_status *x) {
     pthread_mutex_lock(&s->lock);
     s->sentinels = *x;
     pthread_mutex_unlock(&s->lock);
+}
+
+void status_set_backend_map(struct status *s, int b, struct slotmap *m) {
+    if (b < 1 || b >= 8) return;
+    slotmap_ref(m);
+    pthread_mutex_lock(&s->lock);
+    struct slotmap *old = s->backend_maps[b];
+    s->backend_maps[b] = m;
+    pthread_mutex_unlock(&s->lock);
+    if (old) slotmap_unref(old);
+}
+
+struct slotmap *status_backend_map(struct status *s, int b) {
+    if (b < 1 || b >= 8) return NULL;
+    pthread_mutex_lock(&s->lock);
+    struct slotmap *m = s->backend_maps[b] ? slotmap_ref(s->backend_maps[b]) : NULL;
+    pthread_mutex_unlock(&s->lock);
+    return m;
 }
 
 void status_sentinels(struct status *s, struct sentinel_status *out) {

@@ -79,6 +79,7 @@ struct status {
     struct counter_row **rows;
     int nrows, cap_rows;
     struct sentinel_status sentinels;
+    struct slotmap *backend_maps[8]; /* routes by prefix: the other backends' maps ([0] unused: map) */
 };
 
 struct status *status_new(int nworkers);
@@ -92,6 +93,9 @@ void status_refresh_result(struct status *s, int ok, const char *from, const cha
 void status_set_nodes(struct status *s, const struct node_status *nodes, int n);
 void status_set_cluster(struct status *s, const struct cluster_status *c);
 void status_set_sentinels(struct status *s, const struct sentinel_status *x);
+/* routes by prefix: backend b's (1..7) current map (a new reference), or NULL. */
+void status_set_backend_map(struct status *s, int b, struct slotmap *m);
+struct slotmap *status_backend_map(struct status *s, int b);
 void status_sentinels(struct status *s, struct sentinel_status *out);
 /* The lowest redis_version of the masters (what a client may count on through slotgate), or dflt while
  * no master has told it. */

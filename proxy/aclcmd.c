@@ -100,6 +100,7 @@ static void dryrun(struct client *c, struct req *r, const struct resp_request *q
         req_reply_error(w, r, "ERR slotgate: out of memory");
         goto done;
     }
+    p.one_node = w->one_node;
     plan_request(w->view.cmds, &sub, enc.p, &p);
     if (!p.cmd) {
         req_reply_error(w, r, "ERR Command '%.*s' not found", (int)ARGLEN(3), ARG(3));

@@ -227,6 +227,53 @@ static enum MHD_Result get_rebalance(struct admin *a, struct MHD_Connection *c, 
     return send_json(c, MHD_HTTP_OK, j);
 }
 
+/* Routes by prefix: each route, and each backend with what its map says (masters and their replicas). */
+static json_t *backend_json(const char *name, int kind, char *const *seeds, int nseeds, const char *sentinel_master,
+                            struct slotmap *m) {
+    static const char *kinds[] = {"cluster", "sentinel", "standalone"};
+    json_t *s = json_array(), *masters = json_array();
+    for (int i = 0; i < nseeds; i++) json_array_append_new(s, json_string(seeds[i]));
+    for (int i = 0; m && i < m->nshards; i++) {
+        json_t *o = shard_json(m, &m->shards[i]);
+        json_object_set_new(o, "slots", json_integer(m->shards[i].nslots));
+        json_array_append_new(masters, o);
+    }
+    json_t *j =
+        json_pack("{s:s, s:s, s:o, s:i, s:I, s:o}", "name", name, "kind", kinds[kind % 3], "seeds", s, "slots_covered",
+                  m ? (int)m->covered : 0, "map_version", m ? (json_int_t)m->version : 0, "shards", masters);
+    if (sentinel_master) json_object_set_new(j, "sentinel_master", json_string(sentinel_master));
+    return j;
+}
+
+static enum MHD_Result get_routes(struct admin *a, struct MHD_Connection *c) {
+    const struct conf *conf = a->v.workers[0].conf;
+    json_t *routes = json_array(), *backends = json_array();
+    int has_default = 0;
+    for (int i = 0; i < conf->nroutes; i++) {
+        const struct conf_route *r = &conf->routes[i];
+        has_default |= !r->prefix[0];
+        json_array_append_new(routes, json_pack("{s:s, s:s, s:b}", "prefix", r->prefix, "backend",
+                                                r->backend ? conf->backends[r->backend - 1].name : "default",
+                                                "strip_prefix", r->strip));
+    }
+    if (!has_default) /* every other key */
+        json_array_append_new(routes,
+                              json_pack("{s:s, s:s, s:b}", "prefix", "", "backend", "default", "strip_prefix", 0));
+    struct slotmap *m = status_map(a->v.status);
+    json_array_append_new(backends,
+                          backend_json("default", conf->backend_kind, conf->seeds, conf->nseeds,
+                                       conf->backend_kind == KIND_SENTINEL ? conf->sentinel_master : NULL, m));
+    if (m) slotmap_unref(m);
+    for (int b = 0; b < conf->nbackends; b++) {
+        const struct conf_backend *x = &conf->backends[b];
+        m = status_backend_map(a->v.status, b + 1);
+        json_array_append_new(backends, backend_json(x->name, x->kind, x->seeds, x->nseeds,
+                                                     x->kind == KIND_SENTINEL ? x->sentinel_master : NULL, m));
+        if (m) slotmap_unref(m);
+    }
+    return send_json(c, MHD_HTTP_OK, json_pack("{s:o, s:o}", "routes", routes, "backends", backends));
+}
+
 /* The big keys seen, newest first: requests and replies over bigkeys-value-bytes or bigkeys-elements. */
 static enum MHD_Result get_bigkeys(struct admin *a, struct MHD_Connection *c) {
     const char *count = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "count");
@@ -364,10 +411,10 @@ static enum MHD_Result get_cluster(struct admin *a, struct MHD_Connection *c) {
         json_t *list = json_array();
         for (int i = 0; i < x.n; i++)
             json_array_append_new(list, json_pack("{s:s, s:b}", "addr", x.s[i].addr, "subscribed", x.s[i].subscribed));
-        json_object_set_new(j, "sentinel", json_pack("{s:s, s:o, s:o, s:o}", "master_name", conf->sentinel_master,
-                                                     "sentinels", list, "failover_of",
-                                                     x.holding_for[0] ? json_string(x.holding_for) : json_null(),
-                                                     "failover_since", iso_time(x.holding_since)));
+        json_object_set_new(j, "sentinel",
+                            json_pack("{s:s, s:o, s:o, s:o}", "master_name", conf->sentinel_master, "sentinels", list,
+                                      "failover_of", x.holding_for[0] ? json_string(x.holding_for) : json_null(),
+                                      "failover_since", iso_time(x.holding_since)));
     }
     free(ns);
     if (m) slotmap_unref(m);
@@ -510,6 +557,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(url, "/hotkeys") == 0) return get_hotkeys(a, c);
     if (strcmp(url, "/bigkeys") == 0) return get_bigkeys(a, c);
     if (strcmp(url, "/load") == 0) return get_load(a, c);
+    if (strcmp(url, "/routes") == 0) return get_routes(a, c);
     if (strcmp(url, "/rebalance") == 0) return get_rebalance(a, c, url);
     if (strcmp(url, "/cluster") == 0) return get_cluster(a, c);
     if (strcmp(url, "/stats") == 0) return get_stats(a, c);

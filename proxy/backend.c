@@ -52,17 +52,24 @@ static void append_setup(struct backend *b, const char *cmd) {
     }
 }
 
+/* Routes by prefix: the node's backend's settings (the top-level ones for the default backend). */
+static const struct conf_backend *backend_of(const struct backend *b) {
+    int i = b->node->backend;
+    return i > 0 && i <= b->w->conf->nbackends ? &b->w->conf->backends[i - 1] : NULL;
+}
+
 static void append_auth(struct backend *b) {
     const struct conf *c = b->w->conf;
+    const struct conf_backend *x = backend_of(b);
+    const char *user = x ? x->backend_user : c->backend_user, *pass = x ? x->backend_password : c->backend_password;
     char buf[1024];
     int n;
-    if (!c->backend_password) return;
-    if (c->backend_user)
-        n = snprintf(buf, sizeof(buf), "*3\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n", strlen(c->backend_user),
-                     c->backend_user, strlen(c->backend_password), c->backend_password);
+    if (!pass) return;
+    if (user)
+        n = snprintf(buf, sizeof(buf), "*3\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n", strlen(user), user,
+                     strlen(pass), pass);
     else
-        n = snprintf(buf, sizeof(buf), "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(c->backend_password),
-                     c->backend_password);
+        n = snprintf(buf, sizeof(buf), "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(pass), pass);
     if (n > 0 && n < (int)sizeof(buf) && chain_append(&b->w->pool, &b->out, buf, (size_t)n) == 0) {
         b->appended += (uint64_t)n;
         b->setup_replies++;
@@ -176,8 +183,9 @@ struct backend *backend_connect(struct worker *w, struct node *n, struct backend
     ev_timer_start(w->loop, &b->timer);
     append_auth(b);
     if (resp3) append_setup(b, "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"); /* after AUTH: HELLO needs it */
-    if (readonly && w->conf->backend_kind == KIND_CLUSTER)          /* replica reads: it serves its master's slots */
-        append_setup(b, "*1\r\n$8\r\nREADONLY\r\n"); /* (outside a cluster a replica serves reads as it is) */
+    /* replica reads: it serves its master's slots (outside a cluster a replica serves reads as it is) */
+    if (readonly && (backend_of(b) ? backend_of(b)->kind : w->conf->backend_kind) == KIND_CLUSTER)
+        append_setup(b, "*1\r\n$8\r\nREADONLY\r\n");
     if (dedicated == DED_TRACK) append_setup(b, "*4\r\n$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$2\r\non\r\n$5\r\nBCAST\r\n");
     if (home) *home = b;
     log_debug("worker %d: connecting to %s%s", w->id, n->addr, rc == DNS_PENDING ? " (resolving its name)" : "");
@@ -312,7 +320,8 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
         else
             park_request(w, r, NULL, 0, worker_now(w));
     }
-    if (!b->close_when_idle) worker_request_refresh(w, "backend connection error");
+    if (!b->close_when_idle)
+        worker_request_refresh(w, b->node->backend > 0 ? b->node->backend : 0, "backend connection error");
     worker_mark_backend(w, b); /* freed at the next flush, once no caller holds it */
 }
 
@@ -373,12 +382,14 @@ static int reload_script(struct backend *b, struct req *r) {
 
 /* MOVED: the slot's owner changed for good. This worker's table is patched at once so the retry and the
  * requests after it go to the right node (reply.c asks for the refresh). Returns the slot's new master. */
-static struct node *follow_moved(struct worker *w, const struct redirect *rd) {
+static struct node *follow_moved(struct worker *w, int backend, const struct redirect *rd) {
     struct node *to = worker_node(w, rd->host, rd->port);
+    struct worker_view *v = worker_view_of(w, backend);
     STAT_INC(w, moved);
-    int changed = w->view.routes.slot_master[rd->slot] != to;
-    route_patch(&w->view.routes, rd->slot, to);
-    if (changed) tracking_slot_moved(w, (int)rd->slot); /* cached values of the slot may be stale */
+    if (to && to->backend < 0) to->backend = backend;
+    int changed = v->routes.slot_master[rd->slot] != to;
+    route_patch(&v->routes, rd->slot, to);
+    if (changed && !backend) tracking_slot_moved(w, (int)rd->slot); /* cached values of the slot may be stale */
     return to;
 }
 
@@ -438,8 +449,8 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
         r->group_skip--;
         describe(b, r, RP_GROUP_QUEUED, &q);
         reply_decide(p, len, &q, &d);
-        if (d.patch_moved) follow_moved(w, &d.rd);
-        if (d.refresh_why) worker_request_refresh(w, d.refresh_why);
+        if (d.patch_moved) follow_moved(w, r->backend, &d.rd);
+        if (d.refresh_why) worker_request_refresh(w, r->backend, d.refresh_why);
         if (d.group_retry) r->group_retry = 1; /* EXEC will answer EXECABORT: nothing ran, the group goes again */
         return;
     }
@@ -469,14 +480,14 @@ static void handle_reply(struct backend *b, const char *p, size_t len) {
 /* Does what reply.c decided for r's reply p. */
 static void carry_out(struct backend *b, struct req *r, const struct reply_decision *d, const char *p, size_t len) {
     struct worker *w = b->w;
-    if (d->refresh_why) worker_request_refresh(w, d->refresh_why);
+    if (d->refresh_why) worker_request_refresh(w, r->backend, d->refresh_why);
     switch (d->action) {
     case REPLY_MOVED:
     case REPLY_ASK: {
         struct node *to;
         r->redirects++;
         if (d->action == REPLY_MOVED) {
-            to = follow_moved(w, &d->rd);
+            to = follow_moved(w, r->backend, &d->rd);
         } else {
             /* ASK is one-shot: the map is not changed, ASKING must precede the command on the same
              * connection. */

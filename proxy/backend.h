@@ -36,6 +36,7 @@ struct node {
     struct node_counters *ctr; /* this worker's column of the node's counters (status.h) */
     unsigned rr;
     int nrefs;         /* backends pointing at this node (it is freed only at 0) */
+    int backend;       /* routes by prefix: the backend whose map named it first (0: the default one) */
     int is_retired;    /* no longer in the slot map: its connections close once idle */
     double down_until; /* no connection attempts before this (backoff) */
     unsigned addr_rr;  /* which of its name's addresses the next connection tries */

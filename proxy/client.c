@@ -2,6 +2,7 @@
  * request order. A reply that arrives before the ones ahead of it waits in the client's early chain;
  * the in-order common case goes straight to the output chain. Reading pauses while a client has too
  * many requests or reply bytes pending (backpressure) and resumes as its output drains. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -455,6 +456,35 @@ static int acl_refused(struct client *c, struct req *r, const struct plan *p, co
     return rc != ACL_OK;
 }
 
+/* Routes by prefix: whether any key goes to a backend other than the default one, or loses a prefix. */
+static int rerouted(const struct plan *p) {
+    for (int i = 0; i < p->nkeys; i++)
+        if (p->kbackend[i] || p->kstrip[i]) return 1;
+    return 0;
+}
+
+/* What routes by prefix do not carry yet, refused with a clear error (1 when refused): transactions,
+ * pub/sub, blocking commands and scripts on another backend's keys, and client-side caching of them
+ * (the invalidations come from the default backend only). Plain commands, split ones included, go. */
+static int route_refused(struct client *c, struct req *r, const struct plan *p) {
+    struct worker *w = c->w;
+    const char *why = NULL;
+    if (c->trk)
+        why = "client-side caching (CLIENT TRACKING) covers the default backend's keys only";
+    else if (c->txn_state.in_multi || c->sub_mode || (p->route != ROUTE_KEYS && p->route != ROUTE_SPLIT) ||
+             p->cmd->special)
+        why = "only plain commands (not MULTI, pub/sub, blocking commands or scripts) go to another backend";
+    if (!why) return 0;
+    char name[64];
+    int b = 0;
+    for (int i = 0; i < p->nkeys && !b; i++) b = p->kbackend[i];
+    snprintf(name, sizeof(name), "%s", p->cmd->name);
+    for (char *s = name; *s; s++) *s = (char)toupper((unsigned char)*s);
+    req_reply_error(w, r, "ERR slotgate: '%s' has keys routed to backend '%s': %s", name, w->shared.backend_names[b],
+                    why);
+    return 1;
+}
+
 /* Runs one parsed command: plan it, then answer it here, forward it, split it or fan it out. */
 static void handle_command(struct client *c, const char *cmd) {
     struct worker *w = c->w;
@@ -475,8 +505,12 @@ static void handle_command(struct client *c, const char *cmd) {
         r->noreply = 1;
         if (c->reply_mode == REPLY_SKIP_NEXT) c->reply_mode = 0;
     }
+    plan->prefixes = w->shared.prefixes;
+    plan->one_node = w->one_node;
     plan_request(w->view.cmds, &c->parser, cmd, plan);
     if (plan->cmd) r->family = (uint8_t)plan->cmd->family;
+    int routed = __builtin_expect(plan->prefixes != NULL, 0) && !plan->is_error && rerouted(plan);
+    if (__builtin_expect(routed, 0) && route_refused(c, r, plan)) return;
     if (__builtin_expect(!c->acl->unrestricted, 0) && c->is_authed && acl_refused(c, r, plan, cmd)) return;
     if (__builtin_expect(c->trk != NULL, 0) && c->is_authed) tracking_command(c, plan, cmd);
     if (!c->is_authed && !(plan->cmd && (plan->cmd->local == LOCAL_AUTH || plan->cmd->local == LOCAL_HELLO ||
@@ -484,7 +518,7 @@ static void handle_command(struct client *c, const char *cmd) {
         return req_reply_error(w, r, "NOAUTH Authentication required.");
     if (dedicated_wants(c, plan)) return dedicated_command(c, r, plan, cmd);
     if (plan->is_error) return req_reply_error(w, r, "%s", plan->err);
-    if (plan->nkeys > 0 && hotkeys_sampled(&w->hk)) hotkeys_note(w, plan, &c->parser, cmd);
+    if (plan->nkeys > 0 && !routed && hotkeys_sampled(&w->hk)) hotkeys_note(w, plan, &c->parser, cmd);
     if (__builtin_expect((long long)c->parser.cmd_len >= w->big_request_min, 0) && /* one compare, mostly */
         ((long long)c->parser.cmd_len >= w->conf->bigkeys_value_bytes ||
          (long long)c->parser.argc > w->conf->bigkeys_elements))
@@ -497,8 +531,13 @@ static void handle_command(struct client *c, const char *cmd) {
     case ROUTE_SCAN: return fanout_scan(w, r, &c->parser, cmd);
     default: break;
     }
-    if (!(bytes = encode_command(w, &c->parser, cmd, &len)))
-        return req_reply_error(w, r, "ERR slotgate: out of memory");
+    if (__builtin_expect(routed, 0)) { /* routes by prefix: its backend, its keys as that backend names them */
+        r->backend = (uint8_t)plan->backend;
+        bytes = encode_stripped(&c->parser, cmd, plan, &w->tmp.encoded, &len);
+    } else {
+        bytes = encode_command(w, &c->parser, cmd, &len);
+    }
+    if (!bytes) return req_reply_error(w, r, "ERR slotgate: out of memory");
     if (plan->route == ROUTE_ALL) {
         remember_scripts(w, r, plan, &c->parser, cmd);
         return fanout_all(w, r, bytes, len, plan->merge, NULL);
@@ -509,7 +548,7 @@ static void handle_command(struct client *c, const char *cmd) {
         plan->slot = route_any_slot(&w->view.routes);
     }
     r->slot = plan->slot;
-    r->load_counted = plan->nkeys > 0 && sampler_hit(&w->load_sample);
+    r->load_counted = plan->nkeys > 0 && !r->backend && sampler_hit(&w->load_sample); /* the default's slots */
     r->is_readonly = (plan->cmd->flags & CMD_READONLY) != 0;
     if (plan->cmd->special) mark_special(c, r, plan, cmd);
     route_request(w, r, NULL, bytes, len);

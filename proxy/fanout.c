@@ -170,6 +170,7 @@ void fanout_split(struct worker *w, struct req *r, const struct resp_request *q,
     for (int c = 0; c < n; c++) {
         int rc = split_command(&w->tmp.split, c, q, cmd, p, b);
         struct req *child = rc == 0 ? new_child(w, r, c, split_slot(&w->tmp.split, c, p)) : NULL;
+        if (child && (child->backend = (uint8_t)split_backend(&w->tmp.split, c, p))) child->load_counted = 0;
         if (!child) {
             fail_child(w, r, c);
             continue;

@@ -21,13 +21,27 @@
 #include "scripts.h"
 #include "bigkeys.h"
 #include "slotload.h"
+#include "../router/prefix.h"
 #include "slowlog.h"
 #include "tlsconf.h"
 
 extern char **environ;
 
+struct app;
+
+/* A backend besides the default one (routes by prefix): its own settings (the top-level ones with its
+ * kind, seeds and credentials) and its own slot-map refresher, on the same loop. */
+struct extra_backend {
+    struct app *app;
+    int index;        /* 1.. */
+    struct conf conf; /* a shallow copy of app's: its strings are app's or conf.backends' */
+    struct refresher *refresher;
+};
+
 struct app {
     struct conf conf;
+    struct extra_backend extra[CONF_MAX_BACKENDS];
+    struct prefix_table *prefixes;
     struct cmdtable *cmds;
     struct users *users; /* who clients may be, and their ACL rules (users.h) */
     int protected_mode;  /* atomic, read by the workers: see protection() */
@@ -58,7 +72,18 @@ struct app {
 static void publish(void *ctx, struct slotmap *m) {
     struct app *a = ctx;
     if (a->prober) prober_set_map(a->prober, m);
-    for (int i = 0; i < a->nworkers; i++) worker_publish_map(&a->workers[i], m);
+    for (int i = 0; i < a->nworkers; i++) worker_publish_map(&a->workers[i], 0, m);
+}
+
+static void publish_extra(void *ctx, struct slotmap *m) {
+    struct extra_backend *x = ctx;
+    status_set_backend_map(x->app->status, x->index, m);
+    for (int i = 0; i < x->app->nworkers; i++) worker_publish_map(&x->app->workers[i], x->index, m);
+}
+
+static void ignore_cmds(void *ctx, struct cmdtable *t) { /* the default backend's command table is the one used */
+    (void)ctx;
+    (void)t;
 }
 
 static void publish_cmds(void *ctx, struct cmdtable *t) {
@@ -66,7 +91,45 @@ static void publish_cmds(void *ctx, struct cmdtable *t) {
     for (int i = 0; i < a->nworkers; i++) worker_publish_cmds(&a->workers[i], t);
 }
 
-static void want_refresh(void *ctx, const char *why) { refresher_request(((struct app *)ctx)->refresher, why); }
+static void want_refresh(void *ctx, int backend, const char *why) {
+    struct app *a = ctx;
+    struct refresher *h = backend > 0 && backend < CONF_MAX_BACKENDS && a->extra[backend].refresher
+                              ? a->extra[backend].refresher
+                              : a->refresher;
+    refresher_request(h, why);
+}
+
+/* routes by prefix: each backend's settings and refresher, the table the workers route by. */
+static int routing_start(struct app *a, struct ev_loop *loop, char *err, size_t errlen) {
+    const struct conf *c = &a->conf;
+    for (int i = 0; i < c->nbackends; i++) {
+        const struct conf_backend *b = &c->backends[i];
+        struct extra_backend *x = &a->extra[i + 1];
+        x->app = a;
+        x->index = i + 1;
+        x->conf = *c;
+        x->conf.backend_kind = b->kind;
+        memset(x->conf.seeds, 0, sizeof(x->conf.seeds));
+        for (int k = 0; k < b->nseeds; k++) x->conf.seeds[k] = b->seeds[k];
+        x->conf.nseeds = b->nseeds;
+        x->conf.sentinel_master = b->sentinel_master;
+        x->conf.sentinel_user = b->sentinel_user;
+        x->conf.sentinel_password = b->sentinel_password;
+        x->conf.backend_user = b->backend_user;
+        x->conf.backend_password = b->backend_password;
+        if (!(x->refresher = refresher_new(loop, &x->conf, publish_extra, ignore_cmds, x)))
+            return snprintf(err, errlen, "out of memory"), -1;
+    }
+    if (c->nroutes == 0) return 0;
+    struct prefix_route r[CONF_MAX_ROUTES + 1];
+    int n = 0, has_default = 0;
+    for (int i = 0; i < c->nroutes; i++) {
+        r[n++] = (struct prefix_route){c->routes[i].prefix, 0, c->routes[i].backend, c->routes[i].strip};
+        has_default |= !c->routes[i].prefix[0];
+    }
+    if (!has_default) r[n++] = (struct prefix_route){"", 0, 0, 0}; /* every other key: the default backend */
+    return (a->prefixes = prefix_table_new(r, n, err, errlen)) ? 0 : -1;
+}
 
 static void on_drain_poll(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)revents;
@@ -261,6 +324,8 @@ static void new_run_id(char out[41]) {
 static int start_failed(struct app *a) {
     free(a->workers);
     refresher_free(a->refresher);
+    for (int b = 1; b < CONF_MAX_BACKENDS; b++) refresher_free(a->extra[b].refresher);
+    prefix_table_free(a->prefixes);
     cmdtable_free(a->cmds);
     scripts_free(a->scripts);
     subs_free(a->subs);
@@ -316,6 +381,10 @@ int main(int argc, char **argv) {
     struct ev_loop *loop = ev_default_loop(0);
     dns_init(a.conf.dns_cache_ttl_ms / 1000.0);
     a.refresher = refresher_new(loop, &a.conf, publish, publish_cmds, &a);
+    if (routing_start(&a, loop, err, sizeof(err)) < 0) {
+        fprintf(stderr, "slotgate: configuration error: routes: %s\n", err);
+        return start_failed(&a);
+    }
     /* cache-line aligned (struct worker is): workers on other cores never write to a line one shares */
     a.workers = aligned_alloc(_Alignof(struct worker), (size_t)a.conf.threads * sizeof(*a.workers));
     if (a.workers) memset(a.workers, 0, (size_t)a.conf.threads * sizeof(*a.workers));
@@ -341,6 +410,9 @@ int main(int argc, char **argv) {
         a.workers[i].shared.total_clients = &a.total_clients;
         a.workers[i].shared.node_timeout_ms = &a.node_timeout_ms;
         a.workers[i].shared.want_refresh = want_refresh;
+        a.workers[i].shared.prefixes = a.prefixes;
+        a.workers[i].shared.backend_names[0] = "default";
+        for (int b = 0; b < a.conf.nbackends; b++) a.workers[i].shared.backend_names[b + 1] = a.conf.backends[b].name;
         a.workers[i].shared.refresh_ctx = &a;
         a.workers[i].shared.all = a.workers;
         a.workers[i].shared.scripts = a.scripts;
@@ -385,6 +457,8 @@ int main(int argc, char **argv) {
     a.prober = prober_new(loop, &a.conf, a.refresher);
     if (a.prober) prober_set_status(a.prober, a.status);
     refresher_start(a.refresher);
+    for (int b = 1; b < CONF_MAX_BACKENDS; b++)
+        if (a.extra[b].refresher) refresher_start(a.extra[b].refresher);
     protection(&a);
     if (a.conf.tls_port || a.conf.tls_cluster) tlsconf_watch(loop, &a.conf);
     char ports[64] = "";
@@ -411,6 +485,8 @@ int main(int argc, char **argv) {
     free(a.workers);
     prober_free(a.prober);
     refresher_free(a.refresher);
+    for (int b = 1; b < CONF_MAX_BACKENDS; b++) refresher_free(a.extra[b].refresher);
+    prefix_table_free(a.prefixes);
     dns_shutdown();
     cmdtable_free(a.cmds);
     scripts_free(a.scripts);

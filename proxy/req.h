@@ -54,6 +54,7 @@ struct req {
     uint8_t slow_noted;   /* in SLOWLOG already (a reply rewritten and delivered again) */
     uint8_t resp3;        /* its client speaks RESP3: sent on a RESP3 connection, answered in RESP3 */
     uint8_t load_counted; /* has keys in r->slot and was sampled: counted in the slot's load (slotload.h) */
+    uint8_t backend;      /* routes by prefix: the backend its keys go to (0: the default one) */
     /* Not cleared by req_new (written before it is read): */
     char sha[41];        /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */
     long long receivers; /* XFORM_PUBLISH: the subscribers this slotgate counts for the channel */

@@ -37,6 +37,11 @@ int upload_try_start(struct client *c) {
         (cmd->arity > 0 ? q->nargs != cmd->arity : q->nargs < -cmd->arity))
         return 0;
     int slot = single_key_slot(cmd, q, bytes);
+    if (slot >= 0 && w->shared.prefixes) { /* routes by prefix: only the default backend's keys stream up */
+        uint32_t at = (uint32_t)cmd->specs[0].bs_arg;
+        int rt = prefix_route_of(w->shared.prefixes, resp_request_arg(q, bytes, at), q->argv[at].len);
+        if (rt >= 0 && (w->shared.prefixes->routes[rt].backend != 0 || w->shared.prefixes->routes[rt].strip)) return 0;
+    }
     struct node *n = slot >= 0 && w->view.map ? w->view.routes.slot_master[slot] : NULL;
     if (!n) return 0;
     if (!c->queue.head) { /* (once: not again when it waited for the requests before it) */

@@ -103,6 +103,7 @@ struct node *worker_node(struct worker *w, const char *host, int port) {
     }
     struct node *n = calloc(1, sizeof(*n));
     if (!n) return NULL;
+    n->backend = -1; /* the map or the redirection that named it says */
     snprintf(n->host, sizeof(n->host), "%s", host);
     n->port = port;
     snprintf(n->addr, sizeof(n->addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
@@ -140,12 +141,17 @@ void worker_node_release(struct worker *w, struct node *n) {
 
 /* A node that left the slot map (del-node, an address change) keeps nothing open: its idle
  * connections close now, busy ones as their replies come back, and the node goes with the last. */
+static int in_map(const struct slotmap *m, const struct node *n) {
+    for (int i = 0; m && i < m->nnodes; i++)
+        if (m->nodes[i].port == n->port && !strcmp(m->nodes[i].host, n->host)) return 1;
+    return 0;
+}
+
 static void retire_nodes(struct worker *w, const struct slotmap *m) {
     for (struct node *n = w->view.nodes; n; n = n->next) {
-        int in_map = 0;
-        for (int i = 0; i < m->nnodes && !in_map; i++)
-            in_map = m->nodes[i].port == n->port && !strcmp(m->nodes[i].host, n->host);
-        n->is_retired = !in_map;
+        int named = in_map(m, n); /* by the new map, or by another backend's (routes by prefix) */
+        for (int b = 0; b < PREFIX_MAX_BACKENDS && !named; b++) named = in_map(b ? w->bview[b].map : w->view.map, n);
+        n->is_retired = !named;
     }
     for (struct node *n = w->view.nodes, *next; n; n = next) {
         next = n->next;
@@ -161,36 +167,50 @@ static void retire_nodes(struct worker *w, const struct slotmap *m) {
     }
 }
 
-static void *node_of(void *ctx, const char *host, int port) { return worker_node(ctx, host, port); }
+struct node_of_ctx {
+    struct worker *w;
+    int backend;
+};
+
+static void *node_of(void *ctx, const char *host, int port) {
+    struct node_of_ctx *x = ctx;
+    struct node *n = worker_node(x->w, host, port);
+    if (n && n->backend < 0) n->backend = x->backend;
+    return n;
+}
 
 /* A new map: the routing table (router/route.c) is rebuilt from it, nodes that left it are let go, and
- * the masters it names are tried again at once. */
-static void install_map(struct worker *w, struct slotmap *m) {
+ * the masters it names are tried again at once. backend: routes by prefix, 0 for the default one. */
+static void install_map(struct worker *w, int backend, struct slotmap *m) {
+    struct worker_view *v = worker_view_of(w, backend);
     /* A node may answer CLUSTER SLOTS without a shard whose failover it is in the middle of: requests
      * for those slots wait for the next map (below, route_request) instead of failing at once. */
-    if (w->view.map && m->covered < w->view.map->covered) w->view.map_shrunk_at = worker_now(w);
-    void **before = tracking_active(&w->trk) ? malloc(sizeof(w->view.routes.slot_master)) : NULL;
+    if (v->map && m->covered < v->map->covered) v->map_shrunk_at = worker_now(w);
+    void **before = !backend && tracking_active(&w->trk) ? malloc(sizeof(w->view.routes.slot_master)) : NULL;
     if (before) memcpy(before, w->view.routes.slot_master, sizeof(w->view.routes.slot_master));
-    if (route_build(&w->view.routes, m, node_of, w) < 0) {
+    struct node_of_ctx ctx = {w, backend};
+    if (route_build(&v->routes, m, node_of, &ctx) < 0) {
         free(before);
         log_warning("worker %d: out of memory installing slot map version %llu; keeping the one before", w->id,
                     (unsigned long long)m->version);
         slotmap_unref(m);
         return;
     }
+    struct slotmap *old = v->map;
+    v->map = m;
     retire_nodes(w, m); /* after the table no longer names them */
+    if (old) slotmap_unref(old);
     if (before) tracking_map_changed(w, before);
     free(before);
-    if (w->view.map) slotmap_unref(w->view.map);
-    w->view.map = m;
-    dedicated_masters_changed(w); /* keyspace subscribers' mirrors follow the masters */
+    if (!backend) dedicated_masters_changed(w); /* keyspace subscribers' mirrors follow the masters */
     for (int i = 0; i < m->nshards; i++) {
-        struct node *n = w->view.routes.shard_master[i];
+        struct node *n = v->routes.shard_master[i];
         /* The map says this node serves slots now: whatever made us back off may be over. */
         if (n) n->down_until = 0;
     }
-    log_verbose("worker %d: slot map version %llu installed (%u slots covered, %d masters)", w->id,
-                (unsigned long long)m->version, m->covered, m->nshards);
+    log_verbose("worker %d: %s%sslot map version %llu installed (%u slots covered, %d masters)", w->id,
+                backend ? w->shared.backend_names[backend] : "", backend ? ": " : "", (unsigned long long)m->version,
+                m->covered, m->nshards);
 }
 
 static void park_run(struct worker *w, int all);
@@ -227,9 +247,14 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
     }
     struct slotmap *m = __atomic_exchange_n(&w->inbox.map, NULL, __ATOMIC_ACQ_REL);
     if (m) {
-        install_map(w, m);
+        install_map(w, 0, m);
         park_run(w, 1);
     }
+    for (int b = 1; b < PREFIX_MAX_BACKENDS; b++)
+        if ((m = __atomic_exchange_n(&w->inbox.bmap[b], NULL, __ATOMIC_ACQ_REL))) {
+            install_map(w, b, m);
+            park_run(w, 1);
+        }
     struct conf *c = __atomic_exchange_n(&w->inbox.conf, NULL, __ATOMIC_ACQ_REL);
     if (c) {
         apply_conf(w, c);
@@ -250,6 +275,9 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
 /* What the request path derives from the settings (at start and after each SIGHUP). */
 static void derive_conf(struct worker *w) {
     hotkeys_conf(w);
+    w->one_node = w->conf->backend_kind != KIND_CLUSTER;
+    for (int b = 0; b < w->conf->nbackends; b++)
+        w->one_node |= (unsigned)(w->conf->backends[b].kind != KIND_CLUSTER) << (b + 1);
     sampler_set(&w->load_sample, w->conf->slot_load_sample, 0xD1B54A32D192ED03ULL * (uint64_t)(w->id + 1));
     int slow = w->conf->slowlog_log_slower_than;
     w->slow_after = slow < 0 ? 1e300 : slow / 1e6;
@@ -333,14 +361,15 @@ void worker_publish_users(struct worker *w, struct users *u) {
     ev_async_send(w->loop, &w->wake);
 }
 
-void worker_publish_map(struct worker *w, struct slotmap *m) {
-    struct slotmap *old = __atomic_exchange_n(&w->inbox.map, slotmap_ref(m), __ATOMIC_ACQ_REL);
+void worker_publish_map(struct worker *w, int backend, struct slotmap *m) {
+    struct slotmap **slot = backend ? &w->inbox.bmap[backend] : &w->inbox.map;
+    struct slotmap *old = __atomic_exchange_n(slot, slotmap_ref(m), __ATOMIC_ACQ_REL);
     if (old) slotmap_unref(old);
     ev_async_send(w->loop, &w->wake);
 }
 
-void worker_request_refresh(struct worker *w, const char *why) {
-    if (w->shared.want_refresh) w->shared.want_refresh(w->shared.refresh_ctx, why);
+void worker_request_refresh(struct worker *w, int backend, const char *why) {
+    if (w->shared.want_refresh) w->shared.want_refresh(w->shared.refresh_ctx, backend, why);
 }
 
 static void fail_request(struct worker *w, struct req *r, const char *msg) { req_reply_error(w, r, "%s", msg); }
@@ -484,8 +513,8 @@ static int not_backing_off(void *node, void *ctx) { return ((struct node *)node)
 
 /* A replica of the slot's master that is not backing off, round robin; NULL when there is none (or
  * this worker's view of the slot was patched by MOVED since the map, when replicas may not match). */
-static struct node *pick_replica(struct worker *w, int slot, double now) {
-    return route_replica(&w->view.routes, slot, not_backing_off, &now);
+static struct node *pick_replica(struct worker_view *v, int slot, double now) {
+    return route_replica(&v->routes, slot, not_backing_off, &now);
 }
 
 /* Parks r until retry_at and asks for a refresh (at most every 100 ms): the new map names the owner as
@@ -493,19 +522,21 @@ static struct node *pick_replica(struct worker *w, int slot, double now) {
 static void park_and_refresh(struct worker *w, struct req *r, const char *p, size_t len, double retry_at,
                              const char *why) {
     double now = worker_now(w);
+    struct worker_view *v = worker_view_of(w, r->backend);
     park_request(w, r, p, len, retry_at);
-    if (now - w->view.last_refresh_ask > 0.1) {
-        w->view.last_refresh_ask = now;
-        worker_request_refresh(w, why);
+    if (now - v->last_refresh_ask > 0.1) {
+        v->last_refresh_ask = now;
+        worker_request_refresh(w, r->backend, why);
     }
 }
 
 void route_request(struct worker *w, struct req *r, struct node *to, const char *p, size_t len) {
     double now = worker_now(w);
     struct node *n = to;
+    struct worker_view *v = worker_view_of(w, r->backend);
     int policy = to ? READ_MASTER : read_policy(w, r);
-    if (policy != READ_MASTER && w->view.map && w->view.routes.slot_master[r->slot]) {
-        struct node *rep = pick_replica(w, r->slot, now);
+    if (policy != READ_MASTER && v->map && v->routes.slot_master[r->slot]) {
+        struct node *rep = pick_replica(v, r->slot, now);
         if (rep && r->dedicated) { /* EVAL_RO, FCALL_RO: the client's READONLY script connection to it */
             if (dedicated_send(r, rep, p, len) < 0) fail_request(w, r, "ERR slotgate: out of memory");
             return;
@@ -521,13 +552,13 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
         }
     }
     if (!n) {
-        if (!w->view.map) {
+        if (!v->map) {
             fail_request(w, r, "CLUSTERDOWN The cluster is down: slotgate has not loaded the slot map yet");
             return;
         }
-        n = w->view.routes.slot_master[r->slot];
+        n = v->routes.slot_master[r->slot];
         if (!n) {
-            if (now - w->view.map_shrunk_at < failover_window(w) && now < r->deadline)
+            if (now - v->map_shrunk_at < failover_window(w) && now < r->deadline)
                 return park_and_refresh(w, r, p, len, now + PARK_TICK, "slot without an owner");
             fail_request(w, r, "CLUSTERDOWN Hash slot not served");
             return;
@@ -788,6 +819,12 @@ void worker_destroy(struct worker *w) {
         free(r);
     }
     if (w->view.map) slotmap_unref(w->view.map);
+    for (int b = 1; b < PREFIX_MAX_BACKENDS; b++) {
+        if (w->bview[b].map) slotmap_unref(w->bview[b].map);
+        struct slotmap *m = __atomic_exchange_n(&w->inbox.bmap[b], NULL, __ATOMIC_ACQ_REL);
+        if (m) slotmap_unref(m);
+        route_free(&w->bview[b].routes);
+    }
     struct slotmap *m = __atomic_exchange_n(&w->inbox.map, NULL, __ATOMIC_ACQ_REL);
     if (m) slotmap_unref(m);
     struct cmdtable *t = __atomic_exchange_n(&w->inbox.cmds, NULL, __ATOMIC_ACQ_REL);

@@ -16,6 +16,7 @@
 #include "../router/command.h"
 #include "../router/encode.h"
 #include "../router/hist.h"
+#include "../router/prefix.h"
 #include "hotkeys.h"
 #include "slotload.h"
 #include "../router/merge.h"
@@ -106,17 +107,20 @@ struct worker_shared {
     struct bigkeys *bigkeys;              /* big keys seen by every worker (bigkeys.h) */
     struct slotload *slotload;            /* per-slot load windows (slotload.h) */
     int *protected_mode;                  /* atomic: refuse clients not from 127.0.0.1 or ::1 (main.c) */
-    void (*want_refresh)(void *ctx, const char *why);
+    void (*want_refresh)(void *ctx, int backend, const char *why);
     void *refresh_ctx;
+    const struct prefix_table *prefixes; /* routes by prefix, or NULL (one backend) */
+    const char *backend_names[PREFIX_MAX_BACKENDS];
 };
 
 /* What other threads hand the worker: each is swapped in atomically, then the wake-up (ev_async) makes
  * the worker take it (on_wake). */
 struct worker_inbox {
-    struct slotmap *map;   /* the next map, from health/ */
-    struct cmdtable *cmds; /* a table built from a live COMMAND reply */
-    struct conf *conf;     /* the settings SIGHUP changed */
-    struct users *users;   /* the users and ACL rules SIGHUP built */
+    struct slotmap *map;                       /* the next map, from health/ */
+    struct slotmap *bmap[PREFIX_MAX_BACKENDS]; /* ... of the other backends (routes by prefix), [0] unused */
+    struct cmdtable *cmds;                     /* a table built from a live COMMAND reply */
+    struct conf *conf;                         /* the settings SIGHUP changed */
+    struct users *users;                       /* the users and ACL rules SIGHUP built */
     int stop;
     int draining; /* stop accepting, let requests finish */
 };
@@ -152,6 +156,9 @@ struct worker {
     struct worker_shared shared;
     struct worker_inbox inbox;
     struct worker_view view;
+    /* routes by prefix: the other backends' maps and routing tables (their nodes are in view.nodes,
+     * cmds and users are view's); [0] unused: backend 0 is view */
+    struct worker_view bview[PREFIX_MAX_BACKENDS];
     struct worker_tmp tmp;
     struct worker_tracking trk; /* client-side caching (tracking.h) */
     /* ACL: whether a user may run a command, remembered (users and commands are immutable while a worker
@@ -187,6 +194,7 @@ struct worker {
     struct node *answering;         /* the node whose reply is being handled (backend.c), for SLOWLOG */
     struct worker_hotkeys hk;       /* hot keys (hotkeys.h) */
     double slow_after;              /* seconds: slowlog-log-slower-than (-1: never, as +inf) */
+    unsigned one_node;              /* bit b: backend b is one server (struct plan's one_node) */
     long long big_reply_min;        /* a reply this long may be a big key (bigkeys-value-bytes, -elements) */
     long long big_request_min;      /* a request this long may be one (an argument takes 2 bytes at least, inline) */
     struct slot_ctr *load;          /* per-slot load counters, SLOT_COUNT (slotload.h) */
@@ -216,7 +224,7 @@ void worker_publish_cmds(struct worker *w, struct cmdtable *t); /* takes a refer
 void worker_publish_users(struct worker *w, struct users *u);   /* takes a reference for w */
 int worker_check_port(const char *bind_addr, int port, char *err, size_t errlen);
 int worker_start(struct worker *w);
-void worker_publish_map(struct worker *w, struct slotmap *m); /* takes a reference for w */
+void worker_publish_map(struct worker *w, int backend, struct slotmap *m); /* takes a reference for w */
 void worker_stop(struct worker *w);
 /* Hands the worker the settings a SIGHUP changed (copied; the caller keeps c). */
 void worker_publish_conf(struct worker *w, const struct conf *c);
@@ -233,7 +241,10 @@ void worker_node_release(struct worker *w, struct node *n); /* a backend let go 
  * slot (or to `to`), parking it when that node is unreachable. */
 void route_request(struct worker *w, struct req *r, struct node *to, const char *p, size_t len);
 void park_request(struct worker *w, struct req *r, const char *p, size_t len, double retry_at);
-void worker_request_refresh(struct worker *w, const char *why);
+void worker_request_refresh(struct worker *w, int backend, const char *why);
+static inline struct worker_view *worker_view_of(struct worker *w, int backend) {
+    return backend ? &w->bview[backend] : &w->view;
+}
 
 static inline double worker_now(struct worker *w) { return ev_now(w->loop); }
 /* The failover window: how long a request may stay parked while its master is unreachable or the

@@ -265,6 +265,15 @@ struct plan {
     int *keys;
     uint16_t *slots;
     uint16_t *kflags; /* each key's spec flags (KSF_*): how the command uses it, for ACL rules */
+    /* Routes by key prefix (router/prefix.h), set by the caller (NULL: every key to the one backend):
+     * each key's backend and the bytes strip-prefix takes off it (its slot is the stripped key's);
+     * backend is the keys' when they share one. */
+    const struct prefix_table *prefixes;
+    unsigned one_node; /* bit b: backend b is one server (Sentinel, standalone): every key in slot 0, so
+                        * multi-key commands and transactions never meet CROSSSLOT there, as on one server */
+    int backend;
+    uint8_t *kbackend;
+    uint16_t *kstrip;
 };
 
 void plan_init(struct plan *p);

@@ -19,12 +19,16 @@ const char *encode_request(const struct resp_request *q, const char *cmd, struct
 /* Reused from one split to the next: slot_part (SLOT_COUNT entries, all -1 between splits) and the
  * per-key and per-part arrays, grown as needed. */
 struct split {
-    int32_t *slot_part;
+    int32_t *slot_part; /* by slot, or with routes by backend * SLOT_COUNT + slot */
+    int nslots;
     int *next, *head, *tail, *count; /* per key: the next key of its part; per part: first, last, count */
     int cap;
     int nparts;
 };
 
+/* The request with each key's strip-prefix bytes (p->kstrip) taken off, multibulk, into out. */
+const char *encode_stripped(const struct resp_request *q, const char *cmd, const struct plan *p, struct sbuf *out,
+                            size_t *len);
 int split_init(struct split *s);
 void split_free(struct split *s);
 /* Groups the plan's keys by slot, parts in the order of their first key; key_part[i] gets key i's part.
@@ -35,5 +39,8 @@ int split_command(const struct split *s, int part, const struct resp_request *q,
                   struct sbuf *out);
 /* Part part's slot. */
 static inline int split_slot(const struct split *s, int part, const struct plan *p) { return p->slots[s->head[part]]; }
+static inline int split_backend(const struct split *s, int part, const struct plan *p) {
+    return p->prefixes ? p->kbackend[s->head[part]] : 0;
+}
 
 #endif

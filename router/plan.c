@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "command.h"
+#include "prefix.h"
 #include "slot.h"
 
 void plan_init(struct plan *p) { memset(p, 0, sizeof(*p)); }
@@ -15,6 +16,8 @@ void plan_free(struct plan *p) {
     free(p->keys);
     free(p->slots);
     free(p->kflags);
+    free(p->kbackend);
+    free(p->kstrip);
     memset(p, 0, sizeof(*p));
 }
 
@@ -30,6 +33,12 @@ static int push_key(struct plan *p, int idx, int kflags) {
         uint16_t *f = realloc(p->kflags, sizeof(uint16_t) * (size_t)cap);
         if (!f) return -1;
         p->kflags = f;
+        uint8_t *kb = realloc(p->kbackend, (size_t)cap);
+        if (!kb) return -1;
+        p->kbackend = kb;
+        uint16_t *ks = realloc(p->kstrip, sizeof(uint16_t) * (size_t)cap);
+        if (!ks) return -1;
+        p->kstrip = ks;
         p->keys_cap = cap;
     }
     p->kflags[p->nkeys] = (uint16_t)kflags;
@@ -183,18 +192,34 @@ static const struct command *find_command(const struct cmdtable *t, const struct
 static void plan_keys(const struct resp_request *r, const char *cmd, struct plan *p) {
     if (command_find_keys(p->cmd, r, cmd, p) < 0) return fail(p, NULL);
     p->slot = -1;
-    int same = 1;
+    int same = 1, backends_differ = 0;
     for (int i = 0; i < p->nkeys; i++) {
         int k = p->keys[i];
-        p->slots[i] = (uint16_t)slot_for_key(resp_request_arg(r, cmd, (uint32_t)k), r->argv[k].len);
+        const char *key = resp_request_arg(r, cmd, (uint32_t)k);
+        size_t len = r->argv[k].len, strip = 0;
+        int b = 0;
+        if (p->prefixes) { /* the route: its backend, and the key as that backend sees it */
+            int rt = prefix_route_of(p->prefixes, key, len);
+            if (rt >= 0) {
+                b = p->prefixes->routes[rt].backend;
+                strip = p->prefixes->routes[rt].strip ? p->prefixes->routes[rt].len : 0;
+            }
+        }
+        p->kbackend[i] = (uint8_t)b;
+        p->kstrip[i] = (uint16_t)strip;
+        p->slots[i] = (p->one_node >> b) & 1 ? 0 : (uint16_t)slot_for_key(key + strip, len - strip);
+        if (i > 0 && p->kbackend[i] != p->kbackend[0]) same = 0, backends_differ = 1;
         if (i > 0 && p->slots[i] != p->slots[0]) same = 0;
     }
+    p->backend = p->nkeys > 0 ? p->kbackend[0] : 0;
     if (p->nkeys > 0) p->slot = p->slots[0];
     if (same) {
         if (p->route == ROUTE_SPLIT) p->route = ROUTE_KEYS, p->merge = MERGE_NONE; /* one slot: as it is */
         return;
     }
-    if (p->route != ROUTE_SPLIT) fail(p, "CROSSSLOT Keys in request don't hash to the same slot");
+    if (p->route != ROUTE_SPLIT)
+        fail(p, backends_differ ? "CROSSSLOT Keys in request don't belong to the same route (slotgate routes)"
+                                : "CROSSSLOT Keys in request don't hash to the same slot");
 }
 
 static int has_block_option(const struct resp_request *r, const char *cmd) {
@@ -209,6 +234,7 @@ void plan_request(const struct cmdtable *t, const struct resp_request *r, const 
     p->is_error = 0;
     p->slot = -1;
     p->nkeys = 0;
+    p->backend = 0;
     p->merge = MERGE_NONE;
     const struct command *c = p->cmd = find_command(t, r, cmd, p);
     if (!c) return;

@@ -9,7 +9,8 @@
 
 #include <stddef.h>
 
-#define PREFIX_MAX_ROUTES 256
+#define PREFIX_MAX_ROUTES   256
+#define PREFIX_MAX_BACKENDS 8 /* a route's backend index is below this (conf.h's CONF_MAX_BACKENDS) */
 
 struct prefix_route {
     char *prefix;

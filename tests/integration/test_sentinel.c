@@ -24,8 +24,11 @@
 #define DATA_PASS "data-secret"
 #define SENT_PASS "sentinel-secret"
 #define MAX_KEYS  200000
+#define CL_BASE   22576 /* routes: a 3-master cluster on 22576-22578 beside the Sentinel backend */
+#define ROUTED_SG 22818
 
 static struct slotgate sg;
+static struct cluster cl;
 static char dir[128];
 static pid_t data_pids[3], sent_pids[3];
 
@@ -68,6 +71,15 @@ static redisContext *authed(int port, const char *pass) {
     ck_assert_ptr_nonnull(c);
     expect_str(c, "OK", "AUTH %s", pass);
     return c;
+}
+
+static int slot_of(const char *key) {
+    redisContext *c = connect_port(SG_PORT);
+    redisReply *r = cmd(c, "CLUSTER KEYSLOT %s", key);
+    int slot = (int)r->integer;
+    freeReplyObject(r);
+    redisFree(c);
+    return slot;
 }
 
 static int http_body_has(int port, const char *path, const char *text) {
@@ -134,10 +146,12 @@ static void setup(void) {
     char seeds[100];
     snprintf(seeds, sizeof(seeds), "127.0.0.1:%d 127.0.0.1:%d 127.0.0.1:%d", SENT, SENT + 1, SENT + 2);
     slotgate_start(&sg, SG_PORT, args, seeds, 1);
+    cluster_start(&cl, CL_BASE, 3, 0);
 }
 
 static void teardown(void) {
     int rc = slotgate_stop(&sg);
+    cluster_stop(&cl);
     for (int i = 0; i < 3; i++) {
         if (sent_pids[i] > 0) kill(sent_pids[i], SIGKILL), untrack_pid(sent_pids[i]);
         if (data_pids[i] > 0) kill(data_pids[i], SIGKILL), untrack_pid(data_pids[i]);
@@ -170,6 +184,20 @@ START_TEST(serves_through_the_master_sentinel_names) {
     freeReplyObject(r);
     r = cmd(c, "EVAL %s 1 s:a", "return redis.call('GET', KEYS[1])");
     ck_assert_str_eq(r->str, "1");
+    freeReplyObject(r);
+    /* one server: keys of different slots together, as Redis itself allows (no CROSSSLOT) */
+    ck_assert_int_ne(slot_of("s:r1"), slot_of("s:r2"));
+    expect_str(c, "OK", "SET s:r1 x");
+    expect_str(c, "OK", "RENAME s:r1 s:r2");
+    expect_str(c, "x", "GET s:r2");
+    r = cmd(c, "SUNIONSTORE s:u s:set1 s:set2 s:set3");
+    ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    expect_str(c, "OK", "MULTI");
+    expect_str(c, "QUEUED", "SET s:t1 1");
+    expect_str(c, "QUEUED", "SET s:t2 2");
+    r = cmd(c, "EXEC");
+    ck_assert_int_eq(r->elements, 2);
     freeReplyObject(r);
     r = cmd(c, "CLUSTER SLOTS");
     ck_assert_int_eq(r->elements, 1);
@@ -218,12 +246,12 @@ static void report(const char *scenario, struct load *l) {
             l->errors ? ")" : "", l->longest_stall_ms);
 }
 
-/* SENTINEL FAILOVER under a steady write load: slotgate follows +switch-master; no client sees an error
- * and every acknowledged write reads back. */
-START_TEST(sentinel_failover_is_invisible) {
+/* A SENTINEL FAILOVER under a steady write load through the slotgate on port (its keys ha:N on the
+ * Sentinel-managed master): no client error, every acknowledged write reads back. */
+static void failover_under_load(int port, const char *scenario) {
     int old = sentinel_master_port();
     struct load l;
-    load_start(&l, SG_PORT, 50, MAX_KEYS, 60);
+    load_start(&l, port, 50, MAX_KEYS, 60);
     sleep_ms(1000);
     redisContext *s = authed(SENT, SENT_PASS);
     expect_str(s, "OK", "SENTINEL FAILOVER mymaster");
@@ -231,14 +259,20 @@ START_TEST(sentinel_failover_is_invisible) {
     WAIT_UNTIL(20000, sentinel_master_port() != old, "the sentinels did not fail over");
     sleep_ms(2000);
     load_stop(&l);
-    report("SENTINEL FAILOVER", &l);
+    report(scenario, &l);
     ck_assert_int_eq(l.errors, 0);
     ck_assert_int_gt(l.written, 1000);
-    ck_assert(slotgate_log_has(&sg, "+switch-master mymaster"));
-    long long wrong, lost = load_verify(&l, SG_PORT, master_of_key, &wrong);
+    long long wrong, lost = load_verify(&l, port, master_of_key, &wrong);
     ck_assert_int_eq(wrong, 0);
     ck_assert_int_eq(lost, 0);
     load_free(&l);
+}
+
+/* SENTINEL FAILOVER under a steady write load: slotgate follows +switch-master; no client sees an error
+ * and every acknowledged write reads back. */
+START_TEST(sentinel_failover_is_invisible) {
+    failover_under_load(SG_PORT, "SENTINEL FAILOVER");
+    ck_assert(slotgate_log_has(&sg, "+switch-master mymaster"));
 }
 END_TEST
 
@@ -339,7 +373,90 @@ START_TEST(standalone_server_with_a_replica) {
 }
 END_TEST
 
+/* Routes by prefix over two backends at once: the cluster (default) and the Sentinel-managed master
+ * ("sessions": session: with its prefix stripped, ha: as it is). Each key lands where its route says;
+ * MGET, MSET and DEL across the routes are split and merged in order; what cannot be split is refused with
+ * Redis's CROSSSLOT, and what routes do not carry yet with a clear error; /routes describes it; a
+ * SENTINEL FAILOVER of the sessions backend under a load on its keys costs no client an error. */
+START_TEST(routes_over_a_cluster_and_sentinel) {
+    char conf_path[200], args[300];
+    snprintf(conf_path, sizeof(conf_path), "%s/routes.json", dir);
+    FILE *f = fopen(conf_path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "{\"seeds\": [\"127.0.0.1:%d\"], \"backends\": {\"sessions\": {\"backend-kind\": \"sentinel\", "
+            "\"seeds\": [\"127.0.0.1:%d\", \"127.0.0.1:%d\"], \"sentinel-master\": \"mymaster\", "
+            "\"sentinel-password\": \"%s\", \"backend-password\": \"%s\"}}, \"routes\": [{\"prefix\": "
+            "\"session:\", \"backend\": \"sessions\", \"strip-prefix\": true}, {\"prefix\": \"ha:\", "
+            "\"backend\": \"sessions\"}]}\n",
+            CL_BASE, SENT, SENT + 1, SENT_PASS, DATA_PASS);
+    fclose(f);
+    snprintf(args, sizeof(args), "--threads 2 --config %s", conf_path);
+    struct slotgate rsg;
+    slotgate_start(&rsg, ROUTED_SG, args, "", 1);
+    redisContext *c = connect_port(ROUTED_SG);
+    WAIT_UNTIL(5000, reply_is(c, "OK", "SET session:abc s1"), "the sessions backend never answered");
+    expect_str(c, "OK", "SET user:1 u1");
+    redisContext *m = authed(sentinel_master_port(), DATA_PASS);
+    expect_str(m, "s1", "GET abc");                         /* stripped */
+    expect_str(c, "OK", "RENAME session:abc session:abc2"); /* one server behind: no CROSSSLOT */
+    expect_str(c, "OK", "RENAME session:abc2 session:abc");
+    redisReply *r = cmd(m, "EXISTS user:1 session:abc");
+    ck_assert_int_eq(r->integer, 0); /* the cluster's key is not there, nor the unstripped name */
+    freeReplyObject(r);
+    redisContext *d = connect_port(cluster_master_for_key(&cl, "user:1"));
+    expect_str(d, "u1", "GET user:1");
+    redisFree(d);
+    /* across the routes: split, merged in order */
+    expect_str(c, "OK", "MSET session:a 1 user:2 2 ha:b 3");
+    r = cmd(c, "MGET user:1 session:abc ha:b nokey user:2 session:a");
+    ck_assert_int_eq(r->elements, 6);
+    const char *want[] = {"u1", "s1", "3", NULL, "2", "1"};
+    for (int i = 0; i < 6; i++) {
+        if (want[i])
+            ck_assert_str_eq(r->element[i]->str, want[i]);
+        else
+            ck_assert_int_eq(r->element[i]->type, REDIS_REPLY_NIL);
+    }
+    freeReplyObject(r);
+    expect_str(m, "3", "GET ha:b"); /* not stripped */
+    r = cmd(c, "DEL session:a user:2 ha:b");
+    ck_assert_int_eq(r->integer, 3);
+    freeReplyObject(r);
+    r = cmd(c, "RENAME session:abc user:9");
+    ck_assert_str_eq(r->str, "CROSSSLOT Keys in request don't belong to the same route (slotgate routes)");
+    freeReplyObject(r);
+    r = cmd(c, "BLPOP session:q 1");
+    ck_assert_str_eq(r->str, "ERR slotgate: 'BLPOP' has keys routed to backend 'sessions': only plain commands (not "
+                             "MULTI, pub/sub, blocking commands or scripts) go to another backend");
+    freeReplyObject(r);
+    json_t *j = http_json(rsg.admin_port, "/routes", 200);
+    json_t *routes = json_object_get(j, "routes"), *backends = json_object_get(j, "backends");
+    ck_assert_int_eq(json_array_size(routes), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(routes, 0), "prefix")), "session:");
+    ck_assert(json_is_true(json_object_get(json_array_get(routes, 0), "strip_prefix")));
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(routes, 2), "backend")), "default");
+    ck_assert_int_eq(json_array_size(backends), 2);
+    json_t *sb = json_array_get(backends, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(sb, "kind")), "sentinel");
+    char maddr[32];
+    snprintf(maddr, sizeof(maddr), "127.0.0.1:%d", sentinel_master_port());
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_array_get(json_object_get(sb, "shards"), 0), "master"), "addr")),
+                     maddr);
+    ck_assert_int_eq(json_array_size(json_object_get(json_array_get(backends, 0), "shards")), 3);
+    json_decref(j);
+    /* a failover of the sessions backend under a load on its keys (ha:N) */
+    failover_under_load(ROUTED_SG, "routes: SENTINEL FAILOVER of the sessions backend");
+    expect_str(c, "u1", "GET user:1"); /* the cluster's keys never moved */
+    expect_str(c, "s1", "GET session:abc");
+    redisFree(m);
+    redisFree(c);
+    ck_assert_int_eq(slotgate_stop(&rsg), 0);
+}
+END_TEST
+
 SUITE_MAIN(.name = "sentinel", .setup = setup, .teardown = teardown, .timeout = 120,
            .tests = {TEST(serves_through_the_master_sentinel_names), TEST(sentinel_failover_is_invisible),
                      TEST(killed_master_errors_only_in_flight_and_returns_as_replica),
-                     TEST(standalone_server_with_a_replica)})
+                     TEST(standalone_server_with_a_replica), TEST(routes_over_a_cluster_and_sentinel)})

@@ -7,6 +7,7 @@
 #include <hiredis/hiredis.h>
 
 #include "../../router/command.h"
+#include "../../router/prefix.h"
 #include "../../router/slot.h"
 #include "../support/run.h"
 
@@ -244,7 +245,44 @@ START_TEST(acl_categories_and_key_flags) {
 }
 END_TEST
 
+/* Routes by prefix in the plan: each key's backend and stripped bytes, its slot the stripped key's; keys
+ * of several backends split (MGET) or CROSSSLOT naming the routes; one-server backends put every key in
+ * slot 0, so a cross-slot RENAME there is fine, as on one server. */
+START_TEST(planning_with_routes) {
+    struct prefix_route r[] = {{"session:", 0, 1, 1}, {"solo:", 0, 2, 0}, {"", 0, 0, 0}};
+    char err[128];
+    struct prefix_table *pt = prefix_table_new(r, 3, err, sizeof(err));
+    struct plan p;
+    plan_init(&p);
+    p.prefixes = pt;
+    p.one_node = 1u << 2; /* backend 2 is one server */
+    plan_line("GET session:abc", &p);
+    ck_assert_int_eq(p.backend, 1);
+    ck_assert_int_eq(p.kstrip[0], 8);
+    ck_assert_int_eq(p.slot, (int)slot_for_key("abc", 3));
+    plan_line("MGET user:1 session:abc solo:x", &p);
+    ck_assert_int_eq(p.route, ROUTE_SPLIT);
+    ck_assert_int_eq(p.kbackend[0], 0);
+    ck_assert_int_eq(p.kbackend[1], 1);
+    ck_assert_int_eq(p.kbackend[2], 2);
+    ck_assert_int_eq(p.slots[2], 0);
+    plan_line("RENAME session:a user:b", &p);
+    ck_assert(p.is_error);
+    ck_assert_str_eq(p.err, "CROSSSLOT Keys in request don't belong to the same route (slotgate routes)");
+    plan_line("RENAME solo:a solo:b", &p); /* different slots, one server: no CROSSSLOT */
+    ck_assert(!p.is_error);
+    ck_assert_int_eq(p.backend, 2);
+    ck_assert_int_eq(p.slot, 0);
+    plan_line("RENAME session:a session:b", &p); /* a cluster backend: slots of "a" and "b" differ */
+    ck_assert(p.is_error);
+    ck_assert_str_eq(p.err, "CROSSSLOT Keys in request don't hash to the same slot");
+    plan_free(&p);
+    prefix_table_free(pt);
+}
+END_TEST
+
 SUITE_MAIN(.name = "command", .before_each = setup, .after_each = teardown,
            .tests = {TEST(lookup_is_case_insensitive), LOOP_TEST(planning, (int)(sizeof(cases) / sizeof(cases[0]))),
                      TEST(unknown_command_args_are_truncated_like_redis), TEST(allowed_commands_route_by_their_tips),
-                     TEST(families_from_acl_categories), TEST(acl_categories_and_key_flags)})
+                     TEST(families_from_acl_categories), TEST(acl_categories_and_key_flags),
+                     TEST(planning_with_routes)})

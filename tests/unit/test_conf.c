@@ -311,9 +311,72 @@ START_TEST(backend_kinds) {
 }
 END_TEST
 
-SUITE_MAIN(.name = "conf", .tests = {TEST(defaults_and_positional_seeds), TEST(file_then_env_then_flags),
-                                     LOOP_TEST(bad_values_name_the_setting, (int)(sizeof(errors) / sizeof(errors[0]))),
-                                     TEST(no_seed_is_an_error), TEST(json_view_redacts_secrets),
-                                     TEST(reload_applies_only_live_settings), TEST(backend_password_from_a_file),
-                                     TEST(tls_settings_checked_at_start),
-                                     TEST(output_buffer_limits_as_redis_writes_them), TEST(backend_kinds)})
+/* backends and routes: read from the file, checked (names, fields, prefixes), shown with passwords
+ * redacted; a route to an unknown backend, a repeated prefix, a sentinel backend without its master's
+ * name and an unknown field are refused with the setting named. */
+static int load_file(struct conf *c, const char *json, char *err) {
+    char arg[160];
+    snprintf(arg, sizeof(arg), "%s", write_file(json));
+    char *argv[] = {"slotgate", "--config", arg, NULL};
+    char *envp[] = {NULL};
+    return load(c, argv, envp, err);
+}
+
+START_TEST(backends_and_routes) {
+    struct conf c;
+    char err[CONF_ERR_LEN];
+    ck_assert_int_eq(
+        load_file(&c,
+                  "{\"seeds\": [\"127.0.0.1:7000\"], \"backends\": {\"sessions\": {\"backend-kind\": "
+                  "\"sentinel\", \"seeds\": [\"10.0.0.1:26379\"], \"sentinel-master\": \"m\", "
+                  "\"backend-password\": \"pw\"}, \"old\": {\"backend-kind\": \"standalone\", "
+                  "\"seeds\": [\"10.0.0.9:6379\"]}}, \"routes\": [{\"prefix\": \"session:\", \"backend\": "
+                  "\"sessions\", \"strip-prefix\": true}, {\"prefix\": \"legacy:\", \"backend\": \"old\"}, "
+                  "{\"prefix\": \"app:\", \"backend\": \"default\"}]}",
+                  err),
+        CONF_RUN);
+    ck_assert_int_eq(c.nbackends, 2);
+    ck_assert_str_eq(c.backends[0].name, "sessions");
+    ck_assert_int_eq(c.backends[0].kind, KIND_SENTINEL);
+    ck_assert_str_eq(c.backends[0].seeds[0], "10.0.0.1:26379");
+    ck_assert_int_eq(c.backends[1].kind, KIND_STANDALONE);
+    ck_assert_int_eq(c.nroutes, 3);
+    ck_assert_int_eq(c.routes[0].backend, 1);
+    ck_assert(c.routes[0].strip);
+    ck_assert_int_eq(c.routes[1].backend, 2);
+    ck_assert_int_eq(c.routes[2].backend, 0);
+    json_t *j = conf_to_json(&c);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(j, "backends"), "sessions"),
+                                                       "backend-password")),
+                     "(redacted)");
+    json_decref(j);
+    conf_free(&c);
+    const struct {
+        const char *json, *err;
+    } bad[] = {
+        {"{\"seeds\": [\"a:1\"], \"routes\": [{\"prefix\": \"x:\", \"backend\": \"nope\"}]}",
+         "routes: entry 0 names backend 'nope', which is not in backends"},
+        {"{\"seeds\": [\"a:1\"], \"routes\": [{\"prefix\": \"x:\", \"backend\": \"default\"}, {\"prefix\": \"x:\", "
+         "\"backend\": \"default\"}]}",
+         "routes: two routes for the prefix 'x:'"},
+        {"{\"seeds\": [\"a:1\"], \"backends\": {\"s\": {\"backend-kind\": \"sentinel\", \"seeds\": [\"b:2\"]}}}",
+         "backends: 's' is a sentinel backend: it needs sentinel-master"},
+        {"{\"seeds\": [\"a:1\"], \"backends\": {\"s\": {\"seeds\": [\"b:2\"], \"color\": \"red\"}}}",
+         "backends: 's': unknown setting 'color' (backend-kind, seeds, sentinel-master, sentinel-user, "
+         "sentinel-password, backend-user, backend-password)"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(load_file(&c, bad[i].json, err), CONF_EXIT_ERROR);
+        ck_assert_str_eq(err, bad[i].err);
+        conf_free(&c);
+    }
+}
+END_TEST
+
+SUITE_MAIN(.name = "conf",
+           .tests = {TEST(defaults_and_positional_seeds), TEST(file_then_env_then_flags),
+                     LOOP_TEST(bad_values_name_the_setting, (int)(sizeof(errors) / sizeof(errors[0]))),
+                     TEST(no_seed_is_an_error), TEST(json_view_redacts_secrets),
+                     TEST(reload_applies_only_live_settings), TEST(backend_password_from_a_file),
+                     TEST(tls_settings_checked_at_start), TEST(output_buffer_limits_as_redis_writes_them),
+                     TEST(backend_kinds), TEST(backends_and_routes)})
