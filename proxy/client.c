@@ -456,13 +456,6 @@ static int acl_refused(struct client *c, struct req *r, const struct plan *p, co
     return rc != ACL_OK;
 }
 
-/* Routes by prefix: whether any key goes to a backend other than the default one, or loses a prefix. */
-static int rerouted(const struct plan *p) {
-    for (int i = 0; i < p->nkeys; i++)
-        if (p->kbackend[i] || p->kstrip[i]) return 1;
-    return 0;
-}
-
 /* What routes by prefix do not carry yet, refused with a clear error (1 when refused): transactions,
  * pub/sub, blocking commands and scripts on another backend's keys, and client-side caching of them
  * (the invalidations come from the default backend only). Plain commands, split ones included, go. */
@@ -505,11 +498,9 @@ static void handle_command(struct client *c, const char *cmd) {
         r->noreply = 1;
         if (c->reply_mode == REPLY_SKIP_NEXT) c->reply_mode = 0;
     }
-    plan->prefixes = w->shared.prefixes;
-    plan->one_node = w->one_node;
     plan_request(w->view.cmds, &c->parser, cmd, plan);
     if (plan->cmd) r->family = (uint8_t)plan->cmd->family;
-    int routed = __builtin_expect(plan->prefixes != NULL, 0) && !plan->is_error && rerouted(plan);
+    int routed = __builtin_expect(plan->rerouted, 0) && !plan->is_error;
     if (__builtin_expect(routed, 0) && route_refused(c, r, plan)) return;
     if (__builtin_expect(!c->acl->unrestricted, 0) && c->is_authed && acl_refused(c, r, plan, cmd)) return;
     if (__builtin_expect(c->trk != NULL, 0) && c->is_authed) tracking_command(c, plan, cmd);

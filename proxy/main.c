@@ -410,7 +410,7 @@ int main(int argc, char **argv) {
         a.workers[i].shared.total_clients = &a.total_clients;
         a.workers[i].shared.node_timeout_ms = &a.node_timeout_ms;
         a.workers[i].shared.want_refresh = want_refresh;
-        a.workers[i].shared.prefixes = a.prefixes;
+        a.workers[i].shared.prefixes = a.workers[i].tmp.plan.prefixes = a.prefixes; /* the worker's one plan */
         a.workers[i].shared.backend_names[0] = "default";
         for (int b = 0; b < a.conf.nbackends; b++) a.workers[i].shared.backend_names[b + 1] = a.conf.backends[b].name;
         a.workers[i].shared.refresh_ctx = &a;

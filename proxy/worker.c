@@ -150,7 +150,8 @@ static int in_map(const struct slotmap *m, const struct node *n) {
 static void retire_nodes(struct worker *w, const struct slotmap *m) {
     for (struct node *n = w->view.nodes; n; n = n->next) {
         int named = in_map(m, n); /* by the new map, or by another backend's (routes by prefix) */
-        for (int b = 0; b < PREFIX_MAX_BACKENDS && !named; b++) named = in_map(b ? w->bview[b].map : w->view.map, n);
+        for (int b = 0; b < PREFIX_MAX_BACKENDS && !named; b++)
+            named = in_map(b ? (w->bview[b] ? w->bview[b]->map : NULL) : w->view.map, n);
         n->is_retired = !named;
     }
     for (struct node *n = w->view.nodes, *next; n; n = next) {
@@ -252,6 +253,10 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
     }
     for (int b = 1; b < PREFIX_MAX_BACKENDS; b++)
         if ((m = __atomic_exchange_n(&w->inbox.bmap[b], NULL, __ATOMIC_ACQ_REL))) {
+            if (!w->bview[b]) { /* not a configured backend: nothing routes there */
+                slotmap_unref(m);
+                continue;
+            }
             install_map(w, b, m);
             park_run(w, 1);
         }
@@ -278,6 +283,7 @@ static void derive_conf(struct worker *w) {
     w->one_node = w->conf->backend_kind != KIND_CLUSTER;
     for (int b = 0; b < w->conf->nbackends; b++)
         w->one_node |= (unsigned)(w->conf->backends[b].kind != KIND_CLUSTER) << (b + 1);
+    w->tmp.plan.one_node = w->one_node; /* the worker's one plan, request after request */
     sampler_set(&w->load_sample, w->conf->slot_load_sample, 0xD1B54A32D192ED03ULL * (uint64_t)(w->id + 1));
     int slow = w->conf->slowlog_log_slower_than;
     w->slow_after = slow < 0 ? 1e300 : slow / 1e6;
@@ -731,6 +737,8 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
         return -1;
     }
     if (!(w->load = calloc(SLOT_COUNT, sizeof(*w->load)))) return snprintf(err, errlen, "out of memory"), -1;
+    for (int b = 1; b <= conf->nbackends && b < PREFIX_MAX_BACKENDS; b++) /* routes by prefix: their views */
+        if (!(w->bview[b] = calloc(1, sizeof(*w->bview[b])))) return snprintf(err, errlen, "out of memory"), -1;
     w->loop = ev_loop_new(EVFLAG_AUTO);
     hotkeys_init(w);
     derive_conf(w);
@@ -820,10 +828,13 @@ void worker_destroy(struct worker *w) {
     }
     if (w->view.map) slotmap_unref(w->view.map);
     for (int b = 1; b < PREFIX_MAX_BACKENDS; b++) {
-        if (w->bview[b].map) slotmap_unref(w->bview[b].map);
+        if (!w->bview[b]) continue;
+        if (w->bview[b]->map) slotmap_unref(w->bview[b]->map);
         struct slotmap *m = __atomic_exchange_n(&w->inbox.bmap[b], NULL, __ATOMIC_ACQ_REL);
         if (m) slotmap_unref(m);
-        route_free(&w->bview[b].routes);
+        route_free(&w->bview[b]->routes);
+        free(w->bview[b]);
+        w->bview[b] = NULL;
     }
     struct slotmap *m = __atomic_exchange_n(&w->inbox.map, NULL, __ATOMIC_ACQ_REL);
     if (m) slotmap_unref(m);

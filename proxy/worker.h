@@ -158,7 +158,7 @@ struct worker {
     struct worker_view view;
     /* routes by prefix: the other backends' maps and routing tables (their nodes are in view.nodes,
      * cmds and users are view's); [0] unused: backend 0 is view */
-    struct worker_view bview[PREFIX_MAX_BACKENDS];
+    struct worker_view *bview[PREFIX_MAX_BACKENDS]; /* allocated for the configured backends only */
     struct worker_tmp tmp;
     struct worker_tracking trk; /* client-side caching (tracking.h) */
     /* ACL: whether a user may run a command, remembered (users and commands are immutable while a worker
@@ -243,7 +243,7 @@ void route_request(struct worker *w, struct req *r, struct node *to, const char 
 void park_request(struct worker *w, struct req *r, const char *p, size_t len, double retry_at);
 void worker_request_refresh(struct worker *w, int backend, const char *why);
 static inline struct worker_view *worker_view_of(struct worker *w, int backend) {
-    return backend ? &w->bview[backend] : &w->view;
+    return backend && w->bview[backend] ? w->bview[backend] : &w->view;
 }
 
 static inline double worker_now(struct worker *w) { return ev_now(w->loop); }

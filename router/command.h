@@ -272,6 +272,7 @@ struct plan {
     unsigned one_node; /* bit b: backend b is one server (Sentinel, standalone): every key in slot 0, so
                         * multi-key commands and transactions never meet CROSSSLOT there, as on one server */
     int backend;
+    int rerouted; /* a key goes to another backend than the default one, or loses a prefix */
     uint8_t *kbackend;
     uint16_t *kstrip;
 };

@@ -188,11 +188,10 @@ static const struct command *find_command(const struct cmdtable *t, const struct
     return NULL;
 }
 
-/* The keys and their slot; CROSSSLOT unless the route can split them. */
-static void plan_keys(const struct resp_request *r, const char *cmd, struct plan *p) {
-    if (command_find_keys(p->cmd, r, cmd, p) < 0) return fail(p, NULL);
-    p->slot = -1;
-    int same = 1, backends_differ = 0;
+/* plan_keys with routes by prefix or one-server backends: each key's backend, the bytes strip-prefix
+ * takes off it, its slot (0 on a one-server backend); kept apart so one cluster's path stays as it was. */
+__attribute__((noinline)) static void plan_routed_keys(const struct resp_request *r, const char *cmd, struct plan *p) {
+    int same = 1, backends_differ = 0, rerouted = 0;
     for (int i = 0; i < p->nkeys; i++) {
         int k = p->keys[i];
         const char *key = resp_request_arg(r, cmd, (uint32_t)k);
@@ -201,10 +200,12 @@ static void plan_keys(const struct resp_request *r, const char *cmd, struct plan
         if (p->prefixes) { /* the route: its backend, and the key as that backend sees it */
             int rt = prefix_route_of(p->prefixes, key, len);
             if (rt >= 0) {
-                b = p->prefixes->routes[rt].backend;
-                strip = p->prefixes->routes[rt].strip ? p->prefixes->routes[rt].len : 0;
+                const struct prefix_route *route = &p->prefixes->routes[rt];
+                b = route->backend;
+                strip = route->strip ? route->len : 0;
             }
         }
+        rerouted |= b | (int)strip;
         p->kbackend[i] = (uint8_t)b;
         p->kstrip[i] = (uint16_t)strip;
         p->slots[i] = (p->one_node >> b) & 1 ? 0 : (uint16_t)slot_for_key(key + strip, len - strip);
@@ -212,6 +213,7 @@ static void plan_keys(const struct resp_request *r, const char *cmd, struct plan
         if (i > 0 && p->slots[i] != p->slots[0]) same = 0;
     }
     p->backend = p->nkeys > 0 ? p->kbackend[0] : 0;
+    p->rerouted = rerouted != 0;
     if (p->nkeys > 0) p->slot = p->slots[0];
     if (same) {
         if (p->route == ROUTE_SPLIT) p->route = ROUTE_KEYS, p->merge = MERGE_NONE; /* one slot: as it is */
@@ -220,6 +222,25 @@ static void plan_keys(const struct resp_request *r, const char *cmd, struct plan
     if (p->route != ROUTE_SPLIT)
         fail(p, backends_differ ? "CROSSSLOT Keys in request don't belong to the same route (slotgate routes)"
                                 : "CROSSSLOT Keys in request don't hash to the same slot");
+}
+
+/* The keys and their slot; CROSSSLOT unless the route can split them. */
+static void plan_keys(const struct resp_request *r, const char *cmd, struct plan *p) {
+    if (command_find_keys(p->cmd, r, cmd, p) < 0) return fail(p, NULL);
+    p->slot = -1;
+    if (__builtin_expect(p->prefixes || p->one_node, 0)) return plan_routed_keys(r, cmd, p);
+    int same = 1;
+    for (int i = 0; i < p->nkeys; i++) {
+        int k = p->keys[i];
+        p->slots[i] = (uint16_t)slot_for_key(resp_request_arg(r, cmd, (uint32_t)k), r->argv[k].len);
+        if (i > 0 && p->slots[i] != p->slots[0]) same = 0;
+    }
+    if (p->nkeys > 0) p->slot = p->slots[0];
+    if (same) {
+        if (p->route == ROUTE_SPLIT) p->route = ROUTE_KEYS, p->merge = MERGE_NONE; /* one slot: as it is */
+        return;
+    }
+    if (p->route != ROUTE_SPLIT) fail(p, "CROSSSLOT Keys in request don't hash to the same slot");
 }
 
 static int has_block_option(const struct resp_request *r, const char *cmd) {
@@ -235,6 +256,7 @@ void plan_request(const struct cmdtable *t, const struct resp_request *r, const 
     p->slot = -1;
     p->nkeys = 0;
     p->backend = 0;
+    p->rerouted = 0;
     p->merge = MERGE_NONE;
     const struct command *c = p->cmd = find_command(t, r, cmd, p);
     if (!c) return;

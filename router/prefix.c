@@ -66,7 +66,10 @@ int prefix_match_bucket(const struct prefix_table *t, const char *key, size_t le
     unsigned char b = (unsigned char)key[0];
     for (int i = t->bucket[b]; i < t->bucket[b + 1]; i++) {
         const struct prefix_route *r = &t->routes[t->order[i]];
-        if (r->len <= len && !memcmp(r->prefix, key, r->len)) return t->order[i];
+        if (r->len > len) continue;
+        size_t k = 1; /* the first byte is the bucket's; prefixes are short: a loop beats a call to memcmp */
+        while (k < r->len && r->prefix[k] == key[k]) k++;
+        if (k == r->len) return t->order[i];
     }
     return -1;
 }

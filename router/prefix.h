@@ -44,7 +44,7 @@ int prefix_match_bucket(const struct prefix_table *t, const char *key, size_t le
 static inline int prefix_route_of(const struct prefix_table *t, const char *key, size_t len) {
     if (len > 0) {
         unsigned char b = (unsigned char)key[0];
-        if (t->bucket[b] != t->bucket[b + 1]) {
+        if (__builtin_expect(t->bucket[b] != t->bucket[b + 1], 0)) {
             int r = prefix_match_bucket(t, key, len);
             if (r >= 0) return r;
         }
