@@ -56,6 +56,7 @@ struct refresher {
     int watch_ok[8];      /* its SUBSCRIBE was answered */
     ev_timer watch_timer;
     char last_switch[200]; /* the last +switch-master heard (each sentinel announces it) */
+    char name[64];         /* routes by prefix: the backend's name in the log ("" for the default one) */
     /* A failover began (+failover-state-send-slaveof-noone): until the sentinels name another master (or
      * hold_until), the old one is not taken back, and the map has no master, so requests wait. */
     char hold_master[SM_HOST_LEN + 8];
@@ -201,9 +202,9 @@ static void attempt_failed(struct refresher *h, const char *why) {
 }
 
 static void log_change(struct refresher *h, const struct slotmap *m, const char *from) {
-    (void)h;
-    log_notice("slot map version %llu from %s: %u/%d slots covered by %d masters, %d nodes",
-               (unsigned long long)m->version, from, m->covered, SLOT_COUNT, m->nshards, m->nnodes);
+    log_notice("%s%sslot map version %llu from %s: %u/%d slots covered by %d masters, %d nodes", h->name,
+               h->name[0] ? ": " : "", (unsigned long long)m->version, from, m->covered, SLOT_COUNT, m->nshards,
+               m->nnodes);
     for (int i = 0; i < m->nshards; i++) {
         const struct sm_node *n = &m->nodes[m->shards[i].master];
         log_verbose("  master %s:%d (%u slots, %d replicas)", n->host, n->port, m->shards[i].nslots,
@@ -724,6 +725,7 @@ static void on_watch_timer(struct ev_loop *loop, ev_timer *t, int revents) {
 
 void refresher_set_node_timeout_sink(struct refresher *h, int *ms) { h->node_timeout_ms = ms; }
 void refresher_set_status(struct refresher *h, struct status *s) { h->status = s; }
+void refresher_set_name(struct refresher *h, const char *name) { snprintf(h->name, sizeof(h->name), "%s", name); }
 
 void refresher_conf_changed(struct refresher *h) {
     h->periodic.repeat = h->conf->refresh_interval_ms / 1000.0;

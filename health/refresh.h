@@ -28,6 +28,8 @@ void refresher_set_node_timeout_sink(struct refresher *h, int *ms);
 /* Where maps and refresh results are published for the admin endpoint and INFO. */
 struct status;
 void refresher_set_status(struct refresher *h, struct status *s);
+/* Routes by prefix: a backend other than the default one names itself in the log lines. */
+void refresher_set_name(struct refresher *h, const char *name);
 /* The configuration changed (SIGHUP): take the new refresh interval. */
 void refresher_conf_changed(struct refresher *h);
 /* Thread-safe. */

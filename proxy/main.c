@@ -119,6 +119,7 @@ static int routing_start(struct app *a, struct ev_loop *loop, char *err, size_t 
         x->conf.backend_password = b->backend_password;
         if (!(x->refresher = refresher_new(loop, &x->conf, publish_extra, ignore_cmds, x)))
             return snprintf(err, errlen, "out of memory"), -1;
+        refresher_set_name(x->refresher, b->name);
     }
     if (c->nroutes == 0) return 0;
     struct prefix_route r[CONF_MAX_ROUTES + 1];
