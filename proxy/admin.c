@@ -45,7 +45,7 @@ struct admin {
 
 /* ---- helpers ---- */
 
-static json_t *iso_time(double t) {
+json_t *admin_iso_time(double t) {
     if (t <= 0) return json_null();
     time_t s = (time_t)t;
     struct tm tm;
@@ -125,8 +125,8 @@ static enum MHD_Result get_slots(struct admin *a, struct MHD_Connection *c) {
     }
     json_t *j = json_pack("{s:I, s:i, s:b, s:i, s:o, s:o, s:s, s:o}", "version", m ? (json_int_t)m->version : 0,
                           "slots_covered", m ? (int)m->covered : 0, "complete", m && slotmap_is_complete(m), "masters",
-                          m ? m->nshards : 0, "refreshed_at", iso_time(rs.last_ok), "changed_at",
-                          iso_time(rs.last_change), "refreshed_from", rs.from, "ranges", ranges);
+                          m ? m->nshards : 0, "refreshed_at", admin_iso_time(rs.last_ok), "changed_at",
+                          admin_iso_time(rs.last_change), "refreshed_from", rs.from, "ranges", ranges);
     if (m) slotmap_unref(m);
     return send_json(c, MHD_HTTP_OK, j);
 }
@@ -285,7 +285,7 @@ static enum MHD_Result get_bigkeys(struct admin *a, struct MHD_Connection *c) {
         size_t kept = e[i].key_len < sizeof(e[i].key) ? e[i].key_len : sizeof(e[i].key);
         json_array_append_new(
             arr, json_pack("{s:I, s:o, s:s%, s:b, s:s, s:s, s:I, s:I, s:s}", "id", (json_int_t)e[i].id, "time",
-                           iso_time(e[i].time), "key", e[i].key, kept, "key_cut", e[i].key_len > sizeof(e[i].key),
+                           admin_iso_time(e[i].time), "key", e[i].key, kept, "key_cut", e[i].key_len > sizeof(e[i].key),
                            "command", e[i].command, "what", e[i].is_reply ? "reply" : "request", "bytes",
                            (json_int_t)e[i].bytes, "elements", (json_int_t)e[i].elements, "client", e[i].client));
     }
@@ -345,7 +345,7 @@ static enum MHD_Result get_nodes(struct admin *a, struct MHD_Connection *c) {
                                      : "replica",
                       "state", node_state_name(x->state), "reported_role", x->role[0] ? x->role : NULL, "slots",
                       (json_int_t)slots_of(m, x->addr), "probe_latency_ms",
-                      x->probed ? json_real(x->latency_ms) : json_null(), "last_probe_ok", iso_time(x->last_ok));
+                      x->probed ? json_real(x->latency_ms) : json_null(), "last_probe_ok", admin_iso_time(x->last_ok));
         json_object_set_new(o, "in_slot_map", json_boolean(x->in_map));
         json_object_set_new(o, "keys", json_integer(x->keys));
         json_object_set_new(o, "expires", json_integer(x->expires));
@@ -361,7 +361,7 @@ static enum MHD_Result get_nodes(struct admin *a, struct MHD_Connection *c) {
         }
         json_object_set_new(o, "last_error", x->state == NODE_UP ? json_null() : json_string(x->last_error));
         json_object_set_new(o, "busy", json_boolean(x->busy_since > 0));
-        json_object_set_new(o, "busy_since", x->busy_since > 0 ? iso_time(x->busy_since) : json_null());
+        json_object_set_new(o, "busy_since", x->busy_since > 0 ? admin_iso_time(x->busy_since) : json_null());
         json_object_set_new(o, "busy_error", x->busy_since > 0 ? json_string(x->busy_error) : json_null());
         json_array_append_new(arr, o);
     }
@@ -414,7 +414,7 @@ static enum MHD_Result get_cluster(struct admin *a, struct MHD_Connection *c) {
         json_object_set_new(j, "sentinel",
                             json_pack("{s:s, s:o, s:o, s:o}", "master_name", conf->sentinel_master, "sentinels", list,
                                       "failover_of", x.holding_for[0] ? json_string(x.holding_for) : json_null(),
-                                      "failover_since", iso_time(x.holding_since)));
+                                      "failover_since", admin_iso_time(x.holding_since)));
     }
     free(ns);
     if (m) slotmap_unref(m);

@@ -5,6 +5,7 @@
 #ifndef SLOTGATE_ADMIN_H
 #define SLOTGATE_ADMIN_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "worker.h"
@@ -27,6 +28,9 @@ void admin_stop(struct admin *a);
 /* HTTPS: reads admin-tls-cert-file and -key-file again and serves them if they changed (main thread:
  * once a second, and on SIGHUP with forced set, which also says why a bad pair was not taken). */
 void admin_tls_check(struct admin *a, int forced);
+
+/* A wall-clock time as JSON, ISO 8601 with milliseconds ("2026-12-01T15:55:53.456Z"); null for 0. */
+json_t *admin_iso_time(double t);
 
 /* metrics.c: the Prometheus text exposition of everything /stats, /nodes and /cluster show. */
 struct sbuf;

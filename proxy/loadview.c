@@ -24,16 +24,6 @@ struct lv_master {
     double after;
 };
 
-static json_t *iso(double t) {
-    time_t s = (time_t)t;
-    struct tm tm;
-    char buf[40];
-    gmtime_r(&s, &tm);
-    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)((t - (double)s) * 1000));
-    return json_string(buf);
-}
-
 struct lv_window {
     uint64_t (*slots)[SL_KINDS];
     double start, end;
@@ -51,7 +41,7 @@ static int read_window(const struct admin_view *v, struct lv_window *w) {
 
 static json_t *window_json(const struct admin_view *v, const struct lv_window *w) {
     return json_pack("{s:i, s:o, s:o, s:f, s:b}", "window_seconds", v->workers[0].conf->slot_load_window_seconds,
-                     "from", iso(w->start), "to", iso(w->end), "seconds", w->end - w->start, "complete",
+                     "from", admin_iso_time(w->start), "to", admin_iso_time(w->end), "seconds", w->end - w->start, "complete",
                      w->end - w->start >= v->workers[0].conf->slot_load_window_seconds - 0.5);
 }
 
