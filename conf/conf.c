@@ -204,7 +204,6 @@ static int set_obl(struct conf *c, const char *value, char *err, size_t errlen);
 static const char *policies[] = {"master", "prefer-replica", "replica-only"};
 static const char *formats[] = {"text", "json"};
 static const char *tls_auth[] = {"no", "yes", "optional"};
-static const char *kinds[] = {"cluster", "sentinel", "standalone"};
 
 void conf_defaults(struct conf *c) {
     memset(c, 0, sizeof(*c));
@@ -285,7 +284,7 @@ static int parse_bytes(const char *v, long long *out) {
     return 0;
 }
 
-static int valid_seed(const char *s) {
+int conf_valid_seed(const char *s) {
     const char *colon = strrchr(s, ':');
     if (!colon || colon == s || colon[1] == '\0') return 0;
     char *end;
@@ -298,7 +297,7 @@ static int set_seeds(struct conf *c, const char *value, char *err, size_t errlen
     c->nseeds = 0;
     char *copy = strdup(value), *save = NULL;
     for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        if (!valid_seed(tok) || c->nseeds == CONF_MAX_SEEDS) {
+        if (!conf_valid_seed(tok) || c->nseeds == CONF_MAX_SEEDS) {
             snprintf(err, errlen, "seeds: '%s' is not host:port (or more than %d seeds)", tok, CONF_MAX_SEEDS);
             free(copy);
             return -1;
@@ -399,7 +398,7 @@ int conf_set(struct conf *c, const char *name, const char *value, char *err, siz
         return snprintf(err, errlen, "%s: '%s' is not one of yes, no", name, value), -1;
     case T_KIND:
         for (int i = 0; i < 3; i++)
-            if (!strcasecmp(value, kinds[i])) return c->backend_kind = i, 0;
+            if (!strcasecmp(value, conf_kind_name(i))) return c->backend_kind = i, 0;
         return snprintf(err, errlen, "%s: '%s' is not one of cluster, sentinel, standalone", name, value), -1;
     case T_TLSAUTH:
         for (int i = 0; i < 3; i++)
@@ -569,122 +568,6 @@ static int check_tls(const struct conf *c, char *err, size_t errlen) {
     return 0;
 }
 
-/* "backends" and "routes": read into c->backends and c->routes, every name and field checked. */
-static int dup_str(json_t *v, char **out) {
-    if (!json_is_string(v)) return -1;
-    free(*out);
-    *out = strdup(json_string_value(v));
-    return *out ? 0 : -1;
-}
-
-static int parse_backend(struct conf_backend *b, const char *name, json_t *o, char *err, size_t errlen) {
-    b->name = strdup(name);
-    if (!json_is_object(o)) return snprintf(err, errlen, "backends: '%s' must be an object", name), -1;
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v) {
-        int rc = 0;
-        if (!strcmp(key, "backend-kind")) {
-            rc = -1;
-            for (int i = 0; i < 3 && json_is_string(v); i++)
-                if (!strcasecmp(json_string_value(v), kinds[i])) b->kind = i, rc = 0;
-        } else if (!strcmp(key, "seeds")) {
-            size_t i;
-            json_t *e;
-            rc = json_is_array(v) && json_array_size(v) > 0 && json_array_size(v) <= CONF_MAX_SEEDS ? 0 : -1;
-            json_array_foreach(v, i, e) {
-                if (rc == 0 && json_is_string(e) && valid_seed(json_string_value(e)))
-                    b->seeds[b->nseeds++] = strdup(json_string_value(e));
-                else
-                    rc = -1;
-            }
-        } else if (!strcmp(key, "sentinel-master")) {
-            rc = dup_str(v, &b->sentinel_master);
-        } else if (!strcmp(key, "sentinel-user")) {
-            rc = dup_str(v, &b->sentinel_user);
-        } else if (!strcmp(key, "sentinel-password")) {
-            rc = dup_str(v, &b->sentinel_password);
-        } else if (!strcmp(key, "backend-user")) {
-            rc = dup_str(v, &b->backend_user);
-        } else if (!strcmp(key, "backend-password")) {
-            rc = dup_str(v, &b->backend_password);
-        } else {
-            return snprintf(err, errlen,
-                            "backends: '%s': unknown setting '%s' (backend-kind, seeds, sentinel-master, "
-                            "sentinel-user, sentinel-password, backend-user, backend-password)",
-                            name, key),
-                   -1;
-        }
-        if (rc < 0) return snprintf(err, errlen, "backends: '%s': bad value for '%s'", name, key), -1;
-    }
-    if (b->nseeds == 0) return snprintf(err, errlen, "backends: '%s' needs seeds", name), -1;
-    if (b->kind == KIND_SENTINEL && !b->sentinel_master)
-        return snprintf(err, errlen, "backends: '%s' is a sentinel backend: it needs sentinel-master", name), -1;
-    return 0;
-}
-
-static int parse_routing(struct conf *c, char *err, size_t errlen) {
-    json_error_t jerr;
-    if (c->backends_json) {
-        json_t *o = json_loads(c->backends_json, JSON_REJECT_DUPLICATES, &jerr);
-        if (!json_is_object(o)) {
-            json_decref(o);
-            return snprintf(err, errlen, "backends: must be a JSON object of named backends"), -1;
-        }
-        const char *name;
-        json_t *v;
-        json_object_foreach(o, name, v) {
-            if (c->nbackends == CONF_MAX_BACKENDS - 1 || !strcmp(name, "default") || !*name) {
-                json_decref(o);
-                return snprintf(err, errlen, "backends: at most %d, and not named 'default' (the top-level one)",
-                                CONF_MAX_BACKENDS - 1),
-                       -1;
-            }
-            if (parse_backend(&c->backends[c->nbackends++], name, v, err, errlen) < 0) return json_decref(o), -1;
-        }
-        json_decref(o);
-    }
-    if (!c->routes_json) return 0;
-    json_t *a = json_loads(c->routes_json, JSON_REJECT_DUPLICATES, &jerr);
-    size_t i;
-    json_t *r;
-    if (!json_is_array(a)) {
-        json_decref(a);
-        return snprintf(err, errlen, "routes: must be a JSON array of {\"prefix\", \"backend\", \"strip-prefix\"}"), -1;
-    }
-    json_array_foreach(a, i, r) {
-        json_t *prefix = json_object_get(r, "prefix"), *backend = json_object_get(r, "backend"),
-               *strip = json_object_get(r, "strip-prefix");
-        if (!json_is_object(r) || json_object_size(r) != 2u + (strip != NULL) || !json_is_string(prefix) ||
-            !json_is_string(backend) || (strip && !json_is_boolean(strip)) || c->nroutes == CONF_MAX_ROUTES) {
-            json_decref(a);
-            return snprintf(err, errlen,
-                            "routes: entry %zu must be {\"prefix\": \"...\", \"backend\": \"...\"} with "
-                            "an optional \"strip-prefix\": true/false",
-                            i),
-                   -1;
-        }
-        int b = -1;
-        const char *bn = json_string_value(backend);
-        if (!strcmp(bn, "default")) b = 0;
-        for (int k = 0; k < c->nbackends && b < 0; k++)
-            if (!strcmp(c->backends[k].name, bn)) b = k + 1;
-        if (b < 0) {
-            snprintf(err, errlen, "routes: entry %zu names backend '%s', which is not in backends", i, bn);
-            return json_decref(a), -1;
-        }
-        const char *p = json_string_value(prefix);
-        for (int k = 0; k < c->nroutes; k++)
-            if (!strcmp(c->routes[k].prefix, p)) {
-                snprintf(err, errlen, "routes: two routes for the prefix '%s'", p);
-                return json_decref(a), -1;
-            }
-        c->routes[c->nroutes++] = (struct conf_route){.prefix = strdup(p), .backend = b, .strip = json_is_true(strip)};
-    }
-    json_decref(a);
-    return 0;
-}
-
 int conf_load(struct conf *c, int argc, char **argv, char **envp, char *err, size_t errlen) {
     struct option opts[NSETTINGS + 5];
     size_t n = 0;
@@ -735,7 +618,7 @@ int conf_load(struct conf *c, int argc, char **argv, char **envp, char *err, siz
         for (int i = 0; i < c->nseeds; i++) free(c->seeds[i]);
         c->nseeds = 0;
         for (int i = optind; i < argc; i++) {
-            if (!valid_seed(argv[i]) || c->nseeds == CONF_MAX_SEEDS) {
+            if (!conf_valid_seed(argv[i]) || c->nseeds == CONF_MAX_SEEDS) {
                 snprintf(e2, sizeof(e2), "seeds: '%s' is not host:port", argv[i]);
                 snprintf(err, errlen, "%s", e2);
                 return CONF_EXIT_ERROR;
@@ -752,7 +635,7 @@ int conf_load(struct conf *c, int argc, char **argv, char **envp, char *err, siz
     if (c->backend_kind == KIND_SENTINEL && (!c->sentinel_master || !*c->sentinel_master))
         return snprintf(err, errlen, "backend-kind sentinel needs sentinel-master (the master's name)"),
                CONF_EXIT_ERROR;
-    if (parse_routing(c, err, errlen) < 0) return CONF_EXIT_ERROR;
+    if (conf_routing_parse(c, err, errlen) < 0) return CONF_EXIT_ERROR;
     if (check_only) return printf("configuration %s is valid\n", file), CONF_EXIT_OK;
     return CONF_RUN;
 }
@@ -761,13 +644,7 @@ void conf_free(struct conf *c) {
     for (int i = 0; i < c->nseeds; i++) free(c->seeds[i]);
     for (size_t i = 0; i < NSETTINGS; i++)
         if (settings[i].type == T_STR || settings[i].type == T_JSON) free(*(char **)((char *)c + settings[i].off));
-    for (int i = 0; i < c->nbackends; i++) {
-        struct conf_backend *b = &c->backends[i];
-        for (int k = 0; k < b->nseeds; k++) free(b->seeds[k]);
-        free(b->name), free(b->sentinel_master), free(b->sentinel_user), free(b->sentinel_password);
-        free(b->backend_user), free(b->backend_password);
-    }
-    for (int i = 0; i < c->nroutes; i++) free(c->routes[i].prefix);
+    conf_routing_free(c);
     for (int i = 0; i < c->nusers; i++) free(c->users[i]);
     for (int i = 0; i < c->nallow_commands; i++) free(c->allow_commands[i]);
     free(c->config_file);
@@ -785,7 +662,7 @@ static json_t *setting_json(const struct conf *c, const struct setting *s) {
     case T_FORMAT: return json_string(formats[c->log_format ? 1 : 0]);
     case T_YESNO: return json_string(*(const int *)field ? "yes" : "no");
     case T_TLSAUTH: return json_string(tls_auth[*(const int *)field % 3]);
-    case T_KIND: return json_string(kinds[c->backend_kind % 3]);
+    case T_KIND: return json_string(conf_kind_name(c->backend_kind));
     case T_OBL:
         return json_sprintf("normal %lld %lld %lld pubsub %lld %lld %lld", c->obl[0].hard, c->obl[0].soft,
                             c->obl[0].soft_seconds, c->obl[1].hard, c->obl[1].soft, c->obl[1].soft_seconds);

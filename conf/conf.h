@@ -138,4 +138,10 @@ int conf_is_loopback(const char *addr);
 typedef void (*conf_change_fn)(void *ctx, const char *name, const char *from, const char *to, int live);
 int conf_reload_diff(struct conf *cur, const struct conf *next, conf_change_fn report, void *ctx);
 
+/* routing.c: backend-kind's names; "backends" and "routes" read into c (-1 with err) and freed. */
+const char *conf_kind_name(int kind);
+int conf_routing_parse(struct conf *c, char *err, size_t errlen);
+void conf_routing_free(struct conf *c);
+int conf_valid_seed(const char *s); /* "host:port" */
+
 #endif

@@ -230,7 +230,6 @@ static enum MHD_Result get_rebalance(struct admin *a, struct MHD_Connection *c, 
 /* Routes by prefix: each route, and each backend with what its map says (masters and their replicas). */
 static json_t *backend_json(const char *name, int kind, char *const *seeds, int nseeds, const char *sentinel_master,
                             struct slotmap *m) {
-    static const char *kinds[] = {"cluster", "sentinel", "standalone"};
     json_t *s = json_array(), *masters = json_array();
     for (int i = 0; i < nseeds; i++) json_array_append_new(s, json_string(seeds[i]));
     for (int i = 0; m && i < m->nshards; i++) {
@@ -238,9 +237,9 @@ static json_t *backend_json(const char *name, int kind, char *const *seeds, int 
         json_object_set_new(o, "slots", json_integer(m->shards[i].nslots));
         json_array_append_new(masters, o);
     }
-    json_t *j =
-        json_pack("{s:s, s:s, s:o, s:i, s:I, s:o}", "name", name, "kind", kinds[kind % 3], "seeds", s, "slots_covered",
-                  m ? (int)m->covered : 0, "map_version", m ? (json_int_t)m->version : 0, "shards", masters);
+    json_t *j = json_pack("{s:s, s:s, s:o, s:i, s:I, s:o}", "name", name, "kind", conf_kind_name(kind), "seeds", s,
+                          "slots_covered", m ? (int)m->covered : 0, "map_version", m ? (json_int_t)m->version : 0,
+                          "shards", masters);
     if (sentinel_master) json_object_set_new(j, "sentinel_master", json_string(sentinel_master));
     return j;
 }
@@ -402,9 +401,8 @@ static enum MHD_Result get_cluster(struct admin *a, struct MHD_Connection *c) {
     json_object_set_new(j, "nodes_suspect", json_integer(suspect));
     json_object_set_new(j, "nodes_down", json_integer(down));
     json_object_set_new(j, "keys_by_master", dist);
-    static const char *kinds[] = {"cluster", "sentinel", "standalone"};
     const struct conf *conf = a->v.workers[0].conf;
-    json_object_set_new(j, "backend_kind", json_string(kinds[conf->backend_kind % 3]));
+    json_object_set_new(j, "backend_kind", json_string(conf_kind_name(conf->backend_kind)));
     if (conf->backend_kind == KIND_SENTINEL) { /* the sentinels slotgate listens to, a failover waited out */
         struct sentinel_status x;
         status_sentinels(a->v.status, &x);

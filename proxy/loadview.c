@@ -41,8 +41,8 @@ static int read_window(const struct admin_view *v, struct lv_window *w) {
 
 static json_t *window_json(const struct admin_view *v, const struct lv_window *w) {
     return json_pack("{s:i, s:o, s:o, s:f, s:b}", "window_seconds", v->workers[0].conf->slot_load_window_seconds,
-                     "from", admin_iso_time(w->start), "to", admin_iso_time(w->end), "seconds", w->end - w->start, "complete",
-                     w->end - w->start >= v->workers[0].conf->slot_load_window_seconds - 0.5);
+                     "from", admin_iso_time(w->start), "to", admin_iso_time(w->end), "seconds", w->end - w->start,
+                     "complete", w->end - w->start >= v->workers[0].conf->slot_load_window_seconds - 0.5);
 }
 
 static json_t *sums_json(const uint64_t *k, double seconds) {

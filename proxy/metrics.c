@@ -280,10 +280,9 @@ int metrics_render(const struct admin_view *v, struct sbuf *b) {
     rc |= sbuf_printf(b, "slotgate_slot_map_version %llu\n", version);
     rc |= family(b, "slotgate_slots_covered", "gauge", "Slots (of 16384) the slot map assigns to a master.");
     rc |= sbuf_printf(b, "slotgate_slots_covered %u\n", covered);
-    static const char *kinds[] = {"cluster", "sentinel", "standalone"};
     const struct conf *conf = v->workers[0].conf;
     rc |= family(b, "slotgate_backend_info", "gauge", "What is behind slotgate (backend-kind), always 1.");
-    rc |= sbuf_printf(b, "slotgate_backend_info{kind=\"%s\"} 1\n", kinds[conf->backend_kind % 3]);
+    rc |= sbuf_printf(b, "slotgate_backend_info{kind=\"%s\"} 1\n", conf_kind_name(conf->backend_kind));
     if (conf->backend_kind == KIND_SENTINEL) {
         struct sentinel_status x;
         status_sentinels(v->status, &x);

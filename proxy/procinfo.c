@@ -260,8 +260,7 @@ static int section_cluster(struct worker *w, struct sbuf *b) {
         cl.known ? cl.state : "unknown", up, suspect, down,
         w->view.map ? (unsigned long long)w->view.map->version : 0ULL, (unsigned long long)rs.ok,
         (unsigned long long)rs.failed, (unsigned long long)rs.changes);
-    static const char *kinds[] = {"cluster", "sentinel", "standalone"};
-    ADD("backend_kind:%s\r\n", kinds[w->conf->backend_kind % 3]);
+    ADD("backend_kind:%s\r\n", conf_kind_name(w->conf->backend_kind));
     if (w->conf->backend_kind == KIND_SENTINEL) ADD("sentinel_master:%s\r\n", w->conf->sentinel_master);
     return rc;
 }
