@@ -11,60 +11,12 @@
 #include "../lib/log.h"
 #include "../router/command.h"
 #include "ctl.h"
+#include "refresh_priv.h"
 #include "status.h"
 
-#define MIN_INTERVAL   0.2 /* seconds between two refreshes, however many are asked for */
-#define MAX_CANDIDATES 128
-#define SEED_MAX_AGE   1.0 /* seconds: a seed name is asked again at a rediscovery (a Service's members change) */
-
-struct refresher {
-    struct ev_loop *loop;
-    const struct conf *conf;
-    refresh_publish_fn publish;
-    refresh_publish_cmds_fn publish_cmds;
-    int have_cmds;
-    void *ctx;
-    struct slotmap *current;
-    uint64_t version;
-    ev_timer periodic, attempt_timeout, kick;
-    ev_async wake;
-    int wanted; /* atomic */
-    int running, again, failures;
-    double last_start;
-    struct ctl *ac;
-    char *cand[MAX_CANDIDATES];
-    char is_seed[MAX_CANDIDATES]; /* a seed's name is resolved afresh (dns.h) */
-    int ncand, idx;
-    int dns_wait; /* the candidate's name is being resolved */
-    ev_async dns_wake;
-    char asked[SM_HOST_LEN + 8];
-    char asked_host[SM_HOST_LEN];
-    char last_good[SM_HOST_LEN + 8]; /* asked first next time */
-    struct slotmap *answer;          /* this attempt's CLUSTER SLOTS, until its CLUSTER INFO is in */
-    struct slotmap *first;           /* a changed map waiting for a second node's word */
-    long long first_epoch;
-    double retry_delay; /* after a round in which no node answered: 0.2 s doubling to 5 s */
-    char first_from[SM_HOST_LEN + 8];
-    /* Connections that exist: let go with ctl_disconnect(), one is freed only once its
-     * replies are in, which a loop stopped for shutdown never delivers: those are freed at the end. */
-    struct ctl *live[16];
-    int *node_timeout_ms;
-    struct status *status;
-    struct sm_node sentinel_nodes[SM_MAX_REPLICAS + 1]; /* backend-kind sentinel: this attempt's answer */
-    int sentinel_n;
-    struct ctl *watch[8]; /* ... and a subscription to +switch-master on each sentinel (the first seeds) */
-    int watch_ok[8];      /* its SUBSCRIBE was answered */
-    ev_timer watch_timer;
-    char last_switch[200]; /* the last +switch-master heard (each sentinel announces it) */
-    char name[64];         /* routes by prefix: the backend's name in the log ("" for the default one) */
-    /* A failover began (+failover-state-send-slaveof-noone): until the sentinels name another master (or
-     * hold_until), the old one is not taken back, and the map has no master, so requests wait. */
-    char hold_master[SM_HOST_LEN + 8];
-    double hold_until, hold_since; /* hold_since: wall clock */
-};
+#define MIN_INTERVAL 0.2 /* seconds between two refreshes, however many are asked for */
 
 static void try_next(struct refresher *h);
-static void publish_sentinels(struct refresher *h);
 
 static void track(struct refresher *h, struct ctl *ac, int add) {
     for (int i = 0; i < 16; i++) {
@@ -133,7 +85,7 @@ static void add_host_port(struct refresher *h, const char *seed, int is_seed) {
 static void log_change(struct refresher *h, const struct slotmap *m, const char *from);
 
 /* A new map becomes the current one and goes to the workers (an unchanged one is dropped). */
-static void accept_map(struct refresher *h, struct slotmap *m, const char *from) {
+void refresh_accept_map(struct refresher *h, struct slotmap *m, const char *from) {
     if (h->current && slotmap_same(h->current, m)) {
         slotmap_unref(m);
         return;
@@ -154,11 +106,11 @@ static const char *nobody_answered(const struct refresher *h) {
     }
 }
 
-static void finish(struct refresher *h, int ok) {
+void refresh_finish(struct refresher *h, int ok) {
     if (h->first) { /* no second node answered: the one answer we have is the best we know */
         struct slotmap *m = h->first;
         h->first = NULL;
-        accept_map(h, m, h->first_from);
+        refresh_accept_map(h, m, h->first_from);
         ok = 1;
     }
     h->running = 0;
@@ -182,13 +134,13 @@ static void finish(struct refresher *h, int ok) {
     }
 }
 
-static void drop_ac(struct refresher *h) {
+void refresh_drop_ac(struct refresher *h) {
     struct ctl *ac = h->ac;
     h->ac = NULL;
     if (ac) ctl_disconnect(ac);
 }
 
-static void attempt_failed(struct refresher *h, const char *why) {
+void refresh_attempt_failed(struct refresher *h, const char *why) {
     if (h->answer) {
         slotmap_unref(h->answer);
         h->answer = NULL;
@@ -240,8 +192,8 @@ static void on_node_timeout(struct ctl *ac, redisReply *reply, void *priv) {
         log_verbose("cluster-node-timeout is %d ms: requests for an unreachable master are held up to %d ms", ms,
                     h->conf->failover_hold_ms ? h->conf->failover_hold_ms : ms + 3000);
     }
-    drop_ac(h);
-    finish(h, 1);
+    refresh_drop_ac(h);
+    refresh_finish(h, 1);
 }
 
 static void on_slots(struct ctl *ac, redisReply *reply, void *priv) {
@@ -251,9 +203,9 @@ static void on_slots(struct ctl *ac, redisReply *reply, void *priv) {
     if (!reply) return; /* the disconnect callback reports it */
     struct slotmap *m = slotmap_build(reply, h->asked_host, err, sizeof(err));
     if (!m || m->covered == 0) {
-        drop_ac(h);
+        refresh_drop_ac(h);
         if (m) slotmap_unref(m);
-        attempt_failed(h, m ? "the node serves no slots" : err);
+        refresh_attempt_failed(h, m ? "the node serves no slots" : err);
         return;
     }
     h->answer = m; /* decided with the node's config epoch, in on_info */
@@ -276,13 +228,13 @@ static void on_info(struct ctl *ac, redisReply *reply, void *priv) {
         h->first = m;
         h->first_epoch = epoch;
         snprintf(h->first_from, sizeof(h->first_from), "%s", h->asked);
-        drop_ac(h);
+        refresh_drop_ac(h);
         h->idx++;
         try_next(h); /* a second opinion */
         return;
     }
     if (d == MAP_TAKE) {
-        accept_map(h, m, h->asked);
+        refresh_accept_map(h, m, h->asked);
     } else {
         if (!slotmap_same(h->first, m))
             log_notice("nodes disagree about the slot map: %s (epoch %lld) and %s (epoch %lld); taking %s's",
@@ -290,134 +242,15 @@ static void on_info(struct ctl *ac, redisReply *reply, void *priv) {
         struct slotmap *keep = d == MAP_TAKE_FIRST ? h->first : m;
         slotmap_unref(d == MAP_TAKE_FIRST ? m : h->first);
         h->first = NULL;
-        accept_map(h, keep, h->asked);
+        refresh_accept_map(h, keep, h->asked);
     }
     if (!h->have_cmds) {
         ctl_command(ac, on_command, h, "COMMAND");
         ctl_command(ac, on_node_timeout, h, "CONFIG GET cluster-node-timeout");
         return;
     }
-    drop_ac(h);
-    finish(h, 1);
-}
-
-/* ---- backend-kind standalone and sentinel: a map of one master (and its replicas) ---- */
-
-static void take_single(struct refresher *h, struct sm_node *nodes, int n) {
-    char err[128], addr[SM_HOST_LEN + 8];
-    snprintf(addr, sizeof(addr), "%s:%d", nodes[0].host, nodes[0].port);
-    if (h->hold_master[0]) {
-        if (!strcmp(addr, h->hold_master) && ev_now(h->loop) < h->hold_until) { /* not yet: ask again soon */
-            drop_ac(h);
-            h->again = 1;
-            finish(h, 1);
-            return;
-        }
-        log_notice("sentinel: %s %s %s", h->conf->sentinel_master,
-                   strcmp(addr, h->hold_master) ? "now has its master at" : "failover did not finish: back to", addr);
-        h->hold_master[0] = '\0';
-        publish_sentinels(h);
-    }
-    struct slotmap *m = slotmap_single(nodes, n, err, sizeof(err));
-    if (!m) {
-        drop_ac(h);
-        attempt_failed(h, err);
-        return;
-    }
-    snprintf(h->last_good, sizeof(h->last_good), "%s", h->asked);
-    accept_map(h, m, h->asked);
-    drop_ac(h);
-    finish(h, 1);
-}
-
-static int node_from(struct sm_node *n, const char *host, long long port) {
-    if (!host || !*host || strlen(host) >= sizeof(n->host) || port <= 0 || port > 65535) return -1;
-    memset(n, 0, sizeof(*n));
-    snprintf(n->host, sizeof(n->host), "%s", host);
-    n->port = (int)port;
-    return 0;
-}
-
-/* standalone: ROLE of the server. A master names its replicas; a replica names its master. */
-static void on_role(struct ctl *ac, redisReply *reply, void *priv) {
-    struct refresher *h = priv;
-    redisReply *r = reply;
-    if (ac != h->ac || !r) return;
-    struct sm_node nodes[SM_MAX_REPLICAS + 1];
-    int n = 0, port = atoi(strrchr(h->asked, ':') + 1);
-    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 3 && r->element[0]->type == REDIS_REPLY_STRING &&
-        !strcmp(r->element[0]->str, "master")) {
-        node_from(&nodes[n++], h->asked_host, port);
-        const redisReply *reps = r->element[2];
-        for (size_t i = 0; reps->type == REDIS_REPLY_ARRAY && i < reps->elements && n <= SM_MAX_REPLICAS; i++) {
-            const redisReply *x = reps->element[i];
-            if (x->type == REDIS_REPLY_ARRAY && x->elements >= 2 && x->element[0]->type == REDIS_REPLY_STRING &&
-                x->element[1]->type == REDIS_REPLY_STRING &&
-                node_from(&nodes[n], x->element[0]->str, atoll(x->element[1]->str)) == 0)
-                n++;
-        }
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 3 && r->element[0]->type == REDIS_REPLY_STRING &&
-               !strcmp(r->element[0]->str, "slave") && r->element[1]->type == REDIS_REPLY_STRING &&
-               r->element[2]->type == REDIS_REPLY_INTEGER &&
-               node_from(&nodes[0], r->element[1]->str, r->element[2]->integer) == 0) {
-        n = 1 + (node_from(&nodes[1], h->asked_host, port) == 0);
-    } else {
-        drop_ac(h);
-        attempt_failed(h, r->type == REDIS_REPLY_ERROR ? r->str : "ROLE: not a master or a replica");
-        return;
-    }
-    take_single(h, nodes, n);
-}
-
-/* sentinel: the master's address, then its replicas (those not down). */
-static void on_sentinel_master(struct ctl *ac, redisReply *reply, void *priv) {
-    struct refresher *h = priv;
-    redisReply *r = reply;
-    if (ac != h->ac || !r) return;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
-        r->element[1]->type != REDIS_REPLY_STRING ||
-        node_from(&h->sentinel_nodes[0], r->element[0]->str, atoll(r->element[1]->str)) < 0) {
-        char why[160];
-        snprintf(why, sizeof(why), "SENTINEL get-master-addr-by-name %s: %s", h->conf->sentinel_master,
-                 r->type == REDIS_REPLY_ERROR ? r->str : "no such master");
-        drop_ac(h);
-        attempt_failed(h, why);
-        return;
-    }
-    h->sentinel_n = 1;
-}
-
-static const char *field_of(const redisReply *x, const char *name) {
-    for (size_t i = 0; x->type == REDIS_REPLY_ARRAY && i + 1 < x->elements; i += 2)
-        if (x->element[i]->type == REDIS_REPLY_STRING && !strcmp(x->element[i]->str, name) &&
-            x->element[i + 1]->type == REDIS_REPLY_STRING)
-            return x->element[i + 1]->str;
-    return NULL;
-}
-
-/* SENTINEL master <name>: how long the sentinels wait before calling the master down, the counterpart
- * of cluster-node-timeout for how long requests are held (failover-hold-ms unset). */
-static void on_sentinel_info(struct ctl *ac, redisReply *reply, void *priv) {
-    struct refresher *h = priv;
-    if (ac != h->ac || !reply || !h->node_timeout_ms) return;
-    const char *v = field_of(reply, "down-after-milliseconds");
-    if (v && atoi(v) > 0) __atomic_store_n(h->node_timeout_ms, atoi(v), __ATOMIC_RELAXED);
-}
-
-static void on_sentinel_replicas(struct ctl *ac, redisReply *reply, void *priv) {
-    struct refresher *h = priv;
-    redisReply *r = reply;
-    if (ac != h->ac || !r || h->sentinel_n < 1) return;
-    int n = 1;
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && n <= SM_MAX_REPLICAS; i++) {
-        const redisReply *x = r->element[i];
-        const char *flags = field_of(x, "flags"), *ip = field_of(x, "ip"), *port = field_of(x, "port"),
-                   *link = field_of(x, "master-link-status");
-        if (!flags || strstr(flags, "s_down") || strstr(flags, "o_down") || strstr(flags, "disconnected")) continue;
-        if (link && strcmp(link, "ok") != 0) continue; /* not in sync (being reconfigured, resyncing): no reads */
-        if (ip && port && node_from(&h->sentinel_nodes[n], ip, atoll(port)) == 0) n++;
-    }
-    take_single(h, h->sentinel_nodes, n);
+    refresh_drop_ac(h);
+    refresh_finish(h, 1);
 }
 
 static void on_disconnect(struct ctl *ac, int ok) {
@@ -426,7 +259,7 @@ static void on_disconnect(struct ctl *ac, int ok) {
     track(h, ac, 0); /* freed after this callback */
     if (ac != h->ac) return;
     h->ac = NULL;
-    attempt_failed(h, ok ? "disconnected" : ac->errstr);
+    refresh_attempt_failed(h, ok ? "disconnected" : ac->errstr);
 }
 
 static void on_connect(struct ctl *ac, int ok) {
@@ -435,17 +268,17 @@ static void on_connect(struct ctl *ac, int ok) {
     if (!ok) track(h, ac, 0);
     if (ok || ac != h->ac) return;
     h->ac = NULL; /* freed after this callback */
-    attempt_failed(h, ac->errstr);
+    refresh_attempt_failed(h, ac->errstr);
 }
 
-static void arm_attempt_timeout(struct refresher *h) {
+void refresh_arm_attempt_timeout(struct refresher *h) {
     ev_timer_set(&h->attempt_timeout, (h->conf->connect_timeout_ms + 1000) / 1000.0, 0);
     ev_timer_start(h->loop, &h->attempt_timeout);
 }
 
 static void try_next(struct refresher *h) {
     if (h->idx >= h->ncand) {
-        finish(h, 0);
+        refresh_finish(h, 0);
         return;
     }
     snprintf(h->asked, sizeof(h->asked), "%s", h->cand[h->idx]);
@@ -460,7 +293,7 @@ static void try_next(struct refresher *h) {
         int rc = dns_lookup(h->asked_host, port, h->is_seed[h->idx] ? SEED_MAX_AGE : -1, &a, err, sizeof(err));
         if (rc == DNS_PENDING) { /* on_dns_wake asks again; the attempt's timer bounds the wait */
             h->dns_wait = 1;
-            arm_attempt_timeout(h);
+            refresh_arm_attempt_timeout(h);
             return;
         }
         if (rc == DNS_FAILED)
@@ -482,32 +315,20 @@ static void try_next(struct refresher *h) {
     h->ac = ac;
     track(h, ac, 1);
     const struct conf *c = h->conf;
-    if (c->backend_kind == KIND_SENTINEL) { /* a sentinel: its own credentials, its own questions */
-        if (c->sentinel_password && c->sentinel_user)
-            ctl_command(ac, NULL, NULL, "AUTH %s %s", c->sentinel_user, c->sentinel_password);
-        else if (c->sentinel_password)
-            ctl_command(ac, NULL, NULL, "AUTH %s", c->sentinel_password);
-        h->sentinel_n = 0;
-        ctl_command(ac, on_sentinel_master, h, "SENTINEL get-master-addr-by-name %s", c->sentinel_master);
-        ctl_command(ac, on_sentinel_info, h, "SENTINEL master %s", c->sentinel_master);
-        ctl_command(ac, on_sentinel_replicas, h, "SENTINEL replicas %s", c->sentinel_master);
-        arm_attempt_timeout(h);
+    if (c->backend_kind != KIND_CLUSTER) { /* a sentinel, or the server: onemaster.c asks */
+        onemaster_ask(h, ac);
+        refresh_arm_attempt_timeout(h);
         return;
     }
     if (c->backend_password && c->backend_user)
         ctl_command(ac, NULL, NULL, "AUTH %s %s", c->backend_user, c->backend_password);
     else if (c->backend_password)
         ctl_command(ac, NULL, NULL, "AUTH %s", c->backend_password);
-    if (c->backend_kind == KIND_STANDALONE) {
-        ctl_command(ac, on_role, h, "ROLE");
-        arm_attempt_timeout(h);
-        return;
-    }
     ctl_command(ac, on_slots, h, "CLUSTER SLOTS");
     ctl_command(ac, on_info, h, "CLUSTER INFO");
     /* CLUSTER SLOTS answers in microseconds: a node that takes a second is stalled (SIGSTOP, overload),
      * and the next candidate is a better bet than waiting out the command timeout. */
-    arm_attempt_timeout(h);
+    refresh_arm_attempt_timeout(h);
 }
 
 static void start(struct refresher *h) {
@@ -586,141 +407,7 @@ static void on_attempt_timeout(struct ev_loop *loop, ev_timer *t, int revents) {
         track(h, ac, 0);
         ctl_free(ac); /* not ctl_disconnect: that would wait for the reply that never comes */
     }
-    attempt_failed(h, "timed out");
-}
-
-/* ---- backend-kind sentinel: +switch-master, from one sentinel at a time (the next seed when it goes) ---- */
-
-static void publish_sentinels(struct refresher *h) {
-    if (!h->status || h->conf->backend_kind != KIND_SENTINEL) return;
-    struct sentinel_status x = {0};
-    for (int i = 0; i < h->conf->nseeds && i < STATUS_MAX_SENTINELS; i++, x.n++) {
-        snprintf(x.s[i].addr, sizeof(x.s[i].addr), "%s", h->conf->seeds[i]);
-        x.s[i].subscribed = h->watch[i] && h->watch_ok[i];
-    }
-    snprintf(x.holding_for, sizeof(x.holding_for), "%s", h->hold_master);
-    x.holding_since = h->hold_master[0] ? h->hold_since : 0;
-    status_set_sentinels(h->status, &x);
-}
-
-/* The leader is about to promote a replica: from now on the old master's writes would be lost when it is
- * made a replica, so nothing more goes to it. A map with no master makes the workers hold requests (as
- * for a cluster's failover) until the sentinels name the new one. */
-static void failover_begins(struct refresher *h, const char *msg) {
-    if (!h->current || h->current->nshards == 0 || h->hold_master[0]) return;
-    const struct sm_node *m = &h->current->nodes[h->current->shards[0].master];
-    snprintf(h->hold_master, sizeof(h->hold_master), "%s:%d", m->host, m->port);
-    int ms = h->conf->failover_hold_ms ? h->conf->failover_hold_ms : 15000;
-    h->hold_until = ev_now(h->loop) + ms / 1000.0;
-    h->hold_since = status_wall_now();
-    publish_sentinels(h);
-    log_notice("sentinel: %s fails over (%s): requests wait for the new master", h->conf->sentinel_master, msg);
-    struct slotmap *none = calloc(1, sizeof(*none));
-    if (!none) return;
-    none->refs = 1;
-    for (int s = 0; s < SLOT_COUNT; s++) none->slot_shard[s] = SM_NO_SHARD;
-    accept_map(h, none, "sentinel failover");
-    refresher_request(h, "sentinel failover");
-}
-
-static void on_switch(struct ctl *ac, redisReply *r, void *priv) {
-    struct refresher *h = priv;
-    (void)ac;
-    /* ["message", channel, text]: "+switch-master" "<name> <old-ip> <old-port> <new-ip> <new-port>";
-     * "+failover-state-send-slaveof-noone" "slave <ip:port> <ip> <port> @ <name> <ip> <port>" */
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[1]->type != REDIS_REPLY_STRING ||
-        r->element[2]->type != REDIS_REPLY_STRING)
-        return;
-    const char *msg = r->element[2]->str, *name = h->conf->sentinel_master;
-    size_t n = strlen(name);
-    if (!strcmp(r->element[1]->str, "+failover-state-send-slaveof-noone")) {
-        const char *at = strstr(msg, " @ ");
-        if (at && !strncmp(at + 3, name, n) && at[3 + n] == ' ') failover_begins(h, msg);
-        return;
-    }
-    if (strncmp(msg, name, n) != 0 || msg[n] != ' ' || !strncmp(h->last_switch, msg, sizeof(h->last_switch) - 1))
-        return;
-    snprintf(h->last_switch, sizeof(h->last_switch), "%s", msg);
-    log_notice("sentinel: +switch-master %s", msg);
-    refresher_request(h, "sentinel +switch-master");
-}
-
-static void watch_retry(struct refresher *h, double after) {
-    if (ev_is_active(&h->watch_timer)) return;
-    ev_timer_set(&h->watch_timer, after, 0);
-    ev_timer_start(h->loop, &h->watch_timer);
-}
-
-static void on_watch_gone(struct ctl *ac, int ok) {
-    struct refresher *h = ac->data;
-    (void)ok;
-    if (!h) return;
-    for (int i = 0; i < 8; i++)
-        if (h->watch[i] == ac) {
-            h->watch[i] = NULL;
-            h->watch_ok[i] = 0;
-            publish_sentinels(h);
-            log_verbose("sentinel %s: +switch-master subscription lost (%s); again in a second", h->conf->seeds[i],
-                        ac->errstr);
-            watch_retry(h, 1.0);
-        }
-}
-
-static void on_watch_connected(struct ctl *ac, int ok) {
-    if (!ok) on_watch_gone(ac, 0);
-}
-
-static void on_subscribed(struct ctl *ac, redisReply *r, void *priv) {
-    struct refresher *h = priv;
-    if (!r || r->type != REDIS_REPLY_ARRAY) return; /* an error (a wrong password): it stays unsubscribed */
-    for (int i = 0; i < 8; i++)
-        if (h->watch[i] == ac) h->watch_ok[i] = 1;
-    publish_sentinels(h);
-}
-
-/* Every sentinel's word: the first to announce the new master wins (each announces it when it learns it,
- * and the one that ran the failover may do so last). */
-static void watch_start(struct refresher *h) {
-    const struct conf *c = h->conf;
-    if (c->backend_kind != KIND_SENTINEL) return;
-    for (int i = 0; i < c->nseeds && i < 8; i++) {
-        if (h->watch[i]) continue;
-        const char *seed = c->seeds[i], *colon = strrchr(seed, ':');
-        char host[SM_HOST_LEN], ip[SM_HOST_LEN], err[160];
-        snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - seed) : 0, seed);
-        int port = colon ? atoi(colon + 1) : 0;
-        struct dns_addrs a;
-        int rc = dns_is_literal(host) ? DNS_OK : dns_lookup(host, port, SEED_MAX_AGE, &a, err, sizeof(err));
-        if (rc != DNS_OK) { /* asked again shortly (the answer is then cached) */
-            watch_retry(h, rc == DNS_PENDING ? 0.2 : 1.0);
-            continue;
-        }
-        if (dns_is_literal(host))
-            snprintf(ip, sizeof(ip), "%s", host);
-        else
-            dns_addr_string(&a.addr[0], ip, sizeof(ip));
-        struct ctl *ac = ctl_connect(h->loop, ip, port, c->tls_cluster, host, on_watch_connected, on_watch_gone, h, err,
-                                     sizeof(err));
-        if (!ac) {
-            watch_retry(h, 1.0);
-            continue;
-        }
-        h->watch[i] = ac;
-        if (c->sentinel_password && c->sentinel_user)
-            ctl_command(ac, NULL, NULL, "AUTH %s %s", c->sentinel_user, c->sentinel_password);
-        else if (c->sentinel_password)
-            ctl_command(ac, NULL, NULL, "AUTH %s", c->sentinel_password);
-        h->watch_ok[i] = 0;
-        ctl_command(ac, on_subscribed, h, "SUBSCRIBE +switch-master +failover-state-send-slaveof-noone");
-        ctl_on_push(ac, on_switch, h);
-    }
-    publish_sentinels(h);
-}
-
-static void on_watch_timer(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop;
-    (void)revents;
-    watch_start(t->data);
+    refresh_attempt_failed(h, "timed out");
 }
 
 void refresher_set_node_timeout_sink(struct refresher *h, int *ms) { h->node_timeout_ms = ms; }
@@ -747,9 +434,8 @@ struct refresher *refresher_new(struct ev_loop *loop, const struct conf *conf, r
     ev_init(&h->kick, on_kick);
     ev_async_init(&h->wake, on_wake);
     ev_async_init(&h->dns_wake, on_dns_wake);
-    ev_init(&h->watch_timer, on_watch_timer);
     h->periodic.data = h->attempt_timeout.data = h->kick.data = h->wake.data = h->dns_wake.data = h;
-    h->watch_timer.data = h;
+    sentinel_watch_init(h);
     return h;
 }
 
@@ -759,7 +445,7 @@ void refresher_start(struct refresher *h) {
     dns_watch(h->loop, &h->dns_wake);
     ev_timer_start(h->loop, &h->periodic);
     start(h);
-    watch_start(h);
+    sentinel_watch_start(h);
 }
 
 void refresher_request(struct refresher *h, const char *why) {
@@ -783,15 +469,7 @@ void refresher_free(struct refresher *h) {
         ctl_forget(ac);
         ctl_free(ac);
     }
-    for (int i = 0; i < 8; i++) {
-        struct ctl *ac = h->watch[i];
-        if (!ac) continue;
-        h->watch[i] = NULL;
-        ac->data = NULL;
-        ctl_forget(ac);
-        ctl_free(ac);
-    }
-    ev_timer_stop(h->loop, &h->watch_timer);
+    sentinel_watch_free(h);
     ev_timer_stop(h->loop, &h->periodic);
     ev_timer_stop(h->loop, &h->attempt_timeout);
     ev_timer_stop(h->loop, &h->kick);
