@@ -31,6 +31,10 @@ struct conf_route {
     char *prefix;
     int backend; /* 0: the default backend, else 1 + its index in backends */
     int strip;
+    int mirror;         /* "mirror": a backend as above, or -1 */
+    int mirror_all;     /* "mirror-commands": "writes" (0, the default) or "all" */
+    int mirror_percent; /* "mirror-percent": 1..100 (default 100) */
+    int migrate_to;     /* "migrate-to": a backend as above, or -1 */
 };
 
 struct conf {

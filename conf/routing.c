@@ -68,6 +68,73 @@ static int parse_backend(struct conf_backend *b, const char *name, json_t *o, ch
     return 0;
 }
 
+/* A backend's index by name: 0 for "default", 1 + its place in backends, or -1. */
+static int backend_index(const struct conf *c, const char *name) {
+    if (!strcmp(name, "default")) return 0;
+    for (int k = 0; k < c->nbackends; k++)
+        if (!strcmp(c->backends[k].name, name)) return k + 1;
+    return -1;
+}
+
+/* One entry of "routes", checked whole, appended to c->routes. */
+static int parse_route(struct conf *c, json_t *r, size_t i, char *err, size_t errlen) {
+    static const char *const shape =
+        "{\"prefix\": \"...\", \"backend\": \"...\"} with optional \"strip-prefix\": true/false, \"mirror\": "
+        "\"backend\", \"mirror-commands\": \"writes\"/\"all\", \"mirror-percent\": 1-100, \"migrate-to\": \"backend\"";
+    struct conf_route out = {.mirror = -1, .migrate_to = -1, .mirror_percent = 100};
+    const char *key, *bn = NULL;
+    json_t *v;
+    if (!json_is_object(r)) return snprintf(err, errlen, "routes: entry %zu must be %s", i, shape), -1;
+    json_object_foreach(r, key, v) {
+        int ok = 1, *which = NULL;
+        if (!strcmp(key, "prefix")) {
+            ok = json_is_string(v);
+            if (ok) out.prefix = (char *)json_string_value(v);
+        } else if (!strcmp(key, "backend")) {
+            which = &out.backend;
+        } else if (!strcmp(key, "mirror")) {
+            which = &out.mirror;
+        } else if (!strcmp(key, "migrate-to")) {
+            which = &out.migrate_to;
+        } else if (!strcmp(key, "strip-prefix")) {
+            ok = json_is_boolean(v), out.strip = json_is_true(v);
+        } else if (!strcmp(key, "mirror-commands")) {
+            ok = json_is_string(v) && (!strcmp(json_string_value(v), "writes") || !strcmp(json_string_value(v), "all"));
+            out.mirror_all = ok && !strcmp(json_string_value(v), "all");
+        } else if (!strcmp(key, "mirror-percent")) {
+            ok = json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) <= 100;
+            if (ok) out.mirror_percent = (int)json_integer_value(v);
+        } else {
+            return snprintf(err, errlen, "routes: entry %zu: unknown field '%s'; an entry is %s", i, key, shape), -1;
+        }
+        if (which) { /* a backend's name */
+            ok = json_is_string(v);
+            if (ok && (*which = backend_index(c, json_string_value(v))) < 0)
+                return snprintf(err, errlen, "routes: entry %zu names backend '%s', which is not in backends", i,
+                                json_string_value(v)),
+                       -1;
+            if (ok && which == &out.backend) bn = json_string_value(v);
+        }
+        if (!ok) return snprintf(err, errlen, "routes: entry %zu: bad value for '%s'", i, key), -1;
+    }
+    if (!out.prefix || !bn) return snprintf(err, errlen, "routes: entry %zu must be %s", i, shape), -1;
+    if (out.mirror >= 0 && out.migrate_to >= 0)
+        return snprintf(err, errlen, "routes: entry %zu: a route mirrors or migrates, not both", i), -1;
+    if (out.mirror == out.backend || out.migrate_to == out.backend)
+        return snprintf(err, errlen, "routes: entry %zu: mirror and migrate-to name another backend than '%s'", i, bn),
+               -1;
+    for (int k = 0; k < c->nroutes; k++) {
+        if (!strcmp(c->routes[k].prefix, out.prefix))
+            return snprintf(err, errlen, "routes: two routes for the prefix '%s'", out.prefix), -1;
+        if (out.migrate_to >= 0 && c->routes[k].migrate_to >= 0)
+            return snprintf(err, errlen, "routes: one migration at a time (entries %d and %zu have migrate-to)", k, i),
+                   -1;
+    }
+    if (!(out.prefix = strdup(out.prefix))) return snprintf(err, errlen, "out of memory"), -1;
+    c->routes[c->nroutes++] = out;
+    return 0;
+}
+
 int conf_routing_parse(struct conf *c, char *err, size_t errlen) {
     json_error_t jerr;
     if (c->backends_json) {
@@ -98,33 +165,11 @@ int conf_routing_parse(struct conf *c, char *err, size_t errlen) {
         return snprintf(err, errlen, "routes: must be a JSON array of {\"prefix\", \"backend\", \"strip-prefix\"}"), -1;
     }
     json_array_foreach(a, i, r) {
-        json_t *prefix = json_object_get(r, "prefix"), *backend = json_object_get(r, "backend"),
-               *strip = json_object_get(r, "strip-prefix");
-        if (!json_is_object(r) || json_object_size(r) != 2u + (strip != NULL) || !json_is_string(prefix) ||
-            !json_is_string(backend) || (strip && !json_is_boolean(strip)) || c->nroutes == CONF_MAX_ROUTES) {
+        if (c->nroutes == CONF_MAX_ROUTES) {
             json_decref(a);
-            return snprintf(err, errlen,
-                            "routes: entry %zu must be {\"prefix\": \"...\", \"backend\": \"...\"} with "
-                            "an optional \"strip-prefix\": true/false",
-                            i),
-                   -1;
+            return snprintf(err, errlen, "routes: at most %d", CONF_MAX_ROUTES), -1;
         }
-        int b = -1;
-        const char *bn = json_string_value(backend);
-        if (!strcmp(bn, "default")) b = 0;
-        for (int k = 0; k < c->nbackends && b < 0; k++)
-            if (!strcmp(c->backends[k].name, bn)) b = k + 1;
-        if (b < 0) {
-            snprintf(err, errlen, "routes: entry %zu names backend '%s', which is not in backends", i, bn);
-            return json_decref(a), -1;
-        }
-        const char *p = json_string_value(prefix);
-        for (int k = 0; k < c->nroutes; k++)
-            if (!strcmp(c->routes[k].prefix, p)) {
-                snprintf(err, errlen, "routes: two routes for the prefix '%s'", p);
-                return json_decref(a), -1;
-            }
-        c->routes[c->nroutes++] = (struct conf_route){.prefix = strdup(p), .backend = b, .strip = json_is_true(strip)};
+        if (parse_route(c, r, i, err, errlen) < 0) return json_decref(a), -1;
     }
     json_decref(a);
     return 0;

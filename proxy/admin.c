@@ -1,6 +1,7 @@
 /* See admin.h. Every response is JSON built with jansson (the dashboard page and /metrics aside);
  * every handler copies what it needs from the status board under its lock and builds the body after. */
 #include "admin.h"
+#include "routing.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -244,20 +245,53 @@ static json_t *backend_json(const char *name, int kind, char *const *seeds, int 
     return j;
 }
 
+static const char *backend_name(const struct conf *conf, int b) {
+    return b > 0 && b <= conf->nbackends ? conf->backends[b - 1].name : "default";
+}
+
+/* The migration's figures: the data path's (every worker's) and the background copy's. */
+static json_t *migration_json(struct admin *a, const struct prefix_table *t, struct migrator *m) {
+    const struct conf *conf = a->v.workers[0].conf;
+    const struct prefix_route *r = &t->routes[t->migrating];
+    struct stat_totals tot;
+    worker_totals(a->v.workers, a->v.nworkers, &tot);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "prefix", r->prefix, "from",
+                  backend_name(conf, r->backend), "to", backend_name(conf, r->migrate_to - 1), "data_path", "writes",
+                  (json_int_t)tot.s.mig_writes, "keys_copied", (json_int_t)tot.s.mig_copies, "keys_deleted",
+                  (json_int_t)tot.s.mig_deletes, "copy_errors", (json_int_t)tot.s.mig_copy_errors, "reads",
+                  (json_int_t)tot.s.mig_reads, "read_fallbacks", (json_int_t)tot.s.mig_fallbacks);
+    json_object_set_new(j, "background", m ? migrator_json(m) : json_null());
+    return j;
+}
+
 static enum MHD_Result get_routes(struct admin *a, struct MHD_Connection *c) {
     const struct conf *conf = a->v.workers[0].conf;
-    json_t *routes = json_array(), *backends = json_array();
-    int has_default = 0;
-    for (int i = 0; i < conf->nroutes; i++) {
-        const struct conf_route *r = &conf->routes[i];
-        has_default |= !r->prefix[0];
-        json_array_append_new(routes, json_pack("{s:s, s:s, s:b}", "prefix", r->prefix, "backend",
-                                                r->backend ? conf->backends[r->backend - 1].name : "default",
-                                                "strip_prefix", r->strip));
+    json_t *routes = json_array(), *backends = json_array(), *migration = json_null();
+    struct routing *rt = a->v.routing;
+    int mirrors = 0;
+    pthread_mutex_lock(&rt->lock);
+    const struct prefix_table *t = rt->table;
+    for (int i = 0; t && i < t->n; i++) {
+        const struct prefix_route *r = &t->routes[i];
+        json_t *e = json_pack("{s:s, s:s, s:b}", "prefix", r->prefix, "backend", backend_name(conf, r->backend),
+                              "strip_prefix", r->strip);
+        if (r->mirror) {
+            mirrors++;
+            json_object_set_new(e, "mirror",
+                                json_pack("{s:s, s:s, s:i}", "backend", backend_name(conf, r->mirror - 1), "commands",
+                                          r->mirror_all ? "all" : "writes", "percent",
+                                          r->mirror_percent ? r->mirror_percent : 100));
+        }
+        if (r->migrate_to) json_object_set_new(e, "migrate_to", json_string(backend_name(conf, r->migrate_to - 1)));
+        json_array_append_new(routes, e);
     }
-    if (!has_default) /* every other key */
+    if (!t) /* every key */
         json_array_append_new(routes,
                               json_pack("{s:s, s:s, s:b}", "prefix", "", "backend", "default", "strip_prefix", 0));
+    if (t && t->migrating >= 0) migration = migration_json(a, t, rt->migrator);
+    json_t *since = admin_iso_time(rt->since);
+    pthread_mutex_unlock(&rt->lock);
     struct slotmap *m = status_map(a->v.status);
     json_array_append_new(backends,
                           backend_json("default", conf->backend_kind, conf->seeds, conf->nseeds,
@@ -270,7 +304,39 @@ static enum MHD_Result get_routes(struct admin *a, struct MHD_Connection *c) {
                                                      x->kind == KIND_SENTINEL ? x->sentinel_master : NULL, m));
         if (m) slotmap_unref(m);
     }
-    return send_json(c, MHD_HTTP_OK, json_pack("{s:o, s:o}", "routes", routes, "backends", backends));
+    json_t *out = json_pack("{s:o, s:o, s:o, s:o}", "routes", routes, "since", since, "backends", backends, "migration",
+                            migration);
+    if (mirrors) {
+        struct stat_totals tot;
+        worker_totals(a->v.workers, a->v.nworkers, &tot);
+        uint64_t answered = tot.s.mirror_replies + tot.s.mirror_errors;
+        json_object_set_new(out, "mirror",
+                            json_pack("{s:I, s:I, s:I, s:I, s:f}", "sent", (json_int_t)tot.s.mirror_sent, "replies",
+                                      (json_int_t)tot.s.mirror_replies, "errors", (json_int_t)tot.s.mirror_errors,
+                                      "dropped", (json_int_t)tot.s.mirror_dropped, "mean_latency_us",
+                                      answered ? (double)tot.s.mirror_latency_us / (double)answered : 0.0));
+    }
+    return send_json(c, MHD_HTTP_OK, out);
+}
+
+/* POST /routes/check: the migration's consistency check starts (its result comes on /routes). */
+static enum MHD_Result post_check(struct admin *a, struct MHD_Connection *c, const char *url) {
+    const char *sample = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sample"),
+               *tol = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ttl-tolerance-ms"),
+               *repair = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "repair");
+    int pct = sample ? atoi(sample) : 100, ms = tol ? atoi(tol) : 2000;
+    if (pct < 1 || pct > 100 || ms < 0)
+        return send_error(c, MHD_HTTP_BAD_REQUEST, "sample is a percentage (1-100), ttl-tolerance-ms >= 0", url);
+    struct routing *rt = a->v.routing;
+    pthread_mutex_lock(&rt->lock);
+    int rc = rt->migrator ? migrator_check(rt->migrator, pct, ms, repair && !strcmp(repair, "1")) : -2;
+    pthread_mutex_unlock(&rt->lock);
+    if (rc == -2) return send_error(c, MHD_HTTP_CONFLICT, "no route is migrating (no migrate-to in routes)", url);
+    if (rc == -1) return send_error(c, MHD_HTTP_CONFLICT, "a check is under way already: see /routes", url);
+    return send_json(c, MHD_HTTP_ACCEPTED,
+                     json_pack("{s:s, s:i, s:i, s:b}", "check",
+                               "started: its result comes on /routes (migration.background.check)", "sample_percent",
+                               pct, "ttl_tolerance_ms", ms, "repair", repair && !strcmp(repair, "1")));
 }
 
 /* The big keys seen, newest first: requests and replies over bigkeys-value-bytes or bigkeys-elements. */
@@ -532,7 +598,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_size = 0;
         return MHD_YES;
     }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+    int post_check_url = !strcmp(url, "/routes/check");
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && !(post_check_url && !strcmp(method, "POST")))
         return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", url);
     if (strcmp(url, "/healthz") == 0)
         return send_json(
@@ -556,6 +623,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(url, "/bigkeys") == 0) return get_bigkeys(a, c);
     if (strcmp(url, "/load") == 0) return get_load(a, c);
     if (strcmp(url, "/routes") == 0) return get_routes(a, c);
+    if (post_check_url) {
+        if (strcmp(method, "POST") != 0)
+            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST /routes/check starts the check", url);
+        return post_check(a, c, url);
+    }
     if (strcmp(url, "/rebalance") == 0) return get_rebalance(a, c, url);
     if (strcmp(url, "/cluster") == 0) return get_cluster(a, c);
     if (strcmp(url, "/stats") == 0) return get_stats(a, c);

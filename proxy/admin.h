@@ -18,6 +18,7 @@ struct admin_view {
     int nworkers;
     struct shared_counter *total_clients;
     int maxclients;
+    struct routing *routing; /* routes by prefix and a migration's progress (routing.h) */
 };
 
 /* NULL with err when the listener cannot be opened (the port is taken, a bad address). */

@@ -17,6 +17,7 @@
 #include "../router/acl.h"
 #include "../router/merge.h"
 #include "../router/slot.h"
+#include "migrate.h"
 #include "scripts.h"
 #include "../lib/log.h"
 #include "../lib/tls.h"
@@ -214,6 +215,7 @@ static inline void maybe_slow(struct worker *w, struct req *r, double now) {
 }
 
 void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
+    if (__builtin_expect(r->hook, 0) && migrate_hook(w, r, reply, len)) return; /* mirroring, migration */
     struct client *c = r->client;
     double now = worker_now(w);
     maybe_slow(w, r, now);
@@ -478,6 +480,20 @@ static int route_refused(struct client *c, struct req *r, const struct plan *p) 
     return 1;
 }
 
+/* Mirroring and migration (migrate.h) for a routed command: the mirror's copy goes, a migrating write
+ * keeps its keys, a read is marked for the fallback. 1 when r is answered (out of memory). */
+static int routed_extras(struct client *c, struct req *r, const struct plan *p, const char *cmd) {
+    struct worker *w = c->w;
+    if (p->mirror_route >= 0 && !p->is_error && !c->txn_state.in_multi && !c->sub_mode && !p->cmd->special &&
+        (p->route == ROUTE_KEYS || p->route == ROUTE_SPLIT)) /* plain commands: a transaction's are not mirrored */
+        mirror_send(w, p, &c->parser, cmd);
+    if (p->migrating && migrate_prepare(w, r, p, &c->parser, cmd) < 0) {
+        req_reply_error(w, r, "ERR slotgate: out of memory");
+        return 1;
+    }
+    return 0;
+}
+
 /* Runs one parsed command: plan it, then answer it here, forward it, split it or fan it out. */
 static void handle_command(struct client *c, const char *cmd) {
     struct worker *w = c->w;
@@ -503,6 +519,8 @@ static void handle_command(struct client *c, const char *cmd) {
     int routed = __builtin_expect(plan->rerouted, 0) && !plan->is_error;
     if (__builtin_expect(routed, 0) && route_refused(c, r, plan)) return;
     if (__builtin_expect(!c->acl->unrestricted, 0) && c->is_authed && acl_refused(c, r, plan, cmd)) return;
+    if (__builtin_expect(routed | (plan->mirror_route >= 0), 0) && c->is_authed && routed_extras(c, r, plan, cmd))
+        return;
     if (__builtin_expect(c->trk != NULL, 0) && c->is_authed) tracking_command(c, plan, cmd);
     if (!c->is_authed && !(plan->cmd && (plan->cmd->local == LOCAL_AUTH || plan->cmd->local == LOCAL_HELLO ||
                                          plan->cmd->local == LOCAL_QUIT || plan->cmd->local == LOCAL_RESET)))

@@ -11,6 +11,7 @@
 #include "../router/merge.h"
 #include "../lib/log.h"
 #include "fanout.h"
+#include "migrate.h"
 #include "worker.h"
 
 /* The parts' replies are appended to one buffer (offsets, not pointers, since it may move as it
@@ -175,6 +176,7 @@ void fanout_split(struct worker *w, struct req *r, const struct resp_request *q,
             fail_child(w, r, c);
             continue;
         }
+        if (__builtin_expect(p->migrating, 0)) migrate_prepare_part(w, child, p, q, cmd, key_child, c);
         route_request(w, child, NULL, b->p, b->len);
     }
     if (b->cap > 1024 * 1024) sbuf_free(b); /* a huge MSET's buffer is not kept */

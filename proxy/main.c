@@ -22,6 +22,7 @@
 #include "bigkeys.h"
 #include "slotload.h"
 #include "../router/prefix.h"
+#include "routing.h"
 #include "slowlog.h"
 #include "tlsconf.h"
 
@@ -41,7 +42,7 @@ struct extra_backend {
 struct app {
     struct conf conf;
     struct extra_backend extra[CONF_MAX_BACKENDS];
-    struct prefix_table *prefixes;
+    struct routing routing; /* the routes in force, the migration's background work (routing.h) */
     struct cmdtable *cmds;
     struct users *users; /* who clients may be, and their ACL rules (users.h) */
     int protected_mode;  /* atomic, read by the workers: see protection() */
@@ -99,6 +100,28 @@ static void want_refresh(void *ctx, int backend, const char *why) {
     refresher_request(h, why);
 }
 
+/* The table the workers route by, from c's routes (NULL when there are none). */
+static int build_routes(const struct conf *c, struct prefix_table **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (c->nroutes == 0) return 0;
+    struct prefix_route r[CONF_MAX_ROUTES + 1];
+    int n = 0, has_default = 0;
+    for (int i = 0; i < c->nroutes; i++) {
+        const struct conf_route *cr = &c->routes[i];
+        r[n++] = (struct prefix_route){.prefix = cr->prefix,
+                                       .backend = cr->backend,
+                                       .strip = cr->strip,
+                                       .mirror = cr->mirror + 1,
+                                       .mirror_all = cr->mirror_all,
+                                       .mirror_percent = cr->mirror_percent,
+                                       .migrate_to = cr->migrate_to + 1};
+        has_default |= !c->routes[i].prefix[0];
+    }
+    if (!has_default) /* every other key: the default backend */
+        r[n++] = (struct prefix_route){.prefix = ""};
+    return (*out = prefix_table_new(r, n, err, errlen)) ? 0 : -1;
+}
+
 /* routes by prefix: each backend's settings and refresher, the table the workers route by. */
 static int routing_start(struct app *a, struct ev_loop *loop, char *err, size_t errlen) {
     const struct conf *c = &a->conf;
@@ -121,15 +144,60 @@ static int routing_start(struct app *a, struct ev_loop *loop, char *err, size_t 
             return snprintf(err, errlen, "out of memory"), -1;
         refresher_set_name(x->refresher, b->name);
     }
-    if (c->nroutes == 0) return 0;
-    struct prefix_route r[CONF_MAX_ROUTES + 1];
-    int n = 0, has_default = 0;
-    for (int i = 0; i < c->nroutes; i++) {
-        r[n++] = (struct prefix_route){c->routes[i].prefix, 0, c->routes[i].backend, c->routes[i].strip};
-        has_default |= !c->routes[i].prefix[0];
+    pthread_mutex_init(&a->routing.lock, NULL);
+    a->routing.since = status_wall_now();
+    return build_routes(c, &a->routing.table, err, errlen);
+}
+
+/* A route with migrate-to: its background copy runs while the table holding it is in force. */
+static void routing_migration(struct app *a) {
+    struct prefix_table *t = a->routing.table;
+    if (a->routing.migrator) migrator_stop(a->routing.migrator); /* a table's migration is its own */
+    a->routing.migrator = t && t->migrating >= 0 ? migrator_start(&a->conf, a->status, t, t->migrating) : NULL;
+}
+
+/* SIGHUP: routes are live (a migration's cut-over is one); backends are not (each has its refresher and
+ * its connections, made at start). Returns 1 when the routes changed. */
+static int reload_routes(struct app *a, struct conf *next) {
+    int same_routes = (!a->conf.routes_json && !next->routes_json) ||
+                      (a->conf.routes_json && next->routes_json && !strcmp(a->conf.routes_json, next->routes_json));
+    int same_backends =
+        (!a->conf.backends_json && !next->backends_json) ||
+        (a->conf.backends_json && next->backends_json && !strcmp(a->conf.backends_json, next->backends_json));
+    if (same_routes) return 0;
+    if (!same_backends) {
+        log_warning("SIGHUP: routes not reloaded, the running ones stay: backends changed too, and backends take "
+                    "effect only after a restart");
+        return 0;
     }
-    if (!has_default) r[n++] = (struct prefix_route){"", 0, 0, 0}; /* every other key: the default backend */
-    return (a->prefixes = prefix_table_new(r, n, err, errlen)) ? 0 : -1;
+    char err[256];
+    struct prefix_table *t = NULL;
+    if (build_routes(next, &t, err, sizeof(err)) < 0) {
+        log_warning("SIGHUP: routes not reloaded, the running ones stay: %s", err);
+        return 0;
+    }
+    for (int i = 0; i < a->nworkers; i++) worker_publish_prefixes(&a->workers[i], t);
+    pthread_mutex_lock(&a->routing.lock);
+    struct routing *r = &a->routing;
+    unsigned slot = r->nretired++ % ROUTING_RETIRED; /* long replaced: no worker reads it any more */
+    prefix_table_free(r->retired[slot]);
+    r->retired[slot] = r->table;
+    r->table = t;
+    r->since = status_wall_now();
+    routing_migration(a);
+    pthread_mutex_unlock(&a->routing.lock);
+    /* the running configuration says them now */
+    char *tmp = a->conf.routes_json;
+    a->conf.routes_json = next->routes_json, next->routes_json = tmp;
+    for (int i = 0; i < CONF_MAX_ROUTES; i++) {
+        struct conf_route x = a->conf.routes[i];
+        a->conf.routes[i] = next->routes[i], next->routes[i] = x;
+    }
+    int n = a->conf.nroutes;
+    a->conf.nroutes = next->nroutes, next->nroutes = n;
+    log_notice("SIGHUP: routes reloaded (%d routes%s)", a->conf.nroutes,
+               t && t->migrating >= 0 ? ", one migrating" : "");
+    return 1;
 }
 
 static void on_drain_poll(struct ev_loop *loop, ev_timer *t, int revents) {
@@ -196,7 +264,8 @@ static int tls_live(const char *name) {
 
 static void report_change(void *ctx, const char *name, const char *from, const char *to, int live) {
     (void)ctx;
-    if (!strcmp(name, "users") || !strcmp(name, "requirepass") || !strcmp(name, "aclfile")) return; /* above */
+    if (!strcmp(name, "users") || !strcmp(name, "requirepass") || !strcmp(name, "aclfile") || !strcmp(name, "routes"))
+        return; /* said above (reload_routes for routes) */
     if (tls_live(name)) live = 1;
     if (live)
         log_notice("SIGHUP: %s changed from %s to %s", name, from, to);
@@ -275,7 +344,8 @@ static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents) {
             log_notice("SIGHUP: TLS certificates reloaded (connections open keep theirs)");
         }
     }
-    int changed = conf_reload_diff(&a->conf, &next, report_change, a);
+    int routes_changed = reload_routes(a, &next);
+    int changed = conf_reload_diff(&a->conf, &next, report_change, a) + routes_changed;
     conf_free(&next);
     log_set_level(a->conf.log_level);
     log_set_format(a->conf.log_format);
@@ -326,7 +396,7 @@ static int start_failed(struct app *a) {
     free(a->workers);
     refresher_free(a->refresher);
     for (int b = 1; b < CONF_MAX_BACKENDS; b++) refresher_free(a->extra[b].refresher);
-    prefix_table_free(a->prefixes);
+    prefix_table_free(a->routing.table);
     cmdtable_free(a->cmds);
     scripts_free(a->scripts);
     subs_free(a->subs);
@@ -411,7 +481,7 @@ int main(int argc, char **argv) {
         a.workers[i].shared.total_clients = &a.total_clients;
         a.workers[i].shared.node_timeout_ms = &a.node_timeout_ms;
         a.workers[i].shared.want_refresh = want_refresh;
-        a.workers[i].shared.prefixes = a.workers[i].tmp.plan.prefixes = a.prefixes; /* the worker's one plan */
+        a.workers[i].shared.prefixes = a.workers[i].tmp.plan.prefixes = a.routing.table; /* the worker's one plan */
         a.workers[i].shared.backend_names[0] = "default";
         for (int b = 0; b < a.conf.nbackends; b++) a.workers[i].shared.backend_names[b + 1] = a.conf.backends[b].name;
         a.workers[i].shared.refresh_ctx = &a;
@@ -430,7 +500,7 @@ int main(int argc, char **argv) {
         a.nworkers++;
     }
     if (a.conf.admin_port) {
-        struct admin_view view = {a.status, a.workers, a.nworkers, &a.total_clients, a.conf.maxclients};
+        struct admin_view view = {a.status, a.workers, a.nworkers, &a.total_clients, a.conf.maxclients, &a.routing};
         if (!(a.admin = admin_start(&a.conf, &view, err, sizeof(err)))) {
             log_warning("%s", err);
             return start_failed(&a);
@@ -460,6 +530,9 @@ int main(int argc, char **argv) {
     refresher_start(a.refresher);
     for (int b = 1; b < CONF_MAX_BACKENDS; b++)
         if (a.extra[b].refresher) refresher_start(a.extra[b].refresher);
+    pthread_mutex_lock(&a.routing.lock);
+    routing_migration(&a);
+    pthread_mutex_unlock(&a.routing.lock);
     protection(&a);
     if (a.conf.tls_port || a.conf.tls_cluster) tlsconf_watch(loop, &a.conf);
     char ports[64] = "";
@@ -487,7 +560,10 @@ int main(int argc, char **argv) {
     prober_free(a.prober);
     refresher_free(a.refresher);
     for (int b = 1; b < CONF_MAX_BACKENDS; b++) refresher_free(a.extra[b].refresher);
-    prefix_table_free(a.prefixes);
+    migrator_stop(a.routing.migrator);
+    prefix_table_free(a.routing.table);
+    for (int i = 0; i < ROUTING_RETIRED; i++) prefix_table_free(a.routing.retired[i]);
+    pthread_mutex_destroy(&a.routing.lock);
     dns_shutdown();
     cmdtable_free(a.cmds);
     scripts_free(a.scripts);

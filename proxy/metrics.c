@@ -202,6 +202,25 @@ int metrics_render(const struct admin_view *v, struct sbuf *b) {
     rc |= sbuf_printf(b, "slotgate_tracking_keys %llu\n", (unsigned long long)t.s.trk_keys);
     rc |= family(b, "slotgate_tracking_table_bytes", "gauge", "Memory the tracking tables hold.");
     rc |= sbuf_printf(b, "slotgate_tracking_table_bytes %llu\n", (unsigned long long)t.s.trk_bytes);
+    rc |= family(b, "slotgate_mirror_requests_total", "counter",
+                 "Commands mirrored to a route's mirror backend, by outcome (reply, error, dropped: not sent).");
+    rc |= sbuf_printf(b, "slotgate_mirror_requests_total{outcome=\"reply\"} %llu\n",
+                      (unsigned long long)t.s.mirror_replies);
+    rc |= sbuf_printf(b, "slotgate_mirror_requests_total{outcome=\"error\"} %llu\n",
+                      (unsigned long long)t.s.mirror_errors);
+    rc |= sbuf_printf(b, "slotgate_mirror_requests_total{outcome=\"dropped\"} %llu\n",
+                      (unsigned long long)t.s.mirror_dropped);
+    rc |= family(b, "slotgate_mirror_latency_seconds_total", "counter", "Time the mirror took to answer, summed.");
+    rc |= sbuf_printf(b, "slotgate_mirror_latency_seconds_total %.6f\n", (double)t.s.mirror_latency_us / 1e6);
+    rc |= family(b, "slotgate_migration_total", "counter",
+                 "A migrating route's data path: writes, keys copied and deleted, copy errors, reads, reads asked of "
+                 "the old backend again.");
+    const char *mig_names[] = {"writes", "keys_copied", "keys_deleted", "copy_errors", "reads", "read_fallbacks"};
+    uint64_t mig_vals[] = {t.s.mig_writes,      t.s.mig_copies, t.s.mig_deletes,
+                           t.s.mig_copy_errors, t.s.mig_reads,  t.s.mig_fallbacks};
+    for (int i = 0; i < 6; i++)
+        rc |= sbuf_printf(b, "slotgate_migration_total{what=\"%s\"} %llu\n", mig_names[i],
+                          (unsigned long long)mig_vals[i]);
     rc |= family(b, "slotgate_invalidations_total", "counter", "Invalidation messages sent to tracking clients.");
     rc |= sbuf_printf(b, "slotgate_invalidations_total %llu\n", (unsigned long long)t.s.invalidations);
     struct dns_stats ds;

@@ -3,6 +3,7 @@
  * one-slot exchange (next_map) and an ev_async; between maps it patches its own slot table after MOVED. */
 #include "dedicated.h"
 #include "worker.h"
+#include "migrate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,7 @@ __attribute__((noinline, cold)) static void unblocked(struct worker *w, const st
 
 void req_free(struct worker *w, struct req *r) {
     if (__builtin_expect(r->is_blocked, 0)) unblocked(w, r);
+    if (__builtin_expect(r->mig != NULL, 0)) migrate_free(r);
     r->qnext = w->free_reqs;
     w->free_reqs = r;
     STAT_ADD(w, live_reqs, -1);
@@ -260,6 +262,8 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents) {
             install_map(w, b, m);
             park_run(w, 1);
         }
+    if (__atomic_exchange_n(&w->inbox.prefixes_new, 0, __ATOMIC_ACQ_REL)) /* routes: the next command on */
+        w->shared.prefixes = w->tmp.plan.prefixes = __atomic_load_n(&w->inbox.prefixes, __ATOMIC_ACQUIRE);
     struct conf *c = __atomic_exchange_n(&w->inbox.conf, NULL, __ATOMIC_ACQ_REL);
     if (c) {
         apply_conf(w, c);
@@ -307,6 +311,12 @@ static void apply_conf(struct worker *w, const struct conf *c) {
             }
         }
     }
+}
+
+void worker_publish_prefixes(struct worker *w, const struct prefix_table *t) {
+    __atomic_store_n(&w->inbox.prefixes, t, __ATOMIC_RELEASE);
+    __atomic_store_n(&w->inbox.prefixes_new, 1, __ATOMIC_RELEASE);
+    ev_async_send(w->loop, &w->wake);
 }
 
 void worker_publish_conf(struct worker *w, const struct conf *c) {
@@ -851,6 +861,7 @@ void worker_destroy(struct worker *w) {
     route_free(&w->view.routes);
     pool_drain(&w->pool);
     sbuf_free(&w->tmp.encoded);
+    sbuf_free(&w->tmp.mirror);
     free(__atomic_exchange_n(&w->inbox.conf, NULL, __ATOMIC_ACQ_REL));
     if (w->listen_fd >= 0) close(w->listen_fd);
     if (w->tls_listen_fd >= 0) close(w->tls_listen_fd);

@@ -69,7 +69,18 @@
     X(trk_bytes)                                                                                                       \
     X(tls_handshakes)                                                                                                  \
     X(tls_handshake_failed)                                                                                            \
-    X(tls_handshake_timeouts)
+    X(tls_handshake_timeouts)                                                                                          \
+    X(mirror_sent)                                                                                                     \
+    X(mirror_replies)                                                                                                  \
+    X(mirror_errors)                                                                                                   \
+    X(mirror_dropped)                                                                                                  \
+    X(mirror_latency_us)                                                                                               \
+    X(mig_writes)                                                                                                      \
+    X(mig_reads)                                                                                                       \
+    X(mig_copies)                                                                                                      \
+    X(mig_deletes)                                                                                                     \
+    X(mig_copy_errors)                                                                                                 \
+    X(mig_fallbacks)
 /* replies and error replies by command family; request in to reply out, by hist.h bucket */
 /* latency_fam: the latency histogram by command family, family * HIST_BUCKETS + bucket (/metrics); latency and
  * latency_us are not counted by the workers: worker_totals adds the families up into them */
@@ -120,7 +131,9 @@ struct worker_inbox {
     struct slotmap *bmap[PREFIX_MAX_BACKENDS]; /* ... of the other backends (routes by prefix), [0] unused */
     struct cmdtable *cmds;                     /* a table built from a live COMMAND reply */
     struct conf *conf;                         /* the settings SIGHUP changed */
-    struct users *users;                       /* the users and ACL rules SIGHUP built */
+    const struct prefix_table *prefixes;       /* the routes SIGHUP changed (prefixes_new set after it) */
+    int prefixes_new;
+    struct users *users; /* the users and ACL rules SIGHUP built */
     int stop;
     int draining; /* stop accepting, let requests finish */
 };
@@ -144,6 +157,7 @@ struct worker_tmp {
     struct sbuf split_cmd; /* a part's command being built (fanout.c) */
     struct sbuf merge_out; /* a merged reply being built (fanout.c) */
     struct sbuf encoded;   /* an inline command re-encoded as multibulk */
+    struct sbuf mirror;    /* a mirrored command, a migration's copy (migrate.c) */
 };
 
 struct worker {
@@ -204,6 +218,9 @@ struct worker {
         char name[32], slow_node[SM_HOST_LEN + 8];
         double slow_node_s;
     } split;
+    int mirror_acc;      /* mirror-percent: the share owed (migrate.c) */
+    int mirror_inflight; /* mirrored commands not answered yet */
+    double mig_warned;   /* when migrate.c last warned */
     double last_latency; /* count_reply's cache of the last latency and its histogram bucket */
     int last_bucket;
     uint64_t last_commands, last_net_in, last_net_out;      /* for the inst_* rates */
@@ -228,6 +245,8 @@ void worker_publish_map(struct worker *w, int backend, struct slotmap *m); /* ta
 void worker_stop(struct worker *w);
 /* Hands the worker the settings a SIGHUP changed (copied; the caller keeps c). */
 void worker_publish_conf(struct worker *w, const struct conf *c);
+/* Hands the worker the routes a SIGHUP changed (t, or NULL for none, stays the caller's). */
+void worker_publish_prefixes(struct worker *w, const struct prefix_table *t);
 /* SIGTERM: close the listener; the worker sets is_drained once every client's requests are answered
  * and written (clients stay connected until worker_stop). */
 void worker_drain(struct worker *w);

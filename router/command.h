@@ -275,6 +275,11 @@ struct plan {
     int rerouted; /* a key goes to another backend than the default one, or loses a prefix */
     uint8_t *kbackend;
     uint16_t *kstrip;
+    /* mirroring and migration (prefix.h): the route whose commands are mirrored (every key is its), or
+     * -1; whether a key's route is migrating (kmig) and whether any is */
+    int mirror_route;
+    int migrating;
+    uint8_t *kmig;
 };
 
 void plan_init(struct plan *p);

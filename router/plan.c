@@ -18,6 +18,7 @@ void plan_free(struct plan *p) {
     free(p->kflags);
     free(p->kbackend);
     free(p->kstrip);
+    free(p->kmig);
     memset(p, 0, sizeof(*p));
 }
 
@@ -39,6 +40,9 @@ static int push_key(struct plan *p, int idx, int kflags) {
         uint16_t *ks = realloc(p->kstrip, sizeof(uint16_t) * (size_t)cap);
         if (!ks) return -1;
         p->kstrip = ks;
+        uint8_t *km = realloc(p->kmig, (size_t)cap);
+        if (!km) return -1;
+        p->kmig = km;
         p->keys_cap = cap;
     }
     p->kflags[p->nkeys] = (uint16_t)kflags;
@@ -191,21 +195,30 @@ static const struct command *find_command(const struct cmdtable *t, const struct
 /* plan_keys with routes by prefix or one-server backends: each key's backend, the bytes strip-prefix
  * takes off it, its slot (0 on a one-server backend); kept apart so one cluster's path stays as it was. */
 __attribute__((noinline)) static void plan_routed_keys(const struct resp_request *r, const char *cmd, struct plan *p) {
-    int same = 1, backends_differ = 0, rerouted = 0;
+    int same = 1, backends_differ = 0, rerouted = 0, writes = (p->cmd->flags & CMD_WRITE) != 0, mirror_route = -1;
+    p->migrating = 0;
     for (int i = 0; i < p->nkeys; i++) {
         int k = p->keys[i];
         const char *key = resp_request_arg(r, cmd, (uint32_t)k);
         size_t len = r->argv[k].len, strip = 0;
-        int b = 0;
+        int b = 0, mig = 0;
         if (p->prefixes) { /* the route: its backend, and the key as that backend sees it */
             int rt = prefix_route_of(p->prefixes, key, len);
             if (rt >= 0) {
                 const struct prefix_route *route = &p->prefixes->routes[rt];
                 b = route->backend;
                 strip = route->strip ? route->len : 0;
+                if (__builtin_expect(route->migrate_to != 0, 0)) /* writes: the old backend; reads: the new */
+                    mig = 1, b = writes ? b : route->migrate_to - 1;
+                if (__builtin_expect(route->mirror != 0, 0) && (writes || route->mirror_all))
+                    mirror_route = i == 0 || mirror_route == rt ? rt : -2;
+                else if (mirror_route >= 0)
+                    mirror_route = -2; /* keys of a mirrored route and of another: not mirrored */
             }
         }
-        rerouted |= b | (int)strip;
+        rerouted |= b | (int)strip | mig;
+        p->migrating |= mig;
+        p->kmig[i] = (uint8_t)mig;
         p->kbackend[i] = (uint8_t)b;
         p->kstrip[i] = (uint16_t)strip;
         p->slots[i] = (p->one_node >> b) & 1 ? 0 : (uint16_t)slot_for_key(key + strip, len - strip);
@@ -213,6 +226,7 @@ __attribute__((noinline)) static void plan_routed_keys(const struct resp_request
         if (i > 0 && p->slots[i] != p->slots[0]) same = 0;
     }
     p->backend = p->nkeys > 0 ? p->kbackend[0] : 0;
+    p->mirror_route = mirror_route >= 0 ? mirror_route : -1;
     p->rerouted = rerouted != 0;
     if (p->nkeys > 0) p->slot = p->slots[0];
     if (same) {
@@ -257,6 +271,8 @@ void plan_request(const struct cmdtable *t, const struct resp_request *r, const 
     p->nkeys = 0;
     p->backend = 0;
     p->rerouted = 0;
+    p->migrating = 0;
+    p->mirror_route = -1;
     p->merge = MERGE_NONE;
     const struct command *c = p->cmd = find_command(t, r, cmd, p);
     if (!c) return;

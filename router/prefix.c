@@ -28,6 +28,7 @@ struct prefix_table *prefix_table_new(const struct prefix_route *routes, int n, 
         return snprintf(err, errlen, "out of memory"), NULL;
     }
     t->dflt = -1;
+    t->migrating = -1;
     for (int i = 0; i < n; i++, t->n++) {
         t->routes[i] = routes[i];
         t->routes[i].len = routes[i].prefix ? strlen(routes[i].prefix) : 0;
@@ -44,6 +45,7 @@ struct prefix_table *prefix_table_new(const struct prefix_route *routes, int n, 
                 return NULL;
             }
         if (t->routes[i].len == 0) t->dflt = i;
+        if (t->routes[i].migrate_to) t->migrating = i;
     }
     int m = 0; /* every route but the default, bucketed by first byte, longest first */
     for (int i = 0; i < n; i++)

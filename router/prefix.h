@@ -17,12 +17,20 @@ struct prefix_route {
     size_t len;
     int backend; /* the caller's index */
     int strip;   /* the prefix is taken off the key before it goes to the backend */
+    /* Both below are a backend's index + 1, 0 for none (so a zeroed route neither mirrors nor migrates).
+     * mirroring: a copy of the route's commands goes to backend mirror - 1, its answer discarded; writes
+     * only unless mirror_all; mirror_percent of them (0 or 100: each) */
+    int mirror, mirror_all, mirror_percent;
+    /* migration: backend is the old one, migrate_to - 1 the new one: writes go to the old one and each
+     * written key is copied to the new one; reads go to the new one, the old one on a miss */
+    int migrate_to;
 };
 
 struct prefix_table {
     struct prefix_route *routes; /* as given */
     int n;
     int dflt;        /* the route with the empty prefix, or -1: keys matching none have no route */
+    int migrating;   /* the route with migrate_to (one at most), or -1 */
     int *order;      /* route indexes, bucketed by first byte, longest first within a bucket */
     int bucket[257]; /* bucket b is order[bucket[b] .. bucket[b + 1]) */
 };

@@ -164,6 +164,8 @@ static int master_of_key(const char *key) {
     return sentinel_master_port();
 }
 
+static int master_of_route_key(const char *key) { return cluster_master_for_key(&cl, key); } /* ha:N on the cluster */
+
 /* The master Sentinel names serves everything: strings, a multi-key command, a hash, a transaction,
  * a script, pub/sub; CLUSTER SLOTS through slotgate is one range; the key is on that master. */
 START_TEST(serves_through_the_master_sentinel_names) {
@@ -456,7 +458,265 @@ START_TEST(routes_over_a_cluster_and_sentinel) {
 }
 END_TEST
 
+/* The routed slotgate's configuration: the cluster as the default backend, the Sentinel-managed master
+ * as "old", a standalone server on SOLO as "shadow", and routes (JSON) as given; written to routes-<port>.json; started
+ * on port. */
+static void routed_start(struct slotgate *x, int port, const char *routes, char *path, size_t cap) {
+    snprintf(path, cap, "%s/routes-%d.json", dir, port);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "{\"seeds\": [\"127.0.0.1:%d\"], \"backends\": {\"old\": {\"backend-kind\": \"sentinel\", "
+            "\"seeds\": [\"127.0.0.1:%d\", \"127.0.0.1:%d\"], \"sentinel-master\": \"mymaster\", "
+            "\"sentinel-password\": \"%s\", \"backend-password\": \"%s\"}, \"shadow\": {\"backend-kind\": "
+            "\"standalone\", \"seeds\": [\"127.0.0.1:%d\"]}}, \"routes\": %s}\n",
+            CL_BASE, SENT, SENT + 1, SENT_PASS, DATA_PASS, SOLO, routes);
+    fclose(f);
+    char args[300];
+    snprintf(args, sizeof(args), "--threads 2 --config %s", path);
+    slotgate_start(x, port, args, "", 1);
+}
+
+static long long json_path_int(json_t *j, const char *a, const char *b) {
+    json_t *o = json_object_get(j, a);
+    return json_integer_value(b ? json_object_get(o, b) : o);
+}
+
+/* A route mirrored to a standalone server: the mirror gets the route's writes and nothing else; when it
+ * is killed under load, clients see nothing of it (the mirror's failures are counted apart) and every
+ * acknowledged write is on the cluster. */
+START_TEST(mirror_failure_never_reaches_clients) {
+    pid_t shadow = server_start(SOLO, 0, NULL);
+    struct slotgate rsg;
+    char path[200];
+    routed_start(&rsg, ROUTED_SG, "[{\"prefix\": \"ha:\", \"backend\": \"default\", \"mirror\": \"shadow\"}]", path,
+                 sizeof(path));
+    redisContext *c = connect_port(ROUTED_SG);
+    redisContext *m = connect_port(SOLO);
+    WAIT_UNTIL(5000, (reply_is(c, "OK", "SET ha:probe 1"), reply_is(m, "1", "GET ha:probe")),
+               "the mirror never got the route's write");
+    expect_str(c, "OK", "SET other 1"); /* not the route's: not mirrored */
+    expect_str(c, "1", "GET ha:probe"); /* a read: not mirrored either */
+    redisReply *r = cmd(m, "EXISTS other");
+    ck_assert_int_eq(r->integer, 0);
+    freeReplyObject(r);
+    redisFree(m);
+    struct load l;
+    load_start(&l, ROUTED_SG, 50, MAX_KEYS, 60);
+    sleep_ms(1000);
+    json_t *j = http_json(rsg.admin_port, "/routes", 200);
+    ck_assert_int_gt(json_path_int(j, "mirror", "replies"), 1000);
+    ck_assert_int_eq(json_path_int(j, "mirror", "errors"), 0);
+    json_decref(j);
+    kill(shadow, SIGKILL); /* the mirror is gone */
+    untrack_pid(shadow);
+    sleep_ms(2000);
+    load_stop(&l);
+    report("mirror: the mirror killed under load", &l);
+    ck_assert_int_eq(l.errors, 0);
+    j = http_json(rsg.admin_port, "/routes", 200);
+    long long failed = json_path_int(j, "mirror", "errors") + json_path_int(j, "mirror", "dropped");
+    fprintf(stderr, "mirror: %lld sent, %lld replies, %lld failed (errors and dropped), mean latency %.0f us\n",
+            json_path_int(j, "mirror", "sent"), json_path_int(j, "mirror", "replies"), failed,
+            json_real_value(json_object_get(json_object_get(j, "mirror"), "mean_latency_us")));
+    ck_assert_int_gt(failed, 0);
+    json_decref(j);
+    long long wrong, lost = load_verify(&l, ROUTED_SG, master_of_route_key, &wrong);
+    ck_assert_int_eq(wrong, 0);
+    ck_assert_int_eq(lost, 0);
+    load_free(&l);
+    redisFree(c);
+    ck_assert_int_eq(slotgate_stop(&rsg), 0);
+}
+END_TEST
+
+/* What the mixed writer (below) leaves: n rounds of INCR, HSET, RPUSH, EXPIRE and DEL on the keys mix:*,
+ * through slotgate, every reply checked as it comes. */
+static void mixed_writes(redisContext *c, int from, int n) {
+    for (int i = from; i < from + n; i++) {
+        redisReply *r = cmd(c, "INCR mix:cnt:%d", i % 20);
+        ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+        freeReplyObject(r);
+        r = cmd(c, "HSET mix:h:%d f%d %d", i % 30, i, i);
+        ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+        freeReplyObject(r);
+        r = cmd(c, "RPUSH mix:l:%d %d", i % 10, i);
+        ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+        freeReplyObject(r);
+        r = cmd(c, "SET mix:gone:%d x", i);
+        freeReplyObject(r);
+        r = cmd(c, "DEL mix:gone:%d", i);
+        ck_assert_int_eq(r->integer, 1);
+        freeReplyObject(r);
+        r = cmd(c, "EXPIRE mix:h:%d 600", i % 30);
+        freeReplyObject(r);
+    }
+}
+
+/* Every key the mixed writer wrote, as a single server would hold it after rounds 0..n-1, read from c
+ * (the cluster's node for each key, by slotgate after the cut-over). */
+static void mixed_verify(redisContext *c, int n) {
+    for (int k = 0; k < 20; k++) {
+        int want = 0;
+        for (int i = 0; i < n; i++) want += i % 20 == k;
+        char s[16];
+        snprintf(s, sizeof(s), "%d", want);
+        expect_str(c, s, "GET mix:cnt:%d", k);
+    }
+    for (int k = 0; k < 30; k++) {
+        int want = 0;
+        for (int i = 0; i < n; i++) want += i % 30 == k;
+        redisReply *r = cmd(c, "HLEN mix:h:%d", k);
+        ck_assert_int_eq(r->integer, want);
+        freeReplyObject(r);
+        r = cmd(c, "TTL mix:h:%d", k);
+        ck_assert_int_gt(r->integer, 500);
+        freeReplyObject(r);
+    }
+    for (int k = 0; k < 10; k++) {
+        redisReply *r = cmd(c, "LRANGE mix:l:%d 0 -1", k);
+        int at = 0;
+        for (int i = 0; i < n; i++)
+            if (i % 10 == k) ck_assert_int_eq(atoi(r->element[at++]->str), i); /* every push, in order */
+        ck_assert_int_eq((int)r->elements, at);
+        freeReplyObject(r);
+    }
+    redisReply *r = cmd(c, "EXISTS mix:gone:0 mix:gone:1 mix:gone:%d", n - 1);
+    ck_assert_int_eq(r->integer, 0);
+    freeReplyObject(r);
+}
+
+/* /routes says migration.background.<what> (or .check.state) is state. */
+static int migration_is(int admin, const char *what, const char *state) {
+    json_t *j = http_json(admin, "/routes", 200);
+    json_t *bg = json_object_get(json_object_get(j, "migration"), "background");
+    json_t *v =
+        strcmp(what, "check") ? json_object_get(bg, what) : json_object_get(json_object_get(bg, "check"), "state");
+    int is = json_is_string(v) && !strcmp(json_string_value(v), state);
+    json_decref(j);
+    return is;
+}
+
+/* The whole move from the Sentinel-managed master to the 3-master cluster under a steady write load:
+ * keys of every type (some with TTLs) on the old master first; migrate-to with the background copy;
+ * the consistency check finds no difference; the cut-over by SIGHUP; the old master gone; every
+ * acknowledged write is on the cluster, and no client saw an error. */
+START_TEST(migration_from_sentinel_to_cluster_loses_nothing) {
+    redisContext *m = NULL;
+    WAIT_UNTIL(20000, sentinel_master_port() > 0 && (m = connect_port(sentinel_master_port())) != NULL,
+               "no master to migrate from");
+    expect_str(m, "OK", "AUTH %s", DATA_PASS);
+    for (int i = 0; i < 3; i++) { /* the cluster starts empty, as a migration's target does (earlier cases wrote) */
+        redisContext *d = connect_port(CL_BASE + i);
+        expect_str(d, "OK", "FLUSHALL");
+        redisFree(d);
+    }
+    for (int i = 0; i < 2000; i++) { /* what the application had before */
+        redisAppendCommand(m, "SET pre:s:%d v%d", i, i);
+        redisAppendCommand(m, "HSET pre:h:%d a %d b x", i % 300, i);
+        redisAppendCommand(m, "ZADD pre:z:%d %d m%d", i % 200, i, i);
+        redisAppendCommand(m, "SADD pre:set:%d %d", i % 100, i);
+        redisAppendCommand(m, "RPUSH pre:l:%d %d", i % 100, i);
+        if (i % 10 == 0)
+            redisAppendCommand(m, "SETEX pre:t:%d 3000 t", i);
+        else
+            redisAppendCommand(m, "PING");
+    }
+    for (int i = 0; i < 2000 * 6; i++) {
+        redisReply *r;
+        ck_assert_int_eq(redisGetReply(m, (void **)&r), REDIS_OK);
+        freeReplyObject(r);
+    }
+    struct slotgate rsg;
+    char path[200];
+    routed_start(&rsg, ROUTED_SG, "[{\"prefix\": \"\", \"backend\": \"old\", \"migrate-to\": \"default\"}]", path,
+                 sizeof(path));
+    redisContext *c = connect_port(ROUTED_SG);
+    expect_str(c, "v7", "GET pre:s:7");
+    struct load l;
+    load_start(&l, ROUTED_SG, 50, MAX_KEYS, 120);
+    mixed_writes(c, 0, 300);
+    WAIT_UNTIL(30000, migration_is(rsg.admin_port, "copy", "copied"), "the background copy did not finish");
+    json_t *j = http_json(rsg.admin_port, "/routes", 200);
+    json_t *bg = json_object_get(json_object_get(j, "migration"), "background");
+    ck_assert_int_eq(json_path_int(bg, "errors", NULL), 0);
+    ck_assert_int_ge(json_path_int(bg, "copied", NULL) + json_path_int(bg, "newer_on_new", NULL), 2000 + 300 + 200);
+    fprintf(stderr, "migration: background copy of %lld keys: %lld copied, %lld newer on the new backend already\n",
+            json_path_int(bg, "scanned", NULL), json_path_int(bg, "copied", NULL),
+            json_path_int(bg, "newer_on_new", NULL));
+    json_decref(j);
+    mixed_writes(c, 300, 300);
+    struct http_reply h;
+    http_request(&h, "POST", rsg.admin_port, "/routes/check", NULL);
+    ck_assert_int_eq(h.status, 202);
+    http_reply_free(&h);
+    WAIT_UNTIL(60000, migration_is(rsg.admin_port, "check", "done"), "the consistency check did not finish");
+    j = http_json(rsg.admin_port, "/routes", 200);
+    json_t *chk = json_object_get(json_object_get(json_object_get(j, "migration"), "background"), "check");
+    char *dump = json_dumps(chk, JSON_COMPACT);
+    fprintf(stderr, "migration: check under load: %s\n", dump);
+    free(dump);
+    ck_assert(json_is_true(json_object_get(chk, "consistent")));
+    ck_assert_int_eq(json_path_int(chk, "differences", NULL), 0);
+    ck_assert_int_eq(json_path_int(chk, "old", "keys"), json_path_int(chk, "new", "keys"));
+    ck_assert_int_ge(json_path_int(chk, "values_compared", NULL), 2000);
+    json_t *dp = json_object_get(json_object_get(j, "migration"), "data_path");
+    ck_assert_int_eq(json_path_int(dp, "copy_errors", NULL), 0);
+    ck_assert_int_gt(json_path_int(dp, "keys_copied", NULL), 1000);
+    json_decref(j);
+    /* the cut-over: the routes say the cluster has every key now */
+    FILE *f = fopen(path, "r");
+    char conf[2000];
+    size_t n = fread(conf, 1, sizeof(conf) - 1, f);
+    fclose(f);
+    conf[n] = '\0';
+    char *routes = strstr(conf, "\"routes\"");
+    ck_assert_ptr_nonnull(routes);
+    strcpy(routes, "\"routes\": []}\n");
+    f = fopen(path, "w");
+    fputs(conf, f);
+    fclose(f);
+    kill(rsg.pid, SIGHUP);
+    WAIT_UNTIL(5000, slotgate_log_has(&rsg, "routes reloaded (0 routes)"), "SIGHUP did not take the new routes");
+    mixed_writes(c, 600, 100);
+    sleep_ms(1000);
+    load_stop(&l);
+    report("migration: Sentinel -> cluster with the cut-over", &l);
+    ck_assert_int_eq(l.errors, 0);
+    ck_assert_int_gt(l.written, 1000);
+    for (int i = 0; i < 3; i++)
+        if (data_pids[i] > 0) kill(data_pids[i], SIGKILL), untrack_pid(data_pids[i]), data_pids[i] = 0;
+    /* every acknowledged write, read back through slotgate, which now asks the cluster only ... */
+    long long wrong, lost = load_verify(&l, ROUTED_SG, master_of_route_key, &wrong);
+    ck_assert_int_eq(wrong, 0);
+    ck_assert_int_eq(lost, 0);
+    mixed_verify(c, 700);
+    expect_str(c, "v1999", "GET pre:s:1999");
+    redisReply *r = cmd(c, "TTL pre:t:10");
+    ck_assert_int_gt(r->integer, 2900);
+    freeReplyObject(r);
+    /* ... and on the cluster's own nodes */
+    for (int i = 0; i < 50; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "pre:s:%d", i * 40);
+        redisContext *d = connect_port(cluster_master_for_key(&cl, key));
+        redisReply *v = cmd(d, "GET %s", key);
+        char want[32];
+        snprintf(want, sizeof(want), "v%d", i * 40);
+        ck_assert_str_eq(v->str, want);
+        freeReplyObject(v);
+        redisFree(d);
+    }
+    load_free(&l);
+    redisFree(m);
+    redisFree(c);
+    ck_assert_int_eq(slotgate_stop(&rsg), 0);
+}
+END_TEST
+
 SUITE_MAIN(.name = "sentinel", .setup = setup, .teardown = teardown, .timeout = 120,
            .tests = {TEST(serves_through_the_master_sentinel_names), TEST(sentinel_failover_is_invisible),
                      TEST(killed_master_errors_only_in_flight_and_returns_as_replica),
-                     TEST(standalone_server_with_a_replica), TEST(routes_over_a_cluster_and_sentinel)})
+                     TEST(standalone_server_with_a_replica), TEST(routes_over_a_cluster_and_sentinel),
+                     TEST(mirror_failure_never_reaches_clients),
+                     TEST(migration_from_sentinel_to_cluster_loses_nothing)})

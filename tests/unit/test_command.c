@@ -249,7 +249,9 @@ END_TEST
  * of several backends split (MGET) or CROSSSLOT naming the routes; one-server backends put every key in
  * slot 0, so a cross-slot RENAME there is fine, as on one server. */
 START_TEST(planning_with_routes) {
-    struct prefix_route r[] = {{"session:", 0, 1, 1}, {"solo:", 0, 2, 0}, {"", 0, 0, 0}};
+    struct prefix_route r[] = {{.prefix = "session:", .backend = 1, .strip = 1},
+                               {.prefix = "solo:", .backend = 2, .strip = 0},
+                               {.prefix = "", .backend = 0, .strip = 0}};
     char err[128];
     struct prefix_table *pt = prefix_table_new(r, 3, err, sizeof(err));
     struct plan p;
@@ -281,8 +283,49 @@ START_TEST(planning_with_routes) {
 }
 END_TEST
 
+/* A migrating route: writes to the old backend, reads to the new one, every key marked; a mirrored
+ * route: writes mirrored (all commands with mirror_all), a command with a key of another route not. */
+START_TEST(planning_with_mirror_and_migration) {
+    struct prefix_route r[] = {{.prefix = "", .backend = 1, .migrate_to = 1}, /* old: 1, new: 0 (the default) */
+                               {.prefix = "m:", .backend = 0, .mirror = 3},
+                               {.prefix = "a:", .backend = 0, .mirror = 3, .mirror_all = 1}};
+    char err[128];
+    struct prefix_table *pt = prefix_table_new(r, 3, err, sizeof(err));
+    ck_assert_int_eq(pt->migrating, 0);
+    struct plan p;
+    plan_init(&p);
+    p.prefixes = pt;
+    p.one_node = 1u << 1; /* the old backend is one server */
+    plan_line("SET k v", &p);
+    ck_assert_int_eq(p.backend, 1);
+    ck_assert(p.migrating && p.kmig[0] && p.rerouted);
+    ck_assert_int_eq(p.slot, 0);
+    plan_line("GET k", &p);
+    ck_assert_int_eq(p.backend, 0);
+    ck_assert(p.migrating && p.kmig[0] && p.rerouted);
+    ck_assert_int_eq(p.slot, (int)slot_for_key("k", 1));
+    ck_assert_int_eq(p.mirror_route, -1);
+    plan_line("SET m:1 v", &p);
+    ck_assert(!p.migrating && !p.rerouted);
+    ck_assert_int_eq(p.mirror_route, 1);
+    plan_line("GET m:1", &p); /* reads are not mirrored ... */
+    ck_assert_int_eq(p.mirror_route, -1);
+    plan_line("GET a:1", &p); /* ... unless the route mirrors all commands */
+    ck_assert_int_eq(p.mirror_route, 2);
+    plan_line("MSET m:1 v m:2 w", &p);
+    ck_assert_int_eq(p.mirror_route, 1);
+    plan_line("MSET m:1 v a:2 w", &p); /* two mirrored routes in one command: not mirrored */
+    ck_assert_int_eq(p.mirror_route, -1);
+    plan_line("DEL m:1 k", &p); /* a mirrored key and a migrating one */
+    ck_assert_int_eq(p.mirror_route, -1);
+    ck_assert(p.migrating && !p.kmig[0] && p.kmig[1]);
+    plan_free(&p);
+    prefix_table_free(pt);
+}
+END_TEST
+
 SUITE_MAIN(.name = "command", .before_each = setup, .after_each = teardown,
            .tests = {TEST(lookup_is_case_insensitive), LOOP_TEST(planning, (int)(sizeof(cases) / sizeof(cases[0]))),
                      TEST(unknown_command_args_are_truncated_like_redis), TEST(allowed_commands_route_by_their_tips),
-                     TEST(families_from_acl_categories), TEST(acl_categories_and_key_flags),
-                     TEST(planning_with_routes)})
+                     TEST(families_from_acl_categories), TEST(acl_categories_and_key_flags), TEST(planning_with_routes),
+                     TEST(planning_with_mirror_and_migration)})

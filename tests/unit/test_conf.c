@@ -373,10 +373,57 @@ START_TEST(backends_and_routes) {
 }
 END_TEST
 
+/* A route's mirror (writes or all, a percentage) and migration (migrate-to), and what is refused. */
+START_TEST(mirror_and_migration_routes) {
+    struct conf c;
+    char err[CONF_ERR_LEN];
+    const char *backends = "\"backends\": {\"old\": {\"backend-kind\": \"standalone\", \"seeds\": [\"b:2\"]}, "
+                           "\"shadow\": {\"seeds\": [\"c:3\"]}}";
+    char json[1000];
+    snprintf(json, sizeof(json),
+             "{\"seeds\": [\"a:1\"], %s, \"routes\": [{\"prefix\": \"\", \"backend\": \"old\", \"migrate-to\": "
+             "\"default\"}, {\"prefix\": \"m:\", \"backend\": \"default\", \"mirror\": \"shadow\", "
+             "\"mirror-commands\": \"all\", \"mirror-percent\": 25}]}",
+             backends);
+    ck_assert_int_eq(load_file(&c, json, err), CONF_RUN);
+    ck_assert_int_eq(c.routes[0].backend, 1);
+    ck_assert_int_eq(c.routes[0].migrate_to, 0);
+    ck_assert_int_eq(c.routes[0].mirror, -1);
+    ck_assert_int_eq(c.routes[1].mirror, 2);
+    ck_assert_int_eq(c.routes[1].mirror_all, 1);
+    ck_assert_int_eq(c.routes[1].mirror_percent, 25);
+    ck_assert_int_eq(c.routes[1].migrate_to, -1);
+    conf_free(&c);
+    const struct {
+        const char *routes, *err;
+    } bad[] = {
+        {"[{\"prefix\": \"\", \"backend\": \"old\", \"migrate-to\": \"default\", \"mirror\": \"shadow\"}]",
+         "routes: entry 0: a route mirrors or migrates, not both"},
+        {"[{\"prefix\": \"a\", \"backend\": \"old\", \"migrate-to\": \"default\"}, {\"prefix\": \"b\", "
+         "\"backend\": \"old\", \"migrate-to\": \"shadow\"}]",
+         "routes: one migration at a time (entries 0 and 1 have migrate-to)"},
+        {"[{\"prefix\": \"a\", \"backend\": \"old\", \"mirror\": \"old\"}]",
+         "routes: entry 0: mirror and migrate-to name another backend than 'old'"},
+        {"[{\"prefix\": \"a\", \"backend\": \"old\", \"mirror\": \"shadow\", \"mirror-percent\": 0}]",
+         "routes: entry 0: bad value for 'mirror-percent'"},
+        {"[{\"prefix\": \"a\", \"backend\": \"old\", \"mirror\": \"nowhere\"}]",
+         "routes: entry 0 names backend 'nowhere', which is not in backends"},
+        {"[{\"prefix\": \"a\", \"backend\": \"old\", \"mirror-commands\": \"reads\"}]",
+         "routes: entry 0: bad value for 'mirror-commands'"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(json, sizeof(json), "{\"seeds\": [\"a:1\"], %s, \"routes\": %s}", backends, bad[i].routes);
+        ck_assert_int_eq(load_file(&c, json, err), CONF_EXIT_ERROR);
+        ck_assert_str_eq(err, bad[i].err);
+        conf_free(&c);
+    }
+}
+END_TEST
+
 SUITE_MAIN(.name = "conf",
            .tests = {TEST(defaults_and_positional_seeds), TEST(file_then_env_then_flags),
                      LOOP_TEST(bad_values_name_the_setting, (int)(sizeof(errors) / sizeof(errors[0]))),
                      TEST(no_seed_is_an_error), TEST(json_view_redacts_secrets),
                      TEST(reload_applies_only_live_settings), TEST(backend_password_from_a_file),
                      TEST(tls_settings_checked_at_start), TEST(output_buffer_limits_as_redis_writes_them),
-                     TEST(backend_kinds), TEST(backends_and_routes)})
+                     TEST(backend_kinds), TEST(backends_and_routes), TEST(mirror_and_migration_routes)})

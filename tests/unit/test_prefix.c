@@ -13,8 +13,11 @@
 static int route(const struct prefix_table *t, const char *key) { return prefix_route_of(t, key, strlen(key)); }
 
 START_TEST(longest_prefix_wins) {
-    struct prefix_route r[] = {
-        {"session:", 0, 1, 1}, {"", 0, 0, 0}, {"s", 0, 2, 0}, {"session:admin:", 0, 3, 0}, {"user:", 0, 4, 0}};
+    struct prefix_route r[] = {{.prefix = "session:", .backend = 1, .strip = 1},
+                               {.prefix = "", .backend = 0, .strip = 0},
+                               {.prefix = "s", .backend = 2, .strip = 0},
+                               {.prefix = "session:admin:", .backend = 3, .strip = 0},
+                               {.prefix = "user:", .backend = 4, .strip = 0}};
     char err[128];
     struct prefix_table *t = prefix_table_new(r, 5, err, sizeof(err));
     ck_assert_ptr_nonnull(t);
@@ -33,7 +36,7 @@ START_TEST(longest_prefix_wins) {
 END_TEST
 
 START_TEST(no_default_and_refusals) {
-    struct prefix_route r[] = {{"a:", 0, 0, 0}, {"b:", 0, 1, 0}};
+    struct prefix_route r[] = {{.prefix = "a:", .backend = 0, .strip = 0}, {.prefix = "b:", .backend = 1, .strip = 0}};
     char err[128];
     struct prefix_table *t = prefix_table_new(r, 2, err, sizeof(err));
     ck_assert_int_eq(route(t, "a:1"), 0);
@@ -44,7 +47,9 @@ START_TEST(no_default_and_refusals) {
     ck_assert_int_eq(prefix_route_of_keys(t, keys, lens, 3), PREFIX_SPREAD);
     ck_assert_int_eq(prefix_route_of_keys(t, keys + 2, lens, 1), 1);
     prefix_table_free(t);
-    struct prefix_route dup[] = {{"a:", 0, 0, 0}, {"b:", 0, 1, 0}, {"a:", 0, 2, 0}};
+    struct prefix_route dup[] = {{.prefix = "a:", .backend = 0, .strip = 0},
+                                 {.prefix = "b:", .backend = 1, .strip = 0},
+                                 {.prefix = "a:", .backend = 2, .strip = 0}};
     ck_assert_ptr_null(prefix_table_new(dup, 3, err, sizeof(err)));
     ck_assert_str_eq(err, "two routes for the prefix 'a:'");
 }
@@ -73,7 +78,7 @@ START_TEST(matches_the_plain_definition) {
         pool[i][len] = '\0';
         int dup = 0;
         for (int k = 0; k < n; k++) dup |= !strcmp(r[k].prefix, pool[i]);
-        if (!dup) r[n] = (struct prefix_route){pool[i], 0, n, 0}, n++;
+        if (!dup) r[n] = (struct prefix_route){.prefix = pool[i], .backend = n, .strip = 0}, n++;
     }
     char err[128];
     struct prefix_table *t = prefix_table_new(r, n, err, sizeof(err));

@@ -1,0 +1,334 @@
+/* See migrate.h. */
+#include "migrate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/log.h"
+#include "../router/merge.h"
+#include "../router/slot.h"
+#include "worker.h"
+
+#define MIGRATE_TIMEOUT_MS  1000  /* how long the old node may wait for the new one per copy */
+#define MIRROR_MAX_INFLIGHT 10000 /* per worker: a mirror that stopped answering holds no more than this */
+
+/* A write during a migration: the keys it names (as the backends name them), its reply while they are
+ * copied. */
+struct migop {
+    int old, nb; /* the old and the new backend, as the route said when the write came */
+    int pending; /* copies not yet done */
+    int held;    /* 1: the reply is in reply, waiting; 2: being delivered */
+    int nkeys;
+    struct sbuf reply;
+    struct sbuf keys; /* the keys, one after the other */
+    struct {
+        uint32_t off, len;
+    } * k;
+};
+
+/* At most one warning a second per worker: a new backend that is down would otherwise log each write. */
+#define warn_rate_limited(w, ...)                                                                                      \
+    do {                                                                                                               \
+        double now_ = worker_now(w);                                                                                   \
+        if (now_ - (w)->mig_warned >= 1) (w)->mig_warned = now_, log_warning(__VA_ARGS__);                             \
+    } while (0)
+
+static const struct prefix_route *migrating_route(const struct worker *w) {
+    const struct prefix_table *t = w->shared.prefixes;
+    return t && t->migrating >= 0 ? &t->routes[t->migrating] : NULL;
+}
+
+static int one_node(const struct worker *w, int backend) { return (w->one_node >> backend) & 1; }
+
+static int slot_on(const struct worker *w, int backend, const char *key, size_t len) {
+    return one_node(w, backend) ? 0 : (int)slot_for_key(key, len);
+}
+
+/* A request of slotgate's own: no client, its reply seen by migrate_hook. */
+static struct req *internal_req(struct worker *w, int kind, int backend, int slot, double deadline) {
+    struct req *r = req_new(w);
+    if (!r) return NULL;
+    double now = worker_now(w);
+    r->hook = 1;
+    r->internal = (uint8_t)kind;
+    r->backend = (uint8_t)backend;
+    r->slot = slot;
+    r->started = now;
+    r->deadline = deadline;
+    return r;
+}
+
+/* ---- mirroring ---- */
+
+void mirror_send(struct worker *w, const struct plan *p, const struct resp_request *q, const char *cmd) {
+    const struct prefix_route *route = &w->shared.prefixes->routes[p->mirror_route];
+    if (route->mirror_percent > 0 && route->mirror_percent < 100) { /* exactly that share, spread evenly */
+        w->mirror_acc += route->mirror_percent;
+        if (w->mirror_acc < 100) return;
+        w->mirror_acc -= 100;
+    }
+    int b = route->mirror - 1, slot = -1;
+    for (int i = 0; i < p->nkeys; i++) { /* the mirror's slot: every key in one, or it cannot take it whole */
+        int k = p->keys[i];
+        size_t strip = p->kstrip[i];
+        int s = slot_on(w, b, resp_request_arg(q, cmd, (uint32_t)k) + strip, q->argv[k].len - strip);
+        if (slot >= 0 && s != slot) {
+            STAT_INC(w, mirror_dropped); /* cross-slot on a cluster mirror: one command there cannot take it */
+            return;
+        }
+        slot = s;
+    }
+    size_t len;
+    const char *bytes = encode_stripped(q, cmd, p, &w->tmp.mirror, &len);
+    struct req *r = bytes && slot >= 0 && w->mirror_inflight < MIRROR_MAX_INFLIGHT
+                        ? internal_req(w, INT_MIRROR, b, slot, worker_now(w))
+                        : NULL;
+    if (!r) {
+        STAT_INC(w, mirror_dropped);
+        return;
+    }
+    r->resp3 = 0;
+    w->mirror_inflight++;
+    STAT_INC(w, mirror_sent);
+    route_request(w, r, NULL, bytes, len); /* deadline now: an unreachable mirror answers an error at once */
+}
+
+static void mirror_reply(struct worker *w, struct req *r, const char *reply) {
+    w->mirror_inflight--;
+    if (reply[0] == '-')
+        STAT_INC(w, mirror_errors);
+    else
+        STAT_INC(w, mirror_replies);
+    STAT_ADD(w, mirror_latency_us, (worker_now(w) - r->started) * 1e6);
+}
+
+/* ---- migration: writes ---- */
+
+void migrate_free(struct req *r) {
+    struct migop *m = r->mig;
+    if (!m) return;
+    sbuf_free(&m->reply);
+    sbuf_free(&m->keys);
+    free(m->k);
+    free(m);
+    r->mig = NULL;
+}
+
+int migrate_prepare(struct worker *w, struct req *r, const struct plan *p, const struct resp_request *q,
+                    const char *cmd) {
+    const struct prefix_route *route = migrating_route(w);
+    if (!route) return 0;
+    if (!(p->cmd->flags & CMD_WRITE)) {        /* a read: to the new backend, to the old one on a miss */
+        if (p->route == ROUTE_SPLIT) return 0; /* its parts are marked (migrate_prepare_part) */
+        int old = route->backend, slot = -1;
+        for (int i = 0; i < p->nkeys; i++) {
+            int k = p->keys[i];
+            size_t strip = p->kstrip[i];
+            int s = slot_on(w, old, resp_request_arg(q, cmd, (uint32_t)k) + strip, q->argv[k].len - strip);
+            if (!p->kmig[i] || (slot >= 0 && s != slot)) return 0; /* not all its keys, or not one slot there */
+            slot = s;
+        }
+        r->hook = 1;
+        r->xform = XFORM_MIGREAD;
+        r->alt_slot = (uint16_t)slot;
+        r->alt_backend = (uint8_t)old;
+        STAT_INC(w, mig_reads);
+        return 0;
+    }
+    struct migop *m = calloc(1, sizeof(*m));
+    if (!m || !(m->k = calloc((size_t)p->nkeys, sizeof(*m->k)))) {
+        free(m);
+        return -1;
+    }
+    for (int i = 0; i < p->nkeys; i++) {
+        if (!p->kmig[i]) continue;
+        int k = p->keys[i];
+        size_t strip = p->kstrip[i];
+        m->k[m->nkeys].off = (uint32_t)m->keys.len;
+        m->k[m->nkeys].len = (uint32_t)(q->argv[k].len - strip);
+        if (sbuf_add(&m->keys, resp_request_arg(q, cmd, (uint32_t)k) + strip, q->argv[k].len - strip) < 0) {
+            r->mig = m;
+            migrate_free(r);
+            return -1;
+        }
+        m->nkeys++;
+    }
+    m->old = route->backend;
+    m->nb = route->migrate_to - 1;
+    r->mig = m;
+    r->hook = 1;
+    STAT_INC(w, mig_writes);
+    return 0;
+}
+
+/* The backend's credentials, as MIGRATE passes them on (AUTH2 user pass, or AUTH pass). */
+static void backend_auth(const struct worker *w, int b, const char **user, const char **pass) {
+    const struct conf *c = w->conf;
+    *user = b ? c->backends[b - 1].backend_user : c->backend_user;
+    *pass = b ? c->backends[b - 1].backend_password : c->backend_password;
+}
+
+static void copy_done(struct worker *w, struct req *owner);
+
+/* Sends step `kind` for key i of owner's write: INT_COPY/INT_RECOPY (MIGRATE on the old backend's
+ * node, to the new backend's owner of the key) or INT_DEL (DEL on the new backend). */
+static void copy_step(struct worker *w, struct req *owner, int i, int kind) {
+    struct migop *m = owner->mig;
+    const char *key = m->keys.p + m->k[i].off;
+    size_t klen = m->k[i].len;
+    int old = m->old, nb = m->nb; /* as when the write came: a cut-over meanwhile still sees it copied */
+    struct sbuf *b = &w->tmp.mirror;
+    b->len = 0;
+    int rc, target = kind == INT_DEL ? nb : old;
+    if (kind == INT_DEL) {
+        rc = sbuf_add_header(b, '*', 2) | sbuf_add_bulk(b, "DEL", 3) | sbuf_add_bulk(b, key, klen);
+    } else {
+        struct worker_view *v = worker_view_of(w, nb);
+        struct node *to = v->map ? v->routes.slot_master[slot_on(w, nb, key, klen)] : NULL;
+        if (!to) {
+            STAT_INC(w, mig_copy_errors);
+            warn_rate_limited(w, "migration: key not copied: the new backend has no master for its slot yet");
+            copy_done(w, owner);
+            return;
+        }
+        const char *user, *pass;
+        backend_auth(w, nb, &user, &pass);
+        char port[16], tmo[16];
+        snprintf(port, sizeof(port), "%d", to->port);
+        snprintf(tmo, sizeof(tmo), "%d", MIGRATE_TIMEOUT_MS);
+        int argc = 8 + (pass ? (user ? 3 : 2) : 0);
+        rc = sbuf_add_header(b, '*', (unsigned)argc) | sbuf_add_bulk(b, "MIGRATE", 7) |
+             sbuf_add_bulk(b, to->host, strlen(to->host)) | sbuf_add_bulk(b, port, strlen(port)) |
+             sbuf_add_bulk(b, key, klen) | sbuf_add_bulk(b, "0", 1) | sbuf_add_bulk(b, tmo, strlen(tmo)) |
+             sbuf_add_bulk(b, "COPY", 4) | sbuf_add_bulk(b, "REPLACE", 7);
+        if (pass && user)
+            rc |= sbuf_add_bulk(b, "AUTH2", 5) | sbuf_add_bulk(b, user, strlen(user)) |
+                  sbuf_add_bulk(b, pass, strlen(pass));
+        else if (pass)
+            rc |= sbuf_add_bulk(b, "AUTH", 4) | sbuf_add_bulk(b, pass, strlen(pass));
+    }
+    struct req *r = rc == 0 ? internal_req(w, kind, target, slot_on(w, target, key, klen), owner->deadline) : NULL;
+    if (!r) {
+        STAT_INC(w, mig_copy_errors);
+        copy_done(w, owner);
+        return;
+    }
+    r->owner = owner;
+    r->child_idx = i;
+    route_request(w, r, NULL, b->p, b->len);
+}
+
+/* One key of owner's write is copied (or given up): the reply goes once all are. */
+static void copy_done(struct worker *w, struct req *owner) {
+    struct migop *m = owner->mig;
+    if (--m->pending > 0) return;
+    m->held = 2;
+    req_reply(w, owner, m->reply.p, m->reply.len);
+}
+
+static void copy_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
+    struct req *owner = r->owner;
+    int i = r->child_idx;
+    if (reply[0] == '-') {
+        STAT_INC(w, mig_copy_errors);
+        warn_rate_limited(w, "migration: a written key was not copied to the new backend: %.*s",
+                          (int)(len > 200 ? 200 : len - 2), reply + 1);
+    } else if (r->internal == INT_COPY && len >= 7 && !memcmp(reply, "+NOKEY", 6)) {
+        STAT_INC(w, mig_deletes); /* gone from the old backend: gone from the new one, then copied again */
+        copy_step(w, owner, i, INT_DEL);
+        return;
+    } else if (r->internal == INT_DEL) {
+        copy_step(w, owner, i, INT_RECOPY);
+        return;
+    } else {
+        STAT_INC(w, mig_copies);
+    }
+    copy_done(w, owner);
+}
+
+/* The old backend answered a migrating write: held while its keys are copied. */
+static int write_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
+    struct migop *m = r->mig;
+    if (m->held == 2) return 0; /* the copies are done: delivered now */
+    m->held = 1;
+    if (sbuf_add(&m->reply, reply, len) < 0) {
+        static const char oom[] = "-ERR slotgate: out of memory\r\n";
+        m->reply.len = 0;
+        sbuf_add(&m->reply, oom, sizeof(oom) - 1);
+    }
+    m->pending = m->nkeys + 1; /* +1 while they are being sent */
+    for (int i = 0; i < m->nkeys; i++) copy_step(w, r, i, INT_COPY);
+    copy_done(w, r);
+    return 1;
+}
+
+/* ---- migration: reads ---- */
+
+/* What a command answers for a key that is not there: a null, an empty aggregate, 0, -2 (TTL), "none"
+ * (TYPE), or an array with a null in it (MGET). Anything else came from a key the new backend has. */
+static int is_miss(const char *p, size_t len) {
+    if (len < 3) return 0;
+    switch (p[0]) {
+    case '-': /* an error from the new backend (down, or not there yet): the old one answers */
+    case '_': return 1;
+    case '$': return p[1] == '-';
+    case ':': return (len == 4 && p[1] == '0') || (len == 5 && p[1] == '-' && p[2] == '2');
+    case '+': return len == 7 && !memcmp(p, "+none", 5);
+    case '*':
+    case '~':
+    case '%':
+        if (p[1] == '-' || (p[1] == '0' && p[2] == '\r')) return 1;
+        return memmem(p, len, "\r\n$-1\r\n", 7) || memmem(p, len, "\r\n_\r\n", 5);
+    default: return 0;
+    }
+}
+
+static int read_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
+    r->xform = XFORM_NONE;
+    r->hook = 0;
+    if (!is_miss(reply, len) || !r->cmd_chain) return 0;
+    STAT_INC(w, mig_fallbacks); /* the old backend is asked: the same bytes, its slot */
+    r->backend = r->alt_backend;
+    r->slot = r->alt_slot;
+    r->state = REQ_NEW;
+    route_request(w, r, NULL, NULL, 0);
+    return 1;
+}
+
+void migrate_prepare_part(struct worker *w, struct req *child, const struct plan *p, const struct resp_request *q,
+                          const char *cmd, const int *key_part, int part) {
+    const struct prefix_route *route = migrating_route(w);
+    if (!route || (p->cmd->flags & CMD_WRITE) || child->backend != route->migrate_to - 1) return;
+    int old = route->backend, slot = -1;
+    for (int i = 0; i < p->nkeys; i++) {
+        if (key_part[i] != part) continue;
+        int k = p->keys[i];
+        size_t strip = p->kstrip[i];
+        int s = slot_on(w, old, resp_request_arg(q, cmd, (uint32_t)k) + strip, q->argv[k].len - strip);
+        if (!p->kmig[i] || (slot >= 0 && s != slot)) return;
+        slot = s;
+    }
+    if (slot < 0) return;
+    child->hook = 1;
+    child->xform = XFORM_MIGREAD;
+    child->alt_slot = (uint16_t)slot;
+    child->alt_backend = (uint8_t)old;
+}
+
+int migrate_hook(struct worker *w, struct req *r, const char *reply, size_t len) {
+    switch (r->internal) {
+    case INT_NONE:
+        if (r->xform == XFORM_MIGREAD) return read_reply(w, r, reply, len);
+        if (r->mig && !r->parent) return write_reply(w, r, reply, len);
+        return 0;
+    case INT_MIRROR: mirror_reply(w, r, reply); break;
+    default: copy_reply(w, r, reply, len); break;
+    }
+    if (r->cmd_chain) {
+        chain_unpin(&w->pool, r->cmd_chain, &r->cmd);
+        r->cmd_chain = NULL;
+    }
+    req_free(w, r);
+    return 1;
+}
