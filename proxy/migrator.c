@@ -368,21 +368,20 @@ static void note_diff(struct check *k, const char *key, size_t klen, const char 
         json_array_append_new(k->diffs, json_pack("{s:s%, s:s}", "key", key, klen, "difference", why));
 }
 
-/* Compares key on both sides: "" when they agree, else what differs (in why). */
-static int differ(struct migrator *m, redisContext *oc, redisContext *nc, const char *key, size_t klen, int compare,
-                  char *why, size_t whylen, struct side *o, struct side *n) {
+/* What differs between the two sides of a key: 0 when they agree, else a code (1 missing on the new
+ * backend, 2 type, 4 value, 5 TTL) and why. */
+static int judge(const struct migrator *m, const struct side *o, const struct side *n, int compare, char *why,
+                 size_t whylen) {
     why[0] = '\0';
-    if (read_side(oc, key, klen, compare, o) < 0 || read_side(nc, key, klen, compare, n) < 0) {
-        snprintf(why, whylen, "could not be read");
-        return 3;
-    }
     if (strcmp(o->type, n->type)) {
-        snprintf(why, whylen,
-                 !strcmp(n->type, "none") ? "missing on the new backend" : "type %s on the old, %s on the new", o->type,
-                 n->type);
-        return !strcmp(n->type, "none") ? 1 : 2;
+        int missing = !strcmp(n->type, "none");
+        if (missing)
+            snprintf(why, whylen, "missing on the new backend");
+        else
+            snprintf(why, whylen, "type %s on the old, %s on the new", o->type, n->type);
+        return missing ? 1 : 2;
     }
-    if (compare && (!o->value || !n->value || !same_reply(o->value, n->value))) {
+    if (compare && strcmp(o->type, "none") && (!o->value || !n->value || !same_reply(o->value, n->value))) {
         snprintf(why, whylen, "value differs");
         return 4;
     }
@@ -391,6 +390,68 @@ static int differ(struct migrator *m, redisContext *oc, redisContext *nc, const 
         snprintf(why, whylen, "ttl %lld ms on the old, %lld ms on the new", a, b);
         return 5;
     }
+    return 0;
+}
+
+/* Reads key on both sides again and compares them (3: could not be read). */
+static int differ(struct migrator *m, redisContext *oc, redisContext *nc, const char *key, size_t klen, int compare,
+                  char *why, size_t whylen, struct side *o, struct side *n) {
+    if (read_side(oc, key, klen, compare, o) < 0 || read_side(nc, key, klen, compare, n) < 0) {
+        snprintf(why, whylen, "could not be read");
+        return 3;
+    }
+    return judge(m, o, n, compare, why, whylen);
+}
+
+/* Both sides of n keys read pipelined, a connection each side per key (oc[i], nc[i]): TYPE and PTTL of
+ * all, then the values of those compare[i] asks for. -1 when a connection failed. */
+static int read_batch(redisContext **oc, redisContext **nc, redisReply **keys, int n, const char *compare,
+                      struct side *o, struct side *nw) {
+    for (int i = 0; i < n; i++) {
+        const char *argv[2] = {"TYPE", keys[i]->str};
+        size_t lens[2] = {4, keys[i]->len};
+        o[i].value = nw[i].value = NULL;
+        snprintf(o[i].type, sizeof(o[i].type), "?");
+        snprintf(nw[i].type, sizeof(nw[i].type), "?");
+        for (int side = 0; side < 2; side++) {
+            redisContext *c = side ? nc[i] : oc[i];
+            argv[0] = "TYPE", lens[0] = 4;
+            redisAppendCommandArgv(c, 2, argv, lens);
+            argv[0] = "PTTL";
+            redisAppendCommandArgv(c, 2, argv, lens);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        for (int side = 0; side < 2; side++) {
+            struct side *x = side ? &nw[i] : &o[i];
+            redisReply *t = NULL, *p = NULL;
+            redisContext *c = side ? nc[i] : oc[i];
+            if (redisGetReply(c, (void **)&t) != REDIS_OK || redisGetReply(c, (void **)&p) != REDIS_OK) {
+                if (t) freeReplyObject(t);
+                return -1;
+            }
+            snprintf(x->type, sizeof(x->type), "%s", t->type == REDIS_REPLY_STATUS ? t->str : "?");
+            x->pttl = p->type == REDIS_REPLY_INTEGER ? p->integer : -3;
+            freeReplyObject(t), freeReplyObject(p);
+        }
+    for (int pass = 0; pass < 2; pass++) /* 0: the values asked for, 1: read back in the same order */
+        for (int i = 0; i < n; i++)
+            for (int side = 0; side < 2; side++) {
+                struct side *x = side ? &nw[i] : &o[i];
+                if (!compare[i] || !strcmp(x->type, "none") || !strcmp(x->type, "?")) continue;
+                redisContext *c = side ? nc[i] : oc[i];
+                if (pass == 0) {
+                    const char *argv[5];
+                    size_t lens[5];
+                    int argc;
+                    value_cmd(x->type, argv, lens, &argc);
+                    argv[1] = keys[i]->str, lens[1] = keys[i]->len;
+                    redisAppendCommandArgv(c, argc, argv, lens);
+                } else {
+                    if (redisGetReply(c, (void **)&x->value) != REDIS_OK) return -1;
+                    canon(x->value, x->type);
+                }
+            }
     return 0;
 }
 
@@ -431,48 +492,60 @@ static int check_old_batch(struct migrator *m, redisContext *src, const char *ho
     struct check *k = ctx;
     struct slotmap *map = map_of(m, m->nb);
     if (!map) return snprintf(err, errlen, "no map of the new backend"), -1;
-    int rc = 0;
+    redisContext *oc[BATCH * 2], *nc[BATCH * 2];
+    const struct sm_node *to[BATCH * 2];
+    char compare[BATCH * 2] = {0};
+    int d[BATCH * 2], rc = 0, any = 0;
+    struct side o[BATCH * 2], nw[BATCH * 2];
+    for (int i = 0; i < n && rc == 0; i++) {
+        to[i] = owner(map, keys[i]->str, keys[i]->len);
+        o[i].value = nw[i].value = NULL;
+        oc[i] = src;
+        nc[i] = to[i] ? pooled(m, k->pool, &k->npool, 64, m->nb, to[i]->host, to[i]->port, err, errlen) : NULL;
+        if (!nc[i]) {
+            if (!to[i]) snprintf(err, errlen, "the new backend has no master for a key's slot");
+            rc = -1;
+        }
+        k->sample_acc += m->sample;
+        compare[i] = k->sample_acc >= 100;
+        if (compare[i]) k->sample_acc -= 100;
+    }
+    if (rc == 0 && read_batch(oc, nc, keys, n, compare, o, nw) < 0)
+        rc = -1, snprintf(err, errlen, "a connection failed while reading both sides");
+    char why[BATCH * 2][160];
+    for (int i = 0; i < n && rc == 0; i++) any |= (d[i] = judge(m, &o[i], &nw[i], compare[i], why[i], sizeof(why[i])));
+    if (rc == 0 && any) { /* once more, a moment later: a write may have come between the two reads */
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        for (int i = 0; i < n; i++)
+            if (d[i]) {
+                side_free(&o[i]), side_free(&nw[i]);
+                d[i] = differ(m, src, nc[i], keys[i]->str, keys[i]->len, compare[i], why[i], sizeof(why[i]), &o[i],
+                              &nw[i]);
+            }
+    }
     for (int i = 0; i < n && rc == 0; i++) {
         const char *key = keys[i]->str;
         size_t klen = keys[i]->len;
-        const struct sm_node *to = owner(map, key, klen);
-        redisContext *nc = to ? pooled(m, k->pool, &k->npool, 64, m->nb, to->host, to->port, err, errlen) : NULL;
-        if (!nc) {
-            rc = -1;
-            if (!to) snprintf(err, errlen, "the new backend has no master for a key's slot");
-            break;
-        }
-        k->sample_acc += m->sample;
-        int compare = k->sample_acc >= 100;
-        if (compare) k->sample_acc -= 100;
-        struct side o = {.value = NULL}, nw = {.value = NULL};
-        char why[160];
-        int d = differ(m, src, nc, key, klen, compare, why, sizeof(why), &o, &nw);
-        if (d) { /* once more, a moment later: a write may have come between the two reads */
-            side_free(&o), side_free(&nw);
-            struct timespec ts = {0, 100 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-            d = differ(m, src, nc, key, klen, compare, why, sizeof(why), &o, &nw);
-        }
-        if (d == 3) {
+        if (d[i] == 3) {
             k->unreadable++;
-            note_diff(k, key, klen, why);
-        } else if (strcmp(o.type, "none")) { /* gone meanwhile: not counted on either side */
+            note_diff(k, key, klen, why[i]);
+        } else if (strcmp(o[i].type, "none")) { /* gone meanwhile: not counted on either side */
             k->old_keys++;
-            k->old_types[type_index(o.type)]++;
-            if (strcmp(nw.type, "none")) k->new_keys++, k->new_types[type_index(nw.type)]++;
-            k->compared += compare;
+            k->old_types[type_index(o[i].type)]++;
+            if (strcmp(nw[i].type, "none")) k->new_keys++, k->new_types[type_index(nw[i].type)]++;
+            k->compared += compare[i];
         }
-        if (d && d != 3 && strcmp(o.type, "none")) {
-            if (d == 1) k->missing++;
-            if (d == 2) k->type_differs++;
-            if (d == 4) k->value_differs++;
-            if (d == 5) k->ttl_differs++;
-            note_diff(k, key, klen, why);
-            if (m->repair) repair_key(m, src, nc, to, key, klen, 1), k->repaired++;
+        if (d[i] && d[i] != 3 && strcmp(o[i].type, "none")) {
+            if (d[i] == 1) k->missing++;
+            if (d[i] == 2) k->type_differs++;
+            if (d[i] == 4) k->value_differs++;
+            if (d[i] == 5) k->ttl_differs++;
+            note_diff(k, key, klen, why[i]);
+            if (m->repair) repair_key(m, src, nc[i], to[i], key, klen, 1), k->repaired++;
         }
-        side_free(&o), side_free(&nw);
     }
+    for (int i = 0; i < n; i++) side_free(&o[i]), side_free(&nw[i]);
     slotmap_unref(map);
     return rc;
 }
@@ -484,29 +557,35 @@ static int check_new_batch(struct migrator *m, redisContext *src, const char *ho
     struct check *k = ctx;
     struct slotmap *map = map_of(m, m->old);
     if (!map) return snprintf(err, errlen, "no map of the old backend"), -1;
-    int rc = 0;
+    redisContext *oc[BATCH * 2], *nc[BATCH * 2];
+    char compare[BATCH * 2] = {0};
+    struct side o[BATCH * 2], nw[BATCH * 2];
+    int rc = 0, any = 0;
     for (int i = 0; i < n && rc == 0; i++) {
+        const struct sm_node *from = owner(map, keys[i]->str, keys[i]->len);
+        nc[i] = src;
+        compare[i] = 0;
+        oc[i] = from ? pooled(m, k->pool, &k->npool, 64, m->old, from->host, from->port, err, errlen) : NULL;
+        if (!oc[i]) rc = -1;
+    }
+    if (rc == 0 && read_batch(oc, nc, keys, n, compare, o, nw) < 0)
+        rc = -1, snprintf(err, errlen, "a connection failed while reading both sides");
+    for (int i = 0; i < n && rc == 0; i++) any |= strcmp(nw[i].type, "none") && !strcmp(o[i].type, "none");
+    if (any) { /* a delete may be on its way: look again */
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 0; i < n && rc == 0 && any; i++) {
+        if (!strcmp(nw[i].type, "none") || strcmp(o[i].type, "none")) continue;
         const char *key = keys[i]->str;
         size_t klen = keys[i]->len;
-        const struct sm_node *from = owner(map, key, klen);
-        redisContext *oc = from ? pooled(m, k->pool, &k->npool, 64, m->old, from->host, from->port, err, errlen) : NULL;
-        if (!oc) {
-            rc = -1;
-            break;
-        }
-        struct side o = {.value = NULL}, nw = {.value = NULL};
-        if (read_side(src, key, klen, 0, &nw) < 0 || read_side(oc, key, klen, 0, &o) < 0) continue;
-        if (!strcmp(nw.type, "none")) continue;
-        if (!strcmp(o.type, "none")) {
-            struct timespec ts = {0, 100 * 1000 * 1000}; /* a delete may be on its way: look again */
-            nanosleep(&ts, NULL);
-            if (read_side(src, key, klen, 0, &nw) < 0 || read_side(oc, key, klen, 0, &o) < 0) continue;
-            if (strcmp(nw.type, "none") && !strcmp(o.type, "none")) {
-                k->extra++;
-                k->new_keys++, k->new_types[type_index(nw.type)]++;
-                note_diff(k, key, klen, "on the new backend only");
-                if (m->repair) repair_key(m, oc, src, NULL, key, klen, 0), k->repaired++;
-            }
+        struct side o2 = {.value = NULL}, n2 = {.value = NULL};
+        if (read_side(src, key, klen, 0, &n2) < 0 || read_side(oc[i], key, klen, 0, &o2) < 0) continue;
+        if (strcmp(n2.type, "none") && !strcmp(o2.type, "none")) {
+            k->extra++;
+            k->new_keys++, k->new_types[type_index(n2.type)]++;
+            note_diff(k, key, klen, "on the new backend only");
+            if (m->repair) repair_key(m, oc[i], src, NULL, key, klen, 0), k->repaired++;
         }
     }
     slotmap_unref(map);
@@ -630,8 +709,9 @@ struct migrator *migrator_start(const struct conf *conf, struct status *status, 
         free(m);
         return NULL;
     }
-    log_notice("migration: route '%s' copies from backend %d to backend %d in the background", t->routes[route].prefix,
-               m->old, m->nb);
+    log_notice("migration: route '%s' copies its keys from backend '%s' to '%s' in the background",
+               t->routes[route].prefix, m->old ? conf->backends[m->old - 1].name : "default",
+               m->nb ? conf->backends[m->nb - 1].name : "default");
     return m;
 }
 
