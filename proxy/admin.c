@@ -255,12 +255,12 @@ static json_t *migration_json(struct admin *a, const struct prefix_table *t, str
     const struct prefix_route *r = &t->routes[t->migrating];
     struct stat_totals tot;
     worker_totals(a->v.workers, a->v.nworkers, &tot);
-    json_t *j =
-        json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "prefix", r->prefix, "from",
-                  backend_name(conf, r->backend), "to", backend_name(conf, r->migrate_to - 1), "data_path", "writes",
-                  (json_int_t)tot.s.mig_writes, "keys_copied", (json_int_t)tot.s.mig_copies, "keys_deleted",
-                  (json_int_t)tot.s.mig_deletes, "copy_errors", (json_int_t)tot.s.mig_copy_errors, "reads",
-                  (json_int_t)tot.s.mig_reads, "read_fallbacks", (json_int_t)tot.s.mig_fallbacks);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "prefix", r->prefix, "from",
+                          backend_name(conf, r->backend), "to", backend_name(conf, r->migrate_to - 1), "data_path",
+                          "writes", (json_int_t)tot.s.mig_writes, "copy_transactions", (json_int_t)tot.s.mig_batches,
+                          "keys_copied", (json_int_t)tot.s.mig_copies, "keys_deleted", (json_int_t)tot.s.mig_deletes,
+                          "copy_errors", (json_int_t)tot.s.mig_copy_errors, "reads", (json_int_t)tot.s.mig_reads,
+                          "read_fallbacks", (json_int_t)tot.s.mig_fallbacks);
     json_object_set_new(j, "background", m ? migrator_json(m) : json_null());
     return j;
 }

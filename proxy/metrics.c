@@ -215,10 +215,11 @@ int metrics_render(const struct admin_view *v, struct sbuf *b) {
     rc |= family(b, "slotgate_migration_total", "counter",
                  "A migrating route's data path: writes, keys copied and deleted, copy errors, reads, reads asked of "
                  "the old backend again.");
-    const char *mig_names[] = {"writes", "keys_copied", "keys_deleted", "copy_errors", "reads", "read_fallbacks"};
-    uint64_t mig_vals[] = {t.s.mig_writes,      t.s.mig_copies, t.s.mig_deletes,
-                           t.s.mig_copy_errors, t.s.mig_reads,  t.s.mig_fallbacks};
-    for (int i = 0; i < 6; i++)
+    const char *mig_names[] = {"writes", "copy_transactions", "keys_copied", "keys_deleted", "copy_errors",
+                               "reads",  "read_fallbacks"};
+    uint64_t mig_vals[] = {t.s.mig_writes,      t.s.mig_batches, t.s.mig_copies,   t.s.mig_deletes,
+                           t.s.mig_copy_errors, t.s.mig_reads,   t.s.mig_fallbacks};
+    for (int i = 0; i < 7; i++)
         rc |= sbuf_printf(b, "slotgate_migration_total{what=\"%s\"} %llu\n", mig_names[i],
                           (unsigned long long)mig_vals[i]);
     rc |= family(b, "slotgate_invalidations_total", "counter", "Invalidation messages sent to tracking clients.");

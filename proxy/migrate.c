@@ -247,6 +247,143 @@ static void copy_reply(struct worker *w, struct req *r, const char *reply, size_
     copy_done(w, owner);
 }
 
+/* ---- migration: the copies of a loop turn's writes, batched ----
+ * The keys written in one loop turn that live on one old node (one slot of it, for an old cluster, where
+ * a transaction's keys share a slot) and go to one new node are copied by one transaction on the old
+ * node: MULTI, EXISTS of each, MIGRATE ... COPY REPLACE KEYS k1 k2 ..., EXEC. The old node runs it at
+ * once, so which keys exist and what is copied are one instant's; it is blocked for one round trip to
+ * the new node for all of them, not one per key. A key that did not exist goes the single-key way (DEL
+ * on the new backend, then MIGRATE once more). */
+#define BATCH_MAX 256
+
+struct migbatch {
+    struct migbatch *next;
+    const struct node *from, *to;
+    int from_slot; /* the old backend's slot (an old cluster), or -1 */
+    int old, nb;
+    int n;
+    struct {
+        struct req *owner;
+        int key;
+    } e[BATCH_MAX];
+};
+
+static void batch_key(struct worker *w, struct req *owner, int i) {
+    struct migop *m = owner->mig;
+    const char *key = m->keys.p + m->k[i].off;
+    size_t klen = m->k[i].len;
+    struct worker_view *ov = worker_view_of(w, m->old), *nv = worker_view_of(w, m->nb);
+    int oslot = slot_on(w, m->old, key, klen);
+    const struct node *from = ov->map ? ov->routes.slot_master[oslot] : NULL;
+    const struct node *to = nv->map ? nv->routes.slot_master[slot_on(w, m->nb, key, klen)] : NULL;
+    if (!from || !to) { /* no map yet, or a slot without a master: the single-key way parks and retries */
+        copy_step(w, owner, i, INT_COPY);
+        return;
+    }
+    int fslot = one_node(w, m->old) ? -1 : oslot;
+    struct migbatch *b = w->mig_batches;
+    while (b && !(b->from == from && b->to == to && b->from_slot == fslot && b->n < BATCH_MAX)) b = b->next;
+    if (!b) {
+        if (!(b = malloc(sizeof(*b)))) {
+            copy_step(w, owner, i, INT_COPY);
+            return;
+        }
+        *b = (struct migbatch){
+            .next = w->mig_batches, .from = from, .to = to, .from_slot = fslot, .old = m->old, .nb = m->nb};
+        w->mig_batches = b;
+    }
+    b->e[b->n].owner = owner;
+    b->e[b->n++].key = i;
+}
+
+static void batch_send(struct worker *w, struct migbatch *b) {
+    struct sbuf *s = &w->tmp.mirror;
+    s->len = 0;
+    const char *user, *pass;
+    backend_auth(w, b->nb, &user, &pass);
+    char port[16], tmo[16];
+    snprintf(port, sizeof(port), "%d", b->to->port);
+    snprintf(tmo, sizeof(tmo), "%d", MIGRATE_TIMEOUT_MS);
+    int rc = sbuf_add_header(s, '*', 1) | sbuf_add_bulk(s, "MULTI", 5);
+    for (int i = 0; i < b->n; i++) {
+        struct migop *m = b->e[i].owner->mig;
+        rc |= sbuf_add_header(s, '*', 2) | sbuf_add_bulk(s, "EXISTS", 6) |
+              sbuf_add_bulk(s, m->keys.p + m->k[b->e[i].key].off, m->k[b->e[i].key].len);
+    }
+    int argc = 9 + b->n + (pass ? (user ? 3 : 2) : 0);
+    rc |= sbuf_add_header(s, '*', (unsigned)argc) | sbuf_add_bulk(s, "MIGRATE", 7) |
+          sbuf_add_bulk(s, b->to->host, strlen(b->to->host)) | sbuf_add_bulk(s, port, strlen(port)) |
+          sbuf_add_bulk(s, "", 0) | sbuf_add_bulk(s, "0", 1) | sbuf_add_bulk(s, tmo, strlen(tmo)) |
+          sbuf_add_bulk(s, "COPY", 4) | sbuf_add_bulk(s, "REPLACE", 7);
+    if (pass && user)
+        rc |=
+            sbuf_add_bulk(s, "AUTH2", 5) | sbuf_add_bulk(s, user, strlen(user)) | sbuf_add_bulk(s, pass, strlen(pass));
+    else if (pass)
+        rc |= sbuf_add_bulk(s, "AUTH", 4) | sbuf_add_bulk(s, pass, strlen(pass));
+    rc |= sbuf_add_bulk(s, "KEYS", 4);
+    for (int i = 0; i < b->n; i++) {
+        struct migop *m = b->e[i].owner->mig;
+        rc |= sbuf_add_bulk(s, m->keys.p + m->k[b->e[i].key].off, m->k[b->e[i].key].len);
+    }
+    rc |= sbuf_add_header(s, '*', 1) | sbuf_add_bulk(s, "EXEC", 4);
+    double deadline = b->e[0].owner->deadline;
+    struct req *r = rc == 0 ? internal_req(w, INT_BATCH, b->old, b->from_slot >= 0 ? b->from_slot : 0, deadline) : NULL;
+    if (!r) { /* each key the single-key way */
+        for (int i = 0; i < b->n; i++) copy_step(w, b->e[i].owner, b->e[i].key, INT_COPY);
+        free(b);
+        return;
+    }
+    r->batch_of = b;
+    r->group_n = (uint32_t)b->n + 2; /* +OK of MULTI, +QUEUED of each EXISTS and of MIGRATE */
+    STAT_INC(w, mig_batches);
+    route_request(w, r, NULL, s->p, s->len);
+}
+
+void migrate_flush(struct worker *w) {
+    struct migbatch *b = w->mig_batches;
+    w->mig_batches = NULL;
+    while (b) {
+        struct migbatch *next = b->next;
+        batch_send(w, b);
+        b = next;
+    }
+}
+
+/* The EXEC's answer: each key's EXISTS, then MIGRATE's; anything else (an error, EXECABORT) fails all. */
+static void batch_reply(struct worker *w, struct req *r, const char *p, size_t len) {
+    struct migbatch *b = r->batch_of;
+    r->batch_of = NULL;
+    const char *end = p + len, *q = p;
+    int ok = len > 4 && p[0] == '*' && atoi(p + 1) == b->n + 1;
+    char exists[BATCH_MAX];
+    if (ok) q = memchr(p, '\n', len) + 1;
+    for (int i = 0; ok && i < b->n; i++) { /* ":0\r\n" or ":1\r\n" */
+        ok = end - q >= 4 && q[0] == ':' && (q[1] == '0' || q[1] == '1') && q[2] == '\r';
+        if (ok) exists[i] = q[1] == '1', q += 4;
+    }
+    if (ok && q < end && q[0] == '-') { /* MIGRATE failed: the new node's error */
+        STAT_ADD(w, mig_copy_errors, b->n);
+        warn_rate_limited(w, "migration: written keys were not copied to the new backend: %.*s",
+                          (int)(end - q > 200 ? 200 : end - q - 2), q + 1);
+        ok = -1;
+    } else if (!ok) {
+        STAT_ADD(w, mig_copy_errors, b->n);
+        warn_rate_limited(w, "migration: written keys were not copied to the new backend: %.*s",
+                          (int)(len > 200 ? 200 : len - 2), p + 1);
+    }
+    for (int i = 0; i < b->n; i++) {
+        struct req *owner = b->e[i].owner;
+        if (ok == 1 && !exists[i]) { /* gone from the old backend: gone from the new one, then copied again */
+            STAT_INC(w, mig_deletes);
+            copy_step(w, owner, b->e[i].key, INT_DEL);
+            continue;
+        }
+        if (ok == 1) STAT_INC(w, mig_copies);
+        copy_done(w, owner);
+    }
+    free(b);
+}
+
 /* The old backend answered a migrating write: held while its keys are copied. */
 static int write_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
     struct migop *m = r->mig;
@@ -257,8 +394,8 @@ static int write_reply(struct worker *w, struct req *r, const char *reply, size_
         m->reply.len = 0;
         sbuf_add(&m->reply, oom, sizeof(oom) - 1);
     }
-    m->pending = m->nkeys + 1; /* +1 while they are being sent */
-    for (int i = 0; i < m->nkeys; i++) copy_step(w, r, i, INT_COPY);
+    m->pending = m->nkeys + 1;                             /* +1 while they are being sent */
+    for (int i = 0; i < m->nkeys; i++) batch_key(w, r, i); /* sent at the end of the loop turn */
     copy_done(w, r);
     return 1;
 }
@@ -323,6 +460,7 @@ int migrate_hook(struct worker *w, struct req *r, const char *reply, size_t len)
         if (r->mig && !r->parent) return write_reply(w, r, reply, len);
         return 0;
     case INT_MIRROR: mirror_reply(w, r, reply); break;
+    case INT_BATCH: batch_reply(w, r, reply, len); break;
     default: copy_reply(w, r, reply, len); break;
     }
     if (r->cmd_chain) {

@@ -26,7 +26,7 @@
 
 struct worker;
 
-enum { INT_NONE = 0, INT_MIRROR, INT_COPY, INT_DEL, INT_RECOPY };
+enum { INT_NONE = 0, INT_MIRROR, INT_COPY, INT_DEL, INT_RECOPY, INT_BATCH };
 
 /* A plan with mirror_route >= 0: sends the mirror its copy. */
 void mirror_send(struct worker *w, const struct plan *p, const struct resp_request *q, const char *cmd);
@@ -40,5 +40,7 @@ void migrate_prepare_part(struct worker *w, struct req *child, const struct plan
 /* r->hook is set: sees the reply first. 1 when it took it (r is answered later, or was slotgate's). */
 int migrate_hook(struct worker *w, struct req *r, const char *reply, size_t len);
 void migrate_free(struct req *r); /* r's migration state, when r is freed */
+/* The loop turn's copies go (worker.c, before its writes). */
+void migrate_flush(struct worker *w);
 
 #endif

@@ -17,7 +17,8 @@ struct fanout; /* fanout.h: a request split over slots or sent to every master *
 enum req_state { REQ_NEW = 0, REQ_SENT, REQ_PARKED, REQ_DONE };
 /* How a reply is changed for the client: SCAN's cursor, PUBLISH's receiver count (this slotgate's). */
 enum req_xform { XFORM_NONE = 0, XFORM_SCAN, XFORM_EVALSHA, XFORM_UPLOAD, XFORM_PUBLISH, XFORM_MIGREAD };
-struct migop; /* migrate.h: a write during a migration, its keys copied before it is answered */
+struct migop;    /* migrate.h: a write during a migration, its keys copied before it is answered */
+struct migbatch; /* migrate.c: the copies of a loop turn's writes on one old node to one new node */
 
 struct req {
     struct req *qnext;     /* client's ordered queue, or the worker's free list */
@@ -58,11 +59,12 @@ struct req {
     uint8_t backend;      /* routes by prefix: the backend its keys go to (0: the default one) */
     /* Mirroring and migration (migrate.c, which sees the reply first when hook is set): */
     uint8_t hook;
-    uint8_t internal;    /* INT_*: slotgate's own request (a mirrored copy, a migration's key copy): no client */
-    uint16_t alt_slot;   /* XFORM_MIGREAD: its slot on the old backend, where a miss is asked again */
-    uint8_t alt_backend; /* ... and that backend */
-    struct req *owner;   /* INT_COPY, INT_DEL, INT_RECOPY: the migrating write whose key it copies */
-    struct migop *mig;   /* a migrating write: the keys it copies, its reply held until they are */
+    uint8_t internal;          /* INT_*: slotgate's own request (a mirrored copy, a migration's key copy): no client */
+    uint16_t alt_slot;         /* XFORM_MIGREAD: its slot on the old backend, where a miss is asked again */
+    uint8_t alt_backend;       /* ... and that backend */
+    struct req *owner;         /* INT_COPY, INT_DEL, INT_RECOPY: the migrating write whose key it copies */
+    struct migop *mig;         /* a migrating write: the keys it copies, its reply held until they are */
+    struct migbatch *batch_of; /* INT_BATCH: the keys its transaction copies (migrate.c) */
     /* Not cleared by req_new (written before it is read): */
     char sha[41];        /* XFORM_EVALSHA: the script, to load it where NOSCRIPT says it is missing */
     long long receivers; /* XFORM_PUBLISH: the subscribers this slotgate counts for the channel */

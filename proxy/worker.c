@@ -75,6 +75,7 @@ static void on_flush(struct ev_loop *loop, ev_prepare *wp, int revents) {
     (void)revents;
     struct worker *w = wp->data;
 again:
+    if (__builtin_expect(w->mig_batches != NULL, 0)) migrate_flush(w); /* a migration's copies (migrate.c) */
     while (w->dirty_backends) {
         struct backend *b = w->dirty_backends;
         w->dirty_backends = b->next_dirty;

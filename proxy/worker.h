@@ -78,6 +78,7 @@
     X(mig_writes)                                                                                                      \
     X(mig_reads)                                                                                                       \
     X(mig_copies)                                                                                                      \
+    X(mig_batches)                                                                                                     \
     X(mig_deletes)                                                                                                     \
     X(mig_copy_errors)                                                                                                 \
     X(mig_fallbacks)
@@ -218,10 +219,11 @@ struct worker {
         char name[32], slow_node[SM_HOST_LEN + 8];
         double slow_node_s;
     } split;
-    int mirror_acc;      /* mirror-percent: the share owed (migrate.c) */
-    int mirror_inflight; /* mirrored commands not answered yet */
-    double mig_warned;   /* when migrate.c last warned */
-    double last_latency; /* count_reply's cache of the last latency and its histogram bucket */
+    int mirror_acc;               /* mirror-percent: the share owed (migrate.c) */
+    int mirror_inflight;          /* mirrored commands not answered yet */
+    double mig_warned;            /* when migrate.c last warned */
+    struct migbatch *mig_batches; /* copies waiting for the end of the loop turn (migrate.c) */
+    double last_latency;          /* count_reply's cache of the last latency and its histogram bucket */
     int last_bucket;
     uint64_t last_commands, last_net_in, last_net_out;      /* for the inst_* rates */
     struct worker_stats stats __attribute__((aligned(64))); /* written per request: a cache line of its own */
