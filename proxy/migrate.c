@@ -7,6 +7,7 @@
 
 #include "../lib/log.h"
 #include "../router/merge.h"
+#include "../router/reply.h"
 #include "../router/slot.h"
 #include "worker.h"
 
@@ -402,29 +403,10 @@ static int write_reply(struct worker *w, struct req *r, const char *reply, size_
 
 /* ---- migration: reads ---- */
 
-/* What a command answers for a key that is not there: a null, an empty aggregate, 0, -2 (TTL), "none"
- * (TYPE), or an array with a null in it (MGET). Anything else came from a key the new backend has. */
-static int is_miss(const char *p, size_t len) {
-    if (len < 3) return 0;
-    switch (p[0]) {
-    case '-': /* an error from the new backend (down, or not there yet): the old one answers */
-    case '_': return 1;
-    case '$': return p[1] == '-';
-    case ':': return (len == 4 && p[1] == '0') || (len == 5 && p[1] == '-' && p[2] == '2');
-    case '+': return len == 7 && !memcmp(p, "+none", 5);
-    case '*':
-    case '~':
-    case '%':
-        if (p[1] == '-' || (p[1] == '0' && p[2] == '\r')) return 1;
-        return memmem(p, len, "\r\n$-1\r\n", 7) || memmem(p, len, "\r\n_\r\n", 5);
-    default: return 0;
-    }
-}
-
 static int read_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
     r->xform = XFORM_NONE;
     r->hook = 0;
-    if (!is_miss(reply, len) || !r->cmd_chain) return 0;
+    if (!reply_is_miss(reply, len) || !r->cmd_chain) return 0;
     STAT_INC(w, mig_fallbacks); /* the old backend is asked: the same bytes, its slot */
     r->backend = r->alt_backend;
     r->slot = r->alt_slot;

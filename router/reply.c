@@ -94,3 +94,22 @@ void reply_decide(const char *p, size_t len, const struct reply_req *q, struct r
     d->is_tryagain = d->is_clusterdown = 0; /* not retried: the client sees it */
     d->action = REPLY_DELIVER_ERROR;
 }
+
+/* See reply.h. What a command answers for a key that is not there: a null, an empty aggregate, 0, -2 (TTL), "none"
+ * (TYPE), or an array with a null in it (MGET). Anything else came from a key the new backend has. */
+int reply_is_miss(const char *p, size_t len) {
+    if (len < 3) return 0;
+    switch (p[0]) {
+    case '-': /* an error from the new backend (down, or not there yet): the old one answers */
+    case '_': return 1;
+    case '$': return p[1] == '-';
+    case ':': return (len == 4 && p[1] == '0') || (len == 5 && p[1] == '-' && p[2] == '2');
+    case '+': return len == 7 && !memcmp(p, "+none", 5);
+    case '*':
+    case '~':
+    case '%':
+        if (p[1] == '-' || (p[1] == '0' && p[2] == '\r')) return 1;
+        return memmem(p, len, "\r\n$-1\r\n", 7) || memmem(p, len, "\r\n_\r\n", 5);
+    default: return 0;
+    }
+}

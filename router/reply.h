@@ -57,6 +57,11 @@ static inline int reply_needs_decision(const char *p, size_t len, int group_retr
     return (len > 0 && p[0] == '-') || group_retry;
 }
 
+/* A migration's read (proxy/migrate.c): does reply p (complete) say the key is not there, so the old
+ * backend should be asked? A null, an empty aggregate, :0, :-2, +none, an array with a null in it, or an
+ * error. A needless yes costs a round trip, never a wrong answer: the old backend is the truth. */
+int reply_is_miss(const char *p, size_t len);
+
 /* The pause before retry number attempt (0, 1, ...): 20 ms doubling to 500 ms. */
 double reply_backoff(int attempt);
 void reply_decide(const char *p, size_t len, const struct reply_req *q, struct reply_decision *d);

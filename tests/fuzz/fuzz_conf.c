@@ -1,5 +1,6 @@
 /* libFuzzer: the configuration loader (conf/conf.c) on arbitrary JSON files: it either accepts the
- * file or says why, and an accepted configuration is within every setting's range. */
+ * file or says why, and an accepted configuration is within every setting's range; then the backends
+ * and routes (conf/routing.c), which either name backends that exist or are refused with a reason. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             c.backend_connections > 64 || c.nseeds > CONF_MAX_SEEDS || c.log_level < 0 || c.log_level > LOG_WARNING ||
             c.read_policy < 0 || c.read_policy > 2 || c.admin_port < 0 || c.admin_port > 65535)
             abort();
+        err[0] = '\0';
+        if (conf_routing_parse(&c, err, sizeof(err)) == 0) {
+            int migrating = 0;
+            for (int i = 0; i < c.nroutes; i++) {
+                const struct conf_route *r = &c.routes[i];
+                if (!r->prefix || r->backend < 0 || r->backend > c.nbackends || r->mirror < -1 ||
+                    r->mirror > c.nbackends || r->migrate_to < -1 || r->migrate_to > c.nbackends ||
+                    r->mirror == r->backend || r->migrate_to == r->backend || (r->mirror >= 0 && r->migrate_to >= 0) ||
+                    r->mirror_percent < 1 || r->mirror_percent > 100)
+                    abort();
+                migrating += r->migrate_to >= 0;
+            }
+            if (migrating > 1 || c.nbackends >= CONF_MAX_BACKENDS) abort();
+        } else if (!err[0]) {
+            abort();
+        }
     } else if (!err[0]) {
         abort(); /* a refusal always says why */
     }

@@ -1,10 +1,12 @@
 /* libFuzzer: the backend reply framer (router/resp.c), RESP2 and RESP3. Whole and in pieces it must find
  * the same reply boundaries (or the same error), never reading past what it was given; each reply it frames
- * also goes through the parsers of what nodes push (pub/sub confirmations, invalidations). */
+ * also goes through the parsers of what nodes push (pub/sub confirmations, invalidations) and a migration's
+ * miss test (router/reply.c). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../router/reply.h"
 #include "../../router/resp.h"
 
 #define MAX_REPLIES 64
@@ -19,6 +21,7 @@ static void check_confirmation(const char *p, size_t len) {
     memcpy(copy, p, len);
     int k = resp_parse_confirmation(copy, len, &name, &nlen, &count);
     if (k >= 0 && name && (name < copy || name + nlen > copy + len)) abort();
+    (void)reply_is_miss(copy, len); /* a migration's read looks at each reply (ASan: within its bytes) */
     free(copy);
 }
 

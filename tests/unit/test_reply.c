@@ -133,5 +133,37 @@ START_TEST(backoff_doubles_to_half_a_second) {
 }
 END_TEST
 
-SUITE_MAIN(.name = "reply",
-           .tests = {LOOP_TEST(decides, sizeof(cases) / sizeof(cases[0])), TEST(backoff_doubles_to_half_a_second)})
+/* A migration's reads: what a command answers for a missing key sends it to the old backend. */
+START_TEST(misses_as_a_migration_reads_them) {
+    const char *miss[] = {"$-1\r\n",
+                          "_\r\n",
+                          "*-1\r\n",
+                          "*0\r\n",
+                          "~0\r\n",
+                          "%0\r\n",
+                          ":0\r\n",
+                          ":-2\r\n",
+                          "+none\r\n",
+                          "*3\r\n$1\r\na\r\n$-1\r\n$1\r\nb\r\n",
+                          "*2\r\n_\r\n$1\r\nb\r\n",
+                          "-CLUSTERDOWN The cluster is down\r\n"};
+    const char *hit[] = {"$1\r\nv\r\n",
+                         ":1\r\n",
+                         ":-1\r\n",
+                         ":10\r\n",
+                         ":-20\r\n",
+                         "+string\r\n",
+                         "+OK\r\n",
+                         "*1\r\n$1\r\na\r\n",
+                         "%1\r\n$1\r\na\r\n$1\r\nb\r\n",
+                         "*10\r\n",
+                         "$0\r\n\r\n"};
+    for (size_t i = 0; i < sizeof(miss) / sizeof(miss[0]); i++)
+        ck_assert_msg(reply_is_miss(miss[i], strlen(miss[i])), "%s", miss[i]);
+    for (size_t i = 0; i < sizeof(hit) / sizeof(hit[0]); i++)
+        ck_assert_msg(!reply_is_miss(hit[i], strlen(hit[i])), "%s", hit[i]);
+}
+END_TEST
+
+SUITE_MAIN(.name = "reply", .tests = {LOOP_TEST(decides, sizeof(cases) / sizeof(cases[0])),
+                                      TEST(backoff_doubles_to_half_a_second), TEST(misses_as_a_migration_reads_them)})
