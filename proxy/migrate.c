@@ -356,8 +356,10 @@ static void batch_reply(struct worker *w, struct req *r, const char *p, size_t l
     r->batch_of = NULL;
     const char *end = p + len, *q = p;
     int ok = len > 4 && p[0] == '*' && atoi(p + 1) == b->n + 1;
-    char exists[BATCH_MAX];
-    if (ok) q = memchr(p, '\n', len) + 1;
+    char exists[BATCH_MAX] = {0};
+    const char *nl = ok ? memchr(p, '\n', len) : NULL;
+    ok = nl != NULL;
+    if (ok) q = nl + 1;
     for (int i = 0; ok && i < b->n; i++) { /* ":0\r\n" or ":1\r\n" */
         ok = end - q >= 4 && q[0] == ':' && (q[1] == '0' || q[1] == '1') && q[2] == '\r';
         if (ok) exists[i] = q[1] == '1', q += 4;
