@@ -7,7 +7,7 @@
 FROM debian:bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential pkg-config \
-      libev-dev libhiredis-dev libjansson-dev libmicrohttpd-dev libssl-dev \
+      libev-dev libhiredis-dev libjansson-dev libmicrohttpd-dev libssl-dev liburing-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -17,7 +17,7 @@ RUN make -j"$(nproc)" slotgate && strip slotgate
 # beyond bookworm-slim's own).
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libev4 libhiredis0.14 libjansson4 libmicrohttpd12 libssl3 \
+ && apt-get install -y --no-install-recommends libev4 libhiredis0.14 libjansson4 libmicrohttpd12 libssl3 liburing2 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin slotgate
 COPY --from=build /src/slotgate /usr/local/bin/slotgate

@@ -21,7 +21,7 @@ LDOPT   :=
 endif
 
 CFLAGS  += $(BASE) $(OPT) -I$(BUILD)/gen
-LIBS     = -lev $(shell pkg-config --libs hiredis jansson libmicrohttpd libssl libcrypto) -lpthread -lm
+LIBS     = -lev $(shell pkg-config --libs hiredis jansson libmicrohttpd libssl libcrypto) -luring -lpthread -lm
 CHECK    = $(shell pkg-config --libs check)
 
 # The layers, bottom up (docs/architecture.md; scripts/check-layers enforces the includes):
@@ -149,6 +149,8 @@ test-build: $(BUILD)/slotgate $(UNIT_BIN) $(INTG_BIN) $(CHAOS_BIN) $(SOAK_BIN)
 # Unit tests run in both builds; integration tests drive the sanitizer builds of the real binary, so any
 # ASan/UBSan/LeakSanitizer report from slotgate fails them, then once more ThreadSanitizer's (workers, the
 # admin thread, the resolver threads and the main loop share counters, mailboxes and the status board).
+# The two passes use the two I/O engines: io-engine auto (io_uring here) under ASan+UBSan, epoll under
+# TSan, so each engine runs every integration suite.
 # test_hostile runs again against the optimised binary, where memory returned after a slow consumer is
 # disconnected can be measured.
 test: deps node-deps
@@ -157,10 +159,11 @@ test: deps node-deps
 	@$(MAKE) --no-print-directory SANITIZE=1 test-build
 	@$(MAKE) --no-print-directory SANITIZE=thread build/tsan/slotgate
 	@$(MAKE) --no-print-directory fuzz-build
+	@echo "== unit suites, then the integration suites with io-engine auto (io_uring where the kernel allows it)"
 	@TEST_SLOTGATE_BIN=build/asan/slotgate scripts/run-tests build/release/tests/unit/* build/asan/tests/unit/* \
 		build/asan/tests/integration/*
-	@echo "== the integration suites again, slotgate built with ThreadSanitizer"
-	@TEST_SLOTGATE_BIN=build/tsan/slotgate scripts/run-tests build/asan/tests/integration/*
+	@echo "== the integration suites again, slotgate built with ThreadSanitizer, with io-engine epoll"
+	@SLOTGATE_IO_ENGINE=epoll TEST_SLOTGATE_BIN=build/tsan/slotgate scripts/run-tests build/asan/tests/integration/*
 	@TEST_RSS_CHECK=1 TEST_SLOTGATE_BIN=./slotgate scripts/run-tests build/release/tests/integration/test_hostile
 	@scripts/run-fuzz $(FUZZ_SHORT) $(FUZZERS)
 	@CHAOS_SECONDS=$(CHAOS_SHORT) TEST_SLOTGATE_BIN=build/asan/slotgate scripts/run-tests build/asan/tests/chaos/chaos

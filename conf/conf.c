@@ -29,6 +29,7 @@ enum {
     T_YESNO,
     T_TLSAUTH,
     T_KIND,
+    T_ENGINE,
     T_JSON
 };
 
@@ -53,6 +54,9 @@ static const struct setting settings[] = {
      "deadline of a backend request (default 5000)"},
     {"refresh-interval-ms", T_INT, O(refresh_interval_ms), 100, 3600000, 0, "periodic slot-map refresh (default 2000)"},
     {"log-level", T_LEVEL, O(log_level), 0, 0, 0, "debug, verbose, notice or warning (default notice)"},
+    {"io-engine", T_ENGINE, O(io_engine), 0, 0, 0,
+     "auto (io_uring where the kernel allows it, epoll otherwise), io_uring or epoll: how the workers read and "
+     "write their plaintext sockets (logged at start)"},
     {"backend-kind", T_KIND, O(backend_kind), 0, 0, 0,
      "cluster (seeds: cluster nodes), sentinel (seeds: sentinels, with sentinel-master) or standalone (the seed is "
      "the server, with its replicas for reads)"},
@@ -400,6 +404,10 @@ int conf_set(struct conf *c, const char *name, const char *value, char *err, siz
         for (int i = 0; i < 3; i++)
             if (!strcasecmp(value, conf_kind_name(i))) return c->backend_kind = i, 0;
         return snprintf(err, errlen, "%s: '%s' is not one of cluster, sentinel, standalone", name, value), -1;
+    case T_ENGINE:
+        for (int i = 0; i < 3; i++)
+            if (!strcasecmp(value, conf_engine_name(i))) return c->io_engine = i, 0;
+        return snprintf(err, errlen, "%s: '%s' is not one of auto, io_uring, epoll", name, value), -1;
     case T_TLSAUTH:
         for (int i = 0; i < 3; i++)
             if (!strcasecmp(value, tls_auth[i])) return *(int *)((char *)c + s->off) = i, 0;
@@ -663,6 +671,7 @@ static json_t *setting_json(const struct conf *c, const struct setting *s) {
     case T_YESNO: return json_string(*(const int *)field ? "yes" : "no");
     case T_TLSAUTH: return json_string(tls_auth[*(const int *)field % 3]);
     case T_KIND: return json_string(conf_kind_name(c->backend_kind));
+    case T_ENGINE: return json_string(conf_engine_name(c->io_engine));
     case T_OBL:
         return json_sprintf("normal %lld %lld %lld pubsub %lld %lld %lld", c->obl[0].hard, c->obl[0].soft,
                             c->obl[0].soft_seconds, c->obl[1].hard, c->obl[1].soft, c->obl[1].soft_seconds);

@@ -15,6 +15,7 @@
 
 enum { READ_MASTER = 0, READ_PREFER_REPLICA, READ_REPLICA_ONLY };
 enum { KIND_CLUSTER = 0, KIND_SENTINEL, KIND_STANDALONE }; /* backend-kind */
+enum { ENGINE_AUTO = 0, ENGINE_IO_URING, ENGINE_EPOLL };   /* io-engine */
 
 /* A backend besides the default one ("backends": {"name": {...}}): what it is and how to reach it. */
 struct conf_backend {
@@ -50,6 +51,7 @@ struct conf {
     int refresh_interval_ms;
     int log_level;
     int backend_kind;                        /* KIND_* */
+    int io_engine;                           /* ENGINE_*: io-engine */
     char *sentinel_master;                   /* backend-kind sentinel: the master's name */
     char *sentinel_user, *sentinel_password; /* ... and the sentinels' own credentials */
     char *backend_user;
@@ -142,6 +144,7 @@ int conf_is_loopback(const char *addr);
 typedef void (*conf_change_fn)(void *ctx, const char *name, const char *from, const char *to, int live);
 int conf_reload_diff(struct conf *cur, const struct conf *next, conf_change_fn report, void *ctx);
 
+const char *conf_engine_name(int engine); /* io-engine's names */
 /* routing.c: backend-kind's names; "backends" and "routes" read into c (-1 with err) and freed. */
 const char *conf_kind_name(int kind);
 int conf_routing_parse(struct conf *c, char *err, size_t errlen);

@@ -14,6 +14,11 @@ const char *conf_kind_name(int kind) {
     return names[kind >= 0 && kind < 3 ? kind : 0];
 }
 
+const char *conf_engine_name(int engine) {
+    static const char *const names[] = {"auto", "io_uring", "epoll"};
+    return names[engine >= 0 && engine < 3 ? engine : 0];
+}
+
 /* "backends" and "routes": read into c->backends and c->routes, every name and field checked. */
 static int dup_str(json_t *v, char **out) {
     if (!json_is_string(v)) return -1;

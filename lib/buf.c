@@ -184,15 +184,31 @@ void chain_mark_written(struct pool *p, struct chain *ch) {
     chain_trim(p, ch);
 }
 
-ssize_t chain_write(struct pool *p, struct chain *ch, int fd) {
-    struct iovec iov[MAX_IOV];
+int chain_iov(const struct chain *ch, struct iovec *iov, int max) {
     int n = 0;
-    for (struct chunk *c = ch->head; c && n < MAX_IOV; c = c->next) {
+    for (struct chunk *c = ch->head; c && n < max; c = c->next) {
         if (c->rpos == c->wpos) continue;
         iov[n].iov_base = c->data + c->rpos;
         iov[n].iov_len = c->wpos - c->rpos;
         n++;
     }
+    return n;
+}
+
+void chain_advance(struct pool *p, struct chain *ch, size_t n) {
+    ch->pending -= n;
+    for (struct chunk *c = ch->head; c && n > 0; c = c->next) {
+        size_t k = c->wpos - c->rpos;
+        if (k > n) k = n;
+        c->rpos += (uint32_t)k;
+        n -= k;
+    }
+    chain_trim(p, ch);
+}
+
+ssize_t chain_write(struct pool *p, struct chain *ch, int fd) {
+    struct iovec iov[MAX_IOV];
+    int n = chain_iov(ch, iov, MAX_IOV);
     if (n == 0) return 0;
     /* send/sendmsg rather than write/writev: the socket calls skip the file layer (about 4 % of a
      * small write and read on loopback here); MSG_NOSIGNAL in case SIGPIPE is not ignored. */
@@ -204,15 +220,7 @@ ssize_t chain_write(struct pool *p, struct chain *ch, int fd) {
         w = sendmsg(fd, &msg, MSG_NOSIGNAL);
     }
     if (w <= 0) return w < 0 ? -1 : 0;
-    size_t left = (size_t)w;
-    ch->pending -= left;
-    for (struct chunk *c = ch->head; c && left > 0; c = c->next) {
-        size_t k = c->wpos - c->rpos;
-        if (k > left) k = left;
-        c->rpos += (uint32_t)k;
-        left -= k;
-    }
-    chain_trim(p, ch);
+    chain_advance(p, ch, (size_t)w);
     return w;
 }
 

@@ -60,6 +60,11 @@ void chain_mark_written(struct pool *p, struct chain *ch);
 /* Writes pending bytes to socket fd with one system call; returns bytes written or -1 (errno set;
  * EAGAIN is not fatal). */
 ssize_t chain_write(struct pool *p, struct chain *ch, int fd);
+/* The same in two steps, for a write the caller submits itself (io_uring): the pending bytes as up to max
+ * iovecs (their count; they stay valid while nothing is advanced or freed), then n of them written. */
+struct iovec;
+int chain_iov(const struct chain *ch, struct iovec *iov, int max);
+void chain_advance(struct pool *p, struct chain *ch, size_t n);
 /* Frees chunks that are written and not pinned. */
 void chain_trim(struct pool *p, struct chain *ch);
 void chain_free(struct pool *p, struct chain *ch);

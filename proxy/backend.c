@@ -19,6 +19,7 @@
 #include "../lib/tls.h"
 #include "dedicated.h"
 #include "upload.h"
+#include "uring.h"
 #include "worker.h"
 #include "../router/reply.h"
 #include "scripts.h"
@@ -249,8 +250,29 @@ int backend_send_raw(struct backend *b, const char *p, size_t len) {
     return 0;
 }
 
+static void backend_process(struct backend *b);
+
+void backend_reading(struct backend *b, int on) {
+    struct worker *w = b->w;
+    if (b->uc)
+        uconn_read(w->uring, b->uc, on);
+    else if (on && !ev_is_active(&b->rio))
+        ev_io_start(w->loop, &b->rio);
+    else if (!on && ev_is_active(&b->rio))
+        ev_io_stop(w->loop, &b->rio);
+}
+
 void backend_flush(struct backend *b) {
     if (b->state != BE_READY) return;
+    if (b->reprocess) { /* io_uring: a stream resumed with bytes that came while it was paused */
+        b->reprocess = 0;
+        backend_process(b);
+        if (b->state != BE_READY) return;
+    }
+    if (b->uc) {
+        uconn_send(b->w->uring, b->uc, &b->out); /* counted when it completes (backend_ring_sent) */
+        return;
+    }
     if (b->out.pending) {
         ssize_t n = b->ssl ? tls_chain_write(&b->w->pool, &b->out, b->ssl) : chain_write(&b->w->pool, &b->out, b->fd);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
@@ -290,7 +312,10 @@ void backend_close(struct backend *b, const char *why, int fail_written) {
     ev_io_stop(w->loop, &b->wio);
     ev_timer_stop(w->loop, &b->timer);
     if (b->ssl) tls_close(b->ssl), b->ssl = NULL;
-    if (b->fd >= 0) close(b->fd);
+    if (b->uc)
+        uconn_close(w->uring, b->uc); /* closes the descriptor */
+    else if (b->fd >= 0)
+        close(b->fd);
     b->fd = -1;
     b->state = BE_CLOSED;
     CTR_ADD(n->ctr, connections, -1);
@@ -333,7 +358,11 @@ void backend_free(struct backend *b) {
         ev_timer_stop(w->loop, &b->timer);
         if (b->is_resolving) resolving_unlink(b);
         if (b->ssl) tls_close(b->ssl), b->ssl = NULL;
-        if (b->fd >= 0) close(b->fd);
+        if (b->uc)
+            uconn_close(w->uring, b->uc);
+        else if (b->fd >= 0)
+            close(b->fd);
+        b->state = BE_CLOSED;
         CTR_ADD(b->node->ctr, connections, -1);
         if (b->home && *b->home == b) *b->home = NULL;
         if (b->client) dedicated_detach(b);
@@ -342,6 +371,27 @@ void backend_free(struct backend *b) {
     if (b->stream) {
         if (b->stream->client) b->stream->client->streaming = NULL;
         req_free(w, b->stream);
+        b->stream = NULL;
+    }
+    if (b->uc) {
+        if (w->uring && (b->uc->ops || b->uc->queued)) { /* the kernel holds it: backend_ring_gone frees */
+            if (!b->free_when_gone) {
+                b->free_when_gone = 1;
+                b->zprev = NULL;
+                b->znext = w->zombie_backends;
+                if (w->zombie_backends) w->zombie_backends->zprev = b;
+                w->zombie_backends = b;
+            }
+            return;
+        }
+        if (b->free_when_gone) {
+            if (b->zprev)
+                b->zprev->znext = b->znext;
+            else
+                w->zombie_backends = b->znext;
+            if (b->znext) b->znext->zprev = b->zprev;
+        }
+        free(b->uc);
     }
     chain_free(&w->pool, &b->out);
     ibuf_free(&w->pool, &b->in);
@@ -548,7 +598,9 @@ static int stream_start(struct backend *b) {
 
 /* The client of a paused stream has written most of it out: read the node again. */
 void backend_stream_resume(struct backend *b) {
-    if (b->state == BE_READY && !ev_is_active(&b->rio)) ev_io_start(b->w->loop, &b->rio);
+    if (b->state != BE_READY) return;
+    backend_reading(b, 1);
+    if (b->uc && ibuf_len(&b->in)) b->reprocess = 1, worker_mark_backend(b->w, b); /* what came meanwhile */
 }
 
 /* Passes on what has arrived of the reply being streamed; ends it once complete. */
@@ -566,7 +618,7 @@ static void stream_forward(struct backend *b) {
         if (b->dedicated != DED_NONE) {
             /* The client's own connection: stop reading the node until the client has taken most of
              * it (client_flush resumes), so slotgate holds about STREAM_BUFFER of the reply at most. */
-            if (ev_is_active(&b->rio)) ev_io_stop(w->loop, &b->rio);
+            backend_reading(b, 0);
             c->streaming = b;
         } else if ((long long)c->out.pending > w->conf->client_max_pending_bytes) {
             /* A shared connection is never paused for one client: one that cannot keep up goes. */
@@ -615,6 +667,12 @@ static void backend_read(struct backend *b) {
     }
     if (n < 0) return;
     if (!b->ssl) b->in.end += (size_t)n;
+    backend_process(b);
+}
+
+/* Every complete reply in b->in, or the part of a streamed one. */
+static void backend_process(struct backend *b) {
+    struct worker *w = b->w;
     w->answering = b->node; /* every reply read here is this node's (SLOWLOG names it) */
     for (;;) {
         if (b->stream || stream_start(b)) {
@@ -650,6 +708,41 @@ static void backend_read(struct backend *b) {
 }
 
 static void became_ready(struct backend *b);
+
+/* io_uring: bytes from the node (n > 0), its end (0) or an error (< 0). */
+static void backend_ring_data(void *owner, const char *p, ssize_t n) {
+    struct backend *b = owner;
+    struct worker *w = b->w;
+    if (n <= 0) {
+        backend_close(b, n == 0 ? "connection closed by the node" : strerror((int)-n), 1);
+        return;
+    }
+    if (ibuf_reserve(&w->pool, &b->in, (size_t)n, 0) < 0) {
+        backend_close(b, "out of memory", 1);
+        return;
+    }
+    memcpy(b->in.data + b->in.end, p, (size_t)n);
+    b->in.end += (size_t)n;
+    if (b->stream && b->stream->client && b->stream->client->streaming == b) return; /* paused: kept */
+    backend_process(b);
+}
+
+static void backend_ring_sent(void *owner, ssize_t n) {
+    struct backend *b = owner;
+    if (n < 0) {
+        backend_close(b, strerror((int)-n), 1);
+        return;
+    }
+    chain_advance(&b->w->pool, &b->out, (size_t)n);
+    b->written += (uint64_t)n;
+    if (b->client) upload_node_drained(b);
+    if (b->out.pending) worker_mark_backend(b->w, b);
+}
+
+static void backend_ring_gone(void *owner) {
+    struct backend *b = owner;
+    if (b->free_when_gone) backend_free(b);
+}
 
 /* tls-cluster: the handshake, a step each time the socket is ready, within the connect timeout. */
 static void backend_handshake(struct backend *b) {
@@ -693,7 +786,14 @@ static void became_ready(struct backend *b) {
     b->node->backoff = 0;
     b->node->last_error[0] = '\0';
     ev_timer_stop(b->w->loop, &b->timer);
-    ev_io_start(b->w->loop, &b->rio);
+    if (b->w->uring && !b->ssl && (b->uc = malloc(sizeof(*b->uc)))) { /* the ring reads and writes it from now */
+        uconn_init(b->uc, b->fd, b);
+        b->uc->on_data = backend_ring_data;
+        b->uc->on_sent = backend_ring_sent;
+        b->uc->on_gone = backend_ring_gone;
+        ev_io_stop(b->w->loop, &b->wio);
+    }
+    backend_reading(b, 1);
     log_verbose("worker %d: connected to %s", b->w->id, b->node->addr);
     arm_deadline(b);
     backend_flush(b);

@@ -63,6 +63,9 @@ struct backend {
     int fd;
     int state;
     ev_io rio, wio;
+    struct uconn *uc;              /* io-engine io_uring, plaintext: its socket on the worker's ring */
+    struct backend *zprev, *znext; /* closed, waiting for the ring to let go of it (worker's zombies) */
+    uint8_t free_when_gone, reprocess;
     ev_timer timer; /* connect timeout, then the deadline of the oldest request in flight */
     struct chain out;
     struct ibuf in;
@@ -112,5 +115,8 @@ void backend_flush(struct backend *b);
 void backend_close(struct backend *b, const char *why, int fail_written);
 void backend_free(struct backend *b);
 void backend_stream_resume(struct backend *b); /* its streamed reply's client has room again */
+
+/* Reading on or off (the readiness watcher, or the ring's receive). */
+void backend_reading(struct backend *b, int on);
 
 #endif

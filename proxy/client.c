@@ -18,6 +18,7 @@
 #include "../router/merge.h"
 #include "../router/slot.h"
 #include "migrate.h"
+#include "uring.h"
 #include "scripts.h"
 #include "../lib/log.h"
 #include "../lib/tls.h"
@@ -33,6 +34,20 @@
 
 static void on_client_io(struct ev_loop *loop, ev_io *io, int revents);
 static void client_process(struct client *c);
+
+static void client_ring_data(void *owner, const char *p, ssize_t n);
+static void client_ring_sent(void *owner, ssize_t n);
+static void client_ring_gone(void *owner);
+
+void client_reading(struct client *c, int on) {
+    struct worker *w = c->w;
+    if (c->uc)
+        uconn_read(w->uring, c->uc, on);
+    else if (on && !ev_is_active(&c->rio))
+        ev_io_start(w->loop, &c->rio);
+    else if (!on && ev_is_active(&c->rio))
+        ev_io_stop(w->loop, &c->rio);
+}
 
 void client_accept(struct worker *w, int fd, const char *addr, int tls, const char *deny) {
     struct client *c = calloc(1, sizeof(*c));
@@ -73,7 +88,13 @@ void client_accept(struct worker *w, int fd, const char *addr, int tls, const ch
     ev_io_init(&c->rio, on_client_io, fd, EV_READ);
     ev_io_init(&c->wio, on_client_io, fd, EV_WRITE);
     c->rio.data = c->wio.data = c;
-    ev_io_start(w->loop, &c->rio);
+    if (w->uring && !tls && (c->uc = malloc(sizeof(*c->uc)))) {
+        uconn_init(c->uc, fd, c);
+        c->uc->on_data = client_ring_data;
+        c->uc->on_sent = client_ring_sent;
+        c->uc->on_gone = client_ring_gone;
+    }
+    client_reading(c, 1);
     c->next = w->clients;
     if (w->clients) w->clients->prev = c;
     w->clients = c;
@@ -88,7 +109,10 @@ void client_close(struct client *c) {
     ev_io_stop(w->loop, &c->rio);
     ev_io_stop(w->loop, &c->wio);
     if (c->ssl) tls_close(c->ssl), c->ssl = NULL;
-    close(c->fd);
+    if (c->uc)
+        uconn_close(w->uring, c->uc); /* closes the descriptor; the kernel may still hold the output */
+    else
+        close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -112,7 +136,7 @@ void client_close(struct client *c) {
     }
     tracking_off(c);
     dedicated_close_all(c);
-    chain_free(&w->pool, &c->out);
+    if (!c->uc) chain_free(&w->pool, &c->out); /* io_uring: a send may still read it (client_free) */
     chain_free(&w->pool, &c->early);
     ibuf_free(&w->pool, &c->in);
     resp_request_free(&c->parser);
@@ -127,8 +151,80 @@ void client_free(struct client *c) {
         c->is_dirty = 1; /* freed right here, not from the dirty list */
         client_close(c);
     }
+    if (c->uc) {
+        struct worker *w = c->w;
+        if (w->uring && (c->uc->ops || c->uc->queued)) { /* the kernel holds it: client_ring_gone frees */
+            if (!c->free_when_gone) {                    /* kept among the worker's zombies (prev/next are free now) */
+                c->free_when_gone = 1;
+                c->prev = NULL;
+                c->next = w->zombies;
+                if (w->zombies) w->zombies->prev = c;
+                w->zombies = c;
+            }
+            return;
+        }
+        if (c->free_when_gone) { /* out of the zombies */
+            if (c->prev)
+                c->prev->next = c->next;
+            else
+                w->zombies = c->next;
+            if (c->next) c->next->prev = c->prev;
+        }
+        chain_free(&c->w->pool, &c->out);
+        free(c->uc);
+    }
     c->w->clients_freed++;
     free(c);
+}
+
+/* io_uring: bytes arrived (n > 0), the client closed (0) or an error (< 0). */
+static void client_ring_data(void *owner, const char *p, ssize_t n) {
+    struct client *c = owner;
+    struct worker *w = c->w;
+    if (n <= 0) {
+        /* The end of its input can come in the same batch of completions as its last commands: what is
+         * ready for it goes out first, then it is closed, at this loop turn's flush, as with readiness
+         * (where the end is read a turn later); replies still at a node are dropped either way, as
+         * Redis drops what it has not written to a client that left. An error closes at once. */
+        if (n == 0) {
+            c->eof_seen = 1;
+            client_reading(c, 0);
+            worker_mark_client(w, c);
+            return;
+        }
+        client_close(c);
+        return;
+    }
+    size_t frame = c->parser.need ? c->parser.need : 0;
+    if (ibuf_reserve(&w->pool, &c->in, (size_t)n, frame) < 0) {
+        client_close(c);
+        return;
+    }
+    memcpy(c->in.data + c->in.end, p, (size_t)n);
+    c->in.end += (size_t)n;
+    c->read_seq++;
+    STAT_INC(w, reads);
+    STAT_ADD(w, net_in, n);
+    if (!c->is_paused && !c->upload_paused) client_process(c); /* a paused one keeps what came meanwhile */
+}
+
+/* io_uring: the send finished, n bytes went (or an error): the rest at the next flush. */
+static void client_ring_sent(void *owner, ssize_t n) {
+    struct client *c = owner;
+    struct worker *w = c->w;
+    if (n < 0) {
+        client_close(c);
+        return;
+    }
+    chain_advance(&w->pool, &c->out, (size_t)n);
+    STAT_INC(w, writes);
+    STAT_ADD(w, net_out, n);
+    worker_mark_client(w, c); /* the checks after a write, and what came meanwhile */
+}
+
+static void client_ring_gone(void *owner) {
+    struct client *c = owner;
+    if (c->free_when_gone) client_free(c);
 }
 
 static void pop_head(struct worker *w, struct client *c) {
@@ -569,14 +665,14 @@ static int over_limits(const struct client *c) {
 
 static void pause_reading(struct client *c) {
     c->is_paused = 1;
-    ev_io_stop(c->w->loop, &c->rio);
+    client_reading(c, 0);
 }
 
 static void protocol_error(struct client *c, const char *err) {
     struct req *r = req_new(c->w);
     log_verbose("worker %d: client %s: %s; closing it after the error is written", c->w->id, c->addr, err);
     c->is_closing = 1;
-    ev_io_stop(c->w->loop, &c->rio);
+    client_reading(c, 0);
     if (!r) return client_close(c);
     client_enqueue(c, r);
     req_reply_error(c->w, r, "ERR %s", err);
@@ -719,7 +815,9 @@ void client_flush(struct client *c) {
     struct worker *w = c->w;
     int waits = c->out.pending && output_can_wait(c);
     c->flush_now = 0;
-    if (c->out.pending && !waits) {
+    if (c->out.pending && !waits && c->uc) {
+        uconn_send(w->uring, c->uc, &c->out); /* counted when it completes (client_ring_sent) */
+    } else if (c->out.pending && !waits) {
         ssize_t n = c->ssl ? (c->tls_buffers = 1, tls_chain_write(&w->pool, &c->out, c->ssl))
                            : chain_write(&w->pool, &c->out, c->fd);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
@@ -737,7 +835,13 @@ void client_flush(struct client *c) {
         c->streaming = NULL;
         backend_stream_resume(b);
     }
-    if ((c->out.pending && !waits) || c->tls_read_wants_write) {
+    if (c->uc) {
+        if (c->eof_seen && !c->uc->send_inflight) { /* its end came: what was ready went */
+            client_close(c);
+            return;
+        }
+        if (c->out.pending && !waits) return; /* the ring sends it: this runs again when it has */
+    } else if ((c->out.pending && !waits) || c->tls_read_wants_write) {
         if (!ev_is_active(&c->wio)) ev_io_start(w->loop, &c->wio);
         if (c->out.pending && !waits) return;
     } else if (ev_is_active(&c->wio)) {
@@ -749,13 +853,13 @@ void client_flush(struct client *c) {
     }
     if (c->is_paused && !c->is_closing && c->nqueued < MAX_QUEUED / 2) {
         c->is_paused = 0;
-        ev_io_start(w->loop, &c->rio);
+        client_reading(c, 1);
         client_process(c);
         if (c->is_closed) return;
     }
     if (c->resume_parse && !c->is_closing) { /* an upload's wait is over */
         c->resume_parse = 0;
-        if (!c->is_paused && !c->upload_paused && !c->upload_wait) ev_io_start(w->loop, &c->rio);
+        if (!c->is_paused && !c->upload_paused && !c->upload_wait) client_reading(c, 1);
         client_process(c);
     }
 }

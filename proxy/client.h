@@ -27,6 +27,9 @@ struct client {
     struct chain out;
     struct chain early;                                 /* replies that came before the ones ahead of them */
     uint8_t is_dirty, is_closing, is_closed, is_paused; /* flags packed: an idle client's size counts */
+    uint8_t free_when_gone;                             /* io_uring: freed once the kernel let go of it */
+    uint8_t eof_seen;                                   /* io_uring: its end came; closed once the flush ran */
+    struct uconn *uc;                                   /* io-engine io_uring, plaintext: its socket there */
     struct client *next_dirty;
     char addr[64];
     char laddr[64];       /* the address the client connected to: what CLUSTER SLOTS announces */
@@ -91,5 +94,8 @@ void req_reply_error(struct worker *w, struct req *r, const char *fmt, ...) __at
 void req_stream_begin(struct worker *w, struct req *r, long long size);          /* size: the bulk's length */
 int req_stream_data(struct worker *w, struct req *r, const char *p, size_t len); /* -1: client closed */
 void req_stream_end(struct worker *w, struct req *r);
+
+/* Reading on or off (the readiness watcher, or the ring's receive). */
+void client_reading(struct client *c, int on);
 
 #endif

@@ -51,7 +51,7 @@ int upload_try_start(struct client *c) {
     }
     if (c->queue.head) { /* earlier requests first: wait, without reading (or buffering) more */
         c->upload_wait = 1;
-        ev_io_stop(w->loop, &c->rio);
+        client_reading(c, 0);
         return 1;
     }
     struct req *r = req_new(w);
@@ -100,7 +100,7 @@ void upload_forward(struct client *c) {
     if (c->upload_left) {
         if (b->out.pending > STREAM_BUFFER) { /* the node takes it slower than the client sends */
             c->upload_paused = 1;
-            ev_io_stop(w->loop, &c->rio);
+            client_reading(c, 0);
         }
         return;
     }
@@ -113,5 +113,6 @@ void upload_node_drained(struct backend *b) {
     struct client *c = b->client;
     if (!c || !c->upload_paused || b->out.pending > STREAM_BUFFER / 4) return;
     c->upload_paused = 0;
-    ev_io_start(c->w->loop, &c->rio);
+    client_reading(c, 1);
+    if (c->uc) c->resume_parse = 1, worker_mark_client(c->w, c); /* io_uring: what came while it was paused */
 }

@@ -4,6 +4,7 @@
 #include "dedicated.h"
 #include "worker.h"
 #include "migrate.h"
+#include "uring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,6 +96,29 @@ again:
             client_flush(c);
     }
     if (w->dirty_backends) goto again;
+    if (w->uring) { /* this turn's sends, one system call; what completed meanwhile is taken first */
+        int rounds = 0;
+        do { /* completions may ask for more (a receive out of buffers armed again): never left unsent */
+            uring_submit(w->uring);
+            uring_reap(w->uring, 0); /* a send to a socket with room completes at once */
+        } while (uring_pending(w->uring) && ++rounds < 8);
+        if (uring_pending(w->uring) && !ev_is_active(&w->ring_idle)) /* the loop must not sleep on it */
+            ev_idle_start(w->loop, &w->ring_idle);
+        /* what the completions did (replies for clients, a migration's copies) goes this turn too */
+        if (w->dirty_backends || w->dirty_clients || w->mig_batches) goto again;
+    }
+}
+
+static void on_ring_idle(struct ev_loop *loop, ev_idle *i, int revents) {
+    (void)revents;
+    ev_idle_stop(loop, i); /* the flush before the next poll submits what was left */
+}
+
+static void on_ring(struct ev_loop *loop, ev_io *io, int revents) {
+    (void)loop;
+    (void)revents;
+    struct worker *w = io->data;
+    uring_reap(w->uring, 1);
 }
 
 struct node *worker_node(struct worker *w, const char *host, int port) {
@@ -768,6 +792,19 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
     dns_watch(w->loop, &w->dns_wake);
     ev_prepare_init(&w->flush, on_flush);
     w->flush.data = w;
+    if (conf->io_engine != ENGINE_EPOLL) { /* io_uring where the kernel allows it: tried here, made by the thread */
+        struct uring *probe = uring_new(w);
+        if (!probe && conf->io_engine == ENGINE_IO_URING)
+            return snprintf(err, errlen, "io-engine io_uring: the kernel refuses it (%s)", strerror(errno)), -1;
+        if (id == 0)
+            log_notice("io-engine %s: %s", conf_engine_name(conf->io_engine),
+                       probe ? "io_uring (multishot receive, batched sends) for plaintext sockets"
+                             : "epoll: io_uring is not available here");
+        w->use_uring = probe != NULL;
+        uring_free(probe);
+    } else if (id == 0) {
+        log_notice("io-engine epoll");
+    }
     ev_prepare_start(w->loop, &w->flush);
     ev_init(&w->park_timer, on_park_timer);
     w->park_timer.repeat = PARK_TICK;
@@ -783,6 +820,14 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
 
 static void *worker_main(void *arg) {
     struct worker *w = arg;
+    if (w->use_uring && (w->uring = uring_new(w))) { /* its thread's own ring (uring.c) */
+        ev_io_init(&w->ring_io, on_ring, uring_fd(w->uring), EV_READ);
+        w->ring_io.data = w;
+        ev_io_start(w->loop, &w->ring_io);
+        ev_idle_init(&w->ring_idle, on_ring_idle);
+    } else if (w->use_uring) {
+        log_warning("worker %d: io_uring failed at start (%s): epoll", w->id, strerror(errno));
+    }
     ev_run(w->loop, 0);
     return NULL;
 }
@@ -800,13 +845,17 @@ void worker_destroy(struct worker *w) {
     hotkeys_destroy(w);
     free(w->load);
     w->load = NULL;
+    uring_free(w->uring); /* the kernel lets go of every socket and buffer: what they belong to can go */
+    w->uring = NULL;
     /* Clients closed in the loop's last turn are only in the dirty list (no longer in w->clients). */
     while (w->dirty_clients) {
         struct client *c = w->dirty_clients;
         w->dirty_clients = c->next_dirty;
         c->is_dirty = 0;
-        if (c->is_closed) free(c);
+        if (c->is_closed) client_free(c);
     }
+    while (w->zombies) client_free(w->zombies);
+    while (w->zombie_backends) backend_free(w->zombie_backends);
     while (w->clients) client_free(w->clients);
     /* Connections closed above (clients' dedicated ones) wait in the dirty list for a flush that the
      * stopped loop will not run. Pooled connections still open are freed with their nodes below. */

@@ -189,6 +189,8 @@ struct worker {
     uint32_t clients_freed; /* since the last malloc_trim */
     uint64_t next_client_id;
     struct client *dirty_clients;
+    struct client *zombies; /* closed, freed once the ring lets go of them (io_uring) */
+    struct backend *zombie_backends;
     struct backend *dirty_backends;
     struct backend *resolving; /* connections waiting for a name (lib/dns.h) */
     /* Requests: free ones, and parked ones waiting to be sent again (their bytes in park). */
@@ -198,9 +200,13 @@ struct worker {
     /* The loop's watchers. */
     int listen_fd, tls_listen_fd; /* port, tls-port (-1: none) */
     ev_io listen_io, tls_listen_io;
-    ev_async wake;     /* something in the inbox, or stop */
-    ev_async dns_wake; /* a name lookup finished */
-    ev_prepare flush;  /* one write per socket per loop turn, just before the loop sleeps */
+    ev_async wake;       /* something in the inbox, or stop */
+    ev_async dns_wake;   /* a name lookup finished */
+    ev_prepare flush;    /* one write per socket per loop turn, just before the loop sleeps */
+    struct uring *uring; /* io-engine io_uring: its ring (uring.h), or NULL: epoll readiness */
+    int use_uring;       /* io-engine allows it and the kernel does: the thread makes its ring */
+    ev_io ring_io;       /* the ring has completions */
+    ev_idle ring_idle;   /* something is left to submit: the loop polls without sleeping */
     ev_timer park_timer;
     ev_timer drain_timer;
     ev_timer trim_timer;            /* returns memory to the system after a burst (worker.c) */

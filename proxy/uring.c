@@ -1,0 +1,224 @@
+/* See uring.h. */
+#include "uring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../lib/buf.h"
+#include "../lib/log.h"
+
+#define RING_ENTRIES 1024
+#define NBUF         128         /* provided receive buffers per worker ... */
+#define BUFSZ        (16 * 1024) /* ... of this size: 2 MiB, whatever the number of connections */
+#define BGID         1
+
+enum { TAG_RECV = 1, TAG_SEND = 2 }; /* in the low bits of a request's user_data (a uconn is 8-aligned) */
+
+struct uring {
+    struct io_uring ring;
+    struct io_uring_buf_ring *br;
+    char *bufs;
+    struct uconn *to_arm; /* receives to arm at the next submit (none could be armed in the callback) */
+};
+
+static struct io_uring_sqe *sqe_get(struct uring *u) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    if (!sqe) { /* the queue is full: what is in it goes now */
+        io_uring_submit(&u->ring);
+        sqe = io_uring_get_sqe(&u->ring);
+    }
+    return sqe;
+}
+
+struct uring *uring_new(struct worker *w) {
+    (void)w;
+    struct uring *u = calloc(1, sizeof(*u));
+    if (!u) return NULL;
+    /* Made by the thread that uses it (SINGLE_ISSUER). Not COOP_TASKRUN: the kernel's part of a completion
+     * would then wait for this thread to enter the kernel, and a loop asleep in epoll_wait with a
+     * receive's data not yet turned into a completion never wakes (a backend stalled for 5 s in
+     * test_hostile); nor DEFER_TASKRUN, whose work the ring's descriptor does not signal to epoll. */
+    static const unsigned tries[] = {IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_SUBMIT_ALL, 0};
+    struct io_uring_params p;
+    int rc = -EINVAL;
+    for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]) && rc < 0; i++) {
+        p = (struct io_uring_params){.flags = tries[i]};
+        rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &p);
+    }
+    if (rc < 0) {
+        free(u);
+        errno = -rc;
+        return NULL;
+    }
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&u->ring);
+    int ok = probe && io_uring_opcode_supported(probe, IORING_OP_RECV) &&
+             io_uring_opcode_supported(probe, IORING_OP_SENDMSG) && (p.features & IORING_FEAT_FAST_POLL);
+    if (probe) io_uring_free_probe(probe);
+    size_t ring_bytes = NBUF * sizeof(struct io_uring_buf);
+    void *mem = ok ? mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0) : MAP_FAILED;
+    u->bufs = mem != MAP_FAILED ? malloc((size_t)NBUF * BUFSZ) : NULL;
+    struct io_uring_buf_reg reg = {.ring_addr = (unsigned long)mem, .ring_entries = NBUF, .bgid = BGID};
+    if (!u->bufs || (rc = io_uring_register_buf_ring(&u->ring, &reg, 0)) < 0) { /* before 5.19: no buffer rings */
+        if (mem != MAP_FAILED) munmap(mem, ring_bytes);
+        free(u->bufs);
+        io_uring_queue_exit(&u->ring);
+        free(u);
+        errno = ok ? (rc < 0 ? -rc : ENOMEM) : ENOSYS;
+        return NULL;
+    }
+    u->br = mem;
+    io_uring_buf_ring_init(u->br);
+    for (int i = 0; i < NBUF; i++)
+        io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * BUFSZ, BUFSZ, (unsigned short)i,
+                              io_uring_buf_ring_mask(NBUF), i);
+    io_uring_buf_ring_advance(u->br, NBUF);
+    return u;
+}
+
+void uring_free(struct uring *u) {
+    if (!u) return;
+    io_uring_unregister_buf_ring(&u->ring, BGID);
+    munmap(u->br, NBUF * sizeof(struct io_uring_buf));
+    io_uring_queue_exit(&u->ring);
+    free(u->bufs);
+    free(u);
+}
+
+int uring_fd(const struct uring *u) { return u->ring.ring_fd; }
+
+int uring_pending(const struct uring *u) { return u->to_arm != NULL || io_uring_sq_ready(&u->ring) > 0; }
+
+void uconn_init(struct uconn *c, int fd, void *owner) {
+    memset(c, 0, sizeof(*c));
+    c->fd = fd;
+    c->owner = owner;
+    /* io_uring honours O_NONBLOCK: a send to a full socket would complete with EAGAIN instead of waiting
+     * in the kernel for room. The socket is the ring's alone from now: nothing else reads or writes it. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
+static void arm_recv(struct uring *u, struct uconn *c) {
+    struct io_uring_sqe *sqe = sqe_get(u);
+    if (!sqe) { /* cannot happen once submitted; try again next turn */
+        if (!c->queued) c->queued = 1, c->next_queued = u->to_arm, u->to_arm = c;
+        return;
+    }
+    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BGID;
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | TAG_RECV);
+    c->recv_armed = 1;
+    c->ops++;
+}
+
+void uconn_read(struct uring *u, struct uconn *c, int on) {
+    if (c->closed) return;
+    c->recv_wanted = (uint8_t)on;
+    if (on && !c->recv_armed) {
+        arm_recv(u, c);
+    } else if (!on && c->recv_armed) { /* what arrives before the cancel lands is still delivered */
+        struct io_uring_sqe *sqe = sqe_get(u);
+        if (!sqe) return;
+        io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)c | TAG_RECV, 0);
+        io_uring_sqe_set_data64(sqe, 0);
+    }
+}
+
+void uconn_send(struct uring *u, struct uconn *c, struct chain *ch) {
+    if (c->closed || c->send_inflight || !ch->pending) return;
+    int n = chain_iov(ch, c->iov, UCONN_IOV);
+    if (n == 0) return;
+    struct io_uring_sqe *sqe = sqe_get(u);
+    if (!sqe) return;
+    c->msg = (struct msghdr){.msg_iov = c->iov, .msg_iovlen = (size_t)n};
+    io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | TAG_SEND);
+    c->send_inflight = 1;
+    c->ops++;
+}
+
+static void gone_if_idle(struct uconn *c) {
+    if (c->closed && c->ops == 0 && !c->queued && c->on_gone) c->on_gone(c->owner);
+}
+
+void uconn_close(struct uring *u, struct uconn *c) {
+    (void)u;
+    if (c->closed) return;
+    c->closed = 1;
+    c->recv_wanted = 0;
+    if (c->fd >= 0) {
+        /* what the kernel holds for the socket ends now: the receive sees the end, a send an error */
+        if (c->ops) shutdown(c->fd, SHUT_RDWR);
+        close(c->fd);
+        c->fd = -1;
+    }
+    gone_if_idle(c);
+}
+
+void uring_submit(struct uring *u) {
+    for (struct uconn *c = u->to_arm, *next; c; c = next) {
+        next = c->next_queued;
+        c->queued = 0;
+        if (!c->closed && c->recv_wanted && !c->recv_armed)
+            arm_recv(u, c);
+        else
+            gone_if_idle(c);
+    }
+    u->to_arm = NULL;
+    if (io_uring_sq_ready(&u->ring)) io_uring_submit(&u->ring);
+}
+
+static void recycle(struct uring *u, unsigned bid) {
+    io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * BUFSZ, BUFSZ, (unsigned short)bid,
+                          io_uring_buf_ring_mask(NBUF), 0);
+    io_uring_buf_ring_advance(u->br, 1);
+}
+
+static void complete(struct uring *u, struct io_uring_cqe *cqe) {
+    uint64_t data = io_uring_cqe_get_data64(cqe);
+    if (!data) return; /* a cancel's own completion */
+    struct uconn *c = (struct uconn *)(uintptr_t)(data & ~(uint64_t)7);
+    int tag = (int)(data & 7), res = cqe->res;
+    /* the completion's own op is released only after the callback: one that closes the connection
+     * must not see its owner freed under it */
+    if (tag == TAG_SEND) {
+        c->send_inflight = 0;
+        if (!c->closed) c->on_sent(c->owner, res);
+        c->ops--;
+        gone_if_idle(c);
+        return;
+    }
+    int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    if (!more) c->recv_armed = 0;
+    if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        if (!c->closed) c->on_data(c->owner, u->bufs + (size_t)bid * BUFSZ, res);
+        recycle(u, bid);
+    } else if (!c->closed && (res == 0 || (res < 0 && res != -ECANCELED && res != -ENOBUFS))) {
+        c->on_data(c->owner, NULL, res); /* the end, or an error */
+    }
+    if (!more && !c->closed && c->recv_wanted && !c->queued) { /* ended (no buffer, or cancelled, then wanted) */
+        c->queued = 1;
+        c->next_queued = u->to_arm;
+        u->to_arm = c;
+    }
+    if (!more) c->ops--;
+    gone_if_idle(c);
+}
+
+void uring_reap(struct uring *u, int woken) {
+    (void)woken; /* (with DEFER_TASKRUN the deferred work would run here: epoll is not told of it) */
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+    io_uring_for_each_cqe(&u->ring, head, cqe) {
+        complete(u, cqe);
+        n++;
+    }
+    io_uring_cq_advance(&u->ring, n);
+}
