@@ -149,8 +149,9 @@ test-build: $(BUILD)/slotgate $(UNIT_BIN) $(INTG_BIN) $(CHAOS_BIN) $(SOAK_BIN)
 # Unit tests run in both builds; integration tests drive the sanitizer builds of the real binary, so any
 # ASan/UBSan/LeakSanitizer report from slotgate fails them, then once more ThreadSanitizer's (workers, the
 # admin thread, the resolver threads and the main loop share counters, mailboxes and the status board).
-# The two passes use the two I/O engines: io-engine auto (io_uring here) under ASan+UBSan, epoll under
-# TSan, so each engine runs every integration suite.
+# The two passes use the two I/O engines: io_uring under ASan+UBSan (where the kernel allows it), epoll
+# under TSan, so each engine runs every integration suite.
+URING_ENGINE := $(shell [ "$$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" = 0 ] && echo io_uring || echo epoll)
 # test_hostile runs again against the optimised binary, where memory returned after a slow consumer is
 # disconnected can be measured.
 test: deps node-deps
@@ -159,9 +160,9 @@ test: deps node-deps
 	@$(MAKE) --no-print-directory SANITIZE=1 test-build
 	@$(MAKE) --no-print-directory SANITIZE=thread build/tsan/slotgate
 	@$(MAKE) --no-print-directory fuzz-build
-	@echo "== unit suites, then the integration suites with io-engine auto (io_uring where the kernel allows it)"
-	@TEST_SLOTGATE_BIN=build/asan/slotgate scripts/run-tests build/release/tests/unit/* build/asan/tests/unit/* \
-		build/asan/tests/integration/*
+	@echo "== unit suites, then the integration suites with io-engine $(URING_ENGINE)"
+	@SLOTGATE_IO_ENGINE=$(URING_ENGINE) TEST_SLOTGATE_BIN=build/asan/slotgate scripts/run-tests \
+		build/release/tests/unit/* build/asan/tests/unit/* build/asan/tests/integration/*
 	@echo "== the integration suites again, slotgate built with ThreadSanitizer, with io-engine epoll"
 	@SLOTGATE_IO_ENGINE=epoll TEST_SLOTGATE_BIN=build/tsan/slotgate scripts/run-tests build/asan/tests/integration/*
 	@TEST_RSS_CHECK=1 TEST_SLOTGATE_BIN=./slotgate scripts/run-tests build/release/tests/integration/test_hostile
