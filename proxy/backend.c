@@ -19,7 +19,7 @@
 #include "../lib/tls.h"
 #include "dedicated.h"
 #include "upload.h"
-#include "uring.h"
+#include "../lib/uring.h"
 #include "worker.h"
 #include "../router/reply.h"
 #include "scripts.h"

@@ -18,7 +18,7 @@
 #include "../router/merge.h"
 #include "../router/slot.h"
 #include "migrate.h"
-#include "uring.h"
+#include "../lib/uring.h"
 #include "scripts.h"
 #include "../lib/log.h"
 #include "../lib/tls.h"

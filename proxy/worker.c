@@ -4,7 +4,7 @@
 #include "dedicated.h"
 #include "worker.h"
 #include "migrate.h"
-#include "uring.h"
+#include "../lib/uring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -797,7 +797,7 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
      * times fewer system calls but costs more CPU per request without pipelining on the kernels here
      * (README, I/O engines); auto follows the measurements. */
     if (conf->io_engine == ENGINE_IO_URING) {
-        struct uring *probe = uring_new(w);
+        struct uring *probe = uring_new();
         if (!probe)
             return snprintf(err, errlen, "io-engine io_uring: the kernel refuses it (%s)", strerror(errno)), -1;
         uring_free(probe);
@@ -821,7 +821,7 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
 
 static void *worker_main(void *arg) {
     struct worker *w = arg;
-    if (w->use_uring && (w->uring = uring_new(w))) { /* its thread's own ring (uring.c) */
+    if (w->use_uring && (w->uring = uring_new())) { /* its thread's own ring (uring.c) */
         ev_io_init(&w->ring_io, on_ring, uring_fd(w->uring), EV_READ);
         w->ring_io.data = w;
         ev_io_start(w->loop, &w->ring_io);

@@ -7,7 +7,8 @@
  * in one io_uring_enter, at the end of the turn (worker.c's flush); the ring's file descriptor is watched
  * by the libev loop, which the rest of the program keeps using: timers, accept, connect, TLS (whose
  * sockets stay on readiness: OpenSSL reads and writes them itself), the admin and health threads.
- * uring.c. */
+ * uring.c (lib/: it knows sockets and buffers, nothing of Redis; proxy/ wires clients and backends to
+ * it). */
 #ifndef SLOTGATE_URING_H
 #define SLOTGATE_URING_H
 
@@ -17,7 +18,6 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-struct worker;
 struct chain;
 struct uring;
 
@@ -46,7 +46,7 @@ struct uconn {
 };
 
 /* NULL (errno set) where the kernel refuses io_uring or lacks multishot receive with provided buffers. */
-struct uring *uring_new(struct worker *w);
+struct uring *uring_new(void);
 void uring_free(struct uring *u);
 int uring_fd(const struct uring *u);
 /* Reaps completions: woken, the loop saw uring_fd readable (and the kernel's deferred part of them runs

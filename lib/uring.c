@@ -9,8 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../lib/buf.h"
-#include "../lib/log.h"
+#include "buf.h"
 
 #define RING_ENTRIES 1024
 #define NBUF         128         /* provided receive buffers per worker ... */
@@ -35,8 +34,7 @@ static struct io_uring_sqe *sqe_get(struct uring *u) {
     return sqe;
 }
 
-struct uring *uring_new(struct worker *w) {
-    (void)w;
+struct uring *uring_new(void) {
     struct uring *u = calloc(1, sizeof(*u));
     if (!u) return NULL;
     /* Made by the thread that uses it (SINGLE_ISSUER). Not COOP_TASKRUN: the kernel's part of a completion
