@@ -51,7 +51,9 @@ void status_set_map(struct status *s, struct slotmap *m, const char *from) {
     struct slotmap *old = s->map;
     s->map = m;
     s->refresh.changes++;
-    s->refresh.last_change = status_wall_now();
+    /* a map comes from a refresh that worked: /slots must never show one with no refresh time (the
+     * refresher records its result a moment later; test_admin once read between the two) */
+    s->refresh.last_change = s->refresh.last_ok = status_wall_now();
     snprintf(s->refresh.from, sizeof(s->refresh.from), "%s", from ? from : "");
     pthread_mutex_unlock(&s->lock);
     if (old) slotmap_unref(old);
