@@ -252,15 +252,7 @@ int backend_send_raw(struct backend *b, const char *p, size_t len) {
 
 static void backend_process(struct backend *b);
 
-void backend_reading(struct backend *b, int on) {
-    struct worker *w = b->w;
-    if (b->uc)
-        uconn_read(w->uring, b->uc, on);
-    else if (on && !ev_is_active(&b->rio))
-        ev_io_start(w->loop, &b->rio);
-    else if (!on && ev_is_active(&b->rio))
-        ev_io_stop(w->loop, &b->rio);
-}
+void backend_reading(struct backend *b, int on) { worker_reading(b->w, b->uc, &b->rio, on); }
 
 void backend_flush(struct backend *b) {
     if (b->state != BE_READY) return;

@@ -39,15 +39,7 @@ static void client_ring_data(void *owner, const char *p, ssize_t n);
 static void client_ring_sent(void *owner, ssize_t n);
 static void client_ring_gone(void *owner);
 
-void client_reading(struct client *c, int on) {
-    struct worker *w = c->w;
-    if (c->uc)
-        uconn_read(w->uring, c->uc, on);
-    else if (on && !ev_is_active(&c->rio))
-        ev_io_start(w->loop, &c->rio);
-    else if (!on && ev_is_active(&c->rio))
-        ev_io_stop(w->loop, &c->rio);
-}
+void client_reading(struct client *c, int on) { worker_reading(c->w, c->uc, &c->rio, on); }
 
 void client_accept(struct worker *w, int fd, const char *addr, int tls, const char *deny) {
     struct client *c = calloc(1, sizeof(*c));

@@ -109,6 +109,15 @@ again:
     }
 }
 
+void worker_reading(struct worker *w, struct uconn *uc, ev_io *rio, int on) {
+    if (uc)
+        uconn_read(w->uring, uc, on);
+    else if (on && !ev_is_active(rio))
+        ev_io_start(w->loop, rio);
+    else if (!on && ev_is_active(rio))
+        ev_io_stop(w->loop, rio);
+}
+
 static void on_ring_idle(struct ev_loop *loop, ev_idle *i, int revents) {
     (void)revents;
     ev_idle_stop(loop, i); /* the flush before the next poll submits what was left */
@@ -798,8 +807,7 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
      * (README, I/O engines); auto follows the measurements. */
     if (conf->io_engine == ENGINE_IO_URING) {
         struct uring *probe = uring_new();
-        if (!probe)
-            return snprintf(err, errlen, "io-engine io_uring: the kernel refuses it (%s)", strerror(errno)), -1;
+        if (!probe) return snprintf(err, errlen, "io-engine io_uring: the kernel refuses it (%s)", strerror(errno)), -1;
         uring_free(probe);
         w->use_uring = 1;
         if (id == 0) log_notice("io-engine io_uring: multishot receive and batched sends for plaintext sockets");

@@ -274,6 +274,9 @@ static inline struct worker_view *worker_view_of(struct worker *w, int backend) 
 }
 
 static inline double worker_now(struct worker *w) { return ev_now(w->loop); }
+/* A connection's reading on or off: its receive on the ring (io_uring), or its readiness watcher. */
+struct uconn;
+void worker_reading(struct worker *w, struct uconn *uc, ev_io *rio, int on);
 /* The failover window: how long a request may stay parked while its master is unreachable or the
  * cluster is failing over. */
 static inline double failover_window(const struct worker *w) {
