@@ -40,6 +40,7 @@ struct chunk *pool_get(struct pool *p) {
     c->rpos = c->wpos = 0;
     c->cap = CHUNK_CAP;
     c->refs = 0;
+    c->link = NULL;
     p->in_use++;
     return c;
 }
@@ -157,6 +158,37 @@ void chain_unpin(struct pool *p, struct chain *ch, struct cref *r) {
     if (ch) chain_trim(p, ch);
 }
 
+int chain_link(struct pool *p, struct chain *ch, struct chain *from, struct cref *r) {
+    if (r->len == 0) {
+        chain_unpin(p, from, r);
+        return 0;
+    }
+    struct chunk *c = malloc(sizeof(*c) + sizeof(struct chunk_link));
+    if (!c) return -1;
+    c->link = (struct chunk_link *)(void *)c->data;
+    c->link->from = from;
+    c->link->pin = *r;
+    c->next = NULL;
+    c->rpos = 0;
+    c->wpos = c->cap = r->len; /* full: what is appended next goes to a chunk after it */
+    c->refs = 0;
+    if (ch->tail)
+        ch->tail->next = c;
+    else
+        ch->head = c;
+    ch->tail = c;
+    ch->pending += r->len;
+    r->chunk = NULL;
+    r->len = 0;
+    return 0;
+}
+
+/* A link leaves its chain: the range it held goes back to its own chain. */
+static void link_release(struct pool *p, struct chunk *c) {
+    chain_unpin(p, c->link->from, &c->link->pin);
+    free(c);
+}
+
 size_t cref_copy(const struct cref *r, char *out, size_t cap) {
     size_t got = 0, want = r->len < cap ? r->len : cap;
     for (const struct chunk *k = r->chunk; k && got < want; k = k->next) {
@@ -174,7 +206,10 @@ void chain_trim(struct pool *p, struct chain *ch) {
         struct chunk *c = ch->head;
         ch->head = c->next;
         if (ch->tail == c) ch->tail = NULL;
-        pool_put(p, c);
+        if (c->link)
+            link_release(p, c);
+        else
+            pool_put(p, c);
     }
 }
 
@@ -184,10 +219,33 @@ void chain_mark_written(struct pool *p, struct chain *ch) {
     chain_trim(p, ch);
 }
 
+/* A link's unwritten bytes, as they lie over the chunks of its range. */
+static int link_iov(const struct chunk *c, struct iovec *iov, int max) {
+    const struct cref *r = &c->link->pin;
+    int n = 0;
+    size_t pos = 0; /* offset in the range of chunk k's first byte of it */
+    for (const struct chunk *k = r->chunk; k && pos < r->len && n < max; k = k->next) {
+        size_t off = k == r->chunk ? r->off : 0, seg = k->wpos - off;
+        if (seg > r->len - pos) seg = r->len - pos;
+        if (pos + seg > c->rpos) {
+            size_t skip = c->rpos > pos ? c->rpos - pos : 0;
+            iov[n].iov_base = (char *)k->data + off + skip;
+            iov[n].iov_len = seg - skip;
+            n++;
+        }
+        pos += seg;
+    }
+    return n;
+}
+
 int chain_iov(const struct chain *ch, struct iovec *iov, int max) {
     int n = 0;
     for (struct chunk *c = ch->head; c && n < max; c = c->next) {
         if (c->rpos == c->wpos) continue;
+        if (c->link) {
+            n += link_iov(c, iov + n, max - n);
+            continue;
+        }
         iov[n].iov_base = c->data + c->rpos;
         iov[n].iov_len = c->wpos - c->rpos;
         n++;
@@ -228,7 +286,10 @@ void chain_free(struct pool *p, struct chain *ch) {
     while (ch->head) {
         struct chunk *c = ch->head;
         ch->head = c->next;
-        pool_put(p, c);
+        if (c->link)
+            link_release(p, c);
+        else
+            pool_put(p, c);
     }
     chain_init(ch);
 }

@@ -3,6 +3,9 @@
  *  - struct chain: an append-only list of chunks, written out with one sendmsg. A range of it can be
  *    pinned (struct cref) so bytes that were already written stay readable: a backend's output keeps
  *    each command until its reply came, which is what lets MOVED/ASK resend it without a copy.
+ *    A chain can also hold a link: a pinned range of another chain taken over whole (its pin moves into
+ *    the link), written out from where it lies and unpinned once written: how a reply that came early
+ *    reaches the client's output without a second copy.
  *  - struct ibuf: one contiguous input buffer (parsers want contiguous bytes), a pool chunk until a
  *    frame outgrows it, released as soon as it is empty. */
 #ifndef SLOTGATE_BUF_H
@@ -19,7 +22,20 @@ struct chunk {
     uint32_t rpos, wpos; /* written out up to rpos, filled up to wpos */
     uint32_t cap;
     uint32_t refs;
+    struct chunk_link *link; /* a link (not a pool chunk): its bytes are link->pin's, in link->from */
     char data[];
+};
+
+struct cref {
+    struct chunk *chunk;
+    uint32_t off;
+    uint32_t len;
+};
+
+struct chain;
+struct chunk_link {
+    struct chain *from;
+    struct cref pin;
 };
 
 struct pool {
@@ -40,12 +56,6 @@ struct chain {
     size_t pending; /* appended but not yet written */
 };
 
-struct cref {
-    struct chunk *chunk;
-    uint32_t off;
-    uint32_t len;
-};
-
 static inline void chain_init(struct chain *ch) { ch->head = ch->tail = NULL, ch->pending = 0; }
 int chain_append(struct pool *p, struct chain *ch, const char *data, size_t len);
 /* Appends and pins the bytes; the pin keeps them until chain_unpin(). */
@@ -53,6 +63,10 @@ int chain_append_pinned(struct pool *p, struct chain *ch, const char *data, size
 /* Copies a pinned range (of any chain) onto ch, pinned again if out is given. */
 int chain_copy(struct pool *p, struct chain *ch, const struct cref *src, struct cref *out);
 void chain_unpin(struct pool *p, struct chain *ch, struct cref *r);
+/* Appends the pinned range *r of chain from to ch without copying it: the pin moves to ch (*r is left
+ * empty) and is released, on from, once the bytes are written or ch is freed. from must outlive ch's
+ * use of them. */
+int chain_link(struct pool *p, struct chain *ch, struct chain *from, struct cref *r);
 /* Copies up to cap bytes of a pinned range (which may run over chunks) into out: how many. */
 size_t cref_copy(const struct cref *r, char *out, size_t cap);
 /* Marks everything appended as written, for chains that only hold bytes (never written out). */

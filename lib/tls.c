@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/uio.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
@@ -204,13 +205,14 @@ ssize_t tls_read(SSL *ssl, char *buf, size_t len, int *want_write) {
 }
 
 ssize_t tls_chain_write(struct pool *p, struct chain *ch, SSL *ssl) {
+    struct iovec iov[MAX_IOV_TLS];
+    int n = chain_iov(ch, iov, MAX_IOV_TLS); /* a link's bytes lie in another chain's chunks */
     ssize_t total = 0;
-    int calls = 0;
-    for (struct chunk *c = ch->head; c && calls < MAX_IOV_TLS; c = c->next) {
-        while (c->rpos < c->wpos) {
+    for (int i = 0; i < n; i++) {
+        size_t off = 0;
+        while (off < iov[i].iov_len) {
             ERR_clear_error();
-            int rc = SSL_write(ssl, c->data + c->rpos, (int)(c->wpos - c->rpos));
-            calls++;
+            int rc = SSL_write(ssl, (char *)iov[i].iov_base + off, (int)(iov[i].iov_len - off));
             if (rc <= 0) {
                 int e = SSL_get_error(ssl, rc);
                 if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
@@ -218,17 +220,16 @@ ssize_t tls_chain_write(struct pool *p, struct chain *ch, SSL *ssl) {
                 } else {
                     if (errno == 0 || errno == EAGAIN) errno = EPIPE;
                     ERR_clear_error();
-                    total = total ? total : -1;
+                    if (total == 0) total = -1;
                 }
                 goto done;
             }
-            c->rpos += (uint32_t)rc;
-            ch->pending -= (size_t)rc;
+            off += (size_t)rc;
             total += rc;
         }
     }
 done:
-    chain_trim(p, ch);
+    if (total > 0) chain_advance(p, ch, (size_t)total);
     if (total == 0 && ch->pending) errno = EAGAIN, total = -1;
     return total;
 }

@@ -30,7 +30,9 @@
 #include "upload.h"
 #include "worker.h"
 
-#define MAX_QUEUED 8192 /* requests in flight for one client before its reads pause */
+#define MAX_QUEUED     8192 /* requests in flight for one client before its reads pause */
+#define LINK_MIN_BYTES 4096 /* early replies from this size on are linked into the output, not copied (release_early)  \
+                             */
 
 static void on_client_io(struct ev_loop *loop, ev_io *io, int revents);
 static void client_process(struct client *c);
@@ -128,8 +130,10 @@ void client_close(struct client *c) {
     }
     tracking_off(c);
     dedicated_close_all(c);
-    if (!c->uc) chain_free(&w->pool, &c->out); /* io_uring: a send may still read it (client_free) */
-    chain_free(&w->pool, &c->early);
+    if (!c->uc) {                      /* io_uring: a send may still read them (client_free) */
+        chain_free(&w->pool, &c->out); /* first: its links give their ranges back to early */
+        chain_free(&w->pool, &c->early);
+    }
     ibuf_free(&w->pool, &c->in);
     resp_request_free(&c->parser);
     free(c->name);
@@ -163,6 +167,7 @@ void client_free(struct client *c) {
             if (c->next) c->next->prev = c->prev;
         }
         chain_free(&c->w->pool, &c->out);
+        chain_free(&c->w->pool, &c->early);
         free(c->uc);
     }
     c->w->clients_freed++;
@@ -363,11 +368,14 @@ void req_reply(struct worker *w, struct req *r, const char *reply, size_t len) {
 static void release_early(struct worker *w, struct client *c) {
     while (c->queue.head && c->queue.head->state == REQ_DONE) {
         struct req *h = c->queue.head;
-        if (chain_copy(&w->pool, &c->out, &h->reply, NULL) < 0) {
+        /* a large reply is written out from where it lies (its pin moves to the output); a small one is
+         * copied, which costs less than the link */
+        if (h->reply.len >= LINK_MIN_BYTES ? chain_link(&w->pool, &c->out, &c->early, &h->reply) < 0
+                                           : chain_copy(&w->pool, &c->out, &h->reply, NULL) < 0) {
             client_close(c);
             return;
         }
-        chain_unpin(&w->pool, &c->early, &h->reply);
+        chain_unpin(&w->pool, &c->early, &h->reply); /* a no-op once linked */
         pop_head(w, c);
     }
     if (c->push.head && !c->push_after) dedicated_flush_push(c);

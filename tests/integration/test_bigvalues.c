@@ -100,6 +100,44 @@ START_TEST(order_holds_around_a_streamed_value_in_a_pipeline) {
 }
 END_TEST
 
+/* Replies that come before the ones ahead of them (a BLPOP at the head waits 0.3 s; GETs on other masters
+ * answer at once) are held, then written out in request order: a large one from where it was held (no
+ * second copy), a small one copied; byte for byte, under either I/O engine. */
+START_TEST(early_large_replies_go_out_whole_and_in_order) {
+    redisContext *c = connect_port(SG_PORT);
+    const char *head = "early:head";
+    int head_node = cluster_master_for_key(&cl, head);
+    char keys[3][32];
+    size_t sizes[3] = {BIG, 20000, 100};
+    for (int k = 0, i = 0; k < 3; i++) { /* keys on masters other than the head's */
+        snprintf(keys[k], sizeof(keys[k]), "early:%d", i);
+        if (cluster_master_for_key(&cl, keys[k]) != head_node) k++;
+    }
+    for (int k = 0; k < 3; k++) expect_str(c, "OK", "SET %s %b", keys[k], value + k, sizes[k]);
+    freeReplyObject(cmd(c, "DEL %s", head)); /* nothing there: the BLPOP below waits its whole timeout */
+    redisAppendCommand(c, "BLPOP %s 0.3", head);
+    for (int round = 0; round < 2; round++)
+        for (int k = 0; k < 3; k++) redisAppendCommand(c, "GET %s", keys[k]);
+    redisAppendCommand(c, "PING");
+    redisReply *r;
+    ck_assert_int_eq(redisGetReply(c, (void **)&r), REDIS_OK);
+    ck_assert_int_eq(r->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    for (int round = 0; round < 2; round++)
+        for (int k = 0; k < 3; k++) {
+            ck_assert_int_eq(redisGetReply(c, (void **)&r), REDIS_OK);
+            ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+            ck_assert_int_eq((size_t)r->len, sizes[k]);
+            ck_assert(memcmp(r->str, value + k, sizes[k]) == 0);
+            freeReplyObject(r);
+        }
+    ck_assert_int_eq(redisGetReply(c, (void **)&r), REDIS_OK);
+    ck_assert_str_eq(r->str, "PONG");
+    freeReplyObject(r);
+    redisFree(c);
+}
+END_TEST
+
 /* Forms that are buffered whole instead: the value not the last argument, two large values. */
 START_TEST(values_that_cannot_stream_still_work) {
     redisContext *c = connect_port(SG_PORT);
@@ -150,4 +188,5 @@ END_TEST
 SUITE_MAIN(.name = "bigvalues", .setup = suite_setup, .teardown = suite_teardown, .timeout = 120,
            .tests = {TEST(a_large_value_streams_in_and_out_intact),
                      TEST(order_holds_around_a_streamed_value_in_a_pipeline),
-                     TEST(values_that_cannot_stream_still_work), TEST(a_client_gone_mid_value_leaves_nothing)})
+                     TEST(early_large_replies_go_out_whole_and_in_order), TEST(values_that_cannot_stream_still_work),
+                     TEST(a_client_gone_mid_value_leaves_nothing)})

@@ -127,6 +127,61 @@ START_TEST(a_partial_write_resumes_where_it_stopped) {
 }
 END_TEST
 
+/* An early reply moved into the output without a copy: written from where it lies, between what was
+ * appended before and after it, over chunks and over partial writes; its chunks go back to the pool once
+ * it is written, and freeing the output unpinned releases them too. */
+START_TEST(a_linked_range_is_written_in_place_and_in_order) {
+    struct chain out, early;
+    int sv[2], size = 4096;
+    chain_init(&out);
+    chain_init(&early);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    size_t n = 2 * CHUNK_BYTES + 100, got = 0;
+    char *data = malloc(n), *back = malloc(n + 20);
+    for (size_t i = 0; i < n; i++) data[i] = (char)('a' + i % 26);
+    struct cref big, small;
+    ck_assert_int_eq(chain_append_pinned(&pool, &early, "+x\r\n", 4, &small), 0); /* not at a chunk's start */
+    ck_assert_int_eq(chain_append_pinned(&pool, &early, data, n, &big), 0);
+    chain_mark_written(&pool, &early);
+    size_t early_chunks = pool.in_use;
+    ck_assert_int_eq(chain_append(&pool, &out, "<<", 2), 0);
+    ck_assert_int_eq(chain_link(&pool, &out, &early, &big), 0);
+    ck_assert_ptr_null(big.chunk);                    /* the pin moved to the output */
+    ck_assert_uint_eq(pool.in_use, early_chunks + 1); /* the bytes were not copied */
+    ck_assert_int_eq(chain_append(&pool, &out, ">>", 2), 0);
+    ck_assert_uint_eq(out.pending, n + 4);
+    chain_unpin(&pool, &early, &small);
+    int calls = 0;
+    while (out.pending && calls++ < 10000) {
+        ssize_t w = chain_write(&pool, &out, sv[0]);
+        ck_assert(w >= 0 || errno == EAGAIN);
+        got += drain(sv[1], back + got, n + 4 - got);
+    }
+    got += drain(sv[1], back + got, n + 4 - got);
+    ck_assert_uint_eq(got, n + 4);
+    ck_assert(memcmp(back, "<<", 2) == 0);
+    ck_assert(memcmp(back + 2, data, n) == 0);
+    ck_assert(memcmp(back + 2 + n, ">>", 2) == 0);
+    ck_assert_int_gt(calls, 1); /* over several partial writes */
+    ck_assert_ptr_null(out.head);
+    ck_assert_ptr_null(early.head); /* written: its chunks went back */
+    ck_assert_uint_eq(pool.in_use, 0);
+
+    /* freed before it was written: the range goes back to its chain all the same */
+    ck_assert_int_eq(chain_append_pinned(&pool, &early, data, n, &big), 0);
+    chain_mark_written(&pool, &early);
+    ck_assert_int_eq(chain_link(&pool, &out, &early, &big), 0);
+    chain_free(&pool, &out);
+    ck_assert_ptr_null(early.head);
+    ck_assert_uint_eq(pool.in_use, 0);
+    free(data);
+    free(back);
+    close(sv[0]);
+    close(sv[1]);
+}
+END_TEST
+
 START_TEST(the_input_buffer_grows_compacts_and_returns) {
     struct ibuf b = {0};
     ck_assert_int_eq(ibuf_reserve(&pool, &b, 100, 0), 0);
@@ -160,5 +215,6 @@ END_TEST
 
 SUITE_MAIN(.name = "buf", .before_each = setup, .after_each = teardown,
            .tests = {TEST(a_pinned_range_survives_its_write), TEST(a_range_split_over_chunks_is_whole),
-                     TEST(a_partial_write_resumes_where_it_stopped), TEST(the_input_buffer_grows_compacts_and_returns),
-                     TEST(the_pool_keeps_a_bounded_reserve)})
+                     TEST(a_partial_write_resumes_where_it_stopped),
+                     TEST(a_linked_range_is_written_in_place_and_in_order),
+                     TEST(the_input_buffer_grows_compacts_and_returns), TEST(the_pool_keeps_a_bounded_reserve)})
