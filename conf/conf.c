@@ -55,7 +55,7 @@ static const struct setting settings[] = {
     {"refresh-interval-ms", T_INT, O(refresh_interval_ms), 100, 3600000, 0, "periodic slot-map refresh (default 2000)"},
     {"log-level", T_LEVEL, O(log_level), 0, 0, 0, "debug, verbose, notice or warning (default notice)"},
     {"io-engine", T_ENGINE, O(io_engine), 0, 0, 0,
-     "auto (epoll for now: see the README's I/O engines), io_uring or epoll: how the workers read and write "
+     "auto (io_uring where the kernel allows it, else epoll), io_uring or epoll: how the workers read and write "
      "their plaintext sockets (logged at start)"},
     {"backend-kind", T_KIND, O(backend_kind), 0, 0, 0,
      "cluster (seeds: cluster nodes), sentinel (seeds: sentinels, with sentinel-master) or standalone (the seed is "

@@ -6,6 +6,7 @@
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -23,7 +24,25 @@ struct uring {
     struct io_uring_buf_ring *br;
     char *bufs;
     struct uconn *to_arm; /* receives to arm at the next submit (none could be armed in the callback) */
+    int evfd;             /* deferred mode: the eventfd the kernel signals for work to run (-1 otherwise) */
 };
+
+/* Deferred mode (DEFER_TASKRUN): the kernel's part of a completion (turning a packet into a receive's
+ * completion, say) waits until this thread asks for it in io_uring_enter, all of a turn's at once,
+ * instead of interrupting the thread as each packet lands. The ring's own descriptor does not tell
+ * epoll of such waiting work; an eventfd registered with the ring does, and is kept quiet while the
+ * thread is awake (a turn's own sends would signal it otherwise): see uring_quiet and uring_sleep. */
+static int deferred(const struct uring *u) { return u->evfd >= 0; }
+
+static void quiet(struct uring *u) {
+    if (deferred(u) && !(IO_URING_READ_ONCE(*u->ring.cq.kflags) & IORING_CQ_EVENTFD_DISABLED))
+        IO_URING_WRITE_ONCE(*u->ring.cq.kflags, *u->ring.cq.kflags | IORING_CQ_EVENTFD_DISABLED);
+}
+
+/* Work the kernel holds for this thread (deferred mode): a receive's data waiting to be completed. */
+static int work_waiting(const struct uring *u) {
+    return deferred(u) && (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_TASKRUN);
+}
 
 static struct io_uring_sqe *sqe_get(struct uring *u) {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
@@ -34,17 +53,20 @@ static struct io_uring_sqe *sqe_get(struct uring *u) {
     return sqe;
 }
 
-struct uring *uring_new(void) {
+struct uring *uring_new(int defer) {
     struct uring *u = calloc(1, sizeof(*u));
     if (!u) return NULL;
-    /* Made by the thread that uses it (SINGLE_ISSUER). Not COOP_TASKRUN: the kernel's part of a completion
-     * would then wait for this thread to enter the kernel, and a loop asleep in epoll_wait with a
-     * receive's data not yet turned into a completion never wakes (a backend stalled for 5 s in
-     * test_hostile); nor DEFER_TASKRUN, whose work the ring's descriptor does not signal to epoll. */
-    static const unsigned tries[] = {IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_SUBMIT_ALL, 0};
+    u->evfd = -1;
+    /* Made by the thread that uses it (SINGLE_ISSUER). Deferred mode where asked for and the kernel has
+     * it (6.1); else the default task-run mode, where the kernel completes a receive as its data lands
+     * (COOP_TASKRUN alone would leave it waiting for this thread to enter the kernel, which a loop asleep
+     * in epoll_wait never does: a backend stalled for 5 s in test_hostile). */
+    static const unsigned tries[] = {IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+                                         IORING_SETUP_TASKRUN_FLAG,
+                                     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_SUBMIT_ALL, 0};
     struct io_uring_params p;
     int rc = -EINVAL;
-    for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]) && rc < 0; i++) {
+    for (size_t i = defer ? 0 : 1; i < sizeof(tries) / sizeof(tries[0]) && rc < 0; i++) {
         p = (struct io_uring_params){.flags = tries[i]};
         rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &p);
     }
@@ -52,6 +74,18 @@ struct uring *uring_new(void) {
         free(u);
         errno = -rc;
         return NULL;
+    }
+    if (p.flags & IORING_SETUP_DEFER_TASKRUN) {
+        u->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (u->evfd >= 0 && io_uring_register_eventfd(&u->ring, u->evfd) < 0) {
+            close(u->evfd);
+            u->evfd = -1;
+        }
+        if (u->evfd < 0) { /* no way to wake the loop: the default mode */
+            io_uring_queue_exit(&u->ring);
+            free(u);
+            return uring_new(0);
+        }
     }
     struct io_uring_probe *probe = io_uring_get_probe_ring(&u->ring);
     int ok = probe && io_uring_opcode_supported(probe, IORING_OP_RECV) &&
@@ -65,6 +99,7 @@ struct uring *uring_new(void) {
         if (mem != MAP_FAILED) munmap(mem, ring_bytes);
         free(u->bufs);
         io_uring_queue_exit(&u->ring);
+        if (u->evfd >= 0) close(u->evfd);
         free(u);
         errno = ok ? (rc < 0 ? -rc : ENOMEM) : ENOSYS;
         return NULL;
@@ -83,13 +118,29 @@ void uring_free(struct uring *u) {
     io_uring_unregister_buf_ring(&u->ring, BGID);
     munmap(u->br, NBUF * sizeof(struct io_uring_buf));
     io_uring_queue_exit(&u->ring);
+    if (u->evfd >= 0) close(u->evfd);
     free(u->bufs);
     free(u);
 }
 
-int uring_fd(const struct uring *u) { return u->ring.ring_fd; }
+int uring_fd(const struct uring *u) { return deferred(u) ? u->evfd : u->ring.ring_fd; }
 
-int uring_pending(const struct uring *u) { return u->to_arm != NULL || io_uring_sq_ready(&u->ring) > 0; }
+int uring_deferred(const struct uring *u) { return deferred(u); }
+
+int uring_pending(const struct uring *u) {
+    return u->to_arm != NULL || io_uring_sq_ready(&u->ring) > 0 || work_waiting(u);
+}
+
+int uring_sleep(struct uring *u) {
+    if (!deferred(u)) return 1;
+    IO_URING_WRITE_ONCE(*u->ring.cq.kflags, *u->ring.cq.kflags & ~IORING_CQ_EVENTFD_DISABLED);
+    /* against the kernel's side (it sets TASKRUN, then looks whether the eventfd is quiet): either it
+     * sees the eventfd on and signals it, or this sees the flag */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (!work_waiting(u) && !io_uring_cq_ready(&u->ring)) return 1;
+    quiet(u);
+    return 0;
+}
 
 void uconn_init(struct uconn *c, int fd, void *owner) {
     memset(c, 0, sizeof(*c));
@@ -169,7 +220,11 @@ void uring_submit(struct uring *u) {
             gone_if_idle(c);
     }
     u->to_arm = NULL;
-    if (io_uring_sq_ready(&u->ring)) io_uring_submit(&u->ring);
+    quiet(u);
+    if (work_waiting(u))
+        io_uring_submit_and_get_events(&u->ring); /* the sends, and the arrivals' completions, in one call */
+    else if (io_uring_sq_ready(&u->ring))
+        io_uring_submit(&u->ring);
 }
 
 static void recycle(struct uring *u, unsigned bid) {
@@ -211,7 +266,12 @@ static void complete(struct uring *u, struct io_uring_cqe *cqe) {
 }
 
 void uring_reap(struct uring *u, int woken) {
-    (void)woken; /* (with DEFER_TASKRUN the deferred work would run here: epoll is not told of it) */
+    if (woken && deferred(u)) { /* the eventfd said: the kernel holds work for this thread */
+        uint64_t v;
+        quiet(u);
+        if (read(u->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN) return;
+        if (work_waiting(u) || io_uring_sq_ready(&u->ring)) io_uring_submit_and_get_events(&u->ring);
+    }
     struct io_uring_cqe *cqe;
     unsigned head, n = 0;
     io_uring_for_each_cqe(&u->ring, head, cqe) {

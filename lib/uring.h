@@ -45,17 +45,26 @@ struct uconn {
     void (*on_gone)(void *owner); /* closed and released by the kernel: free the owner */
 };
 
-/* NULL (errno set) where the kernel refuses io_uring or lacks multishot receive with provided buffers. */
-struct uring *uring_new(void);
+/* NULL (errno set) where the kernel refuses io_uring or lacks multishot receive with provided buffers.
+ * defer: the kernel's part of completions waits for this thread's next io_uring_enter (DEFER_TASKRUN,
+ * where the kernel has it) instead of interrupting it as packets land. */
+struct uring *uring_new(int defer);
 void uring_free(struct uring *u);
+int uring_deferred(const struct uring *u);
+/* What the loop watches for readability: the ring, or in deferred mode its eventfd. */
 int uring_fd(const struct uring *u);
 /* Reaps completions: woken, the loop saw uring_fd readable (and the kernel's deferred part of them runs
  * first); else those already there (at the end of a loop turn). */
 void uring_reap(struct uring *u, int woken);
-/* Sends what was queued this loop turn (one io_uring_enter). */
+/* Sends what was queued this loop turn (one io_uring_enter; in deferred mode it also runs the work
+ * that came meanwhile). */
 void uring_submit(struct uring *u);
-/* Something waits to be submitted (a receive to arm again after its buffers ran out, say). */
+/* Something waits to be submitted (a receive to arm again after its buffers ran out, say), or in
+ * deferred mode to be run. */
 int uring_pending(const struct uring *u);
+/* The loop is about to sleep: 1 if it may (in deferred mode the eventfd is on again), 0 if work came
+ * meanwhile (submit and reap again first). */
+int uring_sleep(struct uring *u);
 
 void uconn_init(struct uconn *c, int fd, void *owner);
 void uconn_read(struct uring *u, struct uconn *c, int on); /* arm or stop the receive */

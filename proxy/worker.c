@@ -106,6 +106,11 @@ again:
             ev_idle_start(w->loop, &w->ring_idle);
         /* what the completions did (replies for clients, a migration's copies) goes this turn too */
         if (w->dirty_backends || w->dirty_clients || w->mig_batches) goto again;
+        if (!ev_is_active(&w->ring_idle) && !uring_sleep(w->uring)) { /* arrivals came meanwhile */
+            uring_submit(w->uring);
+            uring_reap(w->uring, 0);
+            goto again;
+        }
     }
 }
 
@@ -801,18 +806,27 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
     dns_watch(w->loop, &w->dns_wake);
     ev_prepare_init(&w->flush, on_flush);
     w->flush.data = w;
-    /* io_uring where asked for (made by the worker's thread; tried here, so a kernel that refuses it
-     * stops the start). auto is epoll for now: measured side by side (make bench), io_uring makes 10
-     * times fewer system calls but costs more CPU per request without pipelining on the kernels here
-     * (README, I/O engines); auto follows the measurements. */
-    if (conf->io_engine == ENGINE_IO_URING) {
-        struct uring *probe = uring_new();
-        if (!probe) return snprintf(err, errlen, "io-engine io_uring: the kernel refuses it (%s)", strerror(errno)), -1;
-        uring_free(probe);
-        w->use_uring = 1;
-        if (id == 0) log_notice("io-engine io_uring: multishot receive and batched sends for plaintext sockets");
+    /* io_uring where asked for, or by default where the kernel allows it (made by the worker's thread;
+     * tried here, so a kernel that refuses it stops a start that asked for it, and auto falls back to
+     * epoll). auto is io_uring by measurement (make bench, README: I/O engines). */
+    if (conf->io_engine != ENGINE_EPOLL) {
+        struct uring *probe = uring_new(1);
+        if (!probe && conf->io_engine == ENGINE_IO_URING)
+            return snprintf(err, errlen, "io-engine io_uring: the kernel refuses it (%s)", strerror(errno)), -1;
+        if (!probe) {
+            if (id == 0) log_notice("io-engine auto: epoll (io_uring refused: %s)", strerror(errno));
+        } else {
+            int defer = uring_deferred(probe);
+            uring_free(probe);
+            w->use_uring = 1;
+            if (id == 0)
+                log_notice("io-engine %s: io_uring, multishot receive and batched sends for plaintext sockets, %s",
+                           conf_engine_name(conf->io_engine),
+                           defer ? "completions run in the loop's turn (DEFER_TASKRUN)"
+                                 : "completions run as data lands");
+        }
     } else if (id == 0) {
-        log_notice("io-engine %s: epoll", conf_engine_name(conf->io_engine));
+        log_notice("io-engine epoll");
     }
     ev_prepare_start(w->loop, &w->flush);
     ev_init(&w->park_timer, on_park_timer);
@@ -829,7 +843,7 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
 
 static void *worker_main(void *arg) {
     struct worker *w = arg;
-    if (w->use_uring && (w->uring = uring_new())) { /* its thread's own ring (uring.c) */
+    if (w->use_uring && (w->uring = uring_new(1))) { /* its thread's own ring (uring.c) */
         ev_io_init(&w->ring_io, on_ring, uring_fd(w->uring), EV_READ);
         w->ring_io.data = w;
         ev_io_start(w->loop, &w->ring_io);

@@ -2,6 +2,8 @@
  * the owner, a send larger than the socket takes goes whole over several completions in order, and a
  * socket closed while the kernel holds a receive is released (on_gone) only once the kernel let go. */
 #include <check.h>
+#include <poll.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -58,7 +60,7 @@ static int uring_off(void) {
 
 static void setup(void) {
     pool_init(&pool, 8);
-    ring = uring_new();
+    ring = uring_new(1);
     if (!ring && uring_off()) {
         fprintf(stderr, "io_uring is turned off on this kernel: nothing to test\n");
         return;
@@ -83,8 +85,7 @@ static struct uconn *watch(int fd, struct owner *o) {
     return c;
 }
 
-START_TEST(arrivals_then_the_end_reach_the_owner) {
-    if (!ring) return;
+static void arrivals_then_the_end(void) {
     int sv[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     static struct owner o;
@@ -108,6 +109,60 @@ START_TEST(arrivals_then_the_end_reach_the_owner) {
     ck_assert_int_eq(o.gone, 1);
     ck_assert_uint_eq(c->ops, 0);
     free(c);
+}
+
+/* The loop asleep on uring_fd (in deferred mode an eventfd: the ring's own descriptor is not told of
+ * the kernel's waiting work) wakes when data lands, and the data is there once it reaps. */
+static void *write_later(void *fd) {
+    usleep(50 * 1000);
+    ck_assert_int_eq(write(*(int *)fd, "ping", 4), 4);
+    return NULL;
+}
+
+static void a_sleeping_loop_wakes(void) {
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    static struct owner o;
+    memset(&o, 0, sizeof(o));
+    struct uconn *c = watch(sv[0], &o);
+    uconn_read(ring, c, 1);
+    for (int round = 0; round < 3; round++) { /* the eventfd quietened and on again each turn */
+        uring_submit(ring);
+        uring_reap(ring, 0);
+        ck_assert_int_eq(uring_sleep(ring), 1); /* nothing came: it may sleep */
+        pthread_t t; /* writes once this thread sleeps: a wake-up, not work found before sleeping */
+        ck_assert_int_eq(pthread_create(&t, NULL, write_later, &sv[1]), 0);
+        struct pollfd pf = {.fd = uring_fd(ring), .events = POLLIN};
+        ck_assert_int_eq(poll(&pf, 1, 2000), 1); /* woken, not after the timeout */
+        pthread_join(t, NULL);
+        uring_reap(ring, 1);
+        for (int i = 0; i < 100 && o.ngot < 4 * (size_t)(round + 1); i++) turn();
+        ck_assert_uint_eq(o.ngot, 4 * (size_t)(round + 1));
+    }
+    uconn_close(ring, c);
+    for (int i = 0; i < 100 && !o.gone; i++) turn();
+    ck_assert_int_eq(o.gone, 1);
+    close(sv[1]);
+    free(c);
+}
+
+START_TEST(arrivals_then_the_end_reach_the_owner) {
+    if (!ring) return;
+    ck_assert(uring_deferred(ring)); /* the kernels here have DEFER_TASKRUN (6.1) */
+    arrivals_then_the_end();
+    a_sleeping_loop_wakes();
+}
+END_TEST
+
+/* The mode kept for kernels without DEFER_TASKRUN: the kernel completes receives as data lands. */
+START_TEST(the_default_task_run_mode_works_too) {
+    if (!ring) return;
+    uring_free(ring);
+    ring = uring_new(0);
+    ck_assert_ptr_nonnull(ring);
+    ck_assert(!uring_deferred(ring));
+    arrivals_then_the_end();
+    a_sleeping_loop_wakes();
 }
 END_TEST
 
@@ -180,5 +235,6 @@ START_TEST(a_socket_closed_in_flight_is_released_once_the_kernel_lets_go) {
 END_TEST
 
 SUITE_MAIN(.name = "uring", .before_each = setup, .after_each = teardown,
-           .tests = {TEST(arrivals_then_the_end_reach_the_owner), TEST(a_send_larger_than_the_socket_goes_whole),
+           .tests = {TEST(arrivals_then_the_end_reach_the_owner), TEST(the_default_task_run_mode_works_too),
+                     TEST(a_send_larger_than_the_socket_goes_whole),
                      TEST(a_socket_closed_in_flight_is_released_once_the_kernel_lets_go)})
