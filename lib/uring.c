@@ -16,6 +16,7 @@
 #define NBUF         128         /* provided receive buffers per worker ... */
 #define BUFSZ        (16 * 1024) /* ... of this size: 2 MiB, whatever the number of connections */
 #define BGID         1
+#define NFILES       8192 /* registered files per worker; connections beyond use their plain descriptor */
 
 enum { TAG_RECV = 1, TAG_SEND = 2 }; /* in the low bits of a request's user_data (a uconn is 8-aligned) */
 
@@ -25,7 +26,51 @@ struct uring {
     char *bufs;
     struct uconn *to_arm; /* receives to arm at the next submit (none could be armed in the callback) */
     int evfd;             /* deferred mode: the eventfd the kernel signals for work to run (-1 otherwise) */
+    int *free_slots;      /* registered-file slots not in use (a stack), NULL where the kernel has none */
+    int nfree;
+    struct usend *spare; /* send states not in use (at most SPARE_SENDS kept) */
+    int nspare;
+    struct usend *all; /* every send state in use or spare, for uring_free */
 };
+
+/* A sendmsg's header and iovecs, which the kernel reads until the send completes: taken for the send
+ * and given back after, so an idle connection carries none (a uconn is 72 bytes, not 1 KiB). */
+struct usend {
+    struct usend *next, *all_next, *all_prev;
+    struct msghdr msg;
+    struct iovec iov[UCONN_IOV];
+};
+#define SPARE_SENDS 64
+
+static struct usend *usend_get(struct uring *u) {
+    struct usend *s = u->spare;
+    if (s) {
+        u->spare = s->next;
+        u->nspare--;
+        return s;
+    }
+    if (!(s = malloc(sizeof(*s)))) return NULL;
+    s->all_prev = NULL;
+    s->all_next = u->all;
+    if (u->all) u->all->all_prev = s;
+    u->all = s;
+    return s;
+}
+
+static void usend_put(struct uring *u, struct usend *s) {
+    if (u->nspare < SPARE_SENDS) {
+        s->next = u->spare;
+        u->spare = s;
+        u->nspare++;
+        return;
+    }
+    if (s->all_prev)
+        s->all_prev->all_next = s->all_next;
+    else
+        u->all = s->all_next;
+    if (s->all_next) s->all_next->all_prev = s->all_prev;
+    free(s);
+}
 
 /* Deferred mode (DEFER_TASKRUN): the kernel's part of a completion (turning a packet into a receive's
  * completion, say) waits until this thread asks for it in io_uring_enter, all of a turn's at once,
@@ -110,6 +155,12 @@ struct uring *uring_new(int defer) {
         io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * BUFSZ, BUFSZ, (unsigned short)i,
                               io_uring_buf_ring_mask(NBUF), i);
     io_uring_buf_ring_advance(u->br, NBUF);
+    /* Registered files: an operation on a slot skips looking the descriptor up and taking a reference
+     * on its file (shared between the worker threads, so an atomic each way), per send and receive. */
+    if (io_uring_register_files_sparse(&u->ring, NFILES) == 0 && (u->free_slots = malloc(NFILES * sizeof(int)))) {
+        for (int i = 0; i < NFILES; i++) u->free_slots[i] = NFILES - 1 - i;
+        u->nfree = NFILES;
+    }
     return u;
 }
 
@@ -119,6 +170,11 @@ void uring_free(struct uring *u) {
     munmap(u->br, NBUF * sizeof(struct io_uring_buf));
     io_uring_queue_exit(&u->ring);
     if (u->evfd >= 0) close(u->evfd);
+    for (struct usend *s = u->all, *next; s; s = next) { /* sends still in flight were cancelled above */
+        next = s->all_next;
+        free(s);
+    }
+    free(u->free_slots);
     free(u->bufs);
     free(u);
 }
@@ -142,14 +198,34 @@ int uring_sleep(struct uring *u) {
     return 0;
 }
 
-void uconn_init(struct uconn *c, int fd, void *owner) {
+void uconn_init(struct uconn *c, int fd, void *owner, const struct uconn_cb *cb) {
     memset(c, 0, sizeof(*c));
     c->fd = fd;
+    c->slot = -1;
     c->owner = owner;
+    c->cb = cb;
     /* io_uring honours O_NONBLOCK: a send to a full socket would complete with EAGAIN instead of waiting
      * in the kernel for room. The socket is the ring's alone from now: nothing else reads or writes it. */
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
+/* The socket gets a registered-file slot at its first operation (one io_uring_register), if one is free. */
+static void use_slot(struct uring *u, struct uconn *c, struct io_uring_sqe *sqe) {
+    if (c->slot < 0 && !c->slot_tried) {
+        c->slot_tried = 1;
+        if (u->nfree > 0) {
+            int slot = u->free_slots[--u->nfree];
+            if (io_uring_register_files_update(&u->ring, (unsigned)slot, &c->fd, 1) == 1)
+                c->slot = slot;
+            else
+                u->free_slots[u->nfree++] = slot;
+        }
+    }
+    if (c->slot >= 0) {
+        sqe->fd = c->slot;
+        sqe->flags |= IOSQE_FIXED_FILE;
+    }
 }
 
 static void arm_recv(struct uring *u, struct uconn *c) {
@@ -159,6 +235,7 @@ static void arm_recv(struct uring *u, struct uconn *c) {
         return;
     }
     io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    use_slot(u, c, sqe);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BGID;
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | TAG_RECV);
@@ -181,29 +258,41 @@ void uconn_read(struct uring *u, struct uconn *c, int on) {
 
 void uconn_send(struct uring *u, struct uconn *c, struct chain *ch) {
     if (c->closed || c->send_inflight || !ch->pending) return;
-    int n = chain_iov(ch, c->iov, UCONN_IOV);
-    if (n == 0) return;
-    struct io_uring_sqe *sqe = sqe_get(u);
-    if (!sqe) return;
-    c->msg = (struct msghdr){.msg_iov = c->iov, .msg_iovlen = (size_t)n};
-    io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+    struct usend *s = usend_get(u);
+    if (!s) return; /* out of memory: the owner's next flush tries again */
+    int n = chain_iov(ch, s->iov, UCONN_IOV);
+    struct io_uring_sqe *sqe = n ? sqe_get(u) : NULL;
+    if (!sqe) {
+        usend_put(u, s);
+        return;
+    }
+    s->msg = (struct msghdr){.msg_iov = s->iov, .msg_iovlen = (size_t)n};
+    c->send = s;
+    io_uring_prep_sendmsg(sqe, c->fd, &s->msg, MSG_NOSIGNAL);
+    use_slot(u, c, sqe);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | TAG_SEND);
     c->send_inflight = 1;
     c->ops++;
 }
 
 static void gone_if_idle(struct uconn *c) {
-    if (c->closed && c->ops == 0 && !c->queued && c->on_gone) c->on_gone(c->owner);
+    if (c->closed && c->ops == 0 && !c->queued && c->cb->on_gone) c->cb->on_gone(c->owner);
 }
 
 void uconn_close(struct uring *u, struct uconn *c) {
-    (void)u;
     if (c->closed) return;
     c->closed = 1;
     c->recv_wanted = 0;
     if (c->fd >= 0) {
         /* what the kernel holds for the socket ends now: the receive sees the end, a send an error */
         if (c->ops) shutdown(c->fd, SHUT_RDWR);
+        if (c->slot >= 0 && u) { /* the slot holds the file open too: emptied (operations in flight keep
+                                  * theirs); no ring (the worker's end): its table went with it */
+            int none = -1;
+            io_uring_register_files_update(&u->ring, (unsigned)c->slot, &none, 1);
+            u->free_slots[u->nfree++] = c->slot;
+            c->slot = -1;
+        }
         close(c->fd);
         c->fd = -1;
     }
@@ -242,7 +331,9 @@ static void complete(struct uring *u, struct io_uring_cqe *cqe) {
      * must not see its owner freed under it */
     if (tag == TAG_SEND) {
         c->send_inflight = 0;
-        if (!c->closed) c->on_sent(c->owner, res);
+        usend_put(u, c->send);
+        c->send = NULL;
+        if (!c->closed) c->cb->on_sent(c->owner, res);
         c->ops--;
         gone_if_idle(c);
         return;
@@ -251,10 +342,10 @@ static void complete(struct uring *u, struct io_uring_cqe *cqe) {
     if (!more) c->recv_armed = 0;
     if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        if (!c->closed) c->on_data(c->owner, u->bufs + (size_t)bid * BUFSZ, res);
+        if (!c->closed) c->cb->on_data(c->owner, u->bufs + (size_t)bid * BUFSZ, res);
         recycle(u, bid);
     } else if (!c->closed && (res == 0 || (res < 0 && res != -ECANCELED && res != -ENOBUFS))) {
-        c->on_data(c->owner, NULL, res); /* the end, or an error */
+        c->cb->on_data(c->owner, NULL, res); /* the end, or an error */
     }
     if (!more && !c->closed && c->recv_wanted && !c->queued) { /* ended (no buffer, or cancelled, then wanted) */
         c->queued = 1;

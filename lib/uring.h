@@ -3,7 +3,9 @@
  * multishot receive armed (the kernel fills buffers from a ring of provided buffers and posts one
  * completion per arrival; the bytes are copied into the connection's input buffer, where the parsers
  * want them contiguous) and at most one send in flight (sendmsg over its output chain's pending bytes,
- * which stay put until the completion says how many went). Every send of a loop turn goes to the kernel
+ * which stay put until the completion says how many went; its header and iovecs are taken from the
+ * ring's spares for the send only). Sockets get registered-file slots (no descriptor lookup per
+ * operation). Every send of a loop turn goes to the kernel
  * in one io_uring_enter, at the end of the turn (worker.c's flush); the ring's file descriptor is watched
  * by the libev loop, which the rest of the program keeps using: timers, accept, connect, TLS (whose
  * sockets stay on readiness: OpenSSL reads and writes them itself), the admin and health threads.
@@ -20,14 +22,26 @@
 
 struct chain;
 struct uring;
+struct usend;
 
-#define UCONN_IOV 8 /* a send covers up to 8 chunks (128 KiB); the rest goes with the next */
+#define UCONN_IOV 256 /* a send covers up to 256 chunks (4 MiB, as chain_write); the rest goes with the next */
+
+/* What the owner of a socket on the ring is told (one table per kind of owner). */
+struct uconn_cb {
+    /* n > 0: bytes arrived at p; n == 0: the peer closed; n < 0: -errno */
+    void (*on_data)(void *owner, const char *p, ssize_t n);
+    /* n >= 0: bytes sent; n < 0: -errno */
+    void (*on_sent)(void *owner, ssize_t n);
+    void (*on_gone)(void *owner); /* closed and released by the kernel: free the owner */
+};
 
 /* A socket on the ring. Its owner (a client or a backend) is told of arrivals and of sends done, and
  * may be freed only once ops is 0 (the kernel holds pointers into it until then): uconn_close, then
  * free in on_gone. */
 struct uconn {
     int fd;
+    int slot; /* its registered-file slot, or -1 (the descriptor is used) */
+    uint8_t slot_tried;
     uint32_t ops;          /* requests the kernel still holds */
     uint8_t recv_armed;    /* a multishot receive is in the kernel */
     uint8_t recv_wanted;   /* the owner reads (not paused) */
@@ -35,14 +49,9 @@ struct uconn {
     uint8_t closed;        /* the owner closed it: no callbacks but on_gone */
     uint8_t queued;        /* in the ring's to-arm list */
     struct uconn *next_queued;
-    struct msghdr msg;
-    struct iovec iov[UCONN_IOV];
+    struct usend *send; /* the send in flight's header and iovecs (uring.c) */
+    const struct uconn_cb *cb;
     void *owner;
-    /* n > 0: bytes arrived at p; n == 0: the peer closed; n < 0: -errno */
-    void (*on_data)(void *owner, const char *p, ssize_t n);
-    /* n >= 0: bytes sent; n < 0: -errno */
-    void (*on_sent)(void *owner, ssize_t n);
-    void (*on_gone)(void *owner); /* closed and released by the kernel: free the owner */
 };
 
 /* NULL (errno set) where the kernel refuses io_uring or lacks multishot receive with provided buffers.
@@ -66,12 +75,12 @@ int uring_pending(const struct uring *u);
  * meanwhile (submit and reap again first). */
 int uring_sleep(struct uring *u);
 
-void uconn_init(struct uconn *c, int fd, void *owner);
+void uconn_init(struct uconn *c, int fd, void *owner, const struct uconn_cb *cb);
 void uconn_read(struct uring *u, struct uconn *c, int on); /* arm or stop the receive */
 /* Sends ch's pending bytes unless a send is in flight already (on_sent comes, then send again). */
 void uconn_send(struct uring *u, struct uconn *c, struct chain *ch);
 /* The owner is done with the socket: cancels what is in flight, closes the descriptor once it is not;
- * on_gone follows (at once when nothing is in flight). */
+ * on_gone follows (at once when nothing is in flight). u is NULL once the ring is freed (a worker's end). */
 void uconn_close(struct uring *u, struct uconn *c);
 
 #endif

@@ -779,10 +779,8 @@ static void became_ready(struct backend *b) {
     b->node->last_error[0] = '\0';
     ev_timer_stop(b->w->loop, &b->timer);
     if (b->w->uring && !b->ssl && (b->uc = malloc(sizeof(*b->uc)))) { /* the ring reads and writes it from now */
-        uconn_init(b->uc, b->fd, b);
-        b->uc->on_data = backend_ring_data;
-        b->uc->on_sent = backend_ring_sent;
-        b->uc->on_gone = backend_ring_gone;
+        static const struct uconn_cb cb = {backend_ring_data, backend_ring_sent, backend_ring_gone};
+        uconn_init(b->uc, b->fd, b, &cb);
         ev_io_stop(b->w->loop, &b->wio);
     }
     backend_reading(b, 1);

@@ -30,9 +30,10 @@
 #include "upload.h"
 #include "worker.h"
 
-#define MAX_QUEUED     8192 /* requests in flight for one client before its reads pause */
-#define LINK_MIN_BYTES 4096 /* early replies from this size on are linked into the output, not copied (release_early)  \
-                             */
+#define MAX_QUEUED 8192 /* requests in flight for one client before its reads pause */
+#define LINK_MIN_BYTES                                                                                                 \
+    4096 /* early replies from this size on are linked into the output, not copied (release_early)                     \
+          */
 
 static void on_client_io(struct ev_loop *loop, ev_io *io, int revents);
 static void client_process(struct client *c);
@@ -44,7 +45,10 @@ static void client_ring_gone(void *owner);
 void client_reading(struct client *c, int on) { worker_reading(c->w, c->uc, &c->rio, on); }
 
 void client_accept(struct worker *w, int fd, const char *addr, int tls, const char *deny) {
-    struct client *c = calloc(1, sizeof(*c));
+    /* io_uring: its socket's state on the ring lives in the same allocation, after it */
+    _Static_assert(sizeof(struct client) % _Alignof(struct uconn) == 0, "uconn after the client");
+    int ring = w->uring && !tls;
+    struct client *c = calloc(1, sizeof(*c) + (ring ? sizeof(struct uconn) : 0));
     SSL *ssl = c && tls ? tls_new(TLS_SERVER, fd, NULL) : NULL;
     if (!c || (tls && !ssl)) {
         free(c);
@@ -64,15 +68,17 @@ void client_accept(struct worker *w, int fd, const char *addr, int tls, const ch
     c->created = c->last_cmd = worker_now(w);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    char host[INET6_ADDRSTRLEN] = "127.0.0.1";
-    int port = tls ? w->conf->tls_port : w->conf->port;
+    static const uint8_t loopback[4] = {127, 0, 0, 1};
+    memcpy(c->laddr_ip, loopback, 4);
+    c->laddr_port = (uint16_t)(tls ? w->conf->tls_port : w->conf->port);
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
-        else if (ss.ss_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+        if (ss.ss_family == AF_INET) {
+            memcpy(c->laddr_ip, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        } else if (ss.ss_family == AF_INET6) {
+            memcpy(c->laddr_ip, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+            c->laddr_v6 = 1;
+        }
     }
-    snprintf(c->laddr, sizeof(c->laddr), "%s:%d", host, port);
     resp_request_init(&c->parser, w->conf->proto_max_bulk_len, w->conf->max_multibulk_len);
     chain_init(&c->out);
     chain_init(&c->early);
@@ -82,11 +88,10 @@ void client_accept(struct worker *w, int fd, const char *addr, int tls, const ch
     ev_io_init(&c->rio, on_client_io, fd, EV_READ);
     ev_io_init(&c->wio, on_client_io, fd, EV_WRITE);
     c->rio.data = c->wio.data = c;
-    if (w->uring && !tls && (c->uc = malloc(sizeof(*c->uc)))) {
-        uconn_init(c->uc, fd, c);
-        c->uc->on_data = client_ring_data;
-        c->uc->on_sent = client_ring_sent;
-        c->uc->on_gone = client_ring_gone;
+    if (ring) {
+        static const struct uconn_cb cb = {client_ring_data, client_ring_sent, client_ring_gone};
+        c->uc = (struct uconn *)(c + 1);
+        uconn_init(c->uc, fd, c, &cb);
     }
     client_reading(c, 1);
     c->next = w->clients;
@@ -168,7 +173,6 @@ void client_free(struct client *c) {
         }
         chain_free(&c->w->pool, &c->out);
         chain_free(&c->w->pool, &c->early);
-        free(c->uc);
     }
     c->w->clients_freed++;
     free(c);
@@ -480,8 +484,20 @@ static void mark_special(struct client *c, struct req *r, const struct plan *pla
     }
 }
 
+void client_laddr(const struct client *c, char *buf, size_t len, int with_port) {
+    char host[INET6_ADDRSTRLEN];
+    if (!inet_ntop(c->laddr_v6 ? AF_INET6 : AF_INET, c->laddr_ip, host, sizeof(host)))
+        snprintf(host, sizeof(host), "?");
+    if (with_port)
+        snprintf(buf, len, "%s:%u", host, (unsigned)c->laddr_port);
+    else
+        snprintf(buf, len, "%s", host);
+}
+
 void client_acl_info(const struct client *c, char *buf, size_t len) {
-    snprintf(buf, len, "id=%llu addr=%s laddr=%s name=%s user=%s", (unsigned long long)c->id, c->addr, c->laddr,
+    char laddr[INET6_ADDRSTRLEN + 8];
+    client_laddr(c, laddr, sizeof(laddr), 1);
+    snprintf(buf, len, "id=%llu addr=%s laddr=%s name=%s user=%s", (unsigned long long)c->id, c->addr, laddr,
              c->name ? c->name : "", c->acl->name);
 }
 

@@ -17,13 +17,13 @@ struct backend;
 struct client {
     struct worker *w;
     struct client *prev, *next; /* worker's client list */
-    int fd;
     uint64_t id;
     ev_io rio, wio;
     struct ibuf in;
     struct resp_request parser;
     struct req_fifo queue; /* its requests in the order their replies go out (through qnext) */
     uint32_t nqueued;
+    int fd;
     struct chain out;
     struct chain early;                                 /* replies that came before the ones ahead of them */
     uint8_t is_dirty, is_closing, is_closed, is_paused; /* flags packed: an idle client's size counts */
@@ -32,11 +32,15 @@ struct client {
     struct uconn *uc;                                   /* io-engine io_uring, plaintext: its socket there */
     struct client *next_dirty;
     char addr[64];
-    char laddr[64];       /* the address the client connected to: what CLUSTER SLOTS announces */
+    uint8_t laddr_ip[16]; /* the address the client connected to (what CLUSTER SLOTS announces), */
+    uint16_t laddr_port;  /* kept in binary (an idle client's size counts): client_laddr() */
+    uint8_t laddr_v6;
     char *name;           /* CLIENT SETNAME */
     struct acl_user *acl; /* authenticated as (at first the default user): in the worker's users (users.h) */
     uint8_t is_authed, is_readonly;
     uint8_t resp3;               /* HELLO 3: its replies are RESP3, pub/sub messages are pushes */
+    uint8_t sub_mode;   /* subscribed, as Redis sees it: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
+    uint8_t reply_mode; /* CLIENT REPLY: 0 on, REPLY_OFF, REPLY_SKIP_NEXT */
     struct client_tracking *trk; /* CLIENT TRACKING (tracking.h): NULL unless it is on */
     double created, last_cmd;
     /* Dedicated connections and their state (dedicated.c). */
@@ -45,8 +49,6 @@ struct client {
     struct chain txn_queued;    /* commands queued after MULTI before its node is known (first key) */
     struct chain push;          /* pushes (pub/sub messages, invalidations) waiting for replies ahead of them */
     struct req *push_after;     /* ... the replies up to this request's */
-    uint8_t sub_mode;           /* subscribed, as Redis sees it: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
-    uint8_t reply_mode;         /* CLIENT REPLY: 0 on, REPLY_OFF, REPLY_SKIP_NEXT */
     struct sub_set subs;        /* its channels, patterns and shard channels (subs.h) */
     struct backend **ks;        /* keyspace notifications: a subscribed mirror on each master (dedicated.c) */
     int nks;
@@ -74,6 +76,9 @@ struct client {
 };
 
 enum { REPLY_OFF = 1, REPLY_SKIP_NEXT }; /* client.reply_mode */
+
+/* The address the client connected to, "host:port" (with_port 0: the host alone). */
+void client_laddr(const struct client *c, char *buf, size_t len, int with_port);
 
 /* A new client on fd; tls: it came to tls-port, deny: a -ERR line it gets (then it is closed) once its
  * TLS handshake is done. */

@@ -69,16 +69,9 @@ static void my_id(struct worker *w, char out[41]) {
 }
 
 /* The port the client came to: a TLS client is told slotgate's tls-port, as Redis tells its TLS clients. */
-static int my_port(const struct client *c) {
-    const char *colon = strrchr(c->laddr, ':');
-    return colon ? atoi(colon + 1) : c->w->conf->port;
-}
+static int my_port(const struct client *c) { return c->laddr_port; }
 
-static void my_host(struct client *c, char *host, size_t len) {
-    snprintf(host, len, "%s", c->laddr);
-    char *colon = strrchr(host, ':');
-    if (colon) *colon = '\0';
-}
+static void my_host(struct client *c, char *host, size_t len) { client_laddr(c, host, len, 0); }
 
 /* AUTH [user] password (and HELLO's AUTH): the users (users.h) are the default user, whose password is
  * requirepass (or none), those of the users setting and the aclfile; passwords are compared by their SHA-256,
@@ -122,10 +115,12 @@ static void client_info_line(struct client *c, double now, struct sbuf *b) {
     if (c->is_readonly) *f++ = 'r';
     if (f == flags) *f++ = 'N';
     *f = '\0';
+    char laddr[64];
+    client_laddr(c, laddr, sizeof(laddr), 1);
     sbuf_printf(b,
                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 "
                 "qbuf=%zu qbuf-free=0 obl=0 oll=0 omem=%zu events=r cmd=NULL user=%s redir=%lld resp=%d\n",
-                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "", (int)(now - c->created),
+                (unsigned long long)c->id, c->addr, laddr, c->fd, c->name ? c->name : "", (int)(now - c->created),
                 (int)(now - c->last_cmd), flags, ibuf_len(&c->in), c->out.pending, c->acl->name, tracking_redirect(c),
                 c->resp3 ? 3 : 2);
 }

@@ -80,8 +80,8 @@ static void turn(void) { /* a loop turn: submit, then take what completed */
 
 static struct uconn *watch(int fd, struct owner *o) {
     struct uconn *c = calloc(1, sizeof(*c));
-    uconn_init(c, fd, o);
-    c->on_data = on_data, c->on_sent = on_sent, c->on_gone = on_gone;
+    static const struct uconn_cb cb = {on_data, on_sent, on_gone};
+    uconn_init(c, fd, o, &cb);
     return c;
 }
 
