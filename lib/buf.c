@@ -142,6 +142,26 @@ int chain_copy(struct pool *p, struct chain *ch, const struct cref *src, struct 
     return 0;
 }
 
+int chain_copy_unpin(struct pool *p, struct chain *ch, struct cref *r) {
+    struct chunk *k = r->chunk, *t = ch->tail;
+    if (k && r->off + r->len <= k->wpos) { /* within one chunk: the common case, a small reply */
+        if (t && !t->link && t->cap - t->wpos >= r->len) {
+            memcpy(t->data + t->wpos, k->data + r->off, r->len);
+            t->wpos += r->len;
+            ch->pending += r->len;
+        } else if (append(p, ch, k->data + r->off, r->len, NULL) < 0) {
+            return -1;
+        }
+        k->refs--;
+        r->chunk = NULL;
+        r->len = 0;
+        return 0;
+    }
+    if (chain_copy(p, ch, r, NULL) < 0) return -1;
+    chain_unpin(p, NULL, r);
+    return 0;
+}
+
 void chain_unpin(struct pool *p, struct chain *ch, struct cref *r) {
     struct chunk *c = r->chunk;
     size_t off = r->off, left = r->len;

@@ -63,6 +63,9 @@ int chain_append_pinned(struct pool *p, struct chain *ch, const char *data, size
 /* Copies a pinned range (of any chain) onto ch, pinned again if out is given. */
 int chain_copy(struct pool *p, struct chain *ch, const struct cref *src, struct cref *out);
 void chain_unpin(struct pool *p, struct chain *ch, struct cref *r);
+/* Copies the pinned range *r onto ch and drops its pin (*r left empty) without trimming the chain it is
+ * in: chain_trim() that one once after a batch. */
+int chain_copy_unpin(struct pool *p, struct chain *ch, struct cref *r);
 /* Appends the pinned range *r of chain from to ch without copying it: the pin moves to ch (*r is left
  * empty) and is released, on from, once the bytes are written or ch is freed. from must outlive ch's
  * use of them. */

@@ -375,13 +375,13 @@ static void release_early(struct worker *w, struct client *c) {
         /* a large reply is written out from where it lies (its pin moves to the output); a small one is
          * copied, which costs less than the link */
         if (h->reply.len >= LINK_MIN_BYTES ? chain_link(&w->pool, &c->out, &c->early, &h->reply) < 0
-                                           : chain_copy(&w->pool, &c->out, &h->reply, NULL) < 0) {
+                                           : chain_copy_unpin(&w->pool, &c->out, &h->reply) < 0) {
             client_close(c);
             return;
         }
-        chain_unpin(&w->pool, &c->early, &h->reply); /* a no-op once linked */
         pop_head(w, c);
     }
+    chain_trim(&w->pool, &c->early); /* once for all those released */
     if (c->push.head && !c->push_after) dedicated_flush_push(c);
     worker_mark_client(w, c);
 }

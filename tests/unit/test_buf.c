@@ -182,6 +182,43 @@ START_TEST(a_linked_range_is_written_in_place_and_in_order) {
 }
 END_TEST
 
+/* A released early reply copied onto the output and unpinned in one step: within one chunk (straight
+ * into the output's tail) and over two; its chunks go back once the early chain is trimmed. */
+START_TEST(a_range_copied_and_unpinned_in_one_step) {
+    struct chain out, early;
+    chain_init(&out);
+    chain_init(&early);
+    size_t n = CHUNK_BYTES + 10;
+    char *data = malloc(n);
+    for (size_t i = 0; i < n; i++) data[i] = (char)('A' + i % 26);
+    struct cref small, big;
+    ck_assert_int_eq(chain_append_pinned(&pool, &early, "$3\r\nabc\r\n", 9, &small), 0);
+    ck_assert_int_eq(chain_append_pinned(&pool, &early, data, n, &big), 0); /* over two chunks */
+    chain_mark_written(&pool, &early);
+    ck_assert_int_eq(chain_append(&pool, &out, "+OK\r\n", 5), 0);
+    ck_assert_int_eq(chain_copy_unpin(&pool, &out, &small), 0);
+    ck_assert_ptr_null(small.chunk);
+    ck_assert_int_eq(chain_copy_unpin(&pool, &out, &big), 0);
+    ck_assert_uint_eq(out.pending, 5 + 9 + n);
+    char *back = malloc(out.pending);
+    size_t got = 0;
+    for (struct chunk *k = out.head; k; k = k->next) {
+        memcpy(back + got, k->data + k->rpos, k->wpos - k->rpos);
+        got += k->wpos - k->rpos;
+    }
+    ck_assert_uint_eq(got, 5 + 9 + n);
+    ck_assert(memcmp(back, "+OK\r\n$3\r\nabc\r\n", 14) == 0);
+    ck_assert(memcmp(back + 14, data, n) == 0);
+    ck_assert_ptr_nonnull(early.head); /* not trimmed yet: the caller does it once */
+    chain_trim(&pool, &early);
+    ck_assert_ptr_null(early.head);
+    chain_free(&pool, &out);
+    ck_assert_uint_eq(pool.in_use, 0);
+    free(back);
+    free(data);
+}
+END_TEST
+
 START_TEST(the_input_buffer_grows_compacts_and_returns) {
     struct ibuf b = {0};
     ck_assert_int_eq(ibuf_reserve(&pool, &b, 100, 0), 0);
@@ -217,4 +254,5 @@ SUITE_MAIN(.name = "buf", .before_each = setup, .after_each = teardown,
            .tests = {TEST(a_pinned_range_survives_its_write), TEST(a_range_split_over_chunks_is_whole),
                      TEST(a_partial_write_resumes_where_it_stopped),
                      TEST(a_linked_range_is_written_in_place_and_in_order),
-                     TEST(the_input_buffer_grows_compacts_and_returns), TEST(the_pool_keeps_a_bounded_reserve)})
+                     TEST(a_range_copied_and_unpinned_in_one_step), TEST(the_input_buffer_grows_compacts_and_returns),
+                     TEST(the_pool_keeps_a_bounded_reserve)})
