@@ -108,16 +108,16 @@ struct uring *uring_new(int defer) {
      * in epoll_wait never does: a backend stalled for 5 s in test_hostile). */
     static const unsigned tries[] = {IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
                                          IORING_SETUP_TASKRUN_FLAG,
-                                     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_SUBMIT_ALL, 0};
+                                     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER};
     struct io_uring_params p;
     int rc = -EINVAL;
     for (size_t i = defer ? 0 : 1; i < sizeof(tries) / sizeof(tries[0]) && rc < 0; i++) {
         p = (struct io_uring_params){.flags = tries[i]};
         rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &p);
     }
-    if (rc < 0) {
+    if (rc < 0) { /* SINGLE_ISSUER came with multishot receive (6.0): a kernel without it has neither */
         free(u);
-        errno = -rc;
+        errno = -rc == EINVAL ? ENOSYS : -rc;
         return NULL;
     }
     if (p.flags & IORING_SETUP_DEFER_TASKRUN) {
@@ -189,10 +189,10 @@ int uring_pending(const struct uring *u) {
 
 int uring_sleep(struct uring *u) {
     if (!deferred(u)) return 1;
-    IO_URING_WRITE_ONCE(*u->ring.cq.kflags, *u->ring.cq.kflags & ~IORING_CQ_EVENTFD_DISABLED);
-    /* against the kernel's side (it sets TASKRUN, then looks whether the eventfd is quiet): either it
-     * sees the eventfd on and signals it, or this sees the flag */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* The eventfd on, with a full barrier (a locked read-modify-write) before the flag is read: against
+     * the kernel's side (it sets TASKRUN, then looks whether the eventfd is quiet), either it sees the
+     * eventfd on and signals it, or this sees the flag. */
+    __atomic_fetch_and(u->ring.cq.kflags, ~(unsigned)IORING_CQ_EVENTFD_DISABLED, __ATOMIC_SEQ_CST);
     if (!work_waiting(u) && !io_uring_cq_ready(&u->ring)) return 1;
     quiet(u);
     return 0;

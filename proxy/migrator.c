@@ -201,6 +201,24 @@ static const struct sm_node *owner(struct slotmap *map, const char *key, size_t 
 
 /* ---- the copy ---- */
 
+/* MIGRATE host port key 0 timeout COPY [REPLACE] [AUTH pass | AUTH2 user pass] in argv/lens (11 slots;
+ * port_s holds the port's digits): its argc. */
+static int migrate_argv(const struct sm_node *to, const char *key, size_t klen, int replace, const char *user,
+                        const char *pass, char port_s[16], const char *argv[11], size_t lens[11]) {
+    snprintf(port_s, 16, "%d", to->port);
+    int argc = 0;
+#define ARG(s, n) (argv[argc] = (s), lens[argc] = (n), argc++)
+    ARG("MIGRATE", 7), ARG(to->host, strlen(to->host)), ARG(port_s, strlen(port_s)), ARG(key, klen), ARG("0", 1);
+    ARG(MIGRATE_TMO, strlen(MIGRATE_TMO)), ARG("COPY", 4);
+    if (replace) ARG("REPLACE", 7);
+    if (pass && user)
+        ARG("AUTH2", 5), ARG(user, strlen(user)), ARG(pass, strlen(pass));
+    else if (pass)
+        ARG("AUTH", 4), ARG(pass, strlen(pass));
+#undef ARG
+    return argc;
+}
+
 static int copy_batch(struct migrator *m, redisContext *src, const char *host, int port, redisReply **keys, int n,
                       void *ctx, char *err, size_t errlen) {
     (void)ctx, (void)host, (void)port;
@@ -213,15 +231,9 @@ static int copy_batch(struct migrator *m, redisContext *src, const char *host, i
         const struct sm_node *to = owner(map, keys[i]->str, keys[i]->len);
         if (!to) continue;
         char port_s[16];
-        snprintf(port_s, sizeof(port_s), "%d", to->port);
-        const char *argv[11] = {"MIGRATE", to->host, port_s, keys[i]->str, "0", MIGRATE_TMO, "COPY"};
-        size_t lens[11] = {7, strlen(to->host), strlen(port_s), keys[i]->len, 1, strlen(MIGRATE_TMO), 4};
-        int argc = 7;
-        if (pass && user)
-            argv[7] = "AUTH2", lens[7] = 5, argv[8] = user, lens[8] = strlen(user), argv[9] = pass,
-            lens[9] = strlen(pass), argc = 10;
-        else if (pass)
-            argv[7] = "AUTH", lens[7] = 4, argv[8] = pass, lens[8] = strlen(pass), argc = 9;
+        const char *argv[11];
+        size_t lens[11];
+        int argc = migrate_argv(to, keys[i]->str, keys[i]->len, 0, user, pass, port_s, argv, lens);
         redisAppendCommandArgv(src, argc, argv, lens);
         sent++;
     }
@@ -465,18 +477,13 @@ static void repair_key(struct migrator *m, redisContext *oc, redisContext *nc, c
                        const char *key, size_t klen, int exists_on_old) {
     redisReply *r;
     if (exists_on_old) {
+        if (!to) return; /* no owner on the new backend's map: nothing to copy to */
         const char *user, *pass;
         creds(m, m->nb, &user, &pass);
         char port_s[16];
-        snprintf(port_s, sizeof(port_s), "%d", to->port);
-        const char *argv[11] = {"MIGRATE", to->host, port_s, key, "0", MIGRATE_TMO, "COPY", "REPLACE"};
-        size_t lens[11] = {7, strlen(to->host), strlen(port_s), klen, 1, strlen(MIGRATE_TMO), 4, 7};
-        int argc = 8;
-        if (pass && user)
-            argv[8] = "AUTH2", lens[8] = 5, argv[9] = user, lens[9] = strlen(user), argv[10] = pass,
-            lens[10] = strlen(pass), argc = 11;
-        else if (pass)
-            argv[8] = "AUTH", lens[8] = 4, argv[9] = pass, lens[9] = strlen(pass), argc = 10;
+        const char *argv[11];
+        size_t lens[11];
+        int argc = migrate_argv(to, key, klen, 1, user, pass, port_s, argv, lens);
         r = cmd_argv(oc, argc, argv, lens);
     } else {
         const char *argv[2] = {"DEL", key};

@@ -1,6 +1,6 @@
 /* A worker thread: its own libev loop, listener, clients, view of the cluster, backend connections,
  * parked requests and statistics; nothing here is locked on the request path. worker.c; the view of
- * the cluster and routing are in it too (route_request, park_request). */
+ * the cluster and routing are in it too (route_request, park_request: dispatch.c). */
 #ifndef SLOTGATE_WORKER_H
 #define SLOTGATE_WORKER_H
 
@@ -268,6 +268,9 @@ void worker_node_release(struct worker *w, struct node *n); /* a backend let go 
  * slot (or to `to`), parking it when that node is unreachable. */
 void route_request(struct worker *w, struct req *r, struct node *to, const char *p, size_t len);
 void park_request(struct worker *w, struct req *r, const char *p, size_t len, double retry_at);
+#define PARK_TICK 0.01                    /* s: how often parked requests are looked at */
+void park_run(struct worker *w, int all); /* retries the parked requests due (all: every one) */
+void park_on_timer(struct ev_loop *loop, ev_timer *t, int revents); /* w->park_timer */
 void worker_request_refresh(struct worker *w, int backend, const char *why);
 static inline struct worker_view *worker_view_of(struct worker *w, int backend) {
     return backend && w->bview[backend] ? w->bview[backend] : &w->view;

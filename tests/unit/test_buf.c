@@ -38,6 +38,18 @@ static size_t drain(int fd, char *buf, size_t cap) {
     return n;
 }
 
+/* Writes ch to sv[0] while reading sv[1] into back (up to cap bytes, *got of them): how many writes it took. */
+static int write_through(struct chain *ch, int sv[2], char *back, size_t cap, size_t *got) {
+    int calls = 0;
+    while (ch->pending && calls++ < 10000) {
+        ssize_t w = chain_write(&pool, ch, sv[0]);
+        ck_assert(w >= 0 || errno == EAGAIN);
+        *got += drain(sv[1], back + *got, cap - *got);
+    }
+    *got += drain(sv[1], back + *got, cap - *got);
+    return calls;
+}
+
 START_TEST(a_pinned_range_survives_its_write) {
     struct chain ch;
     struct cref a, b;
@@ -109,13 +121,7 @@ START_TEST(a_partial_write_resumes_where_it_stopped) {
     char *data = malloc(n), *back = malloc(n);
     for (size_t i = 0; i < n; i++) data[i] = (char)(i * 7);
     ck_assert_int_eq(chain_append(&pool, &ch, data, n), 0);
-    int calls = 0;
-    while (ch.pending && calls++ < 10000) {
-        ssize_t w = chain_write(&pool, &ch, sv[0]);
-        ck_assert(w >= 0 || errno == EAGAIN);
-        got += drain(sv[1], back + got, n - got);
-    }
-    got += drain(sv[1], back + got, n - got);
+    int calls = write_through(&ch, sv, back, n, &got);
     ck_assert_uint_eq(got, n);
     ck_assert(memcmp(back, data, n) == 0); /* in order, nothing twice */
     ck_assert_int_gt(calls, 1);            /* it did take several writes */
@@ -152,13 +158,7 @@ START_TEST(a_linked_range_is_written_in_place_and_in_order) {
     ck_assert_int_eq(chain_append(&pool, &out, ">>", 2), 0);
     ck_assert_uint_eq(out.pending, n + 4);
     chain_unpin(&pool, &early, &small);
-    int calls = 0;
-    while (out.pending && calls++ < 10000) {
-        ssize_t w = chain_write(&pool, &out, sv[0]);
-        ck_assert(w >= 0 || errno == EAGAIN);
-        got += drain(sv[1], back + got, n + 4 - got);
-    }
-    got += drain(sv[1], back + got, n + 4 - got);
+    int calls = write_through(&out, sv, back, n + 4, &got);
     ck_assert_uint_eq(got, n + 4);
     ck_assert(memcmp(back, "<<", 2) == 0);
     ck_assert(memcmp(back + 2, data, n) == 0);

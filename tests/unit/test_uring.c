@@ -85,13 +85,28 @@ static struct uconn *watch(int fd, struct owner *o) {
     return c;
 }
 
+/* A socket pair whose end sv[0] is on the ring, watched by o (reset), its receive armed. */
+static struct uconn *reading_pair(int sv[2], struct owner *o) {
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    memset(o, 0, sizeof(*o));
+    struct uconn *c = watch(sv[0], o);
+    uconn_read(ring, c, 1);
+    return c;
+}
+
+/* Closes c, turns until the kernel has let go (on_gone, once), frees it. */
+static void close_until_gone(struct uconn *c, struct owner *o) {
+    uconn_close(ring, c);
+    for (int i = 0; i < 100 && !o->gone; i++) turn();
+    ck_assert_int_eq(o->gone, 1);
+    ck_assert_uint_eq(c->ops, 0);
+    free(c);
+}
+
 static void arrivals_then_the_end(void) {
     int sv[2];
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     static struct owner o;
-    memset(&o, 0, sizeof(o));
-    struct uconn *c = watch(sv[0], &o);
-    uconn_read(ring, c, 1);
+    struct uconn *c = reading_pair(sv, &o);
     turn();
     ck_assert_int_eq(write(sv[1], "hello ", 6), 6);
     for (int i = 0; i < 100 && o.ngot < 6; i++) turn();
@@ -104,11 +119,7 @@ static void arrivals_then_the_end(void) {
     for (int i = 0; i < 100 && !o.ended; i++) turn();
     ck_assert(o.ended);
     ck_assert_int_eq(o.last_error, 0); /* the end, not an error */
-    uconn_close(ring, c);
-    for (int i = 0; i < 100 && !o.gone; i++) turn();
-    ck_assert_int_eq(o.gone, 1);
-    ck_assert_uint_eq(c->ops, 0);
-    free(c);
+    close_until_gone(c, &o);
 }
 
 /* The loop asleep on uring_fd (in deferred mode an eventfd: the ring's own descriptor is not told of
@@ -121,11 +132,8 @@ static void *write_later(void *fd) {
 
 static void a_sleeping_loop_wakes(void) {
     int sv[2];
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     static struct owner o;
-    memset(&o, 0, sizeof(o));
-    struct uconn *c = watch(sv[0], &o);
-    uconn_read(ring, c, 1);
+    struct uconn *c = reading_pair(sv, &o);
     for (int round = 0; round < 3; round++) { /* the eventfd quietened and on again each turn */
         uring_submit(ring);
         uring_reap(ring, 0);
@@ -139,11 +147,8 @@ static void a_sleeping_loop_wakes(void) {
         for (int i = 0; i < 100 && o.ngot < 4 * (size_t)(round + 1); i++) turn();
         ck_assert_uint_eq(o.ngot, 4 * (size_t)(round + 1));
     }
-    uconn_close(ring, c);
-    for (int i = 0; i < 100 && !o.gone; i++) turn();
-    ck_assert_int_eq(o.gone, 1);
+    close_until_gone(c, &o);
     close(sv[1]);
-    free(c);
 }
 
 START_TEST(arrivals_then_the_end_reach_the_owner) {
@@ -193,10 +198,7 @@ START_TEST(a_send_larger_than_the_socket_goes_whole) {
     ck_assert(memcmp(back, data, sizeof(data)) == 0);
     ck_assert_uint_eq(out.pending, 0);
     ck_assert_int_gt(o.sent_calls, 1); /* it did not fit in one */
-    uconn_close(ring, c);
-    for (int i = 0; i < 100 && !o.gone; i++) turn();
-    ck_assert_int_eq(o.gone, 1);
-    free(c);
+    close_until_gone(c, &o);
     chain_free(&pool, &out);
     close(sv[1]);
 }
@@ -207,11 +209,8 @@ END_TEST
 START_TEST(a_socket_closed_in_flight_is_released_once_the_kernel_lets_go) {
     if (!ring) return;
     int sv[2];
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     static struct owner o;
-    memset(&o, 0, sizeof(o));
-    struct uconn *c = watch(sv[0], &o);
-    uconn_read(ring, c, 1);
+    struct uconn *c = reading_pair(sv, &o);
     turn();
     ck_assert_uint_eq(c->ops, 1);
     uconn_close(ring, c);
