@@ -115,6 +115,7 @@ void backend_flush(struct backend *b);
 void backend_close(struct backend *b, const char *why, int fail_written);
 void backend_free(struct backend *b);
 void backend_stream_resume(struct backend *b); /* its streamed reply's client has room again */
+void backend_handle_reply(struct backend *b, const char *p, size_t len); /* one complete reply (backreply.c) */
 
 /* Reading on or off (the readiness watcher, or the ring's receive). */
 void backend_reading(struct backend *b, int on);
