@@ -23,6 +23,7 @@
 #include "../lib/log.h"
 #include "../lib/tls.h"
 #include "bigkeys.h"
+#include "adminroutes.h"
 #include "loadview.h"
 
 static const unsigned char dashboard[] = {
@@ -94,7 +95,7 @@ static json_t *node_ref(const struct slotmap *m, int i) {
     return json_pack("{s:s, s:s}", "id", m->nodes[i].id, "addr", addr);
 }
 
-static json_t *shard_json(const struct slotmap *m, const struct sm_shard *sh) {
+json_t *admin_shard_json(const struct slotmap *m, const struct sm_shard *sh) {
     json_t *replicas = json_array();
     for (int r = 0; r < sh->nreplicas; r++) json_array_append_new(replicas, node_ref(m, sh->replicas[r]));
     return json_pack("{s:o, s:o}", "master", node_ref(m, sh->master), "replicas", replicas);
@@ -120,7 +121,7 @@ static enum MHD_Result get_slots(struct admin *a, struct MHD_Connection *c) {
         while (e + 1 < SLOT_COUNT && m->slot_shard[e + 1] == m->slot_shard[s]) e++;
         const struct sm_shard *sh = slotmap_shard(m, s);
         json_t *r = json_pack("{s:i, s:i, s:i}", "start", (int)s, "end", (int)e, "slots", (int)(e - s + 1));
-        merge_into(r, sh ? shard_json(m, sh) : json_pack("{s:n, s:[]}", "master", "replicas"));
+        merge_into(r, sh ? admin_shard_json(m, sh) : json_pack("{s:n, s:[]}", "master", "replicas"));
         json_array_append_new(ranges, r);
         s = e + 1;
     }
@@ -136,7 +137,7 @@ static enum MHD_Result one_slot(struct admin *a, struct MHD_Connection *c, int s
     struct slotmap *m = status_map(a->v.status);
     const struct sm_shard *sh = m ? slotmap_shard(m, (unsigned)slot) : NULL;
     json_t *j = key ? json_pack("{s:s, s:i}", "key", key, "slot", slot) : json_pack("{s:i}", "slot", slot);
-    merge_into(j, sh ? shard_json(m, sh) : json_pack("{s:n, s:[]}", "master", "replicas"));
+    merge_into(j, sh ? admin_shard_json(m, sh) : json_pack("{s:n, s:[]}", "master", "replicas"));
     if (m) slotmap_unref(m);
     return send_json(c, MHD_HTTP_OK, j);
 }
@@ -228,115 +229,18 @@ static enum MHD_Result get_rebalance(struct admin *a, struct MHD_Connection *c, 
     return send_json(c, MHD_HTTP_OK, j);
 }
 
-/* Routes by prefix: each route, and each backend with what its map says (masters and their replicas). */
-static json_t *backend_json(const char *name, int kind, char *const *seeds, int nseeds, const char *sentinel_master,
-                            struct slotmap *m) {
-    json_t *s = json_array(), *masters = json_array();
-    for (int i = 0; i < nseeds; i++) json_array_append_new(s, json_string(seeds[i]));
-    for (int i = 0; m && i < m->nshards; i++) {
-        json_t *o = shard_json(m, &m->shards[i]);
-        json_object_set_new(o, "slots", json_integer(m->shards[i].nslots));
-        json_array_append_new(masters, o);
-    }
-    json_t *j = json_pack("{s:s, s:s, s:o, s:i, s:I, s:o}", "name", name, "kind", conf_kind_name(kind), "seeds", s,
-                          "slots_covered", m ? (int)m->covered : 0, "map_version", m ? (json_int_t)m->version : 0,
-                          "shards", masters);
-    if (sentinel_master) json_object_set_new(j, "sentinel_master", json_string(sentinel_master));
-    return j;
-}
-
-static const char *backend_name(const struct conf *conf, int b) {
-    return b > 0 && b <= conf->nbackends ? conf->backends[b - 1].name : "default";
-}
-
-/* The migration's figures: the data path's (every worker's) and the background copy's. */
-static json_t *migration_json(struct admin *a, const struct prefix_table *t, struct migrator *m) {
-    const struct conf *conf = a->v.workers[0].conf;
-    const struct prefix_route *r = &t->routes[t->migrating];
-    struct stat_totals tot;
-    worker_totals(a->v.workers, a->v.nworkers, &tot);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "prefix", r->prefix, "from",
-                          backend_name(conf, r->backend), "to", backend_name(conf, r->migrate_to - 1), "data_path",
-                          "writes", (json_int_t)tot.s.mig_writes, "copy_transactions", (json_int_t)tot.s.mig_batches,
-                          "keys_copied", (json_int_t)tot.s.mig_copies, "keys_deleted", (json_int_t)tot.s.mig_deletes,
-                          "copy_errors", (json_int_t)tot.s.mig_copy_errors, "reads", (json_int_t)tot.s.mig_reads,
-                          "read_fallbacks", (json_int_t)tot.s.mig_fallbacks);
-    json_object_set_new(j, "background", m ? migrator_json(m) : json_null());
-    return j;
-}
-
 static enum MHD_Result get_routes(struct admin *a, struct MHD_Connection *c) {
-    const struct conf *conf = a->v.workers[0].conf;
-    json_t *routes = json_array(), *backends = json_array(), *migration = json_null();
-    struct routing *rt = a->v.routing;
-    int mirrors = 0;
-    pthread_mutex_lock(&rt->lock);
-    const struct prefix_table *t = rt->table;
-    for (int i = 0; t && i < t->n; i++) {
-        const struct prefix_route *r = &t->routes[i];
-        json_t *e = json_pack("{s:s, s:s, s:b}", "prefix", r->prefix, "backend", backend_name(conf, r->backend),
-                              "strip_prefix", r->strip);
-        if (r->mirror) {
-            mirrors++;
-            json_object_set_new(e, "mirror",
-                                json_pack("{s:s, s:s, s:i}", "backend", backend_name(conf, r->mirror - 1), "commands",
-                                          r->mirror_all ? "all" : "writes", "percent",
-                                          r->mirror_percent ? r->mirror_percent : 100));
-        }
-        if (r->migrate_to) json_object_set_new(e, "migrate_to", json_string(backend_name(conf, r->migrate_to - 1)));
-        json_array_append_new(routes, e);
-    }
-    if (!t) /* every key */
-        json_array_append_new(routes,
-                              json_pack("{s:s, s:s, s:b}", "prefix", "", "backend", "default", "strip_prefix", 0));
-    if (t && t->migrating >= 0) migration = migration_json(a, t, rt->migrator);
-    json_t *since = admin_iso_time(rt->since);
-    pthread_mutex_unlock(&rt->lock);
-    struct slotmap *m = status_map(a->v.status);
-    json_array_append_new(backends,
-                          backend_json("default", conf->backend_kind, conf->seeds, conf->nseeds,
-                                       conf->backend_kind == KIND_SENTINEL ? conf->sentinel_master : NULL, m));
-    if (m) slotmap_unref(m);
-    for (int b = 0; b < conf->nbackends; b++) {
-        const struct conf_backend *x = &conf->backends[b];
-        m = status_backend_map(a->v.status, b + 1);
-        json_array_append_new(backends, backend_json(x->name, x->kind, x->seeds, x->nseeds,
-                                                     x->kind == KIND_SENTINEL ? x->sentinel_master : NULL, m));
-        if (m) slotmap_unref(m);
-    }
-    json_t *out = json_pack("{s:o, s:o, s:o, s:o}", "routes", routes, "since", since, "backends", backends, "migration",
-                            migration);
-    if (mirrors) {
-        struct stat_totals tot;
-        worker_totals(a->v.workers, a->v.nworkers, &tot);
-        uint64_t answered = tot.s.mirror_replies + tot.s.mirror_errors;
-        json_object_set_new(out, "mirror",
-                            json_pack("{s:I, s:I, s:I, s:I, s:f}", "sent", (json_int_t)tot.s.mirror_sent, "replies",
-                                      (json_int_t)tot.s.mirror_replies, "errors", (json_int_t)tot.s.mirror_errors,
-                                      "dropped", (json_int_t)tot.s.mirror_dropped, "mean_latency_us",
-                                      answered ? (double)tot.s.mirror_latency_us / (double)answered : 0.0));
-    }
-    return send_json(c, MHD_HTTP_OK, out);
+    return send_json(c, MHD_HTTP_OK, admin_routes_json(&a->v));
 }
 
 /* POST /routes/check: the migration's consistency check starts (its result comes on /routes). */
 static enum MHD_Result post_check(struct admin *a, struct MHD_Connection *c, const char *url) {
-    const char *sample = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sample"),
-               *tol = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ttl-tolerance-ms"),
-               *repair = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "repair");
-    int pct = sample ? atoi(sample) : 100, ms = tol ? atoi(tol) : 2000;
-    if (pct < 1 || pct > 100 || ms < 0)
-        return send_error(c, MHD_HTTP_BAD_REQUEST, "sample is a percentage (1-100), ttl-tolerance-ms >= 0", url);
-    struct routing *rt = a->v.routing;
-    pthread_mutex_lock(&rt->lock);
-    int rc = rt->migrator ? migrator_check(rt->migrator, pct, ms, repair && !strcmp(repair, "1")) : -2;
-    pthread_mutex_unlock(&rt->lock);
-    if (rc == -2) return send_error(c, MHD_HTTP_CONFLICT, "no route is migrating (no migrate-to in routes)", url);
-    if (rc == -1) return send_error(c, MHD_HTTP_CONFLICT, "a check is under way already: see /routes", url);
-    return send_json(c, MHD_HTTP_ACCEPTED,
-                     json_pack("{s:s, s:i, s:i, s:b}", "check",
-                               "started: its result comes on /routes (migration.background.check)", "sample_percent",
-                               pct, "ttl_tolerance_ms", ms, "repair", repair && !strcmp(repair, "1")));
+    const char *err = NULL;
+    json_t *body = NULL;
+    unsigned code = admin_routes_check(&a->v, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sample"),
+                                       MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ttl-tolerance-ms"),
+                                       MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "repair"), &body, &err);
+    return err ? send_error(c, code, err, url) : send_json(c, code, body);
 }
 
 /* The big keys seen, newest first: requests and replies over bigkeys-value-bytes or bigkeys-elements. */

@@ -32,6 +32,9 @@ void admin_tls_check(struct admin *a, int forced);
 
 /* A wall-clock time as JSON, ISO 8601 with milliseconds ("2026-12-01T15:55:53.456Z"); null for 0. */
 json_t *admin_iso_time(double t);
+struct slotmap;
+struct sm_shard;
+json_t *admin_shard_json(const struct slotmap *m, const struct sm_shard *sh); /* as /slots and /routes show it */
 
 /* metrics.c: the Prometheus text exposition of everything /stats, /nodes and /cluster show. */
 struct sbuf;
