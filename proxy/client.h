@@ -39,8 +39,8 @@ struct client {
     struct acl_user *acl; /* authenticated as (at first the default user): in the worker's users (users.h) */
     uint8_t is_authed, is_readonly;
     uint8_t resp3;               /* HELLO 3: its replies are RESP3, pub/sub messages are pushes */
-    uint8_t sub_mode;   /* subscribed, as Redis sees it: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
-    uint8_t reply_mode; /* CLIENT REPLY: 0 on, REPLY_OFF, REPLY_SKIP_NEXT */
+    uint8_t sub_mode;            /* subscribed, as Redis sees it: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
+    uint8_t reply_mode;          /* CLIENT REPLY: 0 on, REPLY_OFF, REPLY_SKIP_NEXT */
     struct client_tracking *trk; /* CLIENT TRACKING (tracking.h): NULL unless it is on */
     double created, last_cmd;
     /* Dedicated connections and their state (dedicated.c). */
