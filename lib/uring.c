@@ -34,7 +34,7 @@ struct uring {
 };
 
 /* A sendmsg's header and iovecs, which the kernel reads until the send completes: taken for the send
- * and given back after, so an idle connection carries none (a uconn is 72 bytes, not 1 KiB). */
+ * and given back after, so an idle connection carries none (a uconn is 56 bytes). */
 struct usend {
     struct usend *next, *all_next, *all_prev;
     struct msghdr msg;

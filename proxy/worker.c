@@ -104,11 +104,7 @@ again:
             ev_idle_start(w->loop, &w->ring_idle);
         /* what the completions did (replies for clients, a migration's copies) goes this turn too */
         if (w->dirty_backends || w->dirty_clients || w->mig_batches) goto again;
-        if (!ev_is_active(&w->ring_idle) && !uring_sleep(w->uring)) { /* arrivals came meanwhile */
-            uring_submit(w->uring);
-            uring_reap(w->uring, 0);
-            goto again;
-        }
+        if (!ev_is_active(&w->ring_idle) && !uring_sleep(w->uring)) goto again; /* arrivals came meanwhile */
     }
 }
 
