@@ -52,6 +52,7 @@ struct conf {
     int log_level;
     int backend_kind;                        /* KIND_* */
     int io_engine;                           /* ENGINE_*: io-engine */
+    int io_spin_us;                          /* io-spin-us */
     char *sentinel_master;                   /* backend-kind sentinel: the master's name */
     char *sentinel_user, *sentinel_password; /* ... and the sentinels' own credentials */
     char *backend_user;

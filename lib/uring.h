@@ -74,6 +74,9 @@ int uring_pending(const struct uring *u);
 /* The loop is about to sleep: 1 if it may (in deferred mode the eventfd is on again), 0 if work came
  * meanwhile (submit and reap again first). */
 int uring_sleep(struct uring *u);
+/* Watches the ring up to ns nanoseconds without a system call (io-spin-us): 1 as soon as completions or
+ * work for this thread are there, 0 when the time ran out. */
+int uring_spin(struct uring *u, long ns);
 
 void uconn_init(struct uconn *c, int fd, void *owner, const struct uconn_cb *cb);
 void uconn_read(struct uring *u, struct uconn *c, int on); /* arm or stop the receive */

@@ -429,6 +429,8 @@ static enum MHD_Result get_stats(struct admin *a, struct MHD_Connection *c) {
     json_object_set_new(j, "acl_denied",
                         json_pack("{sIsIsI}", "command", (json_int_t)t.s.acl_denied_cmd, "key",
                                   (json_int_t)t.s.acl_denied_key, "channel", (json_int_t)t.s.acl_denied_channel));
+    json_object_set_new(j, "io_spin",
+                        json_pack("{sIsI}", "hits", (json_int_t)t.s.spin_hits, "misses", (json_int_t)t.s.spin_misses));
     json_object_set_new(j, "idle_clients_closed", json_integer((json_int_t)t.s.idle_closed));
     json_object_set_new(j, "output_buffer_disconnections", json_integer((json_int_t)t.s.output_closed));
     json_object_set_new(j, "client_side_caching",

@@ -167,6 +167,10 @@ int metrics_render(const struct admin_view *v, struct sbuf *b) {
                       (unsigned long long)t.s.tls_handshake_failed);
     rc |= sbuf_printf(b, "slotgate_tls_handshakes_total{outcome=\"timeout\"} %llu\n",
                       (unsigned long long)t.s.tls_handshake_timeouts);
+    rc |= family(b, "slotgate_io_spin_total", "counter",
+                 "io-spin-us: times a worker watched its ring before sleeping, by whether work came meanwhile.");
+    rc |= sbuf_printf(b, "slotgate_io_spin_total{outcome=\"hit\"} %llu\n", (unsigned long long)t.s.spin_hits);
+    rc |= sbuf_printf(b, "slotgate_io_spin_total{outcome=\"miss\"} %llu\n", (unsigned long long)t.s.spin_misses);
     rc |= family(b, "slotgate_hot_key_requests", "gauge",
                  "The most requested keys of the last hotkeys-window-seconds (sampled estimate), by kind and rank.");
     for (int kind = 0; kind < HK_KINDS; kind++) {

@@ -190,7 +190,7 @@ static int section_stats(struct worker *w, const struct stat_totals *t, struct s
         "backend_timeouts:%llu\r\nrequests_in_flight:%llu\r\nacl_access_denied_auth:%llu\r\n"
         "acl_access_denied_cmd:%llu\r\nacl_access_denied_key:%llu\r\nacl_access_denied_channel:%llu\r\n"
         "idle_clients_closed:%llu\r\ntls_handshakes:%llu\r\ntls_handshake_failures:%llu\r\n"
-        "tls_handshake_timeouts:%llu\r\n"
+        "tls_handshake_timeouts:%llu\r\nio_spin_hits:%llu\r\nio_spin_misses:%llu\r\n"
         "client_output_buffer_limit_disconnections:%llu\r\nlatency_p50_usec:%.0f\r\nlatency_p90_usec:%.0f\r\n"
         "latency_p99_usec:%.0f\r\nlatency_p999_usec:%.0f\r\n",
         (unsigned long long)t->s.moved, (unsigned long long)t->s.ask, (unsigned long long)t->s.tryagain,
@@ -199,6 +199,7 @@ static int section_stats(struct worker *w, const struct stat_totals *t, struct s
         (unsigned long long)t->s.acl_denied_key, (unsigned long long)t->s.acl_denied_channel,
         (unsigned long long)t->s.idle_closed, (unsigned long long)t->s.tls_handshakes,
         (unsigned long long)t->s.tls_handshake_failed, (unsigned long long)t->s.tls_handshake_timeouts,
+        (unsigned long long)t->s.spin_hits, (unsigned long long)t->s.spin_misses,
         (unsigned long long)t->s.output_closed, hist_quantile(t->s.latency, 0.5), hist_quantile(t->s.latency, 0.9),
         hist_quantile(t->s.latency, 0.99), hist_quantile(t->s.latency, 0.999));
     return rc;

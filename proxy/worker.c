@@ -65,6 +65,25 @@ void worker_mark_backend(struct worker *w, struct backend *b) {
     w->dirty_backends = b;
 }
 
+/* io-spin-us: before the loop sleeps, the ring is watched a while for more work, and a sleep and a
+ * wake-up are saved when it comes. That pays where a worker carries one conversation at a time (at most
+ * one request alive: a client that does not pipeline, its next request or its reply tens of microseconds
+ * away), where a wake-up is most of the hop's cost; with more in flight its turns already carry several
+ * and it does not watch (measured, -c 50 -P 1: 12.2 us of CPU a request when it did, 3.1 when not).
+ * Where the watching stops paying (work comes further apart), it stops: a miss halves the credit, a hit
+ * adds one, and at none it is tried one turn in 64 only. */
+static int worker_spin(struct worker *w) {
+    if (w->spin_credit == 0 && (++w->spin_skipped & 63) != 0) return 0;
+    if (uring_spin(w->uring, w->conf->io_spin_us * 1000L)) {
+        if (w->spin_credit < 16) w->spin_credit++;
+        STAT_INC(w, spin_hits);
+        return 1;
+    }
+    w->spin_credit /= 2;
+    STAT_INC(w, spin_misses);
+    return 0;
+}
+
 /* Runs once per loop iteration before the loop sleeps: every socket that got data to send during
  * this iteration is written exactly once, so a pipeline of N requests costs one write, not N. A client
  * flushed here may parse commands it held back (a wait ended) and so give backends more to send: the
@@ -104,7 +123,13 @@ again:
             ev_idle_start(w->loop, &w->ring_idle);
         /* what the completions did (replies for clients, a migration's copies) goes this turn too */
         if (w->dirty_backends || w->dirty_clients || w->mig_batches) goto again;
-        if (!ev_is_active(&w->ring_idle) && !uring_sleep(w->uring)) goto again; /* arrivals came meanwhile */
+        if (!ev_is_active(&w->ring_idle)) {
+            if (w->conf->io_spin_us > 0 && STAT_READ(w, live_reqs) <= 1 && worker_spin(w)) { /* work came: */
+                ev_idle_start(w->loop, &w->ring_idle); /* the loop's other watchers get their poll (a quick */
+                return;                                /* one), then the flush that follows takes what came */
+            }
+            if (!uring_sleep(w->uring)) goto again; /* arrivals came meanwhile */
+        }
     }
 }
 
@@ -677,6 +702,8 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
     } else if (id == 0) {
         log_notice("io-engine epoll");
     }
+    if (!w->use_uring && conf->io_spin_us > 0 && id == 0)
+        log_notice("io-spin-us %d: watched only on io_uring; epoll workers sleep at once", conf->io_spin_us);
     ev_prepare_start(w->loop, &w->flush);
     ev_init(&w->park_timer, park_on_timer);
     w->park_timer.repeat = PARK_TICK;

@@ -81,7 +81,9 @@
     X(mig_batches)                                                                                                     \
     X(mig_deletes)                                                                                                     \
     X(mig_copy_errors)                                                                                                 \
-    X(mig_fallbacks)
+    X(mig_fallbacks)                                                                                                   \
+    X(spin_hits)                                                                                                       \
+    X(spin_misses)
 /* replies and error replies by command family; request in to reply out, by hist.h bucket */
 /* latency_fam: the latency histogram by command family, family * HIST_BUCKETS + bucket (/metrics); latency and
  * latency_us are not counted by the workers: worker_totals adds the families up into them */
@@ -200,13 +202,14 @@ struct worker {
     /* The loop's watchers. */
     int listen_fd, tls_listen_fd; /* port, tls-port (-1: none) */
     ev_io listen_io, tls_listen_io;
-    ev_async wake;       /* something in the inbox, or stop */
-    ev_async dns_wake;   /* a name lookup finished */
-    ev_prepare flush;    /* one write per socket per loop turn, just before the loop sleeps */
-    struct uring *uring; /* io-engine io_uring: its ring (uring.h), or NULL: epoll readiness */
-    int use_uring;       /* io-engine allows it and the kernel does: the thread makes its ring */
-    ev_io ring_io;       /* the ring has completions */
-    ev_idle ring_idle;   /* something is left to submit: the loop polls without sleeping */
+    ev_async wake;                      /* something in the inbox, or stop */
+    ev_async dns_wake;                  /* a name lookup finished */
+    ev_prepare flush;                   /* one write per socket per loop turn, just before the loop sleeps */
+    struct uring *uring;                /* io-engine io_uring: its ring (uring.h), or NULL: epoll readiness */
+    int use_uring;                      /* io-engine allows it and the kernel does: the thread makes its ring */
+    ev_io ring_io;                      /* the ring has completions */
+    ev_idle ring_idle;                  /* something is left to submit: the loop polls without sleeping */
+    unsigned spin_credit, spin_skipped; /* io-spin-us: whether watching the ring pays (worker_spin) */
     ev_timer park_timer;
     ev_timer drain_timer;
     ev_timer trim_timer;            /* returns memory to the system after a burst (worker.c) */

@@ -1,10 +1,11 @@
 /* The data path against a real 3-master Redis Cluster and the real slotgate binary: values written
  * and read back over all masters, pipelines in order, local commands, errors in Redis's words,
  * MOVED after a slot moved, ASK while a slot is half-migrated, the replies to one read written together,
- * redis-benchmark with no errors. */
+ * redis-benchmark with no errors; a worker kept watching its ring (io-spin-us) still serving everyone. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,88 @@ START_TEST(replies_to_one_read_leave_together) {
 }
 END_TEST
 
+/* io-spin-us: a client in a tight loop of requests keeps its worker watching the ring (a watch mostly
+ * finds the client's next request or its reply, and the worker seldom sleeps); meanwhile new clients are
+ * accepted and answered, a BLPOP's timeout fires, every value read back is the one written, and INFO
+ * counts the watches that found work (none on epoll, which ignores the setting). */
+static int spin_stop; /* both shared with the loop's thread through __atomic */
+static void *spin_loop(void *arg) {
+    long *done = arg;
+    redisContext *c = connect_port(SG_PORT + 6);
+    for (long i = 0; i < 200000 && !__atomic_load_n(&spin_stop, __ATOMIC_RELAXED); i++) {
+        char k[32], v[32];
+        snprintf(k, sizeof(k), "spin:%p:%ld", (void *)done, i % 100);
+        snprintf(v, sizeof(v), "v%ld", i);
+        redisReply *r = redisCommand(c, "SET %s %s", k, v);
+        int ok = r && r->type == REDIS_REPLY_STATUS;
+        freeReplyObject(r);
+        r = ok ? redisCommand(c, "GET %s", k) : NULL;
+        ok = r && r->type == REDIS_REPLY_STRING && strcmp(r->str, v) == 0;
+        freeReplyObject(r);
+        if (!ok) {
+            __atomic_store_n(done, -1 - i, __ATOMIC_RELAXED);
+            break;
+        }
+        __atomic_store_n(done, i + 1, __ATOMIC_RELAXED);
+    }
+    redisFree(c);
+    return NULL;
+}
+
+static int log_says(const char *path, const char *text) {
+    char buf[8192];
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
+START_TEST(a_spinning_worker_still_serves_everyone) {
+    struct slotgate sp;
+    char seed[32];
+    snprintf(seed, sizeof(seed), "127.0.0.1:%d", BASE);
+    slotgate_start(&sp, SG_PORT + 6, "--threads 1 --io-spin-us 1000", seed, 1);
+    int on_ring = log_says(sp.log, ": io_uring,");
+    long done = 0;
+    __atomic_store_n(&spin_stop, 0, __ATOMIC_RELAXED);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, spin_loop, &done), 0);
+    long long deadline = now_ms() + 20000; /* bounds the waits below: a stalled loop fails the checks after */
+    while (__atomic_load_n(&done, __ATOMIC_RELAXED) >= 0 && __atomic_load_n(&done, __ATOMIC_RELAXED) < 1000 &&
+           now_ms() < deadline)
+        usleep(1000);
+    for (int i = 0; i < 20; i++) { /* each a new connection, while the loop goes on */
+        redisContext *c = connect_port(SG_PORT + 6);
+        expect_str(c, "OK", "SET spin:other%d w%d", i, i);
+        char want[16];
+        snprintf(want, sizeof(want), "w%d", i);
+        expect_str(c, want, "GET spin:other%d", i);
+        if (i % 5 == 0) {
+            redisReply *r = cmd(c, "BLPOP spin:empty 0.1");
+            ck_assert_int_eq(r->type, REDIS_REPLY_NIL);
+            freeReplyObject(r);
+        }
+        redisFree(c);
+    }
+    long before = __atomic_load_n(&done, __ATOMIC_RELAXED); /* and it still goes on after them */
+    while (__atomic_load_n(&done, __ATOMIC_RELAXED) >= 0 && __atomic_load_n(&done, __ATOMIC_RELAXED) < before + 1000 &&
+           now_ms() < deadline)
+        usleep(1000);
+    __atomic_store_n(&spin_stop, 1, __ATOMIC_RELAXED);
+    pthread_join(th, NULL);
+    ck_assert_int_ge(done, before + 1000); /* negative: the request that read back a wrong value */
+    redisContext *c = connect_port(SG_PORT + 6);
+    if (on_ring)
+        ck_assert_int_gt(info_int(c, "stats", "io_spin_hits"), 1000);
+    else
+        ck_assert_int_eq(info_int(c, "stats", "io_spin_hits") + info_int(c, "stats", "io_spin_misses"), 0);
+    redisFree(c);
+    ck_assert_int_eq(slotgate_stop(&sp), 0);
+}
+END_TEST
+
 START_TEST(redis_benchmark_runs_with_no_errors) {
     char cmdline[512], line[512];
     snprintf(cmdline, sizeof(cmdline),
@@ -411,4 +494,4 @@ SUITE_MAIN(.name = "datapath", .setup = suite_setup, .teardown = suite_teardown,
                      TEST(pipeline_of_1000_mixed_commands_in_order), TEST(inline_commands_and_byte_by_byte_frames),
                      TEST(protocol_error_is_written_then_connection_closed), TEST(moved_after_a_slot_moves),
                      TEST(ask_while_a_slot_is_half_migrated), TEST(replies_to_one_read_leave_together),
-                     TEST(redis_benchmark_runs_with_no_errors)})
+                     TEST(a_spinning_worker_still_serves_everyone), TEST(redis_benchmark_runs_with_no_errors)})

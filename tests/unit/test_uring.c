@@ -151,11 +151,32 @@ static void a_sleeping_loop_wakes(void) {
     close(sv[1]);
 }
 
+/* io-spin-us: a watch with nothing coming runs out (0); one during which data lands (written by another
+ * thread 50 ms in) ends with 1 at the arrival, and the data is there once reaped. */
+static void a_watch_sees_arrivals(void) {
+    int sv[2];
+    static struct owner o;
+    struct uconn *c = reading_pair(sv, &o);
+    uring_submit(ring);
+    uring_reap(ring, 0);
+    ck_assert_int_eq(uring_spin(ring, 1000 * 1000L), 0); /* 1 ms of nothing */
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, write_later, &sv[1]), 0);
+    ck_assert_int_eq(uring_spin(ring, 5000 * 1000000L), 1); /* the arrival, not the 5 s */
+    pthread_join(t, NULL);
+    for (int i = 0; i < 100 && o.ngot < 4; i++) turn();
+    ck_assert_uint_eq(o.ngot, 4);
+    ck_assert(memcmp(o.got, "ping", 4) == 0);
+    close_until_gone(c, &o);
+    close(sv[1]);
+}
+
 START_TEST(arrivals_then_the_end_reach_the_owner) {
     if (!ring) return;
     ck_assert(uring_deferred(ring)); /* the kernels here have DEFER_TASKRUN (6.1) */
     arrivals_then_the_end();
     a_sleeping_loop_wakes();
+    a_watch_sees_arrivals();
 }
 END_TEST
 
@@ -168,6 +189,7 @@ START_TEST(the_default_task_run_mode_works_too) {
     ck_assert(!uring_deferred(ring));
     arrivals_then_the_end();
     a_sleeping_loop_wakes();
+    a_watch_sees_arrivals();
 }
 END_TEST
 
