@@ -684,14 +684,20 @@ int worker_init(struct worker *w, int id, const struct conf *conf, struct cmdtab
      * tried here, so a kernel that refuses it stops a start that asked for it, and auto falls back to
      * epoll). auto is io_uring by measurement (make bench, README: I/O engines). */
     if (conf->io_engine != ENGINE_EPOLL) {
-        struct uring *probe = uring_new(1);
-        if (!probe && conf->io_engine == ENGINE_IO_URING)
-            return snprintf(err, errlen, "io-engine io_uring: the kernel refuses it (%s)", strerror(errno)), -1;
-        if (!probe) {
-            if (id == 0) log_notice("io-engine auto: epoll (io_uring refused: %s)", strerror(errno));
+        static struct { /* what the kernel allows does not change between workers: asked once */
+            int asked, ok, defer, err;
+        } k;
+        if (!k.asked) {
+            struct uring *probe = uring_new(1);
+            k.asked = 1, k.ok = probe != NULL, k.err = probe ? 0 : errno;
+            if (probe) k.defer = uring_deferred(probe), uring_free(probe);
+        }
+        if (!k.ok && conf->io_engine == ENGINE_IO_URING)
+            return snprintf(err, errlen, "io-engine io_uring: the kernel refuses it (%s)", strerror(k.err)), -1;
+        if (!k.ok) {
+            if (id == 0) log_notice("io-engine auto: epoll (io_uring refused: %s)", strerror(k.err));
         } else {
-            int defer = uring_deferred(probe);
-            uring_free(probe);
+            int defer = k.defer;
             w->use_uring = 1;
             if (id == 0)
                 log_notice("io-engine %s: io_uring, multishot receive and batched sends for plaintext sockets, %s",
