@@ -283,6 +283,10 @@ static inline double worker_now(struct worker *w) { return ev_now(w->loop); }
 /* A connection's reading on or off: its receive on the ring (io_uring), or its readiness watcher. */
 struct uconn;
 void worker_reading(struct worker *w, struct uconn *uc, ev_io *rio, int on);
+/* turn.c: the flush before the loop sleeps and the io-engine choice (worker_init; -1 with err when
+ * io-engine io_uring is refused), and the ring of the worker's own thread, made as it starts. */
+int worker_turn_init(struct worker *w, int id, const struct conf *conf, char *err, size_t errlen);
+void worker_ring_start(struct worker *w);
 /* The failover window: how long a request may stay parked while its master is unreachable or the
  * cluster is failing over. */
 static inline double failover_window(const struct worker *w) {
