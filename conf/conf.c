@@ -58,8 +58,8 @@ static const struct setting settings[] = {
      "auto (io_uring where the kernel allows it, else epoll), io_uring or epoll: how the workers read and write "
      "their plaintext sockets (logged at start)"},
     {"io-spin-us", T_INT, O(io_spin_us), 0, 1000, 0,
-     "io_uring: after a turn with work, a worker watches its ring this many microseconds for more before it "
-     "sleeps (default 0: sleeps at once)"},
+     "io_uring: a worker with at most one request alive watches its ring this many microseconds for more "
+     "before it sleeps (default 0: sleeps at once)"},
     {"backend-kind", T_KIND, O(backend_kind), 0, 0, 0,
      "cluster (seeds: cluster nodes), sentinel (seeds: sentinels, with sentinel-master) or standalone (the seed is "
      "the server, with its replicas for reads)"},
